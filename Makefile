@@ -1,0 +1,37 @@
+# corral — the two commands: `make run` and `make test`. Each installs what is missing first.
+SWIFT ?= swift
+BIN_DEBUG := .build/debug
+APT_PACKAGES := libsystemd-dev pkg-config curl systemd python3
+PORT ?= 8000
+
+.PHONY: deps build run test bench release clean
+
+# Debian packages the build and the tests need; apt-get runs only when one is missing.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+# Until corrald exists (next issue), `make run` serves corral-worker's welcome page directly.
+run: build
+	$(BIN_DEBUG)/corral-worker --bind 127.0.0.1:$(PORT) --access-logfile - \
+		--access-logformat '%(h)s %(t)s %(U)s %(q)s %(s)s'
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: deps release
+	bash bench/run.sh
+
+clean:
+	rm -rf .build

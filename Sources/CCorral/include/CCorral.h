@@ -1,0 +1,37 @@
+// What Glibc's Swift module does not export (epoll, eventfd, signalfd, accept4, openat2...),
+// as plain functions over plain types. The bodies live in shim.c, compiled with _GNU_SOURCE,
+// which must not leak into this header (Swift's Glibc module is built without it).
+#ifndef CCORRAL_H
+#define CCORRAL_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+// epoll_event is packed and carries a union: expose it as fd + events.
+typedef struct { uint32_t events; int32_t fd; } corral_event;
+
+int corral_errno(void);
+int corral_epoll_create(void);
+int corral_epoll_ctl(int epfd, int op, int fd, uint32_t events);
+int corral_epoll_wait(int epfd, struct epoll_event *scratch, corral_event *out,
+                                    int max, int timeout_ms);
+size_t corral_epoll_event_size(void);
+int corral_eventfd(void);
+int corral_signalfd(const int *signals, int count);
+int corral_signalfd_read(int fd);
+int corral_accept(int fd, struct sockaddr_storage *addr, socklen_t *len);
+int corral_format_address(const struct sockaddr_storage *addr, char *out, int cap);
+int corral_set_int_option(int fd, int level, int name, int value);
+int corral_open_beneath(int dirfd, const char *path, int flags);
+int corral_set_cloexec(int fd, int on);
+int corral_set_nonblocking(int fd);
+int corral_fd_limit(void);
+int64_t corral_monotonic_ns(void);
+int64_t corral_realtime_us(void);
+
+#endif

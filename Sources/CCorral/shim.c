@@ -1,0 +1,123 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/sendfile.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/resource.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/openat2.h>
+#include "CCorral.h"
+
+int corral_errno(void) { return errno; }
+
+
+int corral_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int corral_epoll_ctl(int epfd, int op, int fd, uint32_t events) {
+    struct epoll_event ev;
+    ev.events = events;
+    ev.data.u64 = 0;
+    ev.data.fd = fd;
+    return epoll_ctl(epfd, op, fd, &ev);
+}
+
+// Waits and converts into the caller's array; `scratch` holds `max` raw epoll events.
+int corral_epoll_wait(int epfd, struct epoll_event *scratch, corral_event *out,
+                                    int max, int timeout_ms) {
+    int n = epoll_wait(epfd, scratch, max, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        out[i].events = scratch[i].events;
+        out[i].fd = scratch[i].data.fd;
+    }
+    return n;
+}
+
+size_t corral_epoll_event_size(void) { return sizeof(struct epoll_event); }
+
+int corral_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+// A signalfd for `signals`, which are blocked in the calling thread first.
+int corral_signalfd(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+// Reads one pending signal number from a signalfd, 0 when none, -1 on error.
+int corral_signalfd_read(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof info);
+    if (n != (ssize_t)sizeof info) return n < 0 && errno == EAGAIN ? 0 : -1;
+    return (int)info.ssi_signo;
+}
+
+int corral_accept(int fd, struct sockaddr_storage *addr, socklen_t *len) {
+    return accept4(fd, (struct sockaddr *)addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+// Renders a peer address as text ("127.0.0.1", "::1", or "" for unix sockets); returns length.
+int corral_format_address(const struct sockaddr_storage *addr, char *out, int cap) {
+    if (addr->ss_family == AF_INET) {
+        if (!inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, out, cap)) return 0;
+    } else if (addr->ss_family == AF_INET6) {
+        if (!inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, out, cap)) return 0;
+    } else {
+        return 0;
+    }
+    int n = 0;
+    while (n < cap && out[n]) n++;
+    return n;
+}
+
+int corral_set_int_option(int fd, int level, int name, int value) {
+    return setsockopt(fd, level, name, &value, sizeof value);
+}
+
+// Opens `path` relative to the directory `dirfd` and never outside it: the kernel refuses
+// `..`, absolute paths and symlinks that leave the tree (RESOLVE_BENEATH).
+int corral_open_beneath(int dirfd, const char *path, int flags) {
+    struct open_how how = {0};
+    how.flags = (uint64_t)(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int corral_set_cloexec(int fd, int on) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0) return -1;
+    return fcntl(fd, F_SETFD, on ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC));
+}
+
+int corral_set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -1;
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+int corral_fd_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+    return rl.rlim_cur > 1048576 ? 1048576 : (int)rl.rlim_cur;
+}
+
+int64_t corral_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t corral_realtime_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+

@@ -1,0 +1,88 @@
+import CorralEventLoop
+import CorralHTTP
+
+/// The request a handler receives. Its bytes live in the connection's read buffer (nothing is
+/// copied); the String accessors copy on demand. Valid until the handler returns.
+public struct Request {
+    unowned(unsafe) let connection: Connection
+    public let head: RequestHead
+
+    init(connection: Connection, head: RequestHead) {
+        self.connection = connection
+        self.head = head
+    }
+
+    public var method: HTTPMethod { head.method }
+    public var version: HTTPVersion { head.version }
+
+    /// The buffer the head was parsed from; `head`'s ranges index into it.
+    public var buffer: UnsafeRawBufferPointer { connection.requestBytes }
+    public var fields: UnsafeBufferPointer<HeaderField> { connection.requestFields(count: head.fieldCount) }
+
+    public var methodName: String { string(head.methodBytes) }
+    /// The raw target as sent, e.g. `/a%20b?x=1`.
+    public var target: String { string(head.target) }
+    /// The path, still percent-encoded.
+    public var rawPath: String { string(head.path) }
+    /// The path with percent-escapes decoded.
+    public var path: String {
+        var decoded: [UInt8] = []
+        PercentDecoding.decode(head.path.bytes(in: buffer), appendingTo: &decoded)
+        return String(decoding: decoded, as: UTF8.self)
+    }
+    /// The query string without `?`; empty when there is none.
+    public var query: String { head.query.map(string) ?? "" }
+
+    /// The first value of the header `name` (case-insensitive), or nil.
+    public func header(_ name: String) -> String? {
+        let buffer = buffer
+        for field in fields {
+            let fieldName = field.name.bytes(in: buffer)
+            if fieldName.count == name.utf8.count,
+               zip(fieldName, name.utf8).allSatisfy({ ($0 | 0x20) == ($1 | 0x20) }) {
+                return string(field.value)
+            }
+        }
+        return nil
+    }
+
+    /// Every header as (name, value) strings, in order.
+    public var headers: [(name: String, value: String)] {
+        fields.map { (string($0.name), string($0.value)) }
+    }
+
+    /// The peer's address ("127.0.0.1", "::1"; empty for a unix socket).
+    public var remoteAddress: String { String(decoding: connection.remoteAddress, as: UTF8.self) }
+
+    /// The worker's event loop: `sleep(for:)`, `readable(_:)`, `writable(_:)` suspend the handler
+    /// without blocking other connections.
+    public var loop: EventLoop { connection.server.loop }
+
+    /// The request body, read as the handler asks for it.
+    public var body: RequestBody { RequestBody(connection: connection) }
+
+    private func string(_ range: ByteRange) -> String {
+        String(decoding: range.bytes(in: buffer), as: UTF8.self)
+    }
+}
+
+/// The body, streamed from the socket: `next()` gives the following piece (valid until the next
+/// call), nil at the end. Reading it sends `100 Continue` first when the client asked for it.
+/// Bodies over the worker's `limit_request_body` end the request with a 413.
+public struct RequestBody {
+    unowned(unsafe) let connection: Connection
+
+    public func next() async throws -> UnsafeRawBufferPointer? {
+        try await connection.readBodyPiece()
+    }
+
+    /// The whole body as bytes, failing with a 413 when it exceeds `limit` bytes.
+    public func collect(upTo limit: Int) async throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        while let piece = try await next() {
+            guard bytes.count + piece.count <= limit else { throw HTTPError(413, "body too large") }
+            bytes.append(contentsOf: piece)
+        }
+        return bytes
+    }
+}

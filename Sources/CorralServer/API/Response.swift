@@ -1,0 +1,59 @@
+import CorralHTTP
+import Glibc
+
+/// What a handler returns. The engine adds Date, Server, framing (Content-Length or chunked) and
+/// Connection; a handler's own Content-Length, Transfer-Encoding or Connection fields are ignored.
+public struct Response {
+    public var status: UInt16
+    public var headers: HTTPFields
+    public var body: ResponseBody
+
+    public init(status: UInt16 = 200, headers: HTTPFields = HTTPFields(), body: ResponseBody = .empty) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+public enum ResponseBody {
+    case empty
+    case bytes([UInt8])
+    case string(String)
+    /// `count` bytes of an open file from `offset`, sent with sendfile; the engine closes `fd`.
+    case file(fd: Int32, offset: Int, count: Int)
+    /// Produced while it is sent: chunked on HTTP/1.1, until close on HTTP/1.0.
+    case stream((BodyWriter) async throws -> Void)
+
+    /// The length when it is known before sending.
+    var knownLength: Int? {
+        switch self {
+        case .empty: return 0
+        case .bytes(let bytes): return bytes.count
+        case .string(let string): return string.utf8.count
+        case .file(_, _, let count): return count
+        case .stream: return nil
+        }
+    }
+
+    /// Releases what the body holds when it will not be sent (HEAD, 304, an error).
+    func discard() {
+        if case .file(let fd, _, _) = self { close(fd) }
+    }
+}
+
+/// Writes a streamed body; each `write` suspends while the client is slow to read.
+public struct BodyWriter {
+    unowned(unsafe) let connection: Connection
+
+    public func write(_ bytes: UnsafeRawBufferPointer) async throws {
+        try await connection.writeStreamChunk(bytes)
+    }
+
+    public func write(_ bytes: [UInt8]) async throws {
+        try await connection.writeStreamChunk(bytes)
+    }
+
+    public func write(_ string: String) async throws {
+        try await connection.writeStreamChunk(Array(string.utf8))
+    }
+}

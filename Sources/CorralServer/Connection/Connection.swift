@@ -1,0 +1,513 @@
+import CCorral
+import CorralEventLoop
+import CorralHTTP
+import Glibc
+
+/// One client connection, served by one coroutine for its whole life: read a head, run the
+/// handler, write the response, repeat. Registered once, edge-triggered, for reads and writes:
+/// the coroutine tries the syscall first and suspends only on EAGAIN, so a keep-alive request
+/// costs read + writev (+ one epoll_wait shared by the whole loop) and no epoll_ctl.
+public final class Connection: FDWatcher, @unchecked Sendable {
+    enum Outcome { case ready, timedOut, closed, failed, shutdown }
+
+    let fd: Int32
+    unowned(unsafe) let server: HTTPServer
+    private var state = ConnectionState()
+    private var parser: RequestParser
+    private var buffers: RequestBuffers?
+    /// Bytes in the read buffer; `bodyStart`..`bodyCursor` is body not yet given to the handler.
+    private var filled = 0
+    private var headLength = 0
+    private var bodyCursor = 0
+    private var body = BodyProgress.none
+    private var expectsContinue = false
+    private var continueSent = false
+    /// Edge-triggered readiness: whether the last syscall left more to do without waiting.
+    private var readReady = true
+    private var writeReady = true
+    private var waiter: UnsafeContinuation<Outcome, Never>?
+    private var waitingFor: UInt32 = 0
+    private let address: UnsafeMutableRawBufferPointer
+    private let addressLength: Int
+    // Response facts for the access log.
+    var status: UInt16 = 0
+    var bodyBytesSent = 0
+    var startedAt: Int64 = 0
+    var responseHeaders = HTTPFields()
+    // The server's intrusive list of open connections.
+    var previous: Connection?
+    var next: Connection?
+
+    enum BodyProgress {
+        case none
+        case length(remaining: Int)
+        case chunked(ChunkedDecoder)
+    }
+
+    init(fd: Int32, server: HTTPServer, peer: UnsafePointer<sockaddr_storage>) {
+        self.fd = fd
+        self.server = server
+        parser = RequestParser(limits: server.configuration.limits)
+        address = .allocate(byteCount: 48, alignment: 1)
+        addressLength = Int(corral_format_address(peer, address.baseAddress!.assumingMemoryBound(to: CChar.self), 48))
+        super.init()
+    }
+
+    deinit {
+        address.deallocate()
+    }
+
+    var remoteAddress: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: address[..<addressLength])
+    }
+
+    var requestBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: buffers?.bytes, count: filled)
+    }
+
+    func requestFields(count: Int) -> UnsafeBufferPointer<HeaderField> {
+        UnsafeBufferPointer(start: buffers?.fields, count: count)
+    }
+
+    // MARK: Loop callbacks
+
+    public override func ready(fd: Int32, events: UInt32) {
+        let broken = events & (UInt32(EPOLLERR.rawValue) | UInt32(EPOLLHUP.rawValue)) != 0
+        if broken || events & (EventLoop.readable | UInt32(EPOLLRDHUP.rawValue)) != 0 { readReady = true }
+        if broken || events & EventLoop.writable != 0 { writeReady = true }
+        guard let waiter, broken || events & waitingFor != 0 ||
+              (waitingFor == EventLoop.readable && events & UInt32(EPOLLRDHUP.rawValue) != 0) else { return }
+        self.waiter = nil
+        waiter.resume(returning: .ready)
+    }
+
+    public override func timedOut(fd: Int32) {
+        guard let waiter else { return }
+        self.waiter = nil
+        waiter.resume(returning: .timedOut)
+    }
+
+    /// The worker drains: close now if idle, else finish the request in hand and close.
+    func drain() {
+        if state.drain() == .close, let waiter {
+            self.waiter = nil
+            waiter.resume(returning: .shutdown)
+        }
+    }
+
+    // MARK: The coroutine
+
+    func run() async {
+        while let head = await readHead() {
+            guard await serve(head) else { break }
+            prepareForNextRequest()
+        }
+        if let buffers { server.pool.give(buffers) }
+        buffers = nil
+        server.connectionClosed(self)
+    }
+
+    private func readHead() async -> RequestHead? {
+        parser.reset()
+        var deadline = server.loop.now + (state.requestsServed == 0 ? server.configuration.headerTimeout
+                                                                       : server.configuration.keepalive)
+        var headStarted = false
+        while true {
+            if filled > 0 {
+                if !headStarted {
+                    headStarted = true
+                    state.bytesArrived()
+                    deadline = server.loop.now + server.configuration.headerTimeout
+                }
+                let buffers = buffers!
+                switch parser.parseHead(UnsafeRawBufferPointer(start: buffers.bytes, count: filled),
+                                        fields: UnsafeMutableBufferPointer(start: buffers.fields,
+                                                                           count: buffers.fieldCapacity)) {
+                case .complete(let head):
+                    return head
+                case .failed(let error):
+                    await refuse(error)
+                    return nil
+                case .incomplete:
+                    if filled == buffers.capacity {
+                        // The parser enforces the limits; this only makes room up to them.
+                        buffers.grow(to: min(buffers.capacity * 2, server.configuration.limits.maximumHeadSize + 4096))
+                    }
+                }
+            } else if state.draining {
+                return nil
+            }
+            switch await fill(until: deadline) {
+            case .ready:
+                continue
+            case .timedOut:
+                if state.timeoutAction() == .respond408AndClose {
+                    server.log.info("closing \(String(decoding: remoteAddress, as: UTF8.self)): request head not complete in time")
+                    await refuse(HTTPError(408, "request head timeout"))
+                }
+                return nil
+            case .closed, .failed, .shutdown:
+                return nil
+            }
+        }
+    }
+
+    /// Runs the handler and writes its response; false when the connection must close.
+    private func serve(_ head: RequestHead) async -> Bool {
+        state.headParsed(keepAlive: head.keepAlive)
+        headLength = head.headLength
+        bodyCursor = headLength
+        expectsContinue = head.expectsContinue
+        continueSent = false
+        switch head.framing {
+        case .none: body = .none
+        case .contentLength(let n): body = n > 0 ? .length(remaining: n) : .none
+        case .chunked: body = .chunked(ChunkedDecoder(bodyLimit: server.configuration.limits.bodySize))
+        }
+        startedAt = corral_monotonic_ns()
+        bodyBytesSent = 0
+        var response: Response
+        do {
+            response = try await server.handler(Request(connection: self, head: head))
+        } catch let error as HTTPError {
+            response = Self.errorResponse(error.status)
+            if case .none = body {} else { state.failed() }
+        } catch is ConnectionError {
+            return false
+        } catch {
+            server.log.error("handler failed for \(String(decoding: head.target.bytes(in: requestBytes), as: UTF8.self)): \(error)")
+            response = Self.errorResponse(500)
+        }
+        // A body the handler left unread is skipped after the response, unless the client is
+        // still waiting for 100 Continue (it may never send it): then the connection closes.
+        let bodyPending: Bool
+        if case .none = body { bodyPending = false } else { bodyPending = true }
+        let close = state.responseStarting(bodyUnreadable: bodyPending && expectsContinue && !continueSent)
+        guard await write(response, for: head, close: close) else { return false }
+        server.requestCompleted(self, head: head)
+        if state.responseFinished() == .close || closeAfterResponse { return false }
+        if bodyPending {
+            do {
+                while try await readBodyPiece() != nil {}
+            } catch {
+                return false
+            }
+        }
+        return true
+    }
+
+    private func prepareForNextRequest() {
+        // Pipelined bytes after this request move to the front; an empty buffer goes back.
+        let consumed = bodyCursor
+        if filled > consumed, let buffers {
+            memmove(buffers.bytes, buffers.bytes + consumed, filled - consumed)
+        }
+        filled -= consumed
+        headLength = 0
+        bodyCursor = 0
+        responseHeaders = HTTPFields()
+        if filled == 0, let buffers {
+            server.pool.give(buffers)
+            self.buffers = nil
+        }
+    }
+
+    // MARK: Reading
+
+    /// Reads what is available into the buffer, waiting until `deadline` if nothing is.
+    private func fill(until deadline: Int64) async -> Outcome {
+        while true {
+            if readReady {
+                if buffers == nil { buffers = server.pool.take() }
+                let buffers = buffers!
+                let room = buffers.capacity - filled
+                let n = read(fd, buffers.bytes + filled, room)
+                if n > 0 {
+                    filled += n
+                    if n < room { readReady = false }
+                    return .ready
+                }
+                if n == 0 { return .closed }
+                switch errno {
+                case EAGAIN: readReady = false
+                case EINTR: continue
+                default: return .failed
+                }
+            }
+            if filled == 0, let buffers {
+                // Idle: hand the buffers back while waiting for the next request.
+                server.pool.give(buffers)
+                self.buffers = nil
+            }
+            let outcome = await wait(for: EventLoop.readable, until: deadline)
+            if outcome != .ready { return outcome }
+        }
+    }
+
+    private func wait(for interest: UInt32, until deadline: Int64) async -> Outcome {
+        if state.phase == .closed { return .shutdown }
+        server.loop.setTimeout(fd, after: max(0, deadline - server.loop.now))
+        let outcome = await withUnsafeContinuation { (continuation: UnsafeContinuation<Outcome, Never>) in
+            waiter = continuation
+            waitingFor = interest
+        }
+        server.loop.clearTimeout(fd)
+        return outcome
+    }
+
+    /// The next piece of the request body, nil at its end.
+    func readBodyPiece() async throws -> UnsafeRawBufferPointer? {
+        if expectsContinue && !continueSent {
+            continueSent = true
+            if case .none = body {} else {
+                guard await writeAll(Self.continueLine) else { throw ConnectionError.closed }
+            }
+        }
+        while true {
+            switch body {
+            case .none:
+                return nil
+            case .length(let remaining):
+                if bodyCursor < filled {
+                    let n = min(filled - bodyCursor, remaining)
+                    let piece = UnsafeRawBufferPointer(start: buffers!.bytes + bodyCursor, count: n)
+                    bodyCursor += n
+                    body = remaining == n ? .none : .length(remaining: remaining - n)
+                    return piece
+                }
+            case .chunked(var decoder):
+                if bodyCursor < filled {
+                    let input = UnsafeRawBufferPointer(start: buffers!.bytes + bodyCursor, count: filled - bodyCursor)
+                    let step = decoder.next(input)
+                    body = .chunked(decoder)
+                    switch step {
+                    case .data(let range, let consumed):
+                        bodyCursor += consumed
+                        return range.bytes(in: input)
+                    case .needMore(let consumed):
+                        bodyCursor += consumed
+                        if bodyCursor < filled {
+                            // A partial framing line: keep it, make room after it.
+                            compactBody()
+                        }
+                    case .done(let consumed):
+                        bodyCursor += consumed
+                        body = .none
+                        return nil
+                    case .failed(let error):
+                        throw error
+                    }
+                }
+            }
+            // Everything buffered is consumed: read more into the space after the head.
+            if bodyCursor == filled {
+                filled = headLength
+                bodyCursor = headLength
+            }
+            if filled == buffers!.capacity { buffers!.grow(to: buffers!.capacity + RequestBuffers.standardCapacity) }
+            switch await fill(until: server.loop.now + server.configuration.headerTimeout) {
+            case .ready: continue
+            case .timedOut: throw HTTPError(408, "request body timeout")
+            default: throw ConnectionError.closed
+            }
+        }
+    }
+
+    /// Moves an unconsumed partial chunk-framing line down to just after the head.
+    private func compactBody() {
+        let pending = filled - bodyCursor
+        guard bodyCursor > headLength, let buffers else { return }
+        memmove(buffers.bytes + headLength, buffers.bytes + bodyCursor, pending)
+        bodyCursor = headLength
+        filled = headLength + pending
+    }
+
+    // MARK: Writing
+
+    private static let continueLine: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+    private static let smallBody = 16 * 1024
+
+    private func write(_ response: Response, for head: RequestHead, close: Bool) async -> Bool {
+        let buffers = buffers!
+        status = response.status
+        responseHeaders = response.headers
+        let bodyless = ResponseHead.isBodyless(status: response.status, method: head.method)
+        let framing: ResponseHead.Framing
+        if response.status < 200 || response.status == 204 || response.status == 304 {
+            framing = .none
+        } else if let length = response.body.knownLength {
+            framing = .contentLength(length)
+        } else {
+            framing = head.version == .http1_1 ? .chunked : .untilClose
+        }
+        let mustClose = close || framing == .untilClose
+        closeAfterResponse = mustClose
+        buffers.output.removeAll(keepingCapacity: true)
+        server.appendResponseStart(status: response.status, version: head.version, to: &buffers.output)
+        for field in response.headers.fields where !Self.isFramingField(field.name) {
+            ResponseHead.appendField(name: field.name, value: field.value, to: &buffers.output)
+        }
+        ResponseHead.appendEnd(framing: framing, version: head.version, close: mustClose, to: &buffers.output)
+        if bodyless {
+            response.body.discard()
+            return await flushOutput()
+        }
+        switch response.body {
+        case .empty:
+            return await flushOutput()
+        case .bytes(let bytes):
+            if bytes.count <= Self.smallBody {
+                buffers.output.append(contentsOf: bytes)
+                bodyBytesSent = bytes.count
+                return await flushOutput()
+            }
+            guard await flushOutput() else { return false }
+            guard await writeAll(bytes) else { return false }
+            bodyBytesSent = bytes.count
+            return true
+        case .string(let string):
+            buffers.output.append(contentsOf: string.utf8)
+            bodyBytesSent = string.utf8.count
+            return await flushOutput()
+        case .file(let file, let offset, let count):
+            defer { Glibc.close(file) }
+            guard await flushOutput() else { return false }
+            return await sendFile(file, offset: offset, count: count)
+        case .stream(let produce):
+            guard await flushOutput() else { return false }
+            streamFraming = framing
+            do {
+                try await produce(BodyWriter(connection: self))
+            } catch {
+                server.log.error("streaming response failed: \(error)")
+                return false
+            }
+            if framing == .chunked {
+                guard await writeAll(Self.lastChunk) else { return false }
+            }
+            return true
+        }
+    }
+
+    private static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
+    private var streamFraming = ResponseHead.Framing.none
+    private var closeAfterResponse = false
+
+    private static func isFramingField(_ name: String) -> Bool {
+        asciiCaseInsensitiveEqual(name, "content-length") || asciiCaseInsensitiveEqual(name, "transfer-encoding")
+            || asciiCaseInsensitiveEqual(name, "connection")
+    }
+
+    func writeStreamChunk<Bytes: Collection<UInt8>>(_ bytes: Bytes) async throws {
+        guard !bytes.isEmpty else { return }
+        let buffers = buffers!
+        buffers.output.removeAll(keepingCapacity: true)
+        if streamFraming == .chunked {
+            ResponseHead.appendHex(bytes.count, to: &buffers.output)
+            ResponseHead.append("\r\n", to: &buffers.output)
+        }
+        buffers.output.append(contentsOf: bytes)
+        if streamFraming == .chunked { ResponseHead.append("\r\n", to: &buffers.output) }
+        bodyBytesSent += bytes.count
+        guard await flushOutput() else { throw ConnectionError.closed }
+    }
+
+    private func flushOutput() async -> Bool {
+        await writeAll(buffers!.output)
+    }
+
+    /// Writes all of `bytes`, suspending while the socket buffer is full.
+    private func writeAll(_ bytes: [UInt8]) async -> Bool {
+        var offset = 0
+        let deadline = server.loop.now + server.configuration.sendTimeout
+        while offset < bytes.count {
+            if writeReady {
+                let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+                if n > 0 {
+                    offset += n
+                    continue
+                }
+                switch errno {
+                case EAGAIN: writeReady = false
+                case EINTR: continue
+                default: return false
+                }
+            }
+            guard await wait(for: EventLoop.writable, until: deadline) == .ready else { return false }
+        }
+        return true
+    }
+
+    private func sendFile(_ file: Int32, offset: Int, count: Int) async -> Bool {
+        var position = off_t(offset)
+        var remaining = count
+        let deadline = server.loop.now + server.configuration.sendTimeout
+        while remaining > 0 {
+            if writeReady {
+                let n = sendfile(fd, file, &position, remaining)
+                if n > 0 {
+                    remaining -= n
+                    bodyBytesSent += n
+                    continue
+                }
+                if n == 0 { return false }   // the file shrank under us
+                switch errno {
+                case EAGAIN: writeReady = false
+                case EINTR: continue
+                default: return false
+                }
+            }
+            guard await wait(for: EventLoop.writable, until: deadline) == .ready else { return false }
+        }
+        return true
+    }
+
+    /// Answers a request the parser refused, then the connection closes.
+    private func refuse(_ error: HTTPError) async {
+        state.failed()
+        let buffers = self.buffers ?? server.pool.take()
+        self.buffers = buffers
+        status = error.status
+        server.log.debug("refused request from \(String(decoding: remoteAddress, as: UTF8.self)): \(error.status) \(error.reason)")
+        let response = Self.errorResponse(error.status)
+        buffers.output.removeAll(keepingCapacity: true)
+        server.appendResponseStart(status: error.status, version: .http1_1, to: &buffers.output)
+        for field in response.headers.fields { ResponseHead.appendField(name: field.name, value: field.value, to: &buffers.output) }
+        guard case .bytes(let text) = response.body else { return }
+        ResponseHead.appendEnd(framing: .contentLength(text.count), version: .http1_1, close: true, to: &buffers.output)
+        buffers.output.append(contentsOf: text)
+        _ = await flushOutput()
+    }
+
+    static let plainText: HTTPFields = ["Content-Type": "text/plain; charset=utf-8"]
+
+    /// A short plain-text response for an error status ("404 Not Found\n").
+    static func errorResponse(_ status: UInt16) -> Response {
+        var text: [UInt8] = []
+        ResponseHead.appendDecimal(Int(status), to: &text)
+        text.append(0x20)
+        ResponseHead.append(HTTPStatus.reasonPhrase(status), to: &text)
+        text.append(0x0A)
+        return Response(status: status, headers: plainText, body: .bytes(text))
+    }
+}
+
+enum ConnectionError: Error {
+    case closed
+}
+
+extension Connection {
+    /// A response header's value for the access log: the handler's fields, then the engine's.
+    func responseHeader(_ lowercasedName: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard let buffers else { return nil }
+        if let value = responseHeaders.copyValue(lowercased: lowercasedName, into: buffers.scratch) {
+            return value
+        }
+        if lowercasedName.equalsLowercased("server") {
+            return UnsafeRawBufferPointer(start: Self.serverName.utf8Start, count: Self.serverName.utf8CodeUnitCount)
+        }
+        return nil
+    }
+
+    private static let serverName: StaticString = "corral"
+}

@@ -1,0 +1,99 @@
+import CorralSystemd
+import Glibc
+
+/// The error log with gunicorn's line format (`[2026-11-28 15:20:08 +0000] [pid] [INFO] text`),
+/// to stderr (`-`), a file (reopened on SIGUSR1 for logrotate) or the journal (`journal`, one
+/// entry per message with PRIORITY). Not on the request path: it writes at once.
+public final class ErrorLog: @unchecked Sendable {
+    public enum Level: Int, Comparable, Sendable, CaseIterable {
+        case debug = 7, info = 6, warning = 4, error = 3, critical = 2
+
+        public static func < (a: Level, b: Level) -> Bool { a.rawValue > b.rawValue }
+
+        public init?(name: String) {
+            switch name.lowercased() {
+            case "debug": self = .debug
+            case "info": self = .info
+            case "warning", "warn": self = .warning
+            case "error": self = .error
+            case "critical": self = .critical
+            default: return nil
+            }
+        }
+
+        var label: String {
+            switch self {
+            case .debug: "DEBUG"
+            case .info: "INFO"
+            case .warning: "WARNING"
+            case .error: "ERROR"
+            case .critical: "CRITICAL"
+            }
+        }
+    }
+
+    public let destination: String
+    public var level: Level
+    private var fd: Int32 = 2
+    private var journal = JournalWriter()
+    private let identifier: String
+
+    /// `destination`: "-" (stderr), "journal", or a file path opened for appending.
+    public init(destination: String = "-", level: Level = .info, identifier: String = "corral-worker") throws(SystemError) {
+        self.destination = destination
+        self.level = level
+        self.identifier = identifier
+        try reopen()
+    }
+
+    /// Reopens a file destination (logrotate moved the old one away).
+    public func reopen() throws(SystemError) {
+        guard destination != "-", destination != "journal" else { return }
+        let newFD = open(destination, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard newFD >= 0 else { throw SystemError("open \(destination)") }
+        if fd != 2 { close(fd) }
+        fd = newFD
+    }
+
+    public func log(_ level: Level, _ message: @autoclosure () -> String) {
+        guard level >= self.level else { return }
+        let text = message()
+        if destination == "journal" {
+            var fields: [UInt8] = []
+            var ends: [Int] = []
+            for field in ["MESSAGE=\(text)", "PRIORITY=\(level.rawValue)", "SYSLOG_IDENTIFIER=\(identifier)"] {
+                fields.append(contentsOf: field.utf8)
+                ends.append(fields.count)
+            }
+            fields.withUnsafeBytes { bytes in
+                ends.withUnsafeBufferPointer { _ = journal.send(bytes, ends: $0) }
+            }
+            return
+        }
+        let line = "[\(Self.timestamp())] [\(getpid())] [\(level.label)] \(text)\n"
+        var bytes = Array(line.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n <= 0 { break }
+            offset += n
+        }
+        bytes.removeAll()
+    }
+
+    public func debug(_ message: @autoclosure () -> String) { log(.debug, message()) }
+    public func info(_ message: @autoclosure () -> String) { log(.info, message()) }
+    public func warning(_ message: @autoclosure () -> String) { log(.warning, message()) }
+    public func error(_ message: @autoclosure () -> String) { log(.error, message()) }
+    public func critical(_ message: @autoclosure () -> String) { log(.critical, message()) }
+
+    /// `2026-11-28 15:20:08 +0000` in local time.
+    static func timestamp() -> String {
+        var now = time(nil)
+        var parts = tm()
+        localtime_r(&now, &parts)
+        var buffer = [CChar](repeating: 0, count: 40)
+        let n = strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S %z", &parts)
+        return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,169 @@
+import CCorral
+import CorralEventLoop
+import CorralHTTP
+import Glibc
+
+/// The HTTP engine of one worker process: accepts on the listening sockets, runs one coroutine
+/// per connection on the loop, and calls the application's handler for each request.
+public final class HTTPServer: @unchecked Sendable {
+    public let loop: EventLoop
+    public let configuration: ServerConfiguration
+    public let log: ErrorLog
+    public let accessLog: AccessLog?
+    let handler: Handler
+    let pool: BufferPool
+    private var listeners: [Listener] = []
+    private var connections: Connection?
+    public private(set) var openConnections = 0
+    public private(set) var requestsServed = 0
+    public private(set) var isDraining = false
+    private var acceptPaused = false
+    /// Called once draining has closed the last connection.
+    public var onDrained: () -> Void = {}
+    /// Called when `maxRequests` is reached (the worker then drains).
+    public var onMaxRequests: () -> Void = {}
+    private let wallClockOffset: Int64
+    private var dateSecond = -1
+    private var dateBytes: [UInt8] = []
+
+    public init(loop: EventLoop, configuration: ServerConfiguration, log: ErrorLog,
+                accessLog: AccessLog?, handler: @escaping Handler) {
+        self.loop = loop
+        self.configuration = configuration
+        self.log = log
+        self.accessLog = accessLog
+        self.handler = handler
+        pool = BufferPool(fieldCapacity: configuration.limits.fieldCount, keep: 256)
+        wallClockOffset = corral_realtime_us() * 1000 - corral_monotonic_ns()
+        dateBytes.reserveCapacity(32)
+        if let accessLog {
+            loop.onEachIteration { accessLog.flush() }
+        }
+    }
+
+    /// Seconds since the epoch, from the loop's cached clock (no syscall).
+    public var wallSeconds: Int { Int((loop.now + wallClockOffset) / 1_000_000_000) }
+
+    /// Starts accepting on these listening sockets (non-blocking is set here).
+    public func listen(on fds: [Int32]) throws(SystemError) {
+        for fd in fds {
+            _ = corral_set_nonblocking(fd)
+            let listener = Listener(fd: fd, server: self)
+            listeners.append(listener)
+            try startAccepting(listener)
+        }
+    }
+
+    private func startAccepting(_ listener: Listener) throws(SystemError) {
+        guard !listener.accepting else { return }
+        // EPOLLEXCLUSIVE: one worker wakes per connection, not the whole herd.
+        try loop.register(listener.fd, events: EventLoop.readable | EventLoop.exclusive, watcher: listener)
+        listener.accepting = true
+    }
+
+    private func stopAccepting(_ listener: Listener) {
+        guard listener.accepting else { return }
+        loop.unregister(listener.fd)
+        listener.accepting = false
+    }
+
+    private func pauseAccepting() {
+        acceptPaused = true
+        for listener in listeners { stopAccepting(listener) }
+    }
+
+    private func resumeAccepting() {
+        acceptPaused = false
+        guard !isDraining else { return }
+        for listener in listeners { try? startAccepting(listener) }
+    }
+
+    func acceptConnections(from listener: Listener) {
+        var peer = sockaddr_storage()
+        for _ in 0..<64 {
+            guard openConnections < configuration.workerConnections else {
+                pauseAccepting()
+                return
+            }
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = corral_accept(listener.fd, &peer, &length)
+            if fd < 0 {
+                if errno == EMFILE || errno == ENFILE {
+                    log.error("accept: out of file descriptors; pausing accept for 100 ms")
+                    pauseAccepting()
+                    loop.spawn { [self] in
+                        await loop.sleep(for: .milliseconds(100))
+                        resumeAccepting()
+                    }
+                }
+                return
+            }
+            if peer.ss_family != sa_family_t(AF_UNIX) {
+                _ = corral_set_int_option(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+            }
+            let connection = Connection(fd: fd, server: self, peer: &peer)
+            do {
+                try loop.register(fd, events: EventLoop.readable | EventLoop.writable | EventLoop.peerClosed
+                                  | EventLoop.edgeTriggered, watcher: connection)
+            } catch {
+                log.error("cannot watch accepted connection: \(error)")
+                close(fd)
+                continue
+            }
+            connection.next = connections
+            connections?.previous = connection
+            connections = connection
+            openConnections += 1
+            loop.spawn { await connection.run() }
+        }
+    }
+
+    func connectionClosed(_ connection: Connection) {
+        loop.unregister(connection.fd)
+        close(connection.fd)
+        if connections === connection { connections = connection.next }
+        connection.previous?.next = connection.next
+        connection.next?.previous = connection.previous
+        connection.previous = nil
+        connection.next = nil
+        openConnections -= 1
+        if acceptPaused && openConnections < configuration.workerConnections { resumeAccepting() }
+        if isDraining && openConnections == 0 { onDrained() }
+    }
+
+    func requestCompleted(_ connection: Connection, head: RequestHead) {
+        requestsServed += 1
+        accessLog?.record(connection, head: head, now: wallSeconds)
+        if configuration.maxRequests > 0 && requestsServed == configuration.maxRequests && !isDraining {
+            log.info("max_requests (\(configuration.maxRequests)) reached; draining")
+            onMaxRequests()
+        }
+    }
+
+    /// Graceful drain: stop accepting, close idle connections, let requests in flight finish
+    /// (their responses carry `Connection: close`). `onDrained` runs when the last one closes.
+    public func beginDrain() {
+        guard !isDraining else { return }
+        isDraining = true
+        for listener in listeners { stopAccepting(listener) }
+        var connection = connections
+        while let current = connection {
+            connection = current.next
+            current.drain()
+        }
+        if openConnections == 0 { onDrained() }
+    }
+
+    /// Status line, Server and the cached Date header.
+    func appendResponseStart(status: UInt16, version: HTTPVersion, to out: inout [UInt8]) {
+        let second = wallSeconds
+        if second != dateSecond {
+            dateSecond = second
+            dateBytes.removeAll(keepingCapacity: true)
+            HTTPDate.format(epochSeconds: second, into: &dateBytes)
+        }
+        dateBytes.withUnsafeBytes { date in
+            ResponseHead.appendStart(status: status, version: version, date: date, to: &out)
+        }
+    }
+}

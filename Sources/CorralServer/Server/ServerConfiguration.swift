@@ -1,0 +1,19 @@
+import CorralHTTP
+
+/// What the engine needs to know, in gunicorn's terms. Durations are nanoseconds.
+public struct ServerConfiguration: Sendable {
+    public var limits = HTTPLimits()
+    /// `keepalive`: how long an idle keep-alive connection waits for its next request.
+    public var keepalive: Int64 = 2_000_000_000
+    /// How long a request head (or a pause in its body) may take: cuts slowloris clients.
+    public var headerTimeout: Int64 = 10_000_000_000
+    /// How long a response write may wait for a client that does not read.
+    public var sendTimeout: Int64 = 30_000_000_000
+    /// `worker_connections`: at this many open connections the worker stops accepting and
+    /// leaves new ones in the listen backlog.
+    public var workerConnections = 1000
+    /// Requests after which the worker drains and exits (0 = never); jitter already applied.
+    public var maxRequests = 0
+
+    public init() {}
+}

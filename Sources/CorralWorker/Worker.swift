@@ -1,0 +1,152 @@
+import ArgumentParser
+import CCorral
+import CorralEventLoop
+import CorralHTTP
+import CorralServer
+import CorralSystemd
+import Glibc
+
+@_exported import CorralServer
+@_exported import struct CorralHTTP.RequestHead
+@_exported import enum CorralHTTP.HTTPMethod
+@_exported import enum CorralHTTP.HTTPVersion
+@_exported import struct CorralHTTP.HTTPError
+@_exported import class CorralEventLoop.EventLoop
+
+/// A worker process: takes its listening sockets the systemd way (LISTEN_FDS) or opens its own
+/// (--bind), serves them with `handler` on one event loop, reports to its supervisor with
+/// sd_notify (READY, WATCHDOG, STATUS, STOPPING), and obeys gunicorn's worker signals:
+/// TERM drains gracefully, INT and QUIT stop at once, USR1 reopens the log files.
+public final class Worker: @unchecked Sendable {
+    public let loop: EventLoop
+    public let server: HTTPServer
+    public let log: ErrorLog
+    private let notifier = Notifier()
+    private let gracefulTimeout: Duration
+    private var exitCode: Int32 = 0
+
+    /// Parses the worker flags from the command line (exits with usage on error) and builds the
+    /// worker. Call before starting any thread: it blocks the signals the loop will read.
+    public static func fromCommandLine(name: String = "corral-worker", arguments: [String]? = nil,
+                                       handler: @escaping Handler) -> Worker {
+        let options: WorkerOptions
+        do {
+            options = try WorkerOptions.parse(arguments)
+        } catch {
+            WorkerOptions.exit(withError: error)
+        }
+        do {
+            return try Worker(options: options, identifier: name, handler: handler)
+        } catch {
+            fputs("\(name): \(error)\n", stderr)
+            Glibc.exit(1)
+        }
+    }
+
+    public init(options: WorkerOptions, identifier: String = "corral-worker", handler: @escaping Handler) throws {
+        log = try ErrorLog(destination: options.errorLogDestination, level: options.logLevelValue(),
+                           identifier: identifier)
+        loop = try EventLoop()
+        var accessLog: AccessLog?
+        if let destination = options.accessLogDestination {
+            accessLog = try AccessLog(destination: destination, format: AccessLogFormat(options.accessLogFormatText))
+        }
+        server = HTTPServer(loop: loop, configuration: try options.serverConfiguration(), log: log,
+                            accessLog: accessLog, handler: handler)
+        gracefulTimeout = .milliseconds(Int64(try options.gracefulTimeoutValue() * 1000))
+        try listen(options)
+        try watchSignals()
+        server.onDrained = { [loop] in loop.stop() }
+        server.onMaxRequests = { [unowned self] in drain(reason: "max_requests reached") }
+    }
+
+    private func listen(_ options: WorkerOptions) throws {
+        var fds = ListenFDs.take().map(\.fd)
+        if fds.isEmpty {
+            let binds = options.binds.isEmpty ? ["127.0.0.1:8000"] : options.binds
+            for text in binds {
+                fds.append(try BindAddress(parsing: text).listen(backlog: try options.backlogValue()))
+            }
+            log.info("listening at \(binds.joined(separator: ", ")) (pid \(getpid()))")
+        } else {
+            log.info("serving \(fds.count) inherited socket(s) (pid \(getpid()))")
+        }
+        try server.listen(on: fds)
+    }
+
+    private func watchSignals() throws {
+        let signals: [Int32] = [SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGPIPE]
+        let fd = signals.withUnsafeBufferPointer { corral_signalfd($0.baseAddress, Int32($0.count)) }
+        guard fd >= 0 else { throw SystemError("signalfd") }
+        try loop.register(fd, events: EventLoop.readable, watcher: SignalReader { [unowned self] signal in
+            received(signal)
+        })
+    }
+
+    private func received(_ signal: Int32) {
+        switch signal {
+        case SIGTERM:
+            drain(reason: "SIGTERM")
+        case SIGINT, SIGQUIT:
+            log.info("stopping now (signal \(signal))")
+            loop.stop()
+        case SIGUSR1:
+            log.info("reopening log files")
+            do {
+                try log.reopen()
+                try server.accessLog?.reopen()
+            } catch {
+                log.error("reopening log files failed: \(error)")
+            }
+        default:
+            break
+        }
+    }
+
+    /// Graceful stop: in-flight requests finish (bounded by graceful_timeout), then exit 0.
+    public func drain(reason: String) {
+        guard !server.isDraining else { return }
+        log.info("draining (\(reason)): \(server.openConnections) open connection(s)")
+        notifier.send("STOPPING=1\nSTATUS=draining")
+        loop.spawn { [loop, gracefulTimeout, log] in
+            await loop.sleep(for: gracefulTimeout)
+            log.warning("graceful timeout passed with connections still open; exiting")
+            loop.stop()
+        }
+        server.beginDrain()
+    }
+
+    /// Serves until drained or stopped, then flushes the logs and exits the process.
+    public func run() -> Never {
+        loop.spawn { [self] in
+            notifier.send("READY=1\nSTATUS=serving")
+            guard let interval = notifier.watchdogInterval else { return }
+            // Pinged from the loop itself: a blocked loop stops pinging, which is the point.
+            while true {
+                notifier.send("WATCHDOG=1\nSTATUS=requests=\(server.requestsServed) connections=\(server.openConnections)")
+                await loop.sleep(for: interval)
+            }
+        }
+        loop.run()
+        server.accessLog?.flush()
+        log.info("exiting after \(server.requestsServed) request(s)")
+        exit(exitCode)
+    }
+}
+
+/// Turns signalfd readiness into signal numbers.
+final class SignalReader: FDWatcher {
+    private let deliver: (Int32) -> Void
+
+    init(_ deliver: @escaping (Int32) -> Void) {
+        self.deliver = deliver
+    }
+
+    override func ready(fd: Int32, events: UInt32) {
+        while true {
+            let signal = corral_signalfd_read(fd)
+            guard signal > 0 else { return }
+            deliver(signal)
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import ArgumentParser
+import CorralHTTP
+import CorralServer
+import Glibc
+
+/// A worker's settings: gunicorn's names and defaults, from flags, else from the environment
+/// variables corrald sets (`CORRAL_KEEPALIVE`, `CORRAL_WORKER_CONNECTIONS`, … — the setting name
+/// upper-cased with a `CORRAL_` prefix), else the default.
+public struct WorkerOptions: ParsableArguments, Sendable {
+    @Option(name: [.short, .customLong("bind")], help: "Listen here when no sockets are inherited (HOST:PORT, [V6]:PORT, unix:PATH). Repeatable. Env CORRAL_BIND (comma-separated).")
+    var bind: [String] = []
+
+    @Option(name: .customLong("backlog"), help: "listen() backlog for sockets opened with --bind (default 2048).")
+    var backlog: Int?
+
+    @Option(name: .customLong("worker-connections"), help: "Most simultaneous connections; beyond, new ones wait in the backlog (default 1000).")
+    var workerConnections: Int?
+
+    @Option(name: .customLong("keep-alive"), help: "Seconds an idle keep-alive connection is kept (default 2).")
+    var keepalive: Double?
+
+    @Option(name: .customLong("header-timeout"), help: "Seconds a request head may take to arrive (default 10).")
+    var headerTimeout: Double?
+
+    @Option(name: .customLong("graceful-timeout"), help: "Seconds in-flight requests get to finish after SIGTERM (default 30).")
+    var gracefulTimeout: Double?
+
+    @Option(name: .customLong("limit-request-line"), help: "Longest request line in bytes, 0 = 8190 (default 4094).")
+    var limitRequestLine: Int?
+
+    @Option(name: .customLong("limit-request-fields"), help: "Most header fields (default 100, max 32768).")
+    var limitRequestFields: Int?
+
+    @Option(name: .customLong("limit-request-field_size"), help: "Longest header field in bytes, 0 = 8190 (default 8190).")
+    var limitRequestFieldSize: Int?
+
+    @Option(name: .customLong("limit-request-body"), help: "Largest request body in bytes, 0 = unlimited (default 104857600).")
+    var limitRequestBody: Int?
+
+    @Option(name: .customLong("max-requests"), help: "Drain and exit after this many requests, 0 = never (default 0).")
+    var maxRequests: Int?
+
+    @Option(name: .customLong("max-requests-jitter"), help: "Add up to this many to --max-requests, per worker (default 0).")
+    var maxRequestsJitter: Int?
+
+    @Option(name: .customLong("access-logfile"), help: "Access log: a file, '-' for stdout, or 'journal' (default: none).")
+    var accessLog: String?
+
+    @Option(name: .customLong("access-logformat"), help: "gunicorn access-log format (default: gunicorn's).")
+    var accessLogFormat: String?
+
+    @Option(name: .customLong("error-logfile"), help: "Error log: a file, '-' for stderr, or 'journal' (default '-').")
+    var errorLog: String?
+
+    @Option(name: .customLong("log-level"), help: "debug, info, warning, error or critical (default info).")
+    var logLevel: String?
+
+    public init() {}
+
+    /// A setting from the flag, else the environment, else nil.
+    private func value(_ flag: String?, _ setting: String) -> String? {
+        if let flag { return flag }
+        return getenv("CORRAL_" + setting.uppercased()).map { String(cString: $0) }
+    }
+
+    private func number<T: LosslessStringConvertible>(_ flag: T?, _ setting: String, default fallback: T) throws -> T {
+        if let flag { return flag }
+        guard let text = value(nil, setting) else { return fallback }
+        guard let parsed = T(text) else {
+            throw ValidationError("CORRAL_\(setting.uppercased())='\(text)' is not a valid \(setting)")
+        }
+        return parsed
+    }
+
+    public var binds: [String] {
+        if !bind.isEmpty { return bind }
+        return value(nil, "bind")?.split(separator: ",").map(String.init) ?? []
+    }
+
+    public func backlogValue() throws -> Int32 { Int32(try number(backlog, "backlog", default: 2048)) }
+    public func gracefulTimeoutValue() throws -> Double { try number(gracefulTimeout, "graceful_timeout", default: 30) }
+    public var accessLogDestination: String? { value(accessLog, "accesslog") }
+    public var accessLogFormatText: String { value(accessLogFormat, "access_log_format") ?? AccessLogFormat.gunicornDefault }
+    public var errorLogDestination: String { value(errorLog, "errorlog") ?? "-" }
+
+    public func logLevelValue() throws -> ErrorLog.Level {
+        let name = value(logLevel, "loglevel") ?? "info"
+        guard let level = ErrorLog.Level(name: name) else {
+            throw ValidationError("log level '\(name)' is not one of debug, info, warning, error, critical")
+        }
+        return level
+    }
+
+    public func serverConfiguration() throws -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        configuration.limits = HTTPLimits(
+            requestLine: try number(limitRequestLine, "limit_request_line", default: 4094),
+            fieldCount: try number(limitRequestFields, "limit_request_fields", default: 100),
+            fieldSize: try number(limitRequestFieldSize, "limit_request_field_size", default: 8190),
+            bodySize: try number(limitRequestBody, "limit_request_body", default: 100 << 20))
+        guard (0...8190).contains(configuration.limits.requestLine) else {
+            throw ValidationError("limit_request_line must be from 0 to 8190")
+        }
+        guard (1...32768).contains(configuration.limits.fieldCount) else {
+            throw ValidationError("limit_request_fields must be from 1 to 32768")
+        }
+        configuration.keepalive = Self.nanoseconds(try number(keepalive, "keepalive", default: 2))
+        configuration.headerTimeout = Self.nanoseconds(try number(headerTimeout, "header_timeout", default: 10))
+        configuration.workerConnections = try number(workerConnections, "worker_connections", default: 1000)
+        guard configuration.workerConnections > 0 else { throw ValidationError("worker_connections must be positive") }
+        let maxRequests = try number(self.maxRequests, "max_requests", default: 0)
+        let jitter = try number(maxRequestsJitter, "max_requests_jitter", default: 0)
+        configuration.maxRequests = maxRequests > 0 ? maxRequests + (jitter > 0 ? Int.random(in: 0...jitter) : 0) : 0
+        return configuration
+    }
+
+    static func nanoseconds(_ seconds: Double) -> Int64 { Int64(seconds * 1_000_000_000) }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+
+/// A worker started the systemd way by `systemd-socket-activate`, which listens on a free
+/// loopback port and execs the worker with LISTEN_FDS (same pid, so signals reach the worker).
+final class WorkerProcess {
+    let process = Process()
+    let port: UInt16
+    let output = Pipe()
+    private var collected = Data()
+    private let lock = NSLock()
+
+    var pid: Int32 { process.processIdentifier }
+
+    init(_ executable: String = "corral-worker", arguments: [String] = [], environment: [String: String] = [:],
+         port: UInt16? = nil) throws {
+        self.port = port ?? freePort()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-socket-activate")
+        var args = ["-l", "127.0.0.1:\(self.port)"]
+        for (key, value) in environment { args += ["-E", "\(key)=\(value)"] }
+        process.arguments = args + [Binaries.path(executable)] + arguments
+        process.standardOutput = output
+        process.standardError = output
+        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self else { return }
+            self.lock.lock()
+            self.collected.append(data)
+            self.lock.unlock()
+        }
+        try process.run()
+        // systemd-socket-activate execs the worker on the first connection: make one (and close
+        // it without a request, so no access-log line), then wait until the worker serves.
+        eventually { self.log.contains("Listening on") || !self.process.isRunning }
+        _ = try? RawClient(port: self.port)
+        let ready = eventually { self.log.contains("inherited socket") || !self.process.isRunning }
+        guard ready, process.isRunning else {
+            throw WorkerFailed(description: "worker did not start: \(log)")
+        }
+    }
+
+    /// Everything the worker printed so far.
+    var log: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: collected, as: UTF8.self)
+    }
+
+    func signal(_ signal: Int32) { kill(pid, signal) }
+
+    /// Waits for the process to exit and returns its status (nil if it did not within `timeout`).
+    func waitForExit(timeout: TimeInterval = 20) -> Int32? {
+        guard eventually(timeout: timeout, { !process.isRunning }) else { return nil }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+        }
+        output.fileHandleForReading.readabilityHandler = nil
+    }
+}
+
+struct WorkerFailed: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// A port that was free a moment ago (bind to 0, read it back, close).
+func freePort() -> UInt16 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            _ = bind(fd, $0, length)
+            _ = getsockname(fd, $0, &length)
+        }
+    }
+    return UInt16(bigEndian: address.sin_port)
+}
