@@ -40,7 +40,7 @@ let package = Package(
                           path: "Examples/hello"),
         .testTarget(name: "CorralHTTPTests", dependencies: ["CorralHTTP"]),
         .testTarget(name: "CorralEventLoopTests", dependencies: ["CorralEventLoop"]),
-        .testTarget(name: "CorralIntegrationTests", dependencies: ["CorralHTTP"]),
+        .testTarget(name: "CorralIntegrationTests", dependencies: ["CorralServer"]),
     ],
     swiftLanguageModes: [.v6]
 )
