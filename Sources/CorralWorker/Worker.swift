@@ -38,7 +38,8 @@ public final class Worker: @unchecked Sendable {
         do {
             return try Worker(options: options, identifier: name, handler: handler)
         } catch {
-            fputs("\(name): \(error)\n", stderr)
+            let message = Array("\(name): \(error)\n".utf8)
+            _ = write(2, message, message.count)
             Glibc.exit(1)
         }
     }

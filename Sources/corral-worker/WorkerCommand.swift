@@ -13,7 +13,7 @@ struct WorkerCommand: ParsableArguments {
     @Option(help: "Serve the files under this directory (env CORRAL_ROOT). Without it, a welcome page.")
     var root: String?
 
-    static func parseOrExit() -> (WorkerOptions, String?) {
+    static func settings() -> (WorkerOptions, String?) {
         let command = parseOrExit()
         let root = command.root ?? getenv("CORRAL_ROOT").map { String(cString: $0) }
         return (command.worker, root)

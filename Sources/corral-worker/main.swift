@@ -3,7 +3,7 @@ import CorralWorker
 
 /// corral-worker: serves the static files under --root (or a built-in welcome page) as a worker
 /// of corrald, of systemd (socket activation), or on its own (--bind).
-let (options, root) = WorkerCommand.parseOrExit()
+let (options, root) = WorkerCommand.settings()
 let handler: Handler
 if let root {
     let files: StaticFiles

@@ -118,8 +118,9 @@ public struct StaticFiles: Sendable {
         }
     }
 
-    private static let notFound = Response(status: 404, headers: ["Content-Type": "text/plain; charset=utf-8"],
-                                           body: .string("404 Not Found\n"))
+    private static var notFound: Response {
+        Response(status: 404, headers: ["Content-Type": "text/plain; charset=utf-8"], body: .string("404 Not Found\n"))
+    }
 
     private static func failure(_ error: Int32) -> Response {
         switch error {

@@ -1,4 +1,5 @@
 import CCorral
+import CorralEventLoop
 import CorralHTTP
 import CorralSystemd
 import Glibc

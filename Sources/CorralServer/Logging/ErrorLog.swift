@@ -1,3 +1,4 @@
+import CorralEventLoop
 import CorralSystemd
 import Glibc
 

@@ -1,0 +1,15 @@
+/// What the formatter needs to know about one finished request. The server's per-request record
+/// conforms; every byte view points into buffers the server owns (nothing is copied).
+public protocol AccessLogEntry {
+    var requestBuffer: UnsafeRawBufferPointer { get }
+    var head: RequestHead { get }
+    var fields: UnsafeBufferPointer<HeaderField> { get }
+    /// "127.0.0.1", "::1", or empty for a unix socket.
+    var remoteAddress: UnsafeRawBufferPointer { get }
+    var status: UInt16 { get }
+    var bodyBytesSent: Int { get }
+    var durationMicroseconds: Int { get }
+    var pid: Int32 { get }
+    /// A response header's value by lowercase name, or nil.
+    func responseHeader(_ lowercasedName: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer?
+}
