@@ -35,7 +35,7 @@ final class Journald {
     private var process: Process?
 
     func start() throws {
-        if FileManager.default.fileExists(atPath: "/run/systemd/journal/socket") && isAnswering() { return }
+        if isAnswering() { return }
         guard getuid() == 0 else {
             throw WorkerFailed(description: "journald is not running and starting it needs root")
         }
@@ -46,30 +46,39 @@ final class Journald {
         process.standardError = FileHandle.nullDevice
         try process.run()
         self.process = process
-        guard eventually({ FileManager.default.fileExists(atPath: "/run/systemd/journal/socket") && self.isAnswering() }) else {
+        guard eventually({ self.isAnswering() }) else {
             throw WorkerFailed(description: "journald did not come up")
         }
     }
 
+    /// Whether a journald listens on its socket (a stale socket file refuses the connection).
     private func isAnswering() -> Bool {
-        run("/usr/bin/journalctl", ["-n", "0", "--no-pager"]).status == 0
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array("/run/systemd/journal/socket".utf8)) }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
+        }
     }
 
+    /// journalctl's JSON lines for these matches. Run with popen: Foundation's Process reaper
+    /// blocks on the workers' pids and can leave a short-lived child unreaped.
     func query(_ matches: [String]) -> String {
-        run("/usr/bin/journalctl", ["--no-pager", "-o", "json"] + matches).output
-    }
-
-    private func run(_ tool: String, _ arguments: [String]) -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return (-1, "") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let command = (["/usr/bin/journalctl", "--no-pager", "-o", "json"] + matches).map { "'\($0)'" }.joined(separator: " ")
+        guard let pipe = popen(command, "r") else { return "" }
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, pipe)
+            if n <= 0 { break }
+            output += buffer[..<n]
+        }
+        pclose(pipe)
+        return String(decoding: output, as: UTF8.self)
     }
 
     deinit {

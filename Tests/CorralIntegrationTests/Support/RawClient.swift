@@ -2,7 +2,7 @@ import Foundation
 
 /// A blocking HTTP/1.1 client over a raw socket, so tests can send exactly the bytes they mean
 /// (pipelining, malformed requests, slow heads) and read exactly what comes back.
-final class RawClient {
+final class RawClient: @unchecked Sendable {
     let fd: Int32
     private var pending: [UInt8] = []
 

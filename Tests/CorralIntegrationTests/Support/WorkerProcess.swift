@@ -3,7 +3,7 @@ import Testing
 
 /// A worker started the systemd way by `systemd-socket-activate`, which listens on a free
 /// loopback port and execs the worker with LISTEN_FDS (same pid, so signals reach the worker).
-final class WorkerProcess {
+final class WorkerProcess: @unchecked Sendable {
     let process = Process()
     let port: UInt16
     let output = Pipe()
@@ -29,6 +29,7 @@ final class WorkerProcess {
             self.lock.unlock()
         }
         try process.run()
+        LaunchedProcesses.register(process.processIdentifier)
         // systemd-socket-activate execs the worker on the first connection: make one (and close
         // it without a request, so no access-log line), then wait until the worker serves.
         eventually { self.log.contains("Listening on") || !self.process.isRunning }
@@ -55,6 +56,7 @@ final class WorkerProcess {
     }
 
     deinit {
+        LaunchedProcesses.unregister(pid)
         if process.isRunning {
             kill(pid, SIGKILL)
             process.waitUntilExit()
@@ -83,4 +85,31 @@ func freePort() -> UInt16 {
         }
     }
     return UInt16(bigEndian: address.sin_port)
+}
+
+/// Every process a test started, killed when the test process exits, so that no worker outlives
+/// the run even if a test's cleanup did not happen.
+enum LaunchedProcesses {
+    nonisolated(unsafe) private static var pids: Set<Int32> = []
+    private static let lock = NSLock()
+    private static let installExitHook: Void = {
+        atexit {
+            LaunchedProcesses.lock.lock()
+            for pid in LaunchedProcesses.pids { kill(pid, SIGKILL) }
+            LaunchedProcesses.lock.unlock()
+        }
+    }()
+
+    static func register(_ pid: Int32) {
+        _ = installExitHook
+        lock.lock()
+        pids.insert(pid)
+        lock.unlock()
+    }
+
+    static func unregister(_ pid: Int32) {
+        lock.lock()
+        pids.remove(pid)
+        lock.unlock()
+    }
 }
