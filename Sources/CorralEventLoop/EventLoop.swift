@@ -2,10 +2,10 @@ import CCorral
 import Glibc
 
 /// One epoll loop per process, one thread, in picoev's design: an fd-indexed table of watchers,
-/// a timer wheel for per-fd timeouts, a clock read once per iteration. It is also a Swift executor,
+/// a timer wheel for per-fd timeouts, a clock read once per iteration. It is also a Swift task executor,
 /// so `async` handler code runs as coroutines on this thread: a continuation resumed by an I/O
 /// callback is queued here and run after the callbacks, with no thread hop.
-public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable {
+public final class EventLoop: TaskExecutor, @unchecked Sendable {
     public static let readable = UInt32(EPOLLIN.rawValue)
     public static let writable = UInt32(EPOLLOUT.rawValue)
     public static let edgeTriggered = UInt32(EPOLLET.rawValue)
@@ -151,8 +151,7 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         while !readyJobs.isEmpty && rounds < 64 {
             swap(&readyJobs, &runningJobs)
             for job in runningJobs {
-                job.runSynchronously(isolatedTo: asUnownedSerialExecutor(),
-                                     taskExecutor: asUnownedTaskExecutor())
+                job.runSynchronously(on: asUnownedTaskExecutor())
             }
             runningJobs.removeAll(keepingCapacity: true)
             rounds += 1
@@ -186,10 +185,6 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
             var one: UInt64 = 1
             _ = write(wakeFD, &one, 8)
         }
-    }
-
-    public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
-        UnownedSerialExecutor(ordinary: self)
     }
 
     public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
