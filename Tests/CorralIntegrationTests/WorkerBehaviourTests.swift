@@ -65,6 +65,21 @@ import Testing
         #expect(client.isClosedByServer())
     }
 
+    @Test func longIdleKeepAliveConnectionsAreParkedAndStillServed() throws {
+        // After 250 ms idle a connection's coroutine ends; the next request restarts it, and a
+        // drain closes parked connections at once.
+        let worker = try WorkerProcess(arguments: ["--keep-alive", "30"])
+        let client = try RawClient(port: worker.port)
+        for _ in 0..<2 {
+            client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(client.readResponse()?.status == 200)
+            usleep(600_000)
+        }
+        worker.signal(SIGTERM)
+        #expect(client.isClosedByServer())
+        #expect(worker.waitForExit() == 0)
+    }
+
     @Test func maxRequestsDrainsAndExitsZero() throws {
         let worker = try WorkerProcess(arguments: ["--max-requests", "3"])
         for _ in 0..<3 { #expect(try RawClient.get(port: worker.port, "/")?.status == 200) }

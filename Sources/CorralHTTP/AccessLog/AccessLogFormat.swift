@@ -5,24 +5,28 @@ public struct AccessLogFormat: Sendable {
     public static let gunicornDefault = #"%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s""#
 
     enum Atom: Equatable, Sendable {
-        case literal([UInt8])
+        /// Byte ranges index into `storage`: the atoms stay trivial, so rendering retains nothing.
+        case literal(ByteRange)
         case remoteAddress, dash, user, time, requestLine, method, path, query, `protocol`
         case status, bodyBytes, referer, userAgent
         case seconds, milliseconds, microseconds, decimalSeconds, pid
         /// `{name}i`, `{name}o`: lowercase header names.
-        case requestHeader([UInt8]), responseHeader([UInt8])
+        case requestHeader(ByteRange), responseHeader(ByteRange)
         /// `{name}e`: a CGI-style variable derived from the request, else the process
         /// environment's value read when the format was parsed (gunicorn reads the WSGI environ,
         /// whose extra keys corral has no equivalent for).
-        case environment(name: [UInt8], processValue: [UInt8]?)
+        case environment(name: ByteRange, processValue: ByteRange?)
         /// gunicorn's SafeAtoms renders unknown names as `-`.
         case unknown
     }
 
     let atoms: [Atom]
+    /// Literal text, lowercase header names and environment values, back to back.
+    let storage: [UInt8]
 
     public init(_ format: String) throws(AccessLogFormatError) {
         var atoms: [Atom] = []
+        var storage: [UInt8] = []
         var literal: [UInt8] = []
         let bytes = Array(format.utf8)
         var i = 0
@@ -51,26 +55,33 @@ public struct AccessLogFormat: Sendable {
                 throw AccessLogFormatError(position: close + 1, expected: "'s' after ')' (only %(name)s is supported)")
             }
             if !literal.isEmpty {
-                atoms.append(.literal(literal))
+                atoms.append(.literal(Self.store(literal, in: &storage)))
                 literal = []
             }
-            atoms.append(Self.atom(named: Array(bytes[(i + 2)..<close])))
+            atoms.append(Self.atom(named: Array(bytes[(i + 2)..<close]), storage: &storage))
             i = close + 2
         }
-        if !literal.isEmpty { atoms.append(.literal(literal)) }
+        if !literal.isEmpty { atoms.append(.literal(Self.store(literal, in: &storage))) }
         self.atoms = atoms
+        self.storage = storage
     }
 
-    private static func atom(named name: [UInt8]) -> Atom {
+    private static func store(_ bytes: [UInt8], in storage: inout [UInt8]) -> ByteRange {
+        defer { storage.append(contentsOf: bytes) }
+        return ByteRange(start: storage.count, count: bytes.count)
+    }
+
+    private static func atom(named name: [UInt8], storage: inout [UInt8]) -> Atom {
         if name.count >= 3, name.first == UInt8(ascii: "{"), let close = name.lastIndex(of: UInt8(ascii: "}")),
            close == name.count - 2 {
             let inner = name[1..<close].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
             switch name.last {
-            case UInt8(ascii: "i"): return .requestHeader(inner)
-            case UInt8(ascii: "o"): return .responseHeader(inner)
+            case UInt8(ascii: "i"): return .requestHeader(store(inner, in: &storage))
+            case UInt8(ascii: "o"): return .responseHeader(store(inner, in: &storage))
             case UInt8(ascii: "e"):
                 let upper = String(decoding: inner.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }, as: UTF8.self)
-                return .environment(name: inner, processValue: getenv(upper).map { Array(String(cString: $0).utf8) })
+                let value = getenv(upper).map { store(Array(String(cString: $0).utf8), in: &storage) }
+                return .environment(name: store(inner, in: &storage), processValue: value)
             default: return .unknown
             }
         }

@@ -5,22 +5,37 @@ import Glibc
 /// become `\xNN` so a request cannot forge extra log lines (gunicorn does not do this).
 public struct AccessLogRenderer {
     private let atoms: [AccessLogFormat.Atom]
+    private let storage: [UInt8]
+    private let usesTime: Bool
     private var timeSecond = Int.min
     private var timeText: [UInt8] = []
 
     public init(format: AccessLogFormat) {
         atoms = format.atoms
+        storage = format.storage
+        usesTime = format.atoms.contains(.time)
         timeText.reserveCapacity(32)
     }
 
     /// Appends one line and a newline. `now` is the epoch second (the loop's cached clock).
     public mutating func render<Entry: AccessLogEntry>(_ entry: Entry, now: Int, into out: inout [UInt8]) {
+        if usesTime && now != timeSecond { formatTime(now) }
+        atoms.withUnsafeBufferPointer { atoms in
+            storage.withUnsafeBytes { storage in
+                render(entry, atoms: atoms, storage: storage, into: &out)
+            }
+        }
+        out.append(0x0A)
+    }
+
+    private func render<Entry: AccessLogEntry>(_ entry: Entry, atoms: UnsafeBufferPointer<AccessLogFormat.Atom>,
+                                               storage: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         let buffer = entry.requestBuffer
         let head = entry.head
         for atom in atoms {
             switch atom {
-            case .literal(let bytes):
-                out.append(contentsOf: bytes)
+            case .literal(let text):
+                out.append(contentsOf: text.bytes(in: storage))
             case .remoteAddress:
                 value(entry.remoteAddress.isEmpty ? nil : entry.remoteAddress, to: &out)
             case .dash, .unknown:
@@ -28,7 +43,6 @@ public struct AccessLogRenderer {
             case .user:
                 appendUser(entry, to: &out)
             case .time:
-                if now != timeSecond { formatTime(now) }
                 out.append(contentsOf: timeText)
             case .requestLine:
                 escaped(head.methodBytes.bytes(in: buffer), to: &out)
@@ -49,9 +63,9 @@ public struct AccessLogRenderer {
             case .bodyBytes:
                 ResponseHead.appendDecimal(entry.bodyBytesSent, to: &out)
             case .referer:
-                value(Self.header("referer", entry), to: &out)
+                joinedHeader("referer", entry, to: &out)
             case .userAgent:
-                value(Self.header("user-agent", entry), to: &out)
+                joinedHeader("user-agent", entry, to: &out)
             case .seconds:
                 ResponseHead.appendDecimal(entry.durationMicroseconds / 1_000_000, to: &out)
             case .milliseconds:
@@ -72,14 +86,13 @@ public struct AccessLogRenderer {
                 ResponseHead.appendDecimal(Int(entry.pid), to: &out)
                 out.append(UInt8(ascii: ">"))
             case .requestHeader(let name):
-                value(name.withUnsafeBytes { Self.header($0, entry) }, to: &out)
+                value(Self.header(name.bytes(in: storage), entry), to: &out)
             case .responseHeader(let name):
-                value(name.withUnsafeBytes { entry.responseHeader($0) }, to: &out)
+                value(entry.responseHeader(name.bytes(in: storage)), to: &out)
             case .environment(let name, let processValue):
-                appendEnvironment(name, processValue, entry, to: &out)
+                appendEnvironment(name.bytes(in: storage), processValue?.bytes(in: storage), entry, to: &out)
             }
         }
-        out.append(0x0A)
     }
 
     // MARK: Atoms that need work
@@ -108,11 +121,11 @@ public struct AccessLogRenderer {
         escapeInPlace(from: start, in: &out)
     }
 
-    private func appendEnvironment<Entry: AccessLogEntry>(_ name: [UInt8], _ processValue: [UInt8]?,
+    private func appendEnvironment<Entry: AccessLogEntry>(_ key: UnsafeRawBufferPointer, _ processValue: UnsafeRawBufferPointer?,
                                                           _ entry: Entry, to out: inout [UInt8]) {
         let buffer = entry.requestBuffer
         let head = entry.head
-        name.withUnsafeBytes { key in
+        do {
             if key.equalsLowercased("request_method") {
                 escaped(head.methodBytes.bytes(in: buffer), to: &out)
             } else if key.equalsLowercased("path_info") {
@@ -126,9 +139,9 @@ public struct AccessLogRenderer {
             } else if key.equalsLowercased("remote_addr") {
                 value(entry.remoteAddress.isEmpty ? nil : entry.remoteAddress, to: &out)
             } else if key.count > 5, UnsafeRawBufferPointer(rebasing: key[..<5]).equalsLowercased("http_") {
-                value(Self.header(cgiName: UnsafeRawBufferPointer(rebasing: key[5...]), entry), to: &out)
+                joinedHeader(cgiName: UnsafeRawBufferPointer(rebasing: key[5...]), entry, to: &out)
             } else if let processValue {
-                processValue.withUnsafeBytes { escaped($0, to: &out) }
+                escaped(processValue, to: &out)
             } else {
                 out.append(UInt8(ascii: "-"))
             }
@@ -229,19 +242,31 @@ public struct AccessLogRenderer {
         return found
     }
 
-    /// A header named in CGI style (`user_agent` for User-Agent).
-    private static func header<Entry: AccessLogEntry>(cgiName: UnsafeRawBufferPointer, _ entry: Entry) -> UnsafeRawBufferPointer? {
-        var found: UnsafeRawBufferPointer?
+    /// A header as the WSGI environ holds it: repeated fields joined with "," (gunicorn takes
+    /// `a`, `f` and `{HTTP_*}e` from there). `cgiName` matches `user_agent` to User-Agent.
+    private func joinedHeader<Entry: AccessLogEntry>(_ lowercased: StaticString, _ entry: Entry, to out: inout [UInt8]) {
+        joinedHeader(name: UnsafeRawBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount),
+                     cgiStyle: false, entry, to: &out)
+    }
+
+    private func joinedHeader<Entry: AccessLogEntry>(cgiName: UnsafeRawBufferPointer, _ entry: Entry, to out: inout [UInt8]) {
+        joinedHeader(name: cgiName, cgiStyle: true, entry, to: &out)
+    }
+
+    private func joinedHeader<Entry: AccessLogEntry>(name wanted: UnsafeRawBufferPointer, cgiStyle: Bool,
+                                                     _ entry: Entry, to out: inout [UInt8]) {
+        var found = false
         for field in entry.fields {
             let name = field.name.bytes(in: entry.requestBuffer)
-            if name.count == cgiName.count, zip(name, cgiName).allSatisfy({ n, c in
+            guard name.count == wanted.count, zip(name, wanted).allSatisfy({ n, c in
                 let lower = n >= 0x41 && n <= 0x5A ? n | 0x20 : n
-                return lower == c || (n == UInt8(ascii: "-") && c == UInt8(ascii: "_"))
-            }) {
-                found = field.value.bytes(in: entry.requestBuffer)
-            }
+                return lower == c || (cgiStyle && n == UInt8(ascii: "-") && c == UInt8(ascii: "_"))
+            }) else { continue }
+            if found { out.append(UInt8(ascii: ",")) }
+            escaped(field.value.bytes(in: entry.requestBuffer), to: &out)
+            found = true
         }
-        return found
+        if !found { out.append(UInt8(ascii: "-")) }
     }
 }
 

@@ -10,7 +10,7 @@ public enum RangeRequest: Equatable, Sendable {
 
     public static func parse(_ value: UnsafeRawBufferPointer, fileSize: Int) -> RangeRequest {
         let text = String(decoding: value, as: UTF8.self)
-        guard text.hasPrefix("bytes=") else { return .none }
+        guard text.prefix(6).lowercased() == "bytes=" else { return .none }   // units are case-insensitive
         let spec = text.dropFirst(6).trimmingSpaces
         guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return .none }
         let first = spec[..<dash].trimmingSpaces, last = spec[spec.index(after: dash)...].trimmingSpaces

@@ -32,7 +32,10 @@ public enum StaticPath {
         let start = out.count
         for segment in decoded.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
             if segment.count == 1 && segment.first == UInt8(ascii: ".") { continue }
-            if segment.count == 2 && segment.allSatisfy({ $0 == UInt8(ascii: ".") }) { return nil }
+            if segment.count == 2 && segment.allSatisfy({ $0 == UInt8(ascii: ".") }) {
+                out.removeSubrange(start...)
+                return nil
+            }
             if out.count > start { out.append(UInt8(ascii: "/")) }
             out.append(contentsOf: segment)
         }

@@ -10,7 +10,7 @@ import Glibc
 public final class Connection: FDWatcher, @unchecked Sendable {
     enum Outcome { case ready, timedOut, closed, failed, shutdown }
 
-    let fd: Int32
+    private(set) var fd: Int32 = -1
     unowned(unsafe) let server: HTTPServer
     private var state = ConnectionState()
     private var parser: RequestParser
@@ -28,7 +28,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     private var waiter: UnsafeContinuation<Outcome, Never>?
     private var waitingFor: UInt32 = 0
     private let address: UnsafeMutableRawBufferPointer
-    private let addressLength: Int
+    private var addressLength = 0
     // Response facts for the access log.
     var status: UInt16 = 0
     var bodyBytesSent = 0
@@ -44,13 +44,36 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         case chunked(ChunkedDecoder)
     }
 
-    init(fd: Int32, server: HTTPServer, peer: UnsafePointer<sockaddr_storage>) {
-        self.fd = fd
+    /// A blank connection for the server's pool; `open` gives it a socket.
+    init(server: HTTPServer) {
         self.server = server
         parser = RequestParser(limits: server.configuration.limits)
         address = .allocate(byteCount: 48, alignment: 1)
-        addressLength = Int(corral_format_address(peer, address.baseAddress!.assumingMemoryBound(to: CChar.self), 48))
         super.init()
+    }
+
+    /// Starts a new life on an accepted socket: every per-connection field is reset here.
+    func open(fd: Int32, peer: UnsafePointer<sockaddr_storage>) {
+        self.fd = fd
+        addressLength = Int(corral_format_address(peer, address.baseAddress!.assumingMemoryBound(to: CChar.self), 48))
+        state = ConnectionState()
+        parser.reset()
+        filled = 0
+        headLength = 0
+        bodyCursor = 0
+        body = .none
+        expectsContinue = false
+        continueSent = false
+        readReady = true
+        writeReady = true
+        waiter = nil
+        waitingFor = 0
+        status = 0
+        bodyBytesSent = 0
+        responseHeaders = HTTPFields()
+        parked = false
+        closeAfterResponse = false
+        streamFraming = .none
     }
 
     deinit {
@@ -75,6 +98,12 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         let broken = events & (UInt32(EPOLLERR.rawValue) | UInt32(EPOLLHUP.rawValue)) != 0
         if broken || events & (EventLoop.readable | UInt32(EPOLLRDHUP.rawValue)) != 0 { readReady = true }
         if broken || events & EventLoop.writable != 0 { writeReady = true }
+        if parked && readReady {
+            parked = false
+            server.loop.clearTimeout(fd)
+            server.loop.spawn { await self.run() }
+            return
+        }
         guard let waiter, broken || events & waitingFor != 0 ||
               (waitingFor == EventLoop.readable && events & UInt32(EPOLLRDHUP.rawValue) != 0) else { return }
         self.waiter = nil
@@ -82,6 +111,11 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     }
 
     public override func timedOut(fd: Int32) {
+        if parked {
+            parked = false
+            finish()
+            return
+        }
         guard let waiter else { return }
         self.waiter = nil
         waiter.resume(returning: .timedOut)
@@ -89,7 +123,12 @@ public final class Connection: FDWatcher, @unchecked Sendable {
 
     /// The worker drains: close now if idle, else finish the request in hand and close.
     func drain() {
-        if state.drain() == .close, let waiter {
+        guard state.drain() == .close else { return }
+        if parked {
+            parked = false
+            server.loop.clearTimeout(fd)
+            finish()
+        } else if let waiter {
             self.waiter = nil
             waiter.resume(returning: .shutdown)
         }
@@ -97,37 +136,63 @@ public final class Connection: FDWatcher, @unchecked Sendable {
 
     // MARK: The coroutine
 
+    /// How long a keep-alive connection may sit idle before its coroutine ends (it is "parked"
+    /// and restarted by the next readable event). Busy connections keep their coroutine and
+    /// allocate nothing; idle ones shrink to the Connection object.
+    private static let parkAfter: Int64 = 250_000_000
+    private var parked = false
+
+    enum HeadOutcome {
+        case head(RequestHead)
+        case park(until: Int64)
+        case close
+    }
+
     func run() async {
-        while let head = await readHead() {
-            guard await serve(head) else { break }
-            prepareForNextRequest()
+        while true {
+            switch await readHead() {
+            case .head(let head):
+                guard await serve(head) else { return finish() }
+                prepareForNextRequest()
+            case .park(let deadline):
+                parked = true
+                server.loop.setTimeout(fd, after: max(0, deadline - server.loop.now))
+                return
+            case .close:
+                return finish()
+            }
         }
+    }
+
+    private func finish() {
         if let buffers { server.pool.give(buffers) }
         buffers = nil
         server.connectionClosed(self)
     }
 
-    private func readHead() async -> RequestHead? {
+    private func readHead() async -> HeadOutcome {
         parser.reset()
-        var deadline = server.loop.now + (state.requestsServed == 0 ? server.configuration.headerTimeout
-                                                                       : server.configuration.keepalive)
+        let idleBetweenRequests = state.requestsServed > 0 && filled == 0
+        let deadline = server.loop.now + (idleBetweenRequests ? server.configuration.keepalive
+                                                              : server.configuration.headerTimeout)
+        var waitUntil = idleBetweenRequests ? min(deadline, server.loop.now + Self.parkAfter) : deadline
         var headStarted = false
         while true {
             if filled > 0 {
                 if !headStarted {
                     headStarted = true
                     state.bytesArrived()
-                    deadline = server.loop.now + server.configuration.headerTimeout
+                    waitUntil = server.loop.now + server.configuration.headerTimeout
                 }
                 let buffers = buffers!
                 switch parser.parseHead(UnsafeRawBufferPointer(start: buffers.bytes, count: filled),
                                         fields: UnsafeMutableBufferPointer(start: buffers.fields,
                                                                            count: buffers.fieldCapacity)) {
                 case .complete(let head):
-                    return head
+                    return .head(head)
                 case .failed(let error):
                     await refuse(error)
-                    return nil
+                    return .close
                 case .incomplete:
                     if filled == buffers.capacity {
                         // The parser enforces the limits; this only makes room up to them.
@@ -135,19 +200,20 @@ public final class Connection: FDWatcher, @unchecked Sendable {
                     }
                 }
             } else if state.draining {
-                return nil
+                return .close
             }
-            switch await fill(until: deadline) {
+            switch await fill(until: waitUntil) {
             case .ready:
                 continue
             case .timedOut:
+                if filled == 0 && server.loop.now < deadline { return .park(until: deadline) }
                 if state.timeoutAction() == .respond408AndClose {
                     server.log.info("closing \(String(decoding: remoteAddress, as: UTF8.self)): request head not complete in time")
                     await refuse(HTTPError(408, "request head timeout"))
                 }
-                return nil
+                return .close
             case .closed, .failed, .shutdown:
-                return nil
+                return .close
             }
         }
     }
