@@ -28,7 +28,7 @@ wait_port() {  # PORT [tries of 50 ms]
 }
 
 # corral
-"$CORRAL_HELLO" --bind 127.0.0.1:18080 --access-logfile "$work/corral.log" --worker-connections 20000 \
+"$CORRAL_HELLO" --bind 127.0.0.1:18080 --access-logfile "$work/corral.log" --worker-connections 20000 --keep-alive 75 \
     2>"$work/corral.err" &
 pids+=($!); corral_pid=$!
 

@@ -1,9 +1,14 @@
-/// Reason phrases for the status line (RFC 9110 §15, plus 429 and 431 from RFC 6585).
+/// Reason phrases for the status line: every code RFC 9110 §15 defines (306 and 418 are reserved
+/// there, "(Unused)", so they get "Unknown"), 428/429/431/511 from RFC 6585, and the common WebDAV
+/// and early-hints codes that Python's `http.HTTPStatus` (gunicorn's table) also knows.
+/// Anything else is "Unknown": the status line stays valid, clients go by the number.
 public enum HTTPStatus {
     public static func reasonPhrase(_ code: UInt16) -> StaticString {
         switch code {
         case 100: "Continue"
         case 101: "Switching Protocols"
+        case 102: "Processing"
+        case 103: "Early Hints"
         case 200: "OK"
         case 201: "Created"
         case 202: "Accepted"
@@ -11,6 +16,9 @@ public enum HTTPStatus {
         case 204: "No Content"
         case 205: "Reset Content"
         case 206: "Partial Content"
+        case 207: "Multi-Status"
+        case 208: "Already Reported"
+        case 226: "IM Used"
         case 300: "Multiple Choices"
         case 301: "Moved Permanently"
         case 302: "Found"
@@ -39,16 +47,25 @@ public enum HTTPStatus {
         case 417: "Expectation Failed"
         case 421: "Misdirected Request"
         case 422: "Unprocessable Content"
+        case 423: "Locked"
+        case 424: "Failed Dependency"
+        case 425: "Too Early"
         case 426: "Upgrade Required"
         case 428: "Precondition Required"
         case 429: "Too Many Requests"
         case 431: "Request Header Fields Too Large"
+        case 451: "Unavailable For Legal Reasons"
         case 500: "Internal Server Error"
         case 501: "Not Implemented"
         case 502: "Bad Gateway"
         case 503: "Service Unavailable"
         case 504: "Gateway Timeout"
         case 505: "HTTP Version Not Supported"
+        case 506: "Variant Also Negotiates"
+        case 507: "Insufficient Storage"
+        case 508: "Loop Detected"
+        case 510: "Not Extended"
+        case 511: "Network Authentication Required"
         default: "Unknown"
         }
     }

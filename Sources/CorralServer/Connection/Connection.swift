@@ -485,38 +485,35 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     /// Writes all of `bytes`, suspending while the socket buffer is full.
     private func writeAll(_ bytes: [UInt8]) async -> Bool {
         var offset = 0
-        let deadline = server.loop.now + server.configuration.sendTimeout
-        while offset < bytes.count {
-            if writeReady {
-                let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-                if n > 0 {
-                    offset += n
-                    continue
-                }
-                switch errno {
-                case EAGAIN: writeReady = false
-                case EINTR: continue
-                default: return false
-                }
-            }
-            guard await wait(for: EventLoop.writable, until: deadline) == .ready else { return false }
+        return await writeUntil({ offset == bytes.count }) {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if n > 0 { offset += n }
+            return n
         }
-        return true
     }
 
     private func sendFile(_ file: Int32, offset: Int, count: Int) async -> Bool {
         var position = off_t(offset)
         var remaining = count
+        return await writeUntil({ remaining == 0 }) {
+            let n = sendfile(fd, file, &position, remaining)
+            if n > 0 {
+                remaining -= n
+                bodyBytesSent += n
+            }
+            return n   // 0: the file shrank under us
+        }
+    }
+
+    /// Repeats `attempt` (one non-blocking write: bytes written, 0 for no progress, -1 with errno)
+    /// until `done`, suspending on EAGAIN until writable or the send timeout passes.
+    private func writeUntil(_ done: () -> Bool, _ attempt: () -> Int) async -> Bool {
         let deadline = server.loop.now + server.configuration.sendTimeout
-        while remaining > 0 {
+        while !done() {
             if writeReady {
-                let n = sendfile(fd, file, &position, remaining)
-                if n > 0 {
-                    remaining -= n
-                    bodyBytesSent += n
-                    continue
-                }
-                if n == 0 { return false }   // the file shrank under us
+                let n = attempt()
+                if n > 0 { continue }
+                if n == 0 { return false }
                 switch errno {
                 case EAGAIN: writeReady = false
                 case EINTR: continue
