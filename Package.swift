@@ -3,7 +3,7 @@ import PackageDescription
 
 // The hot modules skip runtime exclusivity checks: they cost ~8% of instructions on the loop's
 // stored properties, and all of that state is touched by the loop thread only.
-let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"])]
 
 let package = Package(
     name: "corral",
