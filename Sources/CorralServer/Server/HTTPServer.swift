@@ -27,8 +27,7 @@ public final class HTTPServer: @unchecked Sendable {
     /// Called when `maxRequests` is reached (the worker then drains).
     public var onMaxRequests: () -> Void = {}
     private let wallClockOffset: Int64
-    private var dateSecond = -1
-    private var dateBytes: [UInt8] = []
+    private var date = HTTPDateCache()
 
     public init(loop: EventLoop, configuration: ServerConfiguration, log: ErrorLog,
                 accessLog: AccessLog?, handler: @escaping Handler) {
@@ -39,7 +38,6 @@ public final class HTTPServer: @unchecked Sendable {
         self.handler = handler
         pool = BufferPool(fieldCapacity: configuration.limits.fieldCount, keep: 256)
         wallClockOffset = corral_realtime_us() * 1000 - corral_monotonic_ns()
-        dateBytes.reserveCapacity(32)
         if let accessLog {
             loop.onEachIteration { accessLog.flush() }
         }
@@ -170,13 +168,7 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Status line, Server and the cached Date header.
     func appendResponseStart(status: UInt16, version: HTTPVersion, to out: inout [UInt8]) {
-        let second = wallSeconds
-        if second != dateSecond {
-            dateSecond = second
-            dateBytes.removeAll(keepingCapacity: true)
-            HTTPDate.format(epochSeconds: second, into: &dateBytes)
-        }
-        dateBytes.withUnsafeBytes { date in
+        date.withBytes(now: wallSeconds) { date in
             ResponseHead.appendStart(status: status, version: version, date: date, to: &out)
         }
     }
