@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/openat2.h>
+#include <malloc.h>
 #include "CCorral.h"
 
 int corral_errno(void) { return errno; }
@@ -121,3 +122,5 @@ int64_t corral_realtime_us(void) {
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+
+void corral_release_free_memory(void) { malloc_trim(0); }

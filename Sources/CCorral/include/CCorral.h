@@ -33,5 +33,7 @@ int corral_set_nonblocking(int fd);
 int corral_fd_limit(void);
 int64_t corral_monotonic_ns(void);
 int64_t corral_realtime_us(void);
+// malloc_trim: gives whole free pages in the middle of the heap back to the system.
+void corral_release_free_memory(void);
 
 #endif

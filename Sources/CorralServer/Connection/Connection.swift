@@ -156,6 +156,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
                 prepareForNextRequest()
             case .park(let deadline):
                 parked = true
+                server.connectionParked()
                 server.loop.setTimeout(fd, after: max(0, deadline - server.loop.now))
                 return
             case .close:

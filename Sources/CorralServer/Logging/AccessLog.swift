@@ -104,18 +104,30 @@ public final class AccessLog: @unchecked Sendable {
     }
 }
 
-/// One finished request as the access-log formatter sees it.
+/// One finished request as the access-log formatter sees it. The views are read from the
+/// connection once, so rendering touches no reference counts.
 struct AccessRecord: AccessLogEntry {
     unowned(unsafe) let connection: Connection
     let head: RequestHead
     let pid: Int32
     let durationMicroseconds: Int
+    let requestBuffer: UnsafeRawBufferPointer
+    let fields: UnsafeBufferPointer<HeaderField>
+    let remoteAddress: UnsafeRawBufferPointer
+    let status: UInt16
+    let bodyBytesSent: Int
 
-    var requestBuffer: UnsafeRawBufferPointer { connection.requestBytes }
-    var fields: UnsafeBufferPointer<HeaderField> { connection.requestFields(count: head.fieldCount) }
-    var remoteAddress: UnsafeRawBufferPointer { connection.remoteAddress }
-    var status: UInt16 { connection.status }
-    var bodyBytesSent: Int { connection.bodyBytesSent }
+    init(connection: Connection, head: RequestHead, pid: Int32, durationMicroseconds: Int) {
+        self.connection = connection
+        self.head = head
+        self.pid = pid
+        self.durationMicroseconds = durationMicroseconds
+        requestBuffer = connection.requestBytes
+        fields = connection.requestFields(count: head.fieldCount)
+        remoteAddress = connection.remoteAddress
+        status = connection.status
+        bodyBytesSent = connection.bodyBytesSent
+    }
 
     func responseHeader(_ lowercasedName: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
         connection.responseHeader(lowercasedName)
