@@ -249,11 +249,36 @@ struct AccessLogTests {
         ("Basic", "-"),
         ("Basic ", "-"),
         ("Bearer dXNlcjpwYXNz", "-"),
-        ("Basicx dXNlcjpwYXNz", "-"),
+        // gunicorn only checks `lower().startswith("basic")`, then splits at the first space.
+        ("Basicx dXNlcjpwYXNz", "user"),
+        ("Basic\tdXNlcjpwYXNz", "-"),    // no space to split at
+        ("Basic  dXNlcjpwYXNz", "user"),  // the rest is strip()ped
+        // base64.b64decode without validate: non-alphabet bytes are skipped...
+        ("Basic dXNl!cjpw YXNz", "user"),
+        ("Basic dQ==", "u"),
+        ("Basic dXNlcg==trailing", "user"), // ...the input ends once a quad is padded...
+        ("Basic dXNlcg", "-"),           // ...and a short quad is "Incorrect padding"
+        ("Basic dXNlcg=", "-"),
+        ("Basic dXNlc", "-"),
+        ("Basic /zpw", "-"),             // b"\xff:p": the user is not UTF-8
+        ("Basic 7aCAOng=", "-"),         // a UTF-8-encoded surrogate is not UTF-8 either
     ])
     func basicAuthUser(_ authorization: String, _ expected: String) throws {
         let entry = try TestLogEntry.make("GET / HTTP/1.1\r\nHost: h\r\nAuthorization: \(authorization)\r\n\r\n")
         #expect(try renderAccessLog("[%(u)s]", entry) == "[\(expected)]\n")
+    }
+
+    /// gunicorn reads HTTP_AUTHORIZATION, where repeated fields are joined with ",".
+    @Test func repeatedAuthorizationFieldsAreJoined() throws {
+        let split = try TestLogEntry.make("GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Basic dXNl\r\n"
+            + "Authorization: cjpwYXNz\r\n\r\n")
+        #expect(try renderAccessLog("%(u)s", split) == "user\n")
+        let noSpace = try TestLogEntry.make("GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Basic\r\n"
+            + "Authorization: dXNlcjpwYXNz\r\n\r\n")
+        #expect(try renderAccessLog("%(u)s", noSpace) == "-\n")
+        let short = try TestLogEntry.make("GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Bas\r\n"
+            + "Authorization: ic dXNlcjpwYXNz\r\n\r\n")
+        #expect(try renderAccessLog("%(u)s", short) == "-\n")
     }
 
     @Test func noAuthorizationMeansDash() throws {
@@ -306,6 +331,14 @@ struct AccessLogTests {
         #expect(line == "one,two r1,r2 one,two\n")
     }
 
+    /// SafeAtoms lowercases the whole `{…}` key, the suffix included.
+    @Test func atomSuffixIsCaseInsensitive() throws {
+        let entry = try TestLogEntry.make("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.1.1.1\r\n\r\n",
+                                          responseHeaders: ["content-type": "text/plain"])
+        #expect(try renderAccessLog("%({X-Forwarded-For}I)s %({CONTENT-TYPE}O)s %({REQUEST_METHOD}E)s", entry)
+            == "1.1.1.1 text/plain GET\n")
+    }
+
     @Test func missingRequestHeaderIsDash() throws {
         let entry = try TestLogEntry.make("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
         #expect(try renderAccessLog("%({x-forwarded-for}i)s %({host}i)s %(f)s %(a)s", entry) == "- h - -\n")
@@ -356,6 +389,16 @@ struct AccessLogTests {
         #expect(try renderAccessLog("%(\(atom))s", entry) == expected + "\n")
     }
 
+    /// gunicorn files Content-Type and Content-Length under CONTENT_*, never HTTP_CONTENT_*.
+    @Test func contentTypeAndLengthEnvironment() throws {
+        let raw = "POST / HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n"
+        let entry = try TestLogEntry.make(raw)
+        #expect(try renderAccessLog("%({CONTENT_TYPE}e)s %({content_length}e)s", entry) == "text/plain 0\n")
+        #expect(try renderAccessLog("%({HTTP_CONTENT_TYPE}e)s %({http_content_length}e)s", entry) == "- -\n")
+        let bare = try TestLogEntry.make("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(try renderAccessLog("%({CONTENT_TYPE}e)s %({CONTENT_LENGTH}e)s", bare) == "- -\n")
+    }
+
     @Test func queryStringEnvironmentIsEmptyWithoutQuery() throws {
         let entry = try TestLogEntry.make("GET /p HTTP/1.1\r\nHost: h\r\n\r\n")
         #expect(try renderAccessLog("[%({QUERY_STRING}e)s]", entry) == "[]\n")
@@ -389,7 +432,7 @@ struct AccessLogTests {
 
     // MARK: Unknown atoms, %%, missing values
 
-    @Test(arguments: ["%(zz)s", "%(x)s", "%()s", "%(hh)s", "%({foo}z)s", "%({}x)s", "%(h %(t)s"])
+    @Test(arguments: ["%(zz)s", "%(x)s", "%()s", "%(hh)s", "%({foo}z)s", "%({}x)s", "%(h %(t)s)s", "%(a(b)c)s"])
     func unknownAtomsRenderDash(_ format: String) throws {
         let entry = try TestLogEntry.make("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
         #expect(try renderAccessLog(format, entry) == "-\n")
@@ -435,6 +478,8 @@ struct AccessLogTests {
         ("%h", 1),
         ("%s", 1),
         ("ok %(h)s %(u)x", 13),
+        ("%(h %(t)s", 0),               // Python counts nested parentheses in the key
+        ("%(a(b)s", 0),
     ])
     func formatErrors(_ format: String, _ position: Int) {
         let error = #expect(throws: AccessLogFormatError.self) { try AccessLogFormat(format) }
@@ -484,7 +529,28 @@ struct AccessLogTests {
             """)
     }
 
+    @Test func formatReportsWhatItUses() throws {
+        #expect(try AccessLogFormat(AccessLogFormat.gunicornDefault).usesResponseHeaders == false)
+        #expect(try AccessLogFormat(AccessLogFormat.gunicornDefault).usesTime)
+        #expect(try AccessLogFormat("%(h)s %({Content-Type}o)s").usesResponseHeaders)
+        #expect(try AccessLogFormat("%(h)s %({Content-Type}o)s").usesTime == false)
+    }
+
     // MARK: No growth
+
+    @Test func escapingDecodedValuesNeedsNoScratchBuffer() throws {
+        let raw = "GET /%22q%22%0A%7F/x HTTP/1.1\r\nHost: h\r\nAuthorization: Basic ImEKYiI6cA==\r\n\r\n"
+        let entry = try TestLogEntry.make(raw)
+        let one = try renderAccessLog("%(U)s %(u)s %({PATH_INFO}e)s", entry)
+        #expect(one == "/\\\"q\\\"\\x0a\\x7f/x \\\"a\\x0ab\\\" /\\\"q\\\"\\x0a\\x7f/x\n")
+        var renderer = AccessLogRenderer(format: try AccessLogFormat("%(U)s %(u)s %({PATH_INFO}e)s"))
+        var out: [UInt8] = []
+        out.reserveCapacity(100 * one.utf8.count + 64)
+        let capacity = out.capacity
+        for _ in 0..<100 { renderer.render(entry, now: accessLogNow, into: &out) }
+        #expect(out.capacity == capacity)
+        #expect(out == Array(String(repeating: one, count: 100).utf8))
+    }
 
     @Test func thousandLinesFitInReservedCapacity() throws {
         let raw = "GET /a%20b?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.0\r\n"

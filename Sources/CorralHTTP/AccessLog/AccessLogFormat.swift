@@ -24,6 +24,14 @@ public struct AccessLogFormat: Sendable {
     /// Literal text, lowercase header names and environment values, back to back.
     let storage: [UInt8]
 
+    /// Whether a `{name}o` atom needs the response headers kept until the line is written.
+    public var usesResponseHeaders: Bool {
+        atoms.contains { if case .responseHeader = $0 { true } else { false } }
+    }
+
+    /// Whether the line has a `%(t)s` (the renderer formats the time only then).
+    public var usesTime: Bool { atoms.contains(.time) }
+
     public init(_ format: String) throws(AccessLogFormatError) {
         var atoms: [Atom] = []
         var storage: [UInt8] = []
@@ -48,7 +56,19 @@ public struct AccessLogFormat: Sendable {
             guard bytes[i + 1] == UInt8(ascii: "(") else {
                 throw AccessLogFormatError(position: i + 1, expected: "'(' after '%' (atoms are written %(name)s)")
             }
-            guard let close = bytes[(i + 2)...].firstIndex(of: UInt8(ascii: ")")) else {
+            // The key ends at the matching ')': Python's `%` counts nested parentheses.
+            var close = i + 2
+            var depth = 1
+            while close < bytes.count {
+                if bytes[close] == UInt8(ascii: "(") {
+                    depth += 1
+                } else if bytes[close] == UInt8(ascii: ")") {
+                    depth -= 1
+                    if depth == 0 { break }
+                }
+                close += 1
+            }
+            guard close < bytes.count else {
                 throw AccessLogFormatError(position: i, expected: "')' closing '%('")
             }
             guard close + 1 < bytes.count, bytes[close + 1] == UInt8(ascii: "s") else {
@@ -72,10 +92,10 @@ public struct AccessLogFormat: Sendable {
     }
 
     private static func atom(named name: [UInt8], storage: inout [UInt8]) -> Atom {
-        if name.count >= 3, name.first == UInt8(ascii: "{"), let close = name.lastIndex(of: UInt8(ascii: "}")),
-           close == name.count - 2 {
-            let inner = name[1..<close].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
-            switch name.last {
+        // gunicorn's SafeAtoms lowercases a whole `{…}` key, the suffix included: `{Host}I` works.
+        if name.count >= 3, name.first == UInt8(ascii: "{"), name[name.count - 2] == UInt8(ascii: "}") {
+            let inner = name[1..<(name.count - 2)].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+            switch name.last.map({ $0 | 0x20 }) {
             case UInt8(ascii: "i"): return .requestHeader(store(inner, in: &storage))
             case UInt8(ascii: "o"): return .responseHeader(store(inner, in: &storage))
             case UInt8(ascii: "e"):

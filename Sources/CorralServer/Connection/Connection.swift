@@ -397,7 +397,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     private func write(_ response: Response, for head: RequestHead, close: Bool) async -> Bool {
         let buffers = buffers!
         status = response.status
-        responseHeaders = response.headers
+        if server.accessLog?.usesResponseHeaders == true { responseHeaders = response.headers }
         let bodyless = ResponseHead.isBodyless(status: response.status, method: head.method)
         let framing: ResponseHead.Framing
         if response.status < 200 || response.status == 204 || response.status == 304 {

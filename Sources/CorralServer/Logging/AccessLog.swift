@@ -10,6 +10,8 @@ import Glibc
 /// are buffered and written once per loop iteration; `flush()` at exit loses none.
 public final class AccessLog: @unchecked Sendable {
     public let destination: String
+    /// Whether lines show response headers (`{name}o`): only then does a connection keep them.
+    let usesResponseHeaders: Bool
     private var renderer: AccessLogRenderer
     private var fd: Int32 = 1
     private var pending: [UInt8] = []
@@ -22,6 +24,7 @@ public final class AccessLog: @unchecked Sendable {
     public init(destination: String, format: AccessLogFormat) throws(SystemError) {
         self.destination = destination
         renderer = AccessLogRenderer(format: format)
+        usesResponseHeaders = format.usesResponseHeaders
         pending.reserveCapacity(Self.flushThreshold * 2)
         journalFields.reserveCapacity(1024)
         journalEnds.reserveCapacity(8)
