@@ -1,151 +1,234 @@
 #!/usr/bin/env bash
-# make bench: corral against its anchors, nginx and gunicorn + meinheld, in one run.
-# Each serves the same 13-byte "Hello, World!" from one process with access logging on; the
-# servers alternate round by round (wrk -t1 -c64, keep-alive) and medians and ratios are printed.
-# Then: RSS growth with 10,000 idle keep-alive connections, and heap allocations per request
-# counted by valgrind. Results also go to bench/results/latest.md.
+# bench/run.sh — `make bench`: corral against nginx and gunicorn + meinheld, in one run.
+#
+#   bash bench/run.sh                  (make bench builds the release first, then calls this)
+#
+# 1. Throughput and latency. Each server serves the same 13-byte body "Hello, World!" from ONE
+#    process, with access logging ON:
+#      corral    $CORRAL_HELLO --bind … --access-logfile FILE --worker-connections 20000 --keep-alive 75
+#      nginx     generated config: worker_processes 1, `return 200 "Hello, World!"`,
+#                default_type text/plain, access_log FILE buffer=64k, keepalive_requests 1000000
+#      meinheld  gunicorn -w 1 -k egg:meinheld#gunicorn_worker --access-logfile FILE (WSGI app)
+#    Each must answer exactly those 13 bytes before anything is measured. Then ROUNDS rounds, the
+#    order of servers rotating each round; per server and round a WARMUP-second wrk run (thrown
+#    away), then `wrk -t1 -c64 -dDURATION --latency`, recording req/s, p99 (ms) and the serving
+#    process's VmRSS (nginx's and gunicorn's worker, not the master) right after the run.
+# 2. Idle connections: bench/idle.py holds IDLE_CONNS keep-alive connections (each after one
+#    request) to corral and reports its RSS growth; nginx is measured too, as a reference.
+# 3. Allocations: bench/allocs.sh counts corral's heap allocations per request under valgrind.
+# Prints a table of medians with the ratios corral/nginx and corral/meinheld, and writes it to
+# bench/results/latest.md. Every process started here is stopped on exit, however it ends.
+#
+# Environment (defaults in brackets):
+#   CORRAL_HELLO   corral's hello server [.build/release/corral-example-hello]; if it is missing
+#                  the script fails (it never skips corral on its own)
+#   CORRAL_ARGS    extra arguments for it, word-split []
+#   ROUNDS [3]  DURATION [5] seconds  WARMUP [1] second  CONNECTIONS [64]  THREADS [1]
+#   BENCH_PORT     first of three ports: corral, nginx = +1, meinheld = +2 [18080]; allocs.sh
+#                  uses ALLOCS_PORT [18090]
+#   IDLE_CONNS [10000]   BENCH_IDLE [1]: 0 leaves out step 2   BENCH_ALLOCS [1]: 0 leaves out step 3
+#   BENCH_SERVERS  which servers step 1 runs ["corral nginx meinheld"]; leaving corral out (to
+#                  try the harness without a build) is announced and its ratios read n/a
+#   BENCH_RESULTS  where the markdown goes [bench/results/latest.md]
+#   BENCH_KEEP     set to keep the scratch directory (configs, logs, raw wrk output)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 top="$(dirname "$here")"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+
+CORRAL_HELLO="${CORRAL_HELLO:-$top/.build/release/corral-example-hello}"
+CORRAL_ARGS="${CORRAL_ARGS:-}"
 ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-5}"
-CORRAL_HELLO="${CORRAL_HELLO:-$top/.build/release/corral-example-hello}"
-[ -x "$CORRAL_HELLO" ] || { echo "bench: $CORRAL_HELLO is missing; run 'swift build -c release' first" >&2; exit 1; }
+WARMUP="${WARMUP:-1}"
+CONNECTIONS="${CONNECTIONS:-64}"
+THREADS="${THREADS:-1}"
+BENCH_PORT="${BENCH_PORT:-18080}"
+IDLE_CONNS="${IDLE_CONNS:-10000}"
+BENCH_IDLE="${BENCH_IDLE:-1}"
+BENCH_ALLOCS="${BENCH_ALLOCS:-1}"
+BENCH_SERVERS="${BENCH_SERVERS:-corral nginx meinheld}"
+BENCH_RESULTS="${BENCH_RESULTS:-$here/results/latest.md}"
+
+read -r -a servers <<<"$BENCH_SERVERS"
+has() { local s; for s in "${servers[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+for s in "${servers[@]}"; do
+    case $s in corral|nginx|meinheld) ;; *) bench_die "BENCH_SERVERS: unknown server '$s' (corral, nginx, meinheld)" ;; esac
+done
+if has corral; then
+    bench_need_corral
+else
+    echo "bench: NOTE: corral is left out (BENCH_SERVERS='$BENCH_SERVERS'): no ratios, no idle or allocation figures for it" >&2
+fi
+
 bash "$here/setup.sh"
-ulimit -n "$(ulimit -Hn)"
+# Server and clients both hold many descriptors (10,000 idle connections on each side): 65536,
+# or the hard limit where it is lower and cannot be raised (20000 in some containers).
+bench_raise_nofile 65536 $((IDLE_CONNS + 1024))
+bench_init
+raw="$BENCH_WORK/raw"
+mkdir -p "$raw"
 
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+declare -A PORT MASTER LOG ACCESS
+PORT[corral]=$BENCH_PORT
+PORT[nginx]=$((BENCH_PORT + 1))
+PORT[meinheld]=$((BENCH_PORT + 2))
+for s in "${servers[@]}"; do bench_port_free "${PORT[$s]}"; done
 
-wait_port() {  # PORT [tries of 50 ms]
-    for _ in $(seq 1 "${2:-200}"); do
-        curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
-        sleep 0.05
-    done
-    echo "bench: nothing answers on port $1" >&2; exit 1
+start_corral() {
+    ACCESS[corral]="$BENCH_WORK/corral-access.log"
+    LOG[corral]="$BENCH_WORK/corral.out"
+    # shellcheck disable=SC2086  # CORRAL_ARGS is word-split on purpose
+    bench_start "${LOG[corral]}" "$CORRAL_HELLO" --bind "127.0.0.1:${PORT[corral]}" \
+        --access-logfile "${ACCESS[corral]}" --worker-connections 20000 --keep-alive 75 $CORRAL_ARGS
+    MASTER[corral]=$BENCH_LAST_PID
 }
 
-# corral
-"$CORRAL_HELLO" --bind 127.0.0.1:18080 --access-logfile "$work/corral.log" --worker-connections 20000 --keep-alive 75 \
-    2>"$work/corral.err" &
-pids+=($!); corral_pid=$!
-
-# nginx, one worker, access log buffered as recommended
-mkdir -p "$work/nginx"
-cat > "$work/nginx/nginx.conf" <<CONF
-user root;
+start_nginx() {
+    local d="$BENCH_WORK/nginx"
+    mkdir -p "$d/logs"
+    ACCESS[nginx]="$d/access.log"
+    LOG[nginx]="$d/nginx.out"
+    cat > "$d/nginx.conf" <<CONF
+# generated by bench/run.sh
+user root;                      # the scratch directory is root's; without root, nginx ignores this
 worker_processes 1;
+worker_rlimit_nofile 65536;
 daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
 events { worker_connections 20000; }
 http {
-    access_log $work/nginx/access.log combined buffer=64k;
+    access_log ${ACCESS[nginx]} combined buffer=64k;
     keepalive_requests 1000000;
-    client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
-    uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+    keepalive_timeout 75s;
+    client_body_temp_path $d/client_body;
+    proxy_temp_path $d/proxy;
+    fastcgi_temp_path $d/fastcgi;
+    uwsgi_temp_path $d/uwsgi;
+    scgi_temp_path $d/scgi;
     server {
-        listen 127.0.0.1:18081;
-        location / { default_type text/plain; return 200 "Hello, World!"; }
+        listen 127.0.0.1:${PORT[nginx]};
+        location / {
+            default_type text/plain;
+            return 200 "Hello, World!";
+        }
     }
 }
 CONF
-/usr/sbin/nginx -c "$work/nginx/nginx.conf" &
-pids+=($!)
+    local nginx; nginx="$(command -v nginx || echo /usr/sbin/nginx)"
+    # -e: the error log from the start (before the config is read, nginx would open its default).
+    bench_start "${LOG[nginx]}" "$nginx" -p "$d" -e "$d/error.log" -c "$d/nginx.conf"
+    MASTER[nginx]=$BENCH_LAST_PID
+}
 
-# gunicorn + meinheld, one worker
-cat > "$work/app.py" <<'APP'
+start_meinheld() {
+    ACCESS[meinheld]="$BENCH_WORK/meinheld-access.log"
+    LOG[meinheld]="$BENCH_WORK/gunicorn.out"
+    cat > "$BENCH_WORK/hello_wsgi.py" <<'APP'
+BODY = b"Hello, World!"
+HEADERS = [("Content-Type", "text/plain"), ("Content-Length", str(len(BODY)))]
+
 def app(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
-    return [b"Hello, World!"]
+    start_response("200 OK", HEADERS)
+    return [BODY]
 APP
-(cd "$work" && exec "$here/.venv/bin/gunicorn" -w 1 -k egg:meinheld#gunicorn_worker -b 127.0.0.1:18082 \
-    --access-logfile "$work/meinheld.log" app:app 2>"$work/gunicorn.err") &
-pids+=($!); gunicorn_pid=$!
+    local extra=()   # gunicorn >= 27 opens a control socket under ~/.gunicorn unless told not to
+    [[ "$("$here/.venv/bin/gunicorn" --help 2>/dev/null || true)" == *--no-control-socket* ]] && extra=(--no-control-socket)
+    bench_start "${LOG[meinheld]}" "$here/.venv/bin/gunicorn" "${extra[@]}" --chdir "$BENCH_WORK" -w 1 \
+        -k egg:meinheld#gunicorn_worker -b "127.0.0.1:${PORT[meinheld]}" \
+        --access-logfile "${ACCESS[meinheld]}" hello_wsgi:app
+    MASTER[meinheld]=$BENCH_LAST_PID
+}
 
-for port in 18080 18081 18082; do wait_port $port; done
-for port in 18080 18081 18082; do
-    body="$(curl -s "http://127.0.0.1:$port/")"
-    [ "$body" = "Hello, World!" ] || { echo "bench: port $port answered '$body'" >&2; exit 1; }
-done
-
-server_pid() {  # the process that serves: for gunicorn, its worker child
-    case $1 in
-        corral) echo "$corral_pid" ;;
-        nginx) pgrep -f "nginx: worker process" | head -1 ;;
-        meinheld) pgrep -P "$gunicorn_pid" | head -1 ;;
+# serving_pid NAME: the process that serves — the only child of a master (nginx, gunicorn), or
+# the started process itself when it has no child (corral-example-hello).
+serving_pid() {
+    local master=${MASTER[$1]} kids
+    kids="$(pgrep -P "$master" || true)"
+    case "$(wc -w <<<"$kids")" in
+        0) echo "$master" ;;
+        1) echo "$kids" ;;
+        *) bench_die "$1 (pid $master) has several children ($(echo $kids)); expected one worker" ;;
     esac
 }
-port_of() { case $1 in corral) echo 18080 ;; nginx) echo 18081 ;; meinheld) echo 18082 ;; esac; }
-rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
-to_ms() {  # wrk latency like 512.00us / 1.23ms / 1.02s → ms
-    awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
-}
 
-servers=(corral nginx meinheld)
-for s in "${servers[@]}"; do : > "$work/$s.results"; done
+for s in "${servers[@]}"; do "start_$s"; done
+for s in "${servers[@]}"; do
+    bench_wait_port "${PORT[$s]}" "${MASTER[$s]}" "${LOG[$s]}" 30
+    bench_check_body "${PORT[$s]}" "$s"
+    echo "bench: $s answers 'Hello, World!' (13 bytes) on port ${PORT[$s]}, serving pid $(serving_pid "$s")"
+done
+
+# --- 1. rounds ---------------------------------------------------------------------------------
+n=${#servers[@]}
 for round in $(seq 1 "$ROUNDS"); do
-    for s in "${servers[@]}"; do
-        port=$(port_of $s)
-        wrk -t1 -c64 -d1s "http://127.0.0.1:$port/" >/dev/null   # warm-up
-        out="$(wrk -t1 -c64 -d"${DURATION}s" --latency "http://127.0.0.1:$port/")"
-        rps="$(awk '/Requests\/sec/ { print $2 }' <<<"$out")"
-        p99="$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")"
-        errors="$(awk '/Non-2xx|Socket errors/ { print }' <<<"$out")"
-        rss="$(rss_mb "$(server_pid $s)")"
-        echo "$rps $p99 $rss" >> "$work/$s.results"
-        printf 'round %d %-9s %10s req/s  p99 %8s ms  RSS %6s MB %s\n' "$round" "$s" "$rps" "$p99" "$rss" "$errors"
+    for i in $(seq 0 $((n - 1))); do
+        s=${servers[$(( (i + round - 1) % n ))]}
+        url="http://127.0.0.1:${PORT[$s]}/"
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" "$url" >/dev/null
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$url" > "$raw/$s.$round.wrk"
+        pid="$(serving_pid "$s")"
+        bench_rss_kb "$pid" > "$raw/$s.$round.rss"
+        printf 'round %d/%d  %-9s %12s req/s   p99 %9s   RSS %6s kB\n' "$round" "$ROUNDS" "$s" \
+            "$(awk '/^Requests\/sec/ { print $2 }' "$raw/$s.$round.wrk")" \
+            "$(awk '$1 == "99%" { print $2 }' "$raw/$s.$round.wrk")" "$(cat "$raw/$s.$round.rss")"
+        if grep -q 'Non-2xx' "$raw/$s.$round.wrk"; then
+            bench_die "$s answered non-2xx responses under load: $(grep 'Non-2xx' "$raw/$s.$round.wrk")"
+        fi
     done
 done
-
-median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-declare -A RPS P99 RSS
+# Access logging must really have been on in all three.
 for s in "${servers[@]}"; do
-    RPS[$s]="$(cut -d' ' -f1 "$work/$s.results" | median)"
-    P99[$s]="$(cut -d' ' -f2 "$work/$s.results" | median)"
-    RSS[$s]="$(cut -d' ' -f3 "$work/$s.results" | median)"
+    [ -s "${ACCESS[$s]}" ] || bench_die "$s wrote nothing to its access log ${ACCESS[$s]}"
+    echo "bench: $s access log: $(wc -l < "${ACCESS[$s]}") lines, $(du -h "${ACCESS[$s]}" | cut -f1)"
 done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
-# 10,000 idle keep-alive connections: corral's RSS growth.
-idle="$(python3 "$here/client.py" idle 18080 "$corral_pid" 10000)"
-idle_growth="$(awk '{ print $4 }' <<<"$idle")"
+# --- 2. idle connections -------------------------------------------------------------------------
+status=0
+if [ "$BENCH_IDLE" = 1 ]; then
+    for s in corral nginx; do
+        has "$s" || continue
+        if ! python3 "$here/idle.py" -n "$IDLE_CONNS" --name "$s" --json "$raw/idle-$s.json" \
+                "${PORT[$s]}" "$(serving_pid "$s")"; then
+            echo "bench: error: the idle-connection measurement of $s failed" >&2
+            touch "$raw/idle-$s.failed"; status=1
+        fi
+    done
+else
+    echo "bench: NOTE: idle connections left out (BENCH_IDLE=$BENCH_IDLE)" >&2
+fi
 
-# Heap allocations per request in the steady state: valgrind counts every malloc; two runs that
-# differ only in the number of requests give the per-request cost.
-# valgrind 3.19 cannot read Swift's DWARF 5 debug info, so it runs a stripped copy.
-strip -o "$work/hello-stripped" "$CORRAL_HELLO"
-count_allocs() {
-    local n=$1 log="$work/valgrind-$1.log"
-    valgrind --tool=memcheck --log-file="$log" "$work/hello-stripped" --bind 127.0.0.1:18090 \
-        --access-logfile "$work/valgrind-access.log" 2>/dev/null &
-    local vpid=$!
-    wait_port 18090 1200   # valgrind starts slowly
-    python3 "$here/client.py" requests 18090 2000 4   # warm-up: pools and buffers reach size
-    python3 "$here/client.py" requests 18090 "$n" 4
-    kill -TERM "$vpid"; wait "$vpid" || true
-    sed -n 's/.*total heap usage: \([0-9,]*\) allocs.*/\1/p' "$log" | tr -d ,
-}
-a1="$(count_allocs 1000)"
-a2="$(count_allocs 11000)"
-per_request="$(awk -v a="$a1" -v b="$a2" 'BEGIN { printf "%.3f", (b - a) / 10000 }')"
+# The throughput servers are done; stop them before valgrind needs the CPU.
+for s in "${servers[@]}"; do bench_stop "${MASTER[$s]}" TERM 10; done
 
-mkdir -p "$here/results"
-{
-    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores: wrk -t1 -c64 -d${DURATION}s keep-alive, one server process each,"
-    echo "13-byte body, access log on, median of $ROUNDS alternating rounds."
-    echo
-    echo "| server | req/s | p99 (ms) | RSS (MB) |"
-    echo "|---|---|---|---|"
-    for s in "${servers[@]}"; do echo "| $s | ${RPS[$s]} | ${P99[$s]} | ${RSS[$s]} |"; done
-    echo
-    echo "| ratio | value | target |"
-    echo "|---|---|---|"
-    echo "| corral / nginx req/s | $(ratio "${RPS[corral]}" "${RPS[nginx]}") | ≥ 1.0 |"
-    echo "| corral / gunicorn+meinheld req/s | $(ratio "${RPS[corral]}" "${RPS[meinheld]}") | ≥ 4.0 |"
-    echo "| corral / nginx p99 | $(ratio "${P99[corral]}" "${P99[nginx]}") | ≤ 1.5 |"
-    echo "| corral RSS growth, 10,000 idle keep-alive connections | ${idle_growth} MB | < 20 MB |"
-    echo "| heap allocations per request (valgrind, 10,000 requests) | ${per_request} | 0 |"
-} | tee "$here/results/latest.md"
+# --- 3. allocations per request --------------------------------------------------------------
+if [ "$BENCH_ALLOCS" = 1 ] && has corral; then
+    if CORRAL_HELLO="$CORRAL_HELLO" bash "$here/allocs.sh" > "$raw/allocs.txt"; then
+        cat "$raw/allocs.txt"
+    else
+        echo "bench: error: the allocation count failed" >&2
+        rm -f "$raw/allocs.txt"; touch "$raw/allocs.failed"; status=1
+    fi
+elif [ "$BENCH_ALLOCS" != 1 ]; then
+    echo "bench: NOTE: allocation count left out (BENCH_ALLOCS=$BENCH_ALLOCS)" >&2
+fi
+
+# --- summary ---------------------------------------------------------------------------------
+gver() { "$here/.venv/bin/python" -c "import importlib.metadata as m; print(m.version('$1'))" 2>/dev/null || echo '?'; }
+python3 - "$raw/meta.json" <<PY
+import json, sys
+json.dump({
+    "servers": "${servers[*]}".split(), "rounds": $ROUNDS, "duration": $DURATION, "warmup": $WARMUP,
+    "connections": $CONNECTIONS, "threads": $THREADS, "idle_connections": $IDLE_CONNS,
+    "date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "cores": $(nproc),
+    "cpu": "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)",
+    "corral_rev": "$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)",
+    "versions": {"nginx": "$(nginx -v 2>&1 | sed 's|.*nginx/||')",
+                 "meinheld": "(gunicorn $(gver gunicorn), meinheld $(gver meinheld))"},
+}, open(sys.argv[1], "w"))
+PY
+python3 "$here/summarize.py" "$raw" "$BENCH_RESULTS"
+[ "$status" = 0 ] || echo "bench: some measurements FAILED (see above); the table marks them" >&2
+exit "$status"
