@@ -31,6 +31,7 @@
 #                  try the harness without a build) is announced and its ratios read n/a
 #   BENCH_RESULTS  where the markdown goes [bench/results/latest.md]
 #   BENCH_KEEP     set to keep the scratch directory (configs, logs, raw wrk output)
+# shellcheck disable=SC2317  # the start_* functions are called indirectly, as "start_$s"
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 top="$(dirname "$here")"
@@ -68,6 +69,12 @@ bash "$here/setup.sh"
 bench_raise_nofile 65536 $((IDLE_CONNS + 1024))
 bench_init
 raw="$BENCH_WORK/raw"
+# Two cores: anything else running (a build, tests) distorts the figures. Say so; don't wait.
+load_start="$(cut -d' ' -f1 /proc/loadavg)"
+if awk -v l="$load_start" 'BEGIN { exit !(l > 0.7) }'; then
+    echo "bench: WARNING: load average is $load_start before starting; other work on this machine will distort the figures:" >&2
+    ps -eo pcpu=,args= --sort=-pcpu | awk '$1 > 10' | cut -c1-120 | head -n 5 >&2
+fi
 mkdir -p "$raw"
 
 declare -A PORT MASTER LOG ACCESS
@@ -150,7 +157,7 @@ serving_pid() {
     case "$(wc -w <<<"$kids")" in
         0) echo "$master" ;;
         1) echo "$kids" ;;
-        *) bench_die "$1 (pid $master) has several children ($(echo $kids)); expected one worker" ;;
+        *) bench_die "$1 (pid $master) has several children ($(tr "\n" " " <<<"$kids")); expected one worker" ;;
     esac
 }
 
@@ -222,7 +229,7 @@ import json, sys
 json.dump({
     "servers": "${servers[*]}".split(), "rounds": $ROUNDS, "duration": $DURATION, "warmup": $WARMUP,
     "connections": $CONNECTIONS, "threads": $THREADS, "idle_connections": $IDLE_CONNS,
-    "date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "cores": $(nproc),
+    "date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "cores": $(nproc), "load_start": "$load_start",
     "cpu": "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)",
     "corral_rev": "$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)",
     "versions": {"nginx": "$(nginx -v 2>&1 | sed 's|.*nginx/||')",
