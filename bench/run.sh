@@ -15,6 +15,7 @@
 #    process's VmRSS (nginx's and gunicorn's worker, not the master) right after the run.
 # 2. Idle connections: bench/idle.py holds IDLE_CONNS keep-alive connections (each after one
 #    request) to corral and reports its RSS growth; nginx is measured too, as a reference.
+#    Measured after 2 s at rest: corral returns parked coroutines' memory 1 s after a wave.
 # 3. Allocations: bench/allocs.sh counts corral's heap allocations per request under valgrind.
 # Prints a table of medians with the ratios corral/nginx and corral/meinheld, and writes it to
 # bench/results/latest.md. Every process started here is stopped on exit, however it ends.
@@ -197,7 +198,7 @@ status=0
 if [ "$BENCH_IDLE" = 1 ]; then
     for s in corral nginx; do
         has "$s" || continue
-        if ! python3 "$here/idle.py" -n "$IDLE_CONNS" --name "$s" --json "$raw/idle-$s.json" \
+        if ! python3 "$here/idle.py" -n "$IDLE_CONNS" --settle 2 --name "$s" --json "$raw/idle-$s.json" \
                 "${PORT[$s]}" "$(serving_pid "$s")"; then
             echo "bench: error: the idle-connection measurement of $s failed" >&2
             touch "$raw/idle-$s.failed"; status=1
