@@ -15,7 +15,7 @@ if let root {
     }
     handler = { request in try await files.respond(to: request) }
 } else {
-    handler = WelcomePage.respond
+    handler = { request in try await WelcomePage.respond(to: request) }
 }
 let worker: Worker
 do {
