@@ -68,10 +68,6 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         watchers[Int(fd)] = .passRetained(watcher)
     }
 
-    public func modify(_ fd: Int32, events: UInt32) {
-        _ = corral_epoll_ctl(epfd, EPOLL_CTL_MOD, fd, events)
-    }
-
     /// Forgets `fd` (call before closing it) and disarms its timeout.
     public func unregister(_ fd: Int32) {
         _ = corral_epoll_ctl(epfd, EPOLL_CTL_DEL, fd, 0)

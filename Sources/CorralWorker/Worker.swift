@@ -23,7 +23,6 @@ public final class Worker: @unchecked Sendable {
     public let log: ErrorLog
     private let notifier = Notifier()
     private let gracefulTimeout: Duration
-    private var exitCode: Int32 = 0
 
     /// Parses the worker flags from the command line (exits with usage on error) and builds the
     /// worker. Call before starting any thread: it blocks the signals the loop will read.
@@ -131,7 +130,7 @@ public final class Worker: @unchecked Sendable {
         loop.run()
         server.accessLog?.flush()
         log.info("exiting after \(server.requestsServed) request(s)")
-        exit(exitCode)
+        exit(0)
     }
 }
 

@@ -21,11 +21,6 @@ public struct HTTPFields: ExpressibleByDictionaryLiteral, Sendable {
         return nil
     }
 
-    /// Whether a field named `name` (compared case-insensitively) is present.
-    func contains(_ name: String) -> Bool {
-        fields.contains { asciiCaseInsensitiveEqual($0.name, name) }
-    }
-
     /// Copies the value of the first field whose name equals the lowercase bytes `name` into
     /// `scratch` (truncated to fit) and returns the copied bytes. A copy, because a small String
     /// keeps its bytes inline and has no storage a pointer could outlive.

@@ -46,6 +46,12 @@ public struct Request {
         return nil
     }
 
+    /// The raw bytes of the first header named `lowercased` (case-insensitive), or nil; valid
+    /// until the handler returns, and nothing is copied.
+    public func headerBytes(_ lowercased: StaticString) -> UnsafeRawBufferPointer? {
+        headerValue(named: lowercased, in: buffer, fields: fields)?.bytes(in: buffer)
+    }
+
     /// Every header as (name, value) strings, in order.
     public var headers: [(name: String, value: String)] {
         fields.map { (string($0.name), string($0.value)) }

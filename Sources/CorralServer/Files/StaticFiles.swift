@@ -70,25 +70,19 @@ public struct StaticFiles: Sendable {
         headers.add("Accept-Ranges", "bytes")
 
         let notModified = etag.withUnsafeBytes { tag in
-            withHeader(request, "if-none-match") { ifNoneMatch in
-                withHeader(request, "if-modified-since") { ifModifiedSince in
-                    Conditional.isNotModified(ifNoneMatch: ifNoneMatch, ifModifiedSince: ifModifiedSince,
-                                              etag: tag, lastModified: modified)
-                }
-            }
+            Conditional.isNotModified(ifNoneMatch: request.headerBytes("if-none-match"),
+                                      ifModifiedSince: request.headerBytes("if-modified-since"),
+                                      etag: tag, lastModified: modified)
         }
         if notModified {
             close(fd)
             return Response(status: 304, headers: headers)
         }
         let range: RangeRequest = etag.withUnsafeBytes { tag in
-            withHeader(request, "range") { value in
-                guard let value else { return .none }
-                let allowed = withHeader(request, "if-range") { ifRange in
-                    Conditional.ifRangeAllows(ifRange, etag: tag, lastModified: modified)
-                }
-                return allowed ? RangeRequest.parse(value, fileSize: size) : .none
-            }
+            guard let value = request.headerBytes("range"),
+                  Conditional.ifRangeAllows(request.headerBytes("if-range"), etag: tag, lastModified: modified)
+            else { return .none }
+            return RangeRequest.parse(value, fileSize: size)
         }
         switch range {
         case .none:
@@ -131,14 +125,4 @@ public struct StaticFiles: Sendable {
             notFound
         }
     }
-}
-
-/// Calls `body` with a request header's bytes (or nil), without copying them.
-private func withHeader<T>(_ request: Request, _ lowercased: StaticString,
-                           _ body: (UnsafeRawBufferPointer?) -> T) -> T {
-    let buffer = request.buffer
-    for field in request.fields where field.name.bytes(in: buffer).equalsLowercased(lowercased) {
-        return body(field.value.bytes(in: buffer))
-    }
-    return body(nil)
 }
