@@ -32,6 +32,8 @@ let package = Package(
         .target(name: "CorralServer",
                 dependencies: ["CorralEventLoop", "CorralHTTP", "CorralSystemd", "CCorral"],
                 swiftSettings: hotPath),
+        // corrald's bookkeeping: workers, generations, reloads, backoff (pure, no I/O).
+        .target(name: "CorralSupervisor", swiftSettings: [nonsending]),
         .target(name: "CorralWorker",
                 dependencies: ["CorralServer", "CorralSystemd", "CorralEventLoop", "CCorral",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -46,6 +48,7 @@ let package = Package(
                           path: "Examples/hello"),
         .testTarget(name: "CorralHTTPTests", dependencies: ["CorralHTTP"]),
         .testTarget(name: "CorralEventLoopTests", dependencies: ["CorralEventLoop"]),
+        .testTarget(name: "CorralSupervisorTests", dependencies: ["CorralSupervisor"]),
         .testTarget(name: "CorralIntegrationTests", dependencies: ["CorralServer"]),
     ],
     swiftLanguageModes: [.v6]

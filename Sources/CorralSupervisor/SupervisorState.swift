@@ -1,0 +1,332 @@
+import Glibc
+
+/// The supervisor's bookkeeping as a plain state machine (no I/O, unit-tested without processes):
+/// events go in (a worker was spawned, said READY=1, pinged, exited; a reload was asked for; time
+/// passed) and the actions to perform come out (spawn this slot, signal that pid, report how a
+/// reload ended, exit). corrald's loop performs them.
+public struct SupervisorState {
+    public struct Settings: Equatable, Sendable {
+        public var workers: Int
+        /// How long a new worker may take to send READY=1. Nanoseconds, as all times here.
+        public var bootTimeout: Int64
+        /// `timeout`: a running worker silent (no WATCHDOG=1) for longer gets SIGABRT. 0 = off.
+        public var heartbeatTimeout: Int64
+        /// `graceful_timeout`: a stopping worker still alive after this gets SIGKILL.
+        public var gracefulTimeout: Int64
+        /// From SIGABRT to SIGKILL for a hung worker.
+        public var killDelay: Int64 = 1_000_000_000
+        public var backoff = RestartBackoff()
+
+        public init(workers: Int, bootTimeout: Int64 = 30_000_000_000, heartbeatTimeout: Int64 = 30_000_000_000,
+                    gracefulTimeout: Int64 = 30_000_000_000) {
+            self.workers = workers
+            self.bootTimeout = bootTimeout
+            self.heartbeatTimeout = heartbeatTimeout
+            self.gracefulTimeout = gracefulTimeout
+        }
+    }
+
+    public enum ReloadOutcome: Equatable, Sendable {
+        case succeeded(generation: Int, workers: Int)
+        case failed(generation: Int, reason: String)
+    }
+
+    public enum Action: Equatable, Sendable {
+        case spawn(slot: Int, generation: Int)
+        case signal(pid: Int32, signal: Int32)
+        /// Every slot of `generation` is running for the first time (systemd's READY=1).
+        case generationReady(generation: Int)
+        case reloadFinished(ReloadOutcome)
+        case exit(code: Int32, reason: String)
+    }
+
+    public private(set) var settings: Settings
+    public private(set) var workers: [Int32: WorkerRecord] = [:]
+    /// The generation serving (0 before the first one starts).
+    public private(set) var generation = 0
+    /// A reload in progress: the generation booting beside the serving one.
+    public private(set) var pendingGeneration: Int?
+    /// Settings of the reload in progress, and of one asked for meanwhile (signals that arrive
+    /// during a reload are queued, never interleaved).
+    private var pendingSettings: Settings?
+    private var queuedSettings: Settings?
+    public var reloadQueued: Bool { queuedSettings != nil }
+    private var backoffs: [Int: RestartBackoff] = [:]
+    /// Slots waiting to be respawned, and when.
+    public private(set) var restarts: [Int: Int64] = [:]
+    private var firstGenerationReady = false
+    private var failedFirstSlots: Set<Int> = []
+    public private(set) var shuttingDown = false
+
+    public init(settings: Settings) {
+        self.settings = settings
+    }
+
+    public var serving: [WorkerRecord] {
+        workers.values.filter { $0.generation == generation }.sorted { $0.slot < $1.slot }
+    }
+
+    // MARK: Events
+
+    public mutating func start(now: Int64) -> [Action] {
+        generation = 1
+        return (0..<settings.workers).map { .spawn(slot: $0, generation: 1) }
+    }
+
+    public mutating func spawned(slot: Int, generation: Int, pid: Int32, now: Int64) {
+        workers[pid] = WorkerRecord(slot: slot, generation: generation, pid: pid, now: now)
+    }
+
+    /// fork/exec failed for this slot: treated like a worker that died at once.
+    public mutating func spawnFailed(slot: Int, generation: Int, reason: String, now: Int64) -> [Action] {
+        died(slot: slot, generation: generation, wasStopping: false, wasStarting: true, uptime: 0,
+             description: reason, now: now)
+    }
+
+    public mutating func ready(pid: Int32, now: Int64) -> [Action] {
+        guard var worker = workers[pid], worker.state == .starting else { return [] }
+        worker.state = .running
+        worker.readyAt = now
+        worker.lastPing = now
+        workers[pid] = worker
+        var actions: [Action] = []
+        if worker.generation == pendingGeneration, isComplete(worker.generation) {
+            actions += finishReload(now: now)
+        } else if worker.generation == generation {
+            if !firstGenerationReady {
+                firstGenerationReady = true
+                // Slots that failed while the first generation booted get their restart now.
+                for slot in failedFirstSlots { restarts[slot] = now }
+                failedFirstSlots = []
+            }
+            if isComplete(generation) && generation == 1 && !announcedFirst {
+                announcedFirst = true
+                actions.append(.generationReady(generation: 1))
+            }
+        }
+        return actions
+    }
+
+    private var announcedFirst = false
+
+    public mutating func ping(pid: Int32, now: Int64) {
+        workers[pid]?.lastPing = now
+    }
+
+    public mutating func status(pid: Int32, text: String) {
+        workers[pid]?.status = text
+    }
+
+    /// A child was reaped; `description` says how it ended ("exit status 3", "signal 9").
+    public mutating func exited(pid: Int32, description: String, now: Int64) -> [Action] {
+        guard let worker = workers.removeValue(forKey: pid) else { return [] }
+        return died(slot: worker.slot, generation: worker.generation, wasStopping: worker.state == .stopping,
+                    wasStarting: worker.state == .starting, uptime: now - worker.spawnedAt,
+                    description: description, now: now)
+    }
+
+    private mutating func died(slot: Int, generation: Int, wasStopping: Bool, wasStarting: Bool,
+                               uptime: Int64, description: String, now: Int64) -> [Action] {
+        if shuttingDown {
+            return workers.isEmpty ? [.exit(code: 0, reason: "all workers stopped")] : []
+        }
+        if generation == pendingGeneration {
+            return failReload(reason: "worker \(slot) of generation \(generation) \(description) during boot", now: now)
+        }
+        if wasStopping || generation != self.generation || slot >= settings.workers { return [] }
+        if !firstGenerationReady {
+            failedFirstSlots.insert(slot)
+            if failedFirstSlots.count == settings.workers {
+                return stopAll(signal: SIGKILL, now: now)
+                    + [.exit(code: 1, reason: "no worker of the first generation became ready; the last \(description)")]
+            }
+            return []
+        }
+        var backoff = backoffs[slot] ?? settings.backoff
+        let delay = backoff.delay(afterUptime: wasStarting ? 0 : uptime)
+        backoffs[slot] = backoff
+        if delay == 0 { return [.spawn(slot: slot, generation: generation)] }
+        restarts[slot] = now + delay
+        return []
+    }
+
+    /// Time passed: scheduled restarts, boot timeouts, missed heartbeats, overdue stops.
+    public mutating func tick(now: Int64) -> [Action] {
+        var actions: [Action] = []
+        for (slot, due) in restarts where due <= now {
+            restarts[slot] = nil
+            if !shuttingDown { actions.append(.spawn(slot: slot, generation: generation)) }
+        }
+        for (pid, worker) in workers {
+            switch worker.state {
+            case .starting where now - worker.spawnedAt > settings.bootTimeout:
+                if worker.generation == pendingGeneration {
+                    actions += failReload(reason: "worker \(worker.slot) of generation \(worker.generation) did not send READY=1 within the boot timeout", now: now)
+                } else if worker.abortedAt == nil {
+                    workers[pid]?.abortedAt = now
+                    actions.append(.signal(pid: pid, signal: SIGKILL))
+                }
+            case .running where settings.heartbeatTimeout > 0:
+                if let aborted = worker.abortedAt {
+                    if now - aborted >= settings.killDelay && aborted > 0 {
+                        workers[pid]?.abortedAt = -1   // SIGKILL sent once
+                        actions.append(.signal(pid: pid, signal: SIGKILL))
+                    }
+                } else if now - worker.lastPing > settings.heartbeatTimeout {
+                    workers[pid]?.abortedAt = now
+                    actions.append(.signal(pid: pid, signal: SIGABRT))
+                }
+            case .stopping:
+                if let asked = worker.stopRequestedAt, now - asked >= settings.gracefulTimeout, worker.abortedAt == nil {
+                    workers[pid]?.abortedAt = now
+                    actions.append(.signal(pid: pid, signal: SIGKILL))
+                }
+            default:
+                break
+            }
+        }
+        return actions
+    }
+
+    /// The earliest time `tick` has something to do, or nil (the loop may sleep).
+    public var nextDeadline: Int64? {
+        var next = restarts.values.min()
+        func consider(_ t: Int64) { next = min(next ?? t, t) }
+        for worker in workers.values {
+            switch worker.state {
+            case .starting: consider(worker.spawnedAt + settings.bootTimeout + 1)
+            case .running where settings.heartbeatTimeout > 0:
+                if let aborted = worker.abortedAt {
+                    if aborted > 0 { consider(aborted + settings.killDelay) }
+                } else {
+                    consider(worker.lastPing + settings.heartbeatTimeout + 1)
+                }
+            case .stopping:
+                if let asked = worker.stopRequestedAt, worker.abortedAt == nil { consider(asked + settings.gracefulTimeout) }
+            default: break
+            }
+        }
+        return next
+    }
+
+    // MARK: Commands
+
+    /// SIGHUP: boot a new generation with `newSettings` beside the serving one; the old one is
+    /// retired only once every new worker is ready. A reload asked for during one is queued.
+    public mutating func reload(with newSettings: Settings, now: Int64) -> [Action] {
+        guard !shuttingDown else { return [] }
+        if pendingGeneration != nil {
+            queuedSettings = newSettings
+            return []
+        }
+        pendingSettings = newSettings
+        let next = generation + 1
+        pendingGeneration = next
+        return (0..<newSettings.workers).map { .spawn(slot: $0, generation: next) }
+    }
+
+    /// TTIN/TTOU: one worker more or less (never below one); TTOU retires the oldest.
+    public mutating func changeWorkerCount(by delta: Int, now: Int64) -> [Action] {
+        guard !shuttingDown else { return [] }
+        if delta > 0 {
+            let first = settings.workers
+            settings.workers += delta
+            return (first..<settings.workers).map { .spawn(slot: $0, generation: generation) }
+        }
+        guard settings.workers > 1 else { return [] }
+        settings.workers -= 1
+        restarts[settings.workers] = nil
+        let candidates = serving.filter { $0.state != .stopping }
+        guard let oldest = candidates.min(by: { $0.spawnedAt < $1.spawnedAt }) else { return [] }
+        let actions = stop(oldest.pid, now: now)
+        // The retired worker's slot is taken over by the highest one, so slots stay 0..<n.
+        if oldest.slot < settings.workers, let highest = candidates.first(where: { $0.slot == settings.workers }) {
+            workers[highest.pid] = WorkerRecord(moving: highest, toSlot: oldest.slot)
+        }
+        return actions
+    }
+
+    /// TERM (graceful) or INT/QUIT (fast): stop everything, then exit 0.
+    public mutating func shutdown(graceful: Bool, now: Int64) -> [Action] {
+        shuttingDown = true
+        restarts = [:]
+        pendingGeneration = nil
+        queuedSettings = nil
+        if workers.isEmpty { return [.exit(code: 0, reason: "no workers running")] }
+        return stopAll(signal: graceful ? SIGTERM : SIGQUIT, now: now)
+    }
+
+    // MARK: Helpers
+
+    private func isComplete(_ generation: Int) -> Bool {
+        let count = generation == pendingGeneration ? (pendingSettings?.workers ?? settings.workers) : settings.workers
+        let running = Set(workers.values.filter { $0.generation == generation && $0.state == .running }.map(\.slot))
+        return running.count >= count
+    }
+
+    private mutating func stop(_ pid: Int32, now: Int64) -> [Action] {
+        guard var worker = workers[pid], worker.state != .stopping else { return [] }
+        worker.state = .stopping
+        worker.stopRequestedAt = now
+        workers[pid] = worker
+        return [.signal(pid: pid, signal: SIGTERM)]
+    }
+
+    private mutating func stopAll(signal: Int32, now: Int64) -> [Action] {
+        var actions: [Action] = []
+        for pid in workers.keys.sorted() {
+            workers[pid]?.state = .stopping
+            if workers[pid]?.stopRequestedAt == nil { workers[pid]?.stopRequestedAt = now }
+            actions.append(.signal(pid: pid, signal: signal))
+        }
+        return actions
+    }
+
+    private mutating func finishReload(now: Int64) -> [Action] {
+        guard let next = pendingGeneration else { return [] }
+        var actions: [Action] = []
+        for worker in workers.values.sorted(by: { $0.pid < $1.pid }) where worker.generation < next {
+            actions += stop(worker.pid, now: now)
+        }
+        generation = next
+        pendingGeneration = nil
+        if let pendingSettings { settings = pendingSettings }
+        pendingSettings = nil
+        backoffs = [:]
+        restarts = [:]
+        actions.append(.reloadFinished(.succeeded(generation: next, workers: settings.workers)))
+        return actions + startQueuedReload(now: now)
+    }
+
+    private mutating func failReload(reason: String, now: Int64) -> [Action] {
+        guard let failed = pendingGeneration else { return [] }
+        var actions: [Action] = []
+        for worker in workers.values.sorted(by: { $0.pid < $1.pid }) where worker.generation == failed {
+            workers[worker.pid]?.state = .stopping
+            workers[worker.pid]?.stopRequestedAt = now
+            actions.append(.signal(pid: worker.pid, signal: SIGKILL))
+        }
+        pendingGeneration = nil
+        pendingSettings = nil
+        actions.append(.reloadFinished(.failed(generation: failed, reason: "\(reason); generation \(generation) still serving")))
+        return actions + startQueuedReload(now: now)
+    }
+
+    private mutating func startQueuedReload(now: Int64) -> [Action] {
+        guard let queued = queuedSettings else { return [] }
+        queuedSettings = nil
+        return reload(with: queued, now: now)
+    }
+}
+
+extension WorkerRecord {
+    init(moving worker: WorkerRecord, toSlot slot: Int) {
+        self.init(slot: slot, generation: worker.generation, pid: worker.pid, now: worker.spawnedAt)
+        state = worker.state
+        readyAt = worker.readyAt
+        lastPing = worker.lastPing
+        status = worker.status
+        abortedAt = worker.abortedAt
+        stopRequestedAt = worker.stopRequestedAt
+    }
+}

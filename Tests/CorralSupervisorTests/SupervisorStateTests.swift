@@ -1,0 +1,171 @@
+import Glibc
+import Testing
+@testable import CorralSupervisor
+
+private let second: Int64 = 1_000_000_000
+
+/// Drives a SupervisorState the way corrald does, handing out pids for spawn actions.
+private struct Harness {
+    var state: SupervisorState
+    var nextPid: Int32 = 100
+    var now: Int64 = 0
+
+    init(workers: Int, heartbeat: Int64 = 30 * second) {
+        state = SupervisorState(settings: .init(workers: workers, bootTimeout: 5 * second,
+                                                heartbeatTimeout: heartbeat, gracefulTimeout: 10 * second))
+    }
+
+    /// Performs spawn actions (assigning pids) and returns every action, spawns included.
+    mutating func perform(_ actions: [SupervisorState.Action]) -> [SupervisorState.Action] {
+        for case .spawn(let slot, let generation) in actions {
+            state.spawned(slot: slot, generation: generation, pid: nextPid, now: now)
+            nextPid += 1
+        }
+        return actions
+    }
+
+    mutating func start() -> [SupervisorState.Action] { perform(state.start(now: now)) }
+
+    mutating func readyAll(generation: Int) -> [SupervisorState.Action] {
+        var actions: [SupervisorState.Action] = []
+        for worker in state.workers.values.sorted(by: { $0.pid < $1.pid })
+        where worker.generation == generation && worker.state == .starting {
+            actions += perform(state.ready(pid: worker.pid, now: now))
+        }
+        return actions
+    }
+
+    func pids(generation: Int) -> [Int32] {
+        state.workers.values.filter { $0.generation == generation }.map(\.pid).sorted()
+    }
+}
+
+@Suite struct SupervisorStateTests {
+    @Test func theFirstGenerationIsReadyWhenEveryWorkerIs() {
+        var h = Harness(workers: 3)
+        #expect(h.start() == [.spawn(slot: 0, generation: 1), .spawn(slot: 1, generation: 1), .spawn(slot: 2, generation: 1)])
+        let actions = h.readyAll(generation: 1)
+        #expect(actions == [.generationReady(generation: 1)])
+        #expect(h.state.serving.map(\.state) == [.running, .running, .running])
+    }
+
+    @Test func aDeadWorkerIsReplacedAtOnceThenWithGrowingDelays() {
+        var h = Harness(workers: 1)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        h.now = 1 * second
+        #expect(h.perform(h.state.exited(pid: 100, description: "signal 9", now: h.now)) == [.spawn(slot: 0, generation: 1)])
+        _ = h.readyAll(generation: 1)
+        h.now += second / 10
+        #expect(h.state.exited(pid: 101, description: "exit status 1", now: h.now).isEmpty)
+        #expect(h.state.restarts[0] == h.now + second / 2)
+        #expect(h.state.tick(now: h.now + second / 4).isEmpty)
+        #expect(h.perform(h.state.tick(now: h.now + second / 2)) == [.spawn(slot: 0, generation: 1)])
+        h.now += second
+        _ = h.state.exited(pid: 102, description: "exit status 1", now: h.now)
+        #expect(h.state.restarts[0] == h.now + second, "the delay doubles")
+    }
+
+    @Test func backoffCapsAndResetsAfterAStableRun() {
+        var backoff = RestartBackoff(initial: second, cap: 8 * second, stableAfter: 60 * second)
+        let delays = (0..<7).map { _ in backoff.delay(afterUptime: 0) }
+        #expect(delays == [0, 1, 2, 4, 8, 8, 8].map { $0 * second })
+        #expect(backoff.delay(afterUptime: 61 * second) == 0)
+    }
+
+    @Test func aSilentWorkerGetsAbortThenKill() {
+        var h = Harness(workers: 1, heartbeat: 2 * second)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        h.state.ping(pid: 100, now: 1 * second)
+        #expect(h.state.tick(now: 2 * second).isEmpty)
+        #expect(h.state.tick(now: 3 * second + 1) == [.signal(pid: 100, signal: SIGABRT)])
+        #expect(h.state.tick(now: 3 * second + 2).isEmpty)
+        #expect(h.state.tick(now: 4 * second + 1) == [.signal(pid: 100, signal: SIGKILL)])
+        #expect(h.state.tick(now: 9 * second).isEmpty, "SIGKILL is sent once")
+    }
+
+    @Test func reloadRetiresTheOldGenerationOnlyWhenTheNewOneIsReady() {
+        var h = Harness(workers: 2)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        let spawns = h.perform(h.state.reload(with: .init(workers: 2), now: h.now))
+        #expect(spawns == [.spawn(slot: 0, generation: 2), .spawn(slot: 1, generation: 2)])
+        #expect(h.state.ready(pid: 102, now: h.now).isEmpty, "one of two new workers is not enough")
+        let finish = h.state.ready(pid: 103, now: h.now)
+        #expect(finish == [.signal(pid: 100, signal: SIGTERM), .signal(pid: 101, signal: SIGTERM),
+                           .reloadFinished(.succeeded(generation: 2, workers: 2))])
+        #expect(h.state.generation == 2)
+        #expect(h.state.exited(pid: 100, description: "exit status 0", now: h.now).isEmpty, "retired workers are not replaced")
+    }
+
+    @Test func aBrokenDeployKeepsTheOldGenerationServing() {
+        var h = Harness(workers: 2)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        _ = h.perform(h.state.reload(with: .init(workers: 2), now: h.now))
+        let actions = h.state.exited(pid: 102, description: "exit status 3", now: h.now)
+        #expect(actions == [.signal(pid: 103, signal: SIGKILL),
+                            .reloadFinished(.failed(generation: 2, reason: "worker 0 of generation 2 exit status 3 during boot; generation 1 still serving"))])
+        #expect(h.state.generation == 1)
+        #expect(h.state.serving.map(\.pid) == [100, 101])
+        #expect(h.state.serving.allSatisfy { $0.state == .running })
+    }
+
+    @Test func aReloadThatNeverGetsReadyTimesOut() {
+        var h = Harness(workers: 1)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        _ = h.perform(h.state.reload(with: .init(workers: 1), now: 0))
+        let actions = h.state.tick(now: 6 * second)
+        #expect(actions.first == .signal(pid: 101, signal: SIGKILL))
+        guard case .reloadFinished(.failed(2, let reason)) = actions.last else {
+            Issue.record("expected a failed reload, got \(actions)")
+            return
+        }
+        #expect(reason.contains("READY=1"))
+    }
+
+    @Test func aReloadDuringAReloadIsQueued() {
+        var h = Harness(workers: 1)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        _ = h.perform(h.state.reload(with: .init(workers: 1), now: 0))
+        #expect(h.state.reload(with: .init(workers: 3), now: 0).isEmpty)
+        #expect(h.state.reloadQueued)
+        let actions = h.perform(h.state.ready(pid: 101, now: 0))
+        #expect(actions.contains(.reloadFinished(.succeeded(generation: 2, workers: 1))))
+        #expect(actions.suffix(3) == [.spawn(slot: 0, generation: 3), .spawn(slot: 1, generation: 3), .spawn(slot: 2, generation: 3)])
+    }
+
+    @Test func noReadyWorkerInTheFirstGenerationMeansExit() {
+        var h = Harness(workers: 2)
+        _ = h.start()
+        #expect(h.state.exited(pid: 100, description: "exit status 4", now: 0).isEmpty)
+        let actions = h.state.exited(pid: 101, description: "exit status 4", now: 0)
+        #expect(actions.last == .exit(code: 1, reason: "no worker of the first generation became ready; the last exit status 4"))
+    }
+
+    @Test func ttinAndTtouChangeTheCountNeverBelowOne() {
+        var h = Harness(workers: 2)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        #expect(h.perform(h.state.changeWorkerCount(by: 1, now: 0)) == [.spawn(slot: 2, generation: 1)])
+        #expect(h.state.changeWorkerCount(by: -1, now: 0) == [.signal(pid: 100, signal: SIGTERM)], "the oldest retires")
+        #expect(h.state.changeWorkerCount(by: -1, now: 0).count == 1)
+        #expect(h.state.changeWorkerCount(by: -1, now: 0).isEmpty, "never below one")
+        #expect(h.state.settings.workers == 1)
+    }
+
+    @Test func gracefulShutdownTermsEveryoneThenExits() {
+        var h = Harness(workers: 2)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        #expect(h.state.shutdown(graceful: true, now: 0) == [.signal(pid: 100, signal: SIGTERM), .signal(pid: 101, signal: SIGTERM)])
+        let overdue = h.state.tick(now: 11 * second)
+        #expect(Set(overdue.map { "\($0)" }) == ["signal(pid: 100, signal: 9)", "signal(pid: 101, signal: 9)"],
+                "past graceful_timeout, SIGKILL")
+        #expect(h.state.exited(pid: 100, description: "exit status 0", now: 0).isEmpty)
+        #expect(h.state.exited(pid: 101, description: "exit status 0", now: 0) == [.exit(code: 0, reason: "all workers stopped")])
+    }
+}
