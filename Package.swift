@@ -28,7 +28,7 @@ let package = Package(
                        providers: [.apt(["libsystemd-dev"])]),
         .target(name: "CorralEventLoop", dependencies: ["CCorral"], swiftSettings: hotPath),
         .target(name: "CorralHTTP", swiftSettings: hotPath),
-        .target(name: "CorralSystemd", dependencies: ["CSystemd", "CCorral"], swiftSettings: [nonsending]),
+        .target(name: "CorralSystemd", dependencies: ["CSystemd", "CCorral", "CorralEventLoop"], swiftSettings: [nonsending]),
         .target(name: "CorralServer",
                 dependencies: ["CorralEventLoop", "CorralHTTP", "CorralSystemd", "CCorral"],
                 swiftSettings: hotPath),
@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "CorralHTTPTests", dependencies: ["CorralHTTP"]),
         .testTarget(name: "CorralEventLoopTests", dependencies: ["CorralEventLoop"]),
         .testTarget(name: "CorralSupervisorTests", dependencies: ["CorralSupervisor"]),
-        .testTarget(name: "CorralIntegrationTests", dependencies: ["CorralServer"]),
+        .testTarget(name: "CorralIntegrationTests", dependencies: ["CorralServer", "CorralSystemd", "CorralEventLoop"]),
     ],
     swiftLanguageModes: [.v6]
 )

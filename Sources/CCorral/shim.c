@@ -14,6 +14,11 @@
 #include <unistd.h>
 #include <linux/openat2.h>
 #include <malloc.h>
+#include <sys/wait.h>
+#include <grp.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <string.h>
 #include "CCorral.h"
 
 int corral_errno(void) { return errno; }
@@ -124,3 +129,68 @@ int64_t corral_realtime_us(void) {
 
 
 void corral_release_free_memory(void) { malloc_trim(0); }
+
+// Writes `value` in decimal at `out` (async-signal-safe, unlike snprintf).
+static void write_decimal(char *out, long value) {
+    char digits[24];
+    int n = 0;
+    do { digits[n++] = (char)('0' + value % 10); value /= 10; } while (value > 0);
+    while (n > 0) *out++ = digits[--n];
+    *out = 0;
+}
+
+int corral_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,
+                 int out_fd, int err_fd, int mask, int uid, int gid) {
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) return -errno;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(report[0]); close(report[1]);
+        return -e;
+    }
+    if (pid == 0) {
+        // Child: only async-signal-safe calls from here to exec.
+        sigset_t all;
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1) _exit(127);   // the supervisor already died
+        if (out_fd >= 0) dup2(out_fd, 1);
+        if (err_fd >= 0) dup2(err_fd, 2);
+        // Move the sockets above the target range first, so overlapping numbers cannot clobber.
+        int high = 3 + nfds + 64;
+        int moved[nfds > 0 ? nfds : 1];
+        for (int i = 0; i < nfds; i++) moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, high);
+        for (int i = 0; i < nfds; i++) {
+            if (moved[i] < 0 || dup2(moved[i], 3 + i) < 0) goto fail;
+            int flags = fcntl(3 + i, F_GETFD);
+            fcntl(3 + i, F_SETFD, flags & ~FD_CLOEXEC);
+        }
+        for (int i = 0; envp[i]; i++) {
+            if (strncmp(envp[i], "LISTEN_PID=", 11) == 0) write_decimal(envp[i] + 11, (long)getpid());
+        }
+        umask((mode_t)mask);
+        if (gid >= 0 && (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0)) goto fail;
+        if (uid >= 0 && setuid((uid_t)uid) != 0) goto fail;
+        execve(path, argv, envp);
+    fail: {
+            int e = errno;
+            ssize_t ignored = write(report[1], &e, sizeof e);
+            (void)ignored;
+            _exit(127);
+        }
+    }
+    close(report[1]);
+    int child_errno = 0;
+    ssize_t n;
+    do { n = read(report[0], &child_errno, sizeof child_errno); } while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n == (ssize_t)sizeof child_errno) {
+        waitpid(pid, NULL, 0);
+        return -child_errno;
+    }
+    return pid;
+}

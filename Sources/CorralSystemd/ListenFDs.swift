@@ -6,6 +6,11 @@ import Glibc
 public struct ListenFD: Equatable, Sendable {
     public var fd: Int32
     public var name: String
+
+    public init(fd: Int32, name: String) {
+        self.fd = fd
+        self.name = name
+    }
 }
 
 public enum ListenFDs {

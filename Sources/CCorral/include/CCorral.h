@@ -36,4 +36,13 @@ int64_t corral_realtime_us(void);
 // malloc_trim: gives whole free pages in the middle of the heap back to the system.
 void corral_release_free_memory(void);
 
+// Starts `path` the way systemd starts a socket-activated service: `fds[i]` become fds 3, 4, …
+// (CLOEXEC cleared), LISTEN_FDS/LISTEN_PID are set with the child's own pid (envp must hold a
+// "LISTEN_PID=" entry with room for the digits, rewritten in the child), stdout/stderr go to
+// `out_fd`/`err_fd` (when >= 0), the child gets its own process group, all signals unblocked
+// and default, PR_SET_PDEATHSIG(SIGKILL) so it never outlives its supervisor, `mask` as umask,
+// and `gid`/`uid` (when >= 0). Returns the pid, or -errno.
+int corral_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,
+                 int out_fd, int err_fd, int mask, int uid, int gid);
+
 #endif
