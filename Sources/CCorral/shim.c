@@ -194,3 +194,26 @@ int corral_spawn(const char *path, char *const argv[], char *const envp[], const
     }
     return pid;
 }
+
+int corral_receive_notification(int fd, char *buffer, int capacity, int *pid) {
+    struct iovec iov = { .iov_base = buffer, .iov_len = (size_t)capacity };
+    union { struct cmsghdr align; char space[CMSG_SPACE(sizeof(struct ucred))]; } control;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control };
+    *pid = 0;
+    ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+    if (n < 0) return errno == EAGAIN ? 0 : -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+            struct ucred cred;
+            memcpy(&cred, CMSG_DATA(c), sizeof cred);
+            *pid = (int)cred.pid;
+        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            // sd_notify with fds (FDSTORE): not accepted from workers; close them.
+            int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            int fds[count > 0 ? count : 1];
+            memcpy(fds, CMSG_DATA(c), sizeof(int) * (size_t)count);
+            for (int i = 0; i < count; i++) close(fds[i]);
+        }
+    }
+    return n > capacity ? capacity : (int)n;
+}

@@ -42,6 +42,10 @@ void corral_release_free_memory(void);
 // `out_fd`/`err_fd` (when >= 0), the child gets its own process group, all signals unblocked
 // and default, PR_SET_PDEATHSIG(SIGKILL) so it never outlives its supervisor, `mask` as umask,
 // and `gid`/`uid` (when >= 0). Returns the pid, or -errno.
+// Receives one sd_notify datagram on a SO_PASSCRED socket: returns its length (0 when none is
+// waiting, -1 on error) and the sender's pid from SCM_CREDENTIALS in *pid (0 if absent).
+int corral_receive_notification(int fd, char *buffer, int capacity, int *pid);
+
 int corral_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,
                  int out_fd, int err_fd, int mask, int uid, int gid);
 

@@ -1,0 +1,73 @@
+import CCorral
+import CorralEventLoop
+import Glibc
+
+/// The receiving end of sd_notify, as systemd has it for services: corrald binds one and points
+/// its workers' NOTIFY_SOCKET at it. Senders are identified by their kernel-checked credentials
+/// (SO_PASSCRED), not by anything they write.
+public final class NotifyListener: @unchecked Sendable {
+    public let fd: Int32
+    public let path: String
+
+    public struct Message: Equatable, Sendable {
+        public var pid: pid_t
+        /// NAME=value assignments in order (READY=1, WATCHDOG=1, STATUS=…).
+        public var assignments: [(name: String, value: String)]
+
+        public static func == (a: Message, b: Message) -> Bool {
+            a.pid == b.pid && a.assignments.elementsEqual(b.assignments) { $0 == $1 }
+        }
+
+        public func value(_ name: String) -> String? {
+            assignments.last { $0.name == name }?.value
+        }
+    }
+
+    /// Binds a datagram socket at `path` (a stale file is replaced).
+    public init(path: String) throws(SystemError) {
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { throw SystemError("socket(AF_UNIX, SOCK_DGRAM)") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw SystemError("notify socket path too long: \(path)", errno: ENAMETOOLONG)
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        unlink(path)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, corral_set_int_option(fd, SOL_SOCKET, SO_PASSCRED, 1) == 0 else {
+            let error = SystemError("bind notify socket \(path)")
+            close(fd)
+            throw error
+        }
+        self.fd = fd
+        self.path = path
+    }
+
+    deinit {
+        close(fd)
+        unlink(path)
+    }
+
+    /// The next waiting datagram, or nil when none is waiting.
+    public func receive() -> Message? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        var pid: Int32 = 0
+        while true {
+            let n = corral_receive_notification(fd, &buffer, Int32(buffer.count), &pid)
+            guard n > 0 else { return nil }
+            guard pid > 0 else { continue }   // no credentials: ignore, as systemd does
+            let text = String(decoding: buffer[..<Int(n)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let assignments = text.split(separator: "\n").compactMap { line -> (name: String, value: String)? in
+                let parts = line.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                guard parts.count == 2 else { return nil }
+                return (name: String(parts[0]), value: String(parts[1]))
+            }
+            return Message(pid: pid, assignments: assignments)
+        }
+    }
+}
