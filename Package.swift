@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "CorralWorker", targets: ["CorralWorker"]),
         .executable(name: "corral-worker", targets: ["corral-worker"]),
+        .executable(name: "corrald", targets: ["corrald"]),
         .executable(name: "corral-example-json", targets: ["corral-example-json"]),
         .executable(name: "corral-example-hello", targets: ["corral-example-hello"]),
     ],
@@ -40,6 +41,10 @@ let package = Package(
                 swiftSettings: [nonsending]),
         .executableTarget(name: "corral-worker",
                           dependencies: ["CorralWorker",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: [nonsending]),
+        .executableTarget(name: "corrald",
+                          dependencies: ["CorralSupervisor", "CorralServer", "CorralSystemd", "CorralEventLoop", "CCorral",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),
         .executableTarget(name: "corral-example-json", dependencies: ["CorralWorker"],

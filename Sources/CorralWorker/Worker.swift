@@ -75,12 +75,9 @@ public final class Worker: @unchecked Sendable {
     }
 
     private func watchSignals() throws {
-        let signals: [Int32] = [SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGPIPE]
-        let fd = signals.withUnsafeBufferPointer { corral_signalfd($0.baseAddress, Int32($0.count)) }
-        guard fd >= 0 else { throw SystemError("signalfd") }
-        try loop.register(fd, events: EventLoop.readable, watcher: SignalReader { [unowned self] signal in
+        try loop.watchSignals([SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGPIPE]) { [unowned self] signal in
             received(signal)
-        })
+        }
     }
 
     private func received(_ signal: Int32) {
@@ -131,22 +128,5 @@ public final class Worker: @unchecked Sendable {
         server.accessLog?.flush()
         log.info("exiting after \(server.requestsServed) request(s)")
         exit(0)
-    }
-}
-
-/// Turns signalfd readiness into signal numbers.
-final class SignalReader: FDWatcher {
-    private let deliver: (Int32) -> Void
-
-    init(_ deliver: @escaping (Int32) -> Void) {
-        self.deliver = deliver
-    }
-
-    override func ready(fd: Int32, events: UInt32) {
-        while true {
-            let signal = corral_signalfd_read(fd)
-            guard signal > 0 else { return }
-            deliver(signal)
-        }
     }
 }
