@@ -23,24 +23,11 @@ public final class NotifyListener: @unchecked Sendable {
         }
     }
 
-    /// Binds a datagram socket at `path` (a stale file is replaced).
+    /// Binds a datagram socket at `path` (a stale socket file is replaced).
     public init(path: String) throws(SystemError) {
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard fd >= 0 else { throw SystemError("socket(AF_UNIX, SOCK_DGRAM)") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(fd)
-            throw SystemError("notify socket path too long: \(path)", errno: ENAMETOOLONG)
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        unlink(path)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0, corral_set_int_option(fd, SOL_SOCKET, SO_PASSCRED, 1) == 0 else {
-            let error = SystemError("bind notify socket \(path)")
+        let fd = try UnixSocket.bound(at: path, type: Int32(SOCK_DGRAM.rawValue))
+        guard corral_set_int_option(fd, SOL_SOCKET, SO_PASSCRED, 1) == 0 else {
+            let error = SystemError("SO_PASSCRED on \(path)")
             close(fd)
             throw error
         }

@@ -1,3 +1,4 @@
+import CorralSystemd
 import Foundation
 import Testing
 
@@ -153,48 +154,17 @@ import Testing
     @Test func notifiesReadyAndWatchdogTheSystemdWay() throws {
         let dir = TemporaryDirectory()
         let socketPath = dir.file("notify.sock")
-        let receiver = try NotifyReceiver(path: socketPath)
+        let receiver = try NotifyListener(path: socketPath)
         let worker = try WorkerProcess(environment: ["NOTIFY_SOCKET": socketPath, "WATCHDOG_USEC": "200000"])
-        var messages: [String] = []
+        var messages: [NotifyListener.Message] = []
+        func drain() { while let message = receiver.receive() { messages.append(message) } }
         #expect(eventually {
-            messages += receiver.drain()
-            return messages.contains { $0.contains("READY=1") } && messages.filter { $0.contains("WATCHDOG=1") }.count >= 3
+            drain()
+            return messages.contains { $0.value("READY") == "1" } && messages.filter { $0.value("WATCHDOG") == "1" }.count >= 3
         })
         worker.signal(SIGTERM)
         #expect(worker.waitForExit() == 0)
-        messages += receiver.drain()
-        #expect(messages.contains { $0.contains("STOPPING=1") })
-    }
-}
-
-/// The receiving end of sd_notify: a datagram unix socket.
-final class NotifyReceiver {
-    let fd: Int32
-
-    init(path: String) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: Array(path.utf8))
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard result == 0 else { throw WorkerFailed(description: "bind \(path): errno \(errno)") }
-    }
-
-    deinit { close(fd) }
-
-    func drain() -> [String] {
-        var messages: [String] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
-            guard n > 0 else { return messages }
-            messages.append(String(decoding: buffer[..<n], as: UTF8.self))
-        }
+        drain()
+        #expect(messages.contains { $0.value("STOPPING") == "1" })
     }
 }

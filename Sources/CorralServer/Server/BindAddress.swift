@@ -76,31 +76,7 @@ public enum BindAddress: Equatable, Sendable, CustomStringConvertible {
         case .fd(let fd):
             return fd
         case .unix(let path):
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            guard fd >= 0 else { throw SystemError("socket(AF_UNIX)") }
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            let bytes = Array(path.utf8)
-            guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-                close(fd)
-                throw SystemError("unix socket path too long: \(path)", errno: ENAMETOOLONG)
-            }
-            withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                raw.copyBytes(from: bytes)
-                raw[bytes.count] = 0
-            }
-            var st = stat()
-            if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
-            let result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                }
-            }
-            guard result == 0 else {
-                let error = SystemError("bind \(self)")
-                close(fd)
-                throw error
-            }
+            let fd = try UnixSocket.bound(at: path, type: Int32(SOCK_STREAM.rawValue))
             chmod(path, unixMode)
             guard Glibc.listen(fd, backlog) == 0 else {
                 let error = SystemError("listen \(self)")
