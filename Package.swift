@@ -20,6 +20,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // What Glibc does not export to Swift: epoll, eventfd, signalfd, timerfd, accept4, openat2...
@@ -33,8 +34,11 @@ let package = Package(
         .target(name: "CorralServer",
                 dependencies: ["CorralEventLoop", "CorralHTTP", "CorralSystemd", "CCorral"],
                 swiftSettings: hotPath),
-        // corrald's bookkeeping: workers, generations, reloads, backoff (pure, no I/O).
-        .target(name: "CorralSupervisor", swiftSettings: [nonsending]),
+        // corrald's brain: the worker/generation state machine (pure, no I/O), the configuration
+        // (gunicorn's settings from TOML and command lines), the pidfile.
+        .target(name: "CorralSupervisor",
+                dependencies: ["CorralHTTP", "CorralSystemd", .product(name: "TOMLKit", package: "TOMLKit")],
+                swiftSettings: [nonsending]),
         .target(name: "CorralWorker",
                 dependencies: ["CorralServer", "CorralSystemd", "CorralEventLoop", "CCorral",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -217,3 +217,7 @@ int corral_receive_notification(int fd, char *buffer, int capacity, int *pid) {
     }
     return n > capacity ? capacity : (int)n;
 }
+
+void corral_set_process_name(const char *name) {
+    prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
+}

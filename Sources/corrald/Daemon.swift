@@ -6,64 +6,71 @@ import CorralSystemd
 import Glibc
 
 /// corrald's process: performs what the SupervisorState decides. It owns the listening sockets,
-/// the pidfile and the notify socket; signals, child exits and worker notifications arrive
-/// through the one event loop, so corrald is single-threaded and sleeps when nothing happens.
+/// the pidfile and the notify socket; signals, child exits, worker notifications and worker
+/// output arrive through the one event loop, so corrald is single-threaded and sleeps when
+/// nothing happens.
 final class Daemon: @unchecked Sendable {
+    /// How one loaded configuration's workers are started.
+    private struct Plan {
+        let configuration: Configuration
+        let spawner: WorkerSpawner
+        let sockets: [ListenFD]
+    }
+
+    /// How a reload ended, kept for corralctl and systemd to report.
+    struct ReloadRecord {
+        let succeeded: Bool
+        let detail: String
+    }
+
     let loop: EventLoop
-    let log: ErrorLog
+    private(set) var log: ErrorLog
+    private let loader: ConfigurationLoader
     private var state: SupervisorState
-    private let sockets: [ListenFD]
+    private var plans: [Int: Plan] = [:]
+    private var latestRevision = 0
+    private var workerRevisions: [Int32: Int] = [:]
+    private let sockets: ListeningSockets
     private let notify: NotifyListener
-    private var spawner: WorkerSpawner
+    private let output: WorkerOutput
     private let pidfile: Pidfile?
     private let systemd = Notifier()
+    private(set) var reloads: [ReloadRecord] = []
+    /// What the last worker that died during boot wrote, for corrald's last words.
+    private var lastBootOutput = ""
     private var wakeToken = 0
     private var scheduledWake: Int64?
 
-    init(options: DaemonOptions) throws {
-        log = try ErrorLog(destination: options.errorLog,
-                           level: ErrorLog.Level(name: options.logLevel) ?? .info, identifier: "corrald")
+    private var configuration: Configuration { plans[state.settings.revision]!.configuration }
+
+    init(loader: ConfigurationLoader, loaded: ConfigurationLoader.Loaded) throws {
+        let configuration = loaded.configuration
+        self.loader = loader
+        log = try Self.errorLog(for: configuration)
+        for warning in loaded.warnings { log.warning("\(warning)") }
+        if let name = configuration.procName { corral_set_process_name(name) }
         loop = try EventLoop()
-        let settings = SupervisorState.Settings(
-            workers: try options.workerCount,
-            bootTimeout: Int64(max(options.timeout, 30) * 1e9),
-            heartbeatTimeout: Int64(options.timeout * 1e9),
-            gracefulTimeout: Int64(options.gracefulTimeout * 1e9))
-        state = SupervisorState(settings: settings)
-        if let path = options.pidfile {
+        if let path = configuration.pidfile {
             let pidfile = Pidfile(path: path)
             try pidfile.claim()
             self.pidfile = pidfile
         } else {
             pidfile = nil
         }
-        let inherited = ListenFDs.take()
-        if inherited.isEmpty {
-            let binds = options.bind.isEmpty ? ["127.0.0.1:8000"] : options.bind
-            sockets = try binds.map { text in
-                // LISTEN_FDNAMES is colon-separated: a name cannot contain ':'.
-                ListenFD(fd: try BindAddress(parsing: text).listen(backlog: options.backlog),
-                         name: String(text.map { $0 == ":" ? "_" : $0 }))
-            }
-        } else {
-            sockets = inherited
-        }
+        sockets = ListeningSockets(inherited: ListenFDs.take())
         notify = try NotifyListener(path: "/tmp/corrald-\(getpid()).notify")
-        let (executable, arguments) = options.command
-        spawner = WorkerSpawner(executable: executable, arguments: arguments)
-        var environment: [String: String] = [:]
-        for entry in ProcessInfoEnvironment.current where !entry.key.hasPrefix("LISTEN_") { environment[entry.key] = entry.value }
-        for (key, value) in options.workerEnvironment { environment[key] = value }
-        environment["NOTIFY_SOCKET"] = notify.path
-        if settings.heartbeatTimeout > 0 { environment["WATCHDOG_USEC"] = String(settings.heartbeatTimeout / 1000) }
-        spawner.environment = environment
+        output = WorkerOutput(loop: loop)
+        state = SupervisorState(settings: configuration.supervisorSettings)
+        plans[0] = try plan(for: configuration)
         try loop.watchSignals([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGCHLD, SIGPIPE]) { [unowned self] in
             received($0)
         }
         try loop.register(notify.fd, events: EventLoop.readable, watcher: ReadinessHandler { [unowned self] in
             heard()
         })
-        log.info("corrald \(getpid()) listening at \(sockets.map(\.name).joined(separator: ", ")); workers: \(executable)")
+        let origin = sockets.isInherited ? "inherited from systemd" : "opened with backlog \(configuration.backlog)"
+        log.info("corrald \(getpid()) listening at \(plans[0]!.sockets.map(\.name).joined(separator: ", ")) (\(origin)); "
+                 + "\(configuration.workers) workers: \(configuration.workerCommand.joined(separator: " "))")
     }
 
     func run() -> Never {
@@ -72,15 +79,54 @@ final class Daemon: @unchecked Sendable {
         exit(0)
     }
 
+    private static func errorLog(for configuration: Configuration) throws -> ErrorLog {
+        try ErrorLog(destination: configuration.errorlog, level: ErrorLog.Level(name: configuration.loglevel) ?? .info,
+                     identifier: "corrald")
+    }
+
+    /// Sockets, command, environment and credentials for a configuration's workers.
+    private func plan(for configuration: Configuration) throws -> Plan {
+        let listening = try sockets.sockets(for: configuration)
+        var spawner = WorkerSpawner(executable: configuration.workerCommand[0],
+                                    arguments: Array(configuration.workerCommand.dropFirst()))
+        var environment: [String: String] = [:]
+        for (key, value) in ProcessEnvironment.current
+        where !key.hasPrefix("LISTEN_") && !key.hasPrefix("WATCHDOG_") && key != "NOTIFY_SOCKET" && key != "CORRAL_CMD_ARGS" {
+            environment[key] = value
+        }
+        environment.merge(configuration.workerEnvironment) { $1 }
+        environment["NOTIFY_SOCKET"] = notify.path
+        if configuration.timeout > 0 { environment["WATCHDOG_USEC"] = String(Int64(configuration.timeout * 1_000_000)) }
+        spawner.environment = environment
+        spawner.umask = mode_t(configuration.umask)
+        var primaryGroup: gid_t?
+        if let user = configuration.user {
+            if let uid = uid_t(user) {
+                spawner.uid = uid
+            } else if let entry = getpwnam(user) {
+                spawner.uid = entry.pointee.pw_uid
+                primaryGroup = entry.pointee.pw_gid
+            } else {
+                throw ValidationFailure("no such user \"\(user)\"")
+            }
+        }
+        if let group = configuration.group {
+            if let gid = gid_t(group) { spawner.gid = gid } else if let entry = getgrnam(group) { spawner.gid = entry.pointee.gr_gid } else {
+                throw ValidationFailure("no such group \"\(group)\"")
+            }
+        } else {
+            spawner.gid = primaryGroup
+        }
+        return Plan(configuration: configuration, spawner: spawner, sockets: listening)
+    }
+
     // MARK: Events
 
     private func received(_ signal: Int32) {
         let now = loop.now
         switch signal {
         case SIGCHLD: reap()
-        case SIGHUP:
-            log.info("reload requested (SIGHUP)")
-            perform(state.reload(with: state.settings, now: now))
+        case SIGHUP: reload()
         case SIGTERM:
             log.info("graceful shutdown (SIGTERM)")
             perform(state.shutdown(graceful: true, now: now))
@@ -90,26 +136,58 @@ final class Daemon: @unchecked Sendable {
         case SIGTTIN: perform(state.changeWorkerCount(by: 1, now: now))
         case SIGTTOU: perform(state.changeWorkerCount(by: -1, now: now))
         case SIGUSR1:
-            try? log.reopen()
+            do { try log.reopen() } catch { log.error("cannot reopen the error log: \(error)") }
             for pid in state.workers.keys { kill(pid, SIGUSR1) }
         default: break
         }
+    }
+
+    /// SIGHUP: re-read the configuration; if it is valid, boot a new generation with it beside
+    /// the serving one, which is retired once every new worker is ready.
+    private func reload() {
+        log.info("reload requested (SIGHUP)")
+        let loaded: ConfigurationLoader.Loaded
+        do {
+            loaded = try loader.load()
+        } catch {
+            recordReload(succeeded: false, "the configuration is invalid, still running the previous one:\n\(error)")
+            return
+        }
+        for warning in loaded.warnings { log.warning("\(warning)") }
+        if loaded.configuration.pidfile != configuration.pidfile {
+            log.warning("pidfile: a new path takes effect at the next start; still using \(configuration.pidfile ?? "none")")
+        }
+        latestRevision += 1
+        do {
+            plans[latestRevision] = try plan(for: loaded.configuration)
+        } catch {
+            recordReload(succeeded: false, "\(error); still running the previous configuration")
+            releaseUnused()
+            return
+        }
+        var settings = loaded.configuration.supervisorSettings
+        settings.revision = latestRevision
+        perform(state.reload(with: settings, now: loop.now))
     }
 
     private func reap() {
         var status: Int32 = 0
         while true {
             let pid = waitpid(-1, &status, WNOHANG)
-            guard pid > 0 else { return }
+            guard pid > 0 else { break }
             let description = (status & 0x7f) == 0 ? "exited with status \((status >> 8) & 0xff)"
                                                    : "was killed by signal \(status & 0x7f)"
+            let lastOutput = output.finish(pid)
+            workerRevisions[pid] = nil
             if let worker = state.workers[pid] {
                 let level: ErrorLog.Level = worker.state == .stopping ? .info : .error
                 log.log(level, "worker \(worker.slot) (pid \(pid), generation \(worker.generation)) \(description)"
                         + (worker.status.isEmpty ? "" : "; last status: \(worker.status)"))
+                if worker.state == .starting { lastBootOutput = lastOutput }
             }
             perform(state.exited(pid: pid, description: description, now: loop.now))
         }
+        releaseUnused()
     }
 
     private func heard() {
@@ -133,14 +211,7 @@ final class Daemon: @unchecked Sendable {
         for action in actions {
             switch action {
             case .spawn(let slot, let generation):
-                do {
-                    let pid = try spawner.spawn(sockets: sockets)
-                    state.spawned(slot: slot, generation: generation, pid: pid, now: loop.now)
-                    log.info("spawned worker \(slot) of generation \(generation): pid \(pid)")
-                } catch {
-                    log.error("cannot spawn worker \(slot): \(error)")
-                    perform(state.spawnFailed(slot: slot, generation: generation, reason: "\(error)", now: loop.now))
-                }
+                spawn(slot: slot, generation: generation)
             case .signal(let pid, let signal):
                 if signal == SIGABRT, let worker = state.workers[pid] {
                     log.critical("worker \(worker.slot) (pid \(pid)) sent no heartbeat for \((loop.now - worker.lastPing) / 1_000_000) ms; last status: \(worker.status.isEmpty ? "none" : worker.status); aborting it")
@@ -152,18 +223,77 @@ final class Daemon: @unchecked Sendable {
             case .reloadFinished(let outcome):
                 switch outcome {
                 case .succeeded(let generation, let workers):
-                    log.info("reload done: \(workers) workers of generation \(generation) ready")
+                    recordReload(succeeded: true, "\(workers) workers of generation \(generation) ready")
+                    adopt(configuration)
                 case .failed(_, let reason):
-                    log.error("reload failed: \(reason)")
+                    recordReload(succeeded: false, reason)
                 }
+                releaseUnused()
             case .exit(let code, let reason):
-                log.log(code == 0 ? .info : .critical, "exiting: \(reason)")
+                let output = code != 0 && !lastBootOutput.isEmpty ? "; its output:\n\(lastBootOutput)" : ""
+                log.log(code == 0 ? .info : .critical, "exiting: \(reason)\(output)")
                 pidfile?.release()
                 unlink(notify.path)
+                sockets.close(allBut: [])
                 exit(code)
             }
         }
         scheduleTick()
+    }
+
+    private func spawn(slot: Int, generation: Int) {
+        let revision = state.settings(ofGeneration: generation).revision
+        guard let plan = plans[revision] else {
+            log.critical("no configuration for generation \(generation) (revision \(revision)); cannot spawn worker \(slot)")
+            return
+        }
+        do {
+            let pipe = try output.makePipe()
+            let pid: pid_t
+            do {
+                pid = try plan.spawner.spawn(sockets: plan.sockets, stderr: pipe.write)
+            } catch {
+                close(pipe.read)
+                close(pipe.write)
+                throw error
+            }
+            output.attach(pipe, to: pid)
+            workerRevisions[pid] = revision
+            state.spawned(slot: slot, generation: generation, pid: pid, now: loop.now)
+            log.info("spawned worker \(slot) of generation \(generation): pid \(pid)")
+        } catch {
+            log.error("cannot spawn worker \(slot): \(error)")
+            perform(state.spawnFailed(slot: slot, generation: generation, reason: "\(error)", now: loop.now))
+        }
+    }
+
+    /// The reloaded configuration is now the serving one: corrald's own log and name follow it.
+    private func adopt(_ configuration: Configuration) {
+        if configuration.errorlog != log.destination {
+            do { log = try Self.errorLog(for: configuration) } catch { log.error("errorlog: \(error); keeping \(log.destination)") }
+        }
+        log.level = ErrorLog.Level(name: configuration.loglevel) ?? .info
+        if let name = configuration.procName { corral_set_process_name(name) }
+    }
+
+    private func recordReload(succeeded: Bool, _ detail: String) {
+        reloads.append(ReloadRecord(succeeded: succeeded, detail: detail))
+        if reloads.count > 20 { reloads.removeFirst() }
+        log.log(succeeded ? .info : .error, "reload \(succeeded ? "done" : "failed"): \(detail)")
+    }
+
+    /// Forgets the configurations no worker runs any more and closes the sockets only they used.
+    private func releaseUnused() {
+        var live = Set(workerRevisions.values)
+        live.insert(state.settings.revision)
+        if let pending = state.pendingGeneration { live.insert(state.settings(ofGeneration: pending).revision) }
+        if let queued = state.queuedSettings { live.insert(queued.revision) }
+        for revision in plans.keys where !live.contains(revision) {
+            plans[revision] = nil
+        }
+        for address in sockets.close(allBut: plans.values.flatMap(\.sockets)) {
+            log.info("closed \(address): no longer in bind")
+        }
     }
 
     /// Wakes the loop at the state's next deadline (a restart, a timeout); nothing when none.
@@ -181,8 +311,13 @@ final class Daemon: @unchecked Sendable {
     }
 }
 
+struct ValidationFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// The process environment as a dictionary (without Foundation).
-enum ProcessInfoEnvironment {
+enum ProcessEnvironment {
     static var current: [String: String] {
         var result: [String: String] = [:]
         var entry = environ

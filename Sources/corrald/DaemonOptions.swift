@@ -1,88 +1,162 @@
 import ArgumentParser
+import CorralSupervisor
 import Glibc
 
-/// corrald's command line: gunicorn's spellings. (The TOML config file, CORRAL_CMD_ARGS and the
-/// rest of gunicorn's settings come with the rest of the supervisor issue.)
+/// corrald's command line, with gunicorn's spellings. Each flag given becomes an assignment of the
+/// setting of the same meaning; the configuration loader layers them over the file.
 struct DaemonOptions: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "corrald",
-        abstract: "The corral supervisor: owns the sockets, keeps the workers alive, reloads without downtime.")
+        abstract: "The corral supervisor: owns the sockets, keeps the workers alive, reloads without downtime.",
+        discussion: """
+            Settings come from, in increasing precedence: defaults, the TOML file (-c), the \
+            CORRAL_CMD_ARGS environment variable (flags as here), this command line. Setting names \
+            and meanings are gunicorn's; `corrald --print-config` lists them all.
+            """)
 
-    @Option(name: [.short, .customLong("bind")], help: "HOST:PORT, [V6]:PORT or unix:PATH; repeatable (default 127.0.0.1:8000).")
+    @Option(name: [.short, .customLong("config")], help: "The TOML config file.")
+    var config: String?
+
+    @Option(name: [.short, .customLong("bind")], help: "HOST:PORT, [V6]:PORT, unix:PATH or fd://N; repeatable (default 127.0.0.1:8000).")
     var bind: [String] = []
 
-    @Option(name: [.short, .customLong("workers")], help: "Number of workers, or 'auto' (2 × cores + 1). Default 1.")
-    var workers: String = "1"
-
-    @Option(name: .customLong("backlog"), help: "listen() backlog (default 2048).")
-    var backlog: Int32 = 2048
+    @Option(name: [.short, .customLong("workers")], help: "Number of workers, or 'auto' (2 × cores + 1). Default 1 or $WEB_CONCURRENCY.")
+    var workers: String?
 
     @Option(name: [.short, .customLong("timeout")], help: "Seconds a worker may go without a heartbeat before it is killed (default 30, 0 = off).")
-    var timeout: Double = 30
+    var timeout: String?
 
     @Option(name: .customLong("graceful-timeout"), help: "Seconds workers get to finish after TERM (default 30).")
-    var gracefulTimeout: Double = 30
+    var gracefulTimeout: String?
+
+    @Option(name: .customLong("keep-alive"), help: "Seconds an idle keep-alive connection is kept (default 2).")
+    var keepalive: String?
 
     @Option(name: [.short, .customLong("pid")], help: "Pidfile path.")
     var pidfile: String?
 
+    @Option(name: [.customShort("n"), .customLong("name")], help: "Process name (proc_name).")
+    var procName: String?
+
+    @Option(name: [.short, .customLong("user")], help: "Workers run as this user (name or uid).")
+    var user: String?
+
+    @Option(name: [.short, .customLong("group")], help: "Workers run with this group (name or gid).")
+    var group: String?
+
+    @Option(name: [.customShort("m"), .customLong("umask")], help: "Workers' umask (e.g. 0o022 or 022).")
+    var umask: String?
+
+    @Option(name: [.customShort("e"), .customLong("env")], help: "KEY=VALUE for the workers' environment (raw_env); repeatable.")
+    var rawEnv: [String] = []
+
+    @Option(name: .customLong("backlog"), help: "listen() backlog (default 2048).")
+    var backlog: String?
+
+    @Option(name: .customLong("worker-connections"), help: "Most simultaneous connections per worker (default 1000).")
+    var workerConnections: String?
+
+    @Option(name: .customLong("max-requests"), help: "A worker is replaced after this many requests (default 0 = never).")
+    var maxRequests: String?
+
+    @Option(name: .customLong("max-requests-jitter"), help: "Up to this many more, per worker (default 0).")
+    var maxRequestsJitter: String?
+
+    @Option(name: .customLong("limit-request-line"), help: "Longest request line (default 4094).")
+    var limitRequestLine: String?
+
+    @Option(name: .customLong("limit-request-fields"), help: "Most header fields (default 100).")
+    var limitRequestFields: String?
+
+    @Option(name: .customLong("limit-request-field_size"), help: "Longest header field (default 8190).")
+    var limitRequestFieldSize: String?
+
+    @Option(name: .customLong("access-logfile"), help: "Access log: a file, '-' (stdout) or 'journal' (default: none).")
+    var accessLog: String?
+
+    @Option(name: .customLong("access-logformat"), help: "gunicorn access-log format.")
+    var accessLogFormat: String?
+
+    @Option(name: [.customLong("error-logfile"), .customLong("log-file")], help: "Error log: a file, '-' (stderr) or 'journal'.")
+    var errorLog: String?
+
+    @Option(name: .customLong("log-level"), help: "debug, info, warning, error or critical (default info).")
+    var logLevel: String?
+
+    @Flag(name: .customLong("reuse-port"), help: "Set SO_REUSEPORT on the listening sockets.")
+    var reusePort = false
+
     @Option(name: .customLong("worker-cmd"), help: "Worker executable and arguments (default: corral-worker beside corrald).")
     var workerCommand: String?
 
-    @Option(name: .customLong("log-level"), help: "debug, info, warning, error or critical (default info).")
-    var logLevel: String = "info"
+    @Option(name: .customLong("control-socket"), help: "Path of the control socket.")
+    var controlSocket: String?
 
-    @Option(name: .customLong("error-logfile"), help: "Error log: a file, '-' (stderr) or 'journal'.")
-    var errorLog: String = "-"
+    @Flag(name: .customLong("check-config"), help: "Validate the configuration (and that worker_cmd is executable), then exit 0 or 1.")
+    var checkConfig = false
 
-    @Option(name: .customLong("access-logfile"), help: "Passed to the workers.")
-    var accessLog: String?
+    @Flag(name: .customLong("print-config"), help: "Print every effective setting as `name = value`, sorted, then exit.")
+    var printConfig = false
 
-    @Option(name: .customLong("access-logformat"), help: "Passed to the workers.")
-    var accessLogFormat: String?
+    /// The flags given, as setting assignments.
+    func assignments(origin: SettingOrigin) -> [SettingAssignment] {
+        var result: [SettingAssignment] = []
+        func add(_ name: String, _ text: String?) {
+            if let text { result.append(SettingAssignment(name: name, value: .text(text), origin: origin)) }
+        }
+        func addList(_ name: String, _ items: [String]) {
+            if !items.isEmpty { result.append(SettingAssignment(name: name, value: .list(items.map(SettingValue.text)), origin: origin)) }
+        }
+        addList("bind", bind)
+        add("workers", workers)
+        add("timeout", timeout)
+        add("graceful_timeout", gracefulTimeout)
+        add("keepalive", keepalive)
+        add("pidfile", pidfile)
+        add("proc_name", procName)
+        add("user", user)
+        add("group", group)
+        add("umask", umask)
+        addList("raw_env", rawEnv)
+        add("backlog", backlog)
+        add("worker_connections", workerConnections)
+        add("max_requests", maxRequests)
+        add("max_requests_jitter", maxRequestsJitter)
+        add("limit_request_line", limitRequestLine)
+        add("limit_request_fields", limitRequestFields)
+        add("limit_request_field_size", limitRequestFieldSize)
+        add("accesslog", accessLog)
+        add("access_log_format", accessLogFormat)
+        add("errorlog", errorLog)
+        add("loglevel", logLevel)
+        add("reuse_port", reusePort ? "true" : nil)
+        add("worker_cmd", workerCommand)
+        add("control_socket", controlSocket)
+        return result
+    }
 
-    @Option(name: .customLong("keep-alive"), help: "Passed to the workers.")
-    var keepalive: Double?
-
-    @Option(name: .customLong("worker-connections"), help: "Passed to the workers.")
-    var workerConnections: Int?
-
-    @Option(name: [.customShort("m"), .customLong("max-requests")], help: "Passed to the workers.")
-    var maxRequests: Int?
-
-    var workerCount: Int {
-        get throws {
-            if workers == "auto" { return 2 * Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) + 1 }
-            guard let count = Int(workers), count >= 1 else {
-                throw ValidationError("workers: expected a positive number or 'auto', got '\(workers)'")
+    /// The loader for this command line and CORRAL_CMD_ARGS (whose -c counts when ours has none).
+    func loader() throws -> ConfigurationLoader {
+        var environmentOptions: DaemonOptions?
+        if let text = getenv("CORRAL_CMD_ARGS").map({ String(cString: $0) }) {
+            do {
+                environmentOptions = try DaemonOptions.parse(Configuration.words(of: text))
+            } catch {
+                throw ValidationError("CORRAL_CMD_ARGS: \(DaemonOptions.message(for: error))")
             }
-            return count
         }
+        let defaults = Configuration(defaultWorkerCommand: [Self.besideCorrald("corral-worker")],
+                                     webConcurrency: getenv("WEB_CONCURRENCY").map { String(cString: $0) })
+        return ConfigurationLoader(defaults: defaults, file: config ?? environmentOptions?.config,
+                                   environmentArguments: environmentOptions?.assignments(origin: .environment) ?? [],
+                                   commandLine: assignments(origin: .commandLine))
     }
 
-    /// The settings the workers read from their environment (corral-worker's CORRAL_* names).
-    var workerEnvironment: [String: String] {
-        var environment: [String: String] = [:]
-        environment["CORRAL_ACCESSLOG"] = accessLog
-        environment["CORRAL_ACCESS_LOG_FORMAT"] = accessLogFormat
-        environment["CORRAL_KEEPALIVE"] = keepalive.map { String($0) }
-        environment["CORRAL_WORKER_CONNECTIONS"] = workerConnections.map { String($0) }
-        environment["CORRAL_MAX_REQUESTS"] = maxRequests.map { String($0) }
-        environment["CORRAL_GRACEFUL_TIMEOUT"] = String(gracefulTimeout)
-        environment["CORRAL_LOGLEVEL"] = logLevel
-        return environment
-    }
-
-    /// The worker command split into executable and arguments.
-    var command: (String, [String]) {
-        if let workerCommand {
-            let parts = workerCommand.split(separator: " ").map(String.init)
-            return (parts.first ?? "", Array(parts.dropFirst()))
-        }
+    /// An executable installed in corrald's own directory.
+    static func besideCorrald(_ name: String) -> String {
         var buffer = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let own = n > 0 ? String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "corrald"
-        let directory = own.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        return (directory + "/corral-worker", [])
+        let own = n > 0 ? String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "./corrald"
+        return own.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/") + "/" + name
     }
 }

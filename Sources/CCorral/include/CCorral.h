@@ -36,17 +36,20 @@ int64_t corral_realtime_us(void);
 // malloc_trim: gives whole free pages in the middle of the heap back to the system.
 void corral_release_free_memory(void);
 
+// Receives one sd_notify datagram on a SO_PASSCRED socket: returns its length (0 when none is
+// waiting, -1 on error) and the sender's pid from SCM_CREDENTIALS in *pid (0 if absent).
+int corral_receive_notification(int fd, char *buffer, int capacity, int *pid);
+
 // Starts `path` the way systemd starts a socket-activated service: `fds[i]` become fds 3, 4, …
 // (CLOEXEC cleared), LISTEN_FDS/LISTEN_PID are set with the child's own pid (envp must hold a
 // "LISTEN_PID=" entry with room for the digits, rewritten in the child), stdout/stderr go to
 // `out_fd`/`err_fd` (when >= 0), the child gets its own process group, all signals unblocked
 // and default, PR_SET_PDEATHSIG(SIGKILL) so it never outlives its supervisor, `mask` as umask,
 // and `gid`/`uid` (when >= 0). Returns the pid, or -errno.
-// Receives one sd_notify datagram on a SO_PASSCRED socket: returns its length (0 when none is
-// waiting, -1 on error) and the sender's pid from SCM_CREDENTIALS in *pid (0 if absent).
-int corral_receive_notification(int fd, char *buffer, int capacity, int *pid);
-
 int corral_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,
                  int out_fd, int err_fd, int mask, int uid, int gid);
+
+// The process name `ps -o comm`, top and pgrep show (PR_SET_NAME; at most 15 bytes are kept).
+void corral_set_process_name(const char *name);
 
 #endif

@@ -16,6 +16,9 @@ public struct SupervisorState {
         /// From SIGABRT to SIGKILL for a hung worker.
         public var killDelay: Int64 = 1_000_000_000
         public var backoff = RestartBackoff()
+        /// Which loaded configuration these settings came from (corrald spawns each generation
+        /// with its own configuration's command, environment and sockets).
+        public var revision = 0
 
         public init(workers: Int, bootTimeout: Int64 = 30_000_000_000, heartbeatTimeout: Int64 = 30_000_000_000,
                     gracefulTimeout: Int64 = 30_000_000_000) {
@@ -49,7 +52,7 @@ public struct SupervisorState {
     /// Settings of the reload in progress, and of one asked for meanwhile (signals that arrive
     /// during a reload are queued, never interleaved).
     private var pendingSettings: Settings?
-    private var queuedSettings: Settings?
+    public private(set) var queuedSettings: Settings?
     public var reloadQueued: Bool { queuedSettings != nil }
     private var backoffs: [Int: RestartBackoff] = [:]
     /// Slots waiting to be respawned, and when.
@@ -60,6 +63,11 @@ public struct SupervisorState {
 
     public init(settings: Settings) {
         self.settings = settings
+    }
+
+    /// The settings a generation was started with: the pending reload's for the generation booting.
+    public func settings(ofGeneration generation: Int) -> Settings {
+        generation == pendingGeneration ? pendingSettings ?? settings : settings
     }
 
     public var serving: [WorkerRecord] {

@@ -1,0 +1,125 @@
+import CorralHTTP
+import Glibc
+
+/// corrald's effective settings: gunicorn's names, meanings and defaults, plus corral's own
+/// (`worker_cmd`, `control_socket`, `boot_timeout`, the restart backoff, and the worker limits
+/// gunicorn does not have). Times are in seconds, as in gunicorn.
+public struct Configuration: Equatable, Sendable {
+    public var bind = ["127.0.0.1:8000"]
+    public var backlog = 2048
+    public var workers = 1
+    public var workerConnections = 1000
+    public var timeout = 30.0
+    public var gracefulTimeout = 30.0
+    public var keepalive = 2.0
+    public var limitRequestLine = 4094
+    public var limitRequestFields = 100
+    public var limitRequestFieldSize = 8190
+    public var limitRequestBody = 100 << 20
+    public var headerTimeout = 10.0
+    public var maxRequests = 0
+    public var maxRequestsJitter = 0
+    public var pidfile: String?
+    public var procName: String?
+    public var accesslog: String?
+    public var accessLogFormat = AccessLogFormat.gunicornDefault
+    public var errorlog = "-"
+    public var loglevel = "info"
+    public var user: String?
+    public var group: String?
+    public var umask = 0
+    public var reusePort = false
+    public var rawEnv: [String] = []
+    public var workerCommand: [String]
+    public var controlSocket: String?
+    public var bootTimeout = 30.0
+    public var restartBackoff = 0.5
+    public var restartBackoffMax = 30.0
+    public var restartBackoffReset = 10.0
+
+    /// The defaults; `workers` follows $WEB_CONCURRENCY as in gunicorn.
+    public init(defaultWorkerCommand: [String], webConcurrency: String? = nil) {
+        workerCommand = defaultWorkerCommand
+        if let webConcurrency, let count = Int(webConcurrency), count > 0 { workers = count }
+    }
+
+    /// 2 × cores + 1, gunicorn's advice and the meaning of `workers = "auto"`.
+    public static var automaticWorkerCount: Int { 2 * Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) + 1 }
+
+    /// Every setting as `name = value`, sorted: valid TOML, so the output can be a config file.
+    public var printed: String {
+        Setting.all.sorted { $0.name < $1.name }.map { "\($0.name) = \($0.render(self))\n" }.joined()
+    }
+
+    /// What the state machine needs, in nanoseconds.
+    public var supervisorSettings: SupervisorState.Settings {
+        var settings = SupervisorState.Settings(workers: workers, bootTimeout: Self.nanoseconds(bootTimeout),
+                                                heartbeatTimeout: Self.nanoseconds(timeout),
+                                                gracefulTimeout: Self.nanoseconds(gracefulTimeout))
+        settings.backoff = RestartBackoff(initial: Self.nanoseconds(restartBackoff), cap: Self.nanoseconds(restartBackoffMax),
+                                          stableAfter: Self.nanoseconds(restartBackoffReset))
+        return settings
+    }
+
+    /// The settings a corral-worker reads from its environment (`CORRAL_<NAME>`; other workers
+    /// ignore them), then `raw_env`, which wins.
+    public var workerEnvironment: [String: String] {
+        var environment = [
+            "CORRAL_WORKER_CONNECTIONS": String(workerConnections),
+            "CORRAL_KEEPALIVE": String(keepalive),
+            "CORRAL_GRACEFUL_TIMEOUT": String(gracefulTimeout),
+            "CORRAL_HEADER_TIMEOUT": String(headerTimeout),
+            "CORRAL_LIMIT_REQUEST_LINE": String(limitRequestLine),
+            // gunicorn reads 0 (or less) as its maximum.
+            "CORRAL_LIMIT_REQUEST_FIELDS": String(limitRequestFields > 0 ? limitRequestFields : 32768),
+            "CORRAL_LIMIT_REQUEST_FIELD_SIZE": String(limitRequestFieldSize),
+            "CORRAL_LIMIT_REQUEST_BODY": String(limitRequestBody),
+            "CORRAL_MAX_REQUESTS": String(maxRequests),
+            "CORRAL_MAX_REQUESTS_JITTER": String(maxRequestsJitter),
+            "CORRAL_ACCESS_LOG_FORMAT": accessLogFormat,
+            "CORRAL_ERRORLOG": errorlog,
+            "CORRAL_LOGLEVEL": loglevel,
+        ]
+        environment["CORRAL_ACCESSLOG"] = accesslog
+        environment["CORRAL_PROC_NAME"] = procName
+        for entry in rawEnv {
+            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            environment[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        return environment
+    }
+
+    /// Splits a command line into words, honouring single and double quotes and backslashes.
+    public static func words(of text: String) -> [String] {
+        var words: [String] = []
+        var current = ""
+        var inWord = false
+        var quote: Character?
+        var escaped = false
+        for character in text {
+            if escaped {
+                current.append(character)
+                escaped = false
+            } else if character == "\\" && quote != "'" {
+                escaped = true
+                inWord = true
+            } else if let open = quote {
+                if character == open { quote = nil } else { current.append(character) }
+            } else if character == "\"" || character == "'" {
+                quote = character
+                inWord = true
+            } else if character == " " || character == "\t" || character == "\n" {
+                if inWord { words.append(current) }
+                current = ""
+                inWord = false
+            } else {
+                current.append(character)
+                inWord = true
+            }
+        }
+        if inWord { words.append(current) }
+        return words
+    }
+
+    static func nanoseconds(_ seconds: Double) -> Int64 { Int64(seconds * 1_000_000_000) }
+}

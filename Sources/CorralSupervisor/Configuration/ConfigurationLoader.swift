@@ -1,0 +1,165 @@
+import Glibc
+import TOMLKit
+
+/// Builds the effective configuration from its layers, gunicorn's precedence: defaults < the TOML
+/// file < CORRAL_CMD_ARGS < the command line. Loading again (SIGHUP) re-reads the file; the two
+/// command lines stay as they were at start.
+public struct ConfigurationLoader: Sendable {
+    public var defaults: Configuration
+    public var file: String?
+    public var environmentArguments: [SettingAssignment]
+    public var commandLine: [SettingAssignment]
+
+    public struct Loaded: Sendable {
+        public var configuration: Configuration
+        /// Settings accepted but not applied (gunicorn settings that mean nothing here), old names.
+        public var warnings: [ConfigurationIssue]
+    }
+
+    public init(defaults: Configuration, file: String?, environmentArguments: [SettingAssignment] = [],
+                commandLine: [SettingAssignment] = []) {
+        self.defaults = defaults
+        self.file = file
+        self.environmentArguments = environmentArguments
+        self.commandLine = commandLine
+    }
+
+    public func load() throws(ConfigurationErrors) -> Loaded {
+        var issues: [ConfigurationIssue] = []
+        var warnings: [ConfigurationIssue] = []
+        var assignments: [SettingAssignment] = []
+        if let file {
+            do { assignments = try Self.assignments(fromFile: file) } catch { issues.append(error) }
+        }
+        var configuration = defaults
+        var origins: [String: SettingOrigin] = [:]
+        for assignment in assignments + environmentArguments + commandLine {
+            var name = assignment.name
+            if let current = GunicornSettings.aliases[name] {
+                warnings.append(ConfigurationIssue("\(name) is gunicorn's old name for \(current); applied as \(current)", at: assignment.origin))
+                name = current
+            }
+            if let setting = Setting.named(name) {
+                do {
+                    try setting.apply(&configuration, assignment.value, assignment.origin.isText)
+                    origins[name] = assignment.origin
+                } catch {
+                    issues.append(ConfigurationIssue("\(name): \(error.message)", at: assignment.origin))
+                }
+            } else if let reason = GunicornSettings.reasonIgnored(name) {
+                warnings.append(ConfigurationIssue("\(name) is ignored: \(reason)", at: assignment.origin))
+            } else {
+                let hint = Self.nearest(to: name).map { "; did you mean \($0)?" } ?? ""
+                issues.append(ConfigurationIssue("unknown setting \"\(name)\"\(hint)", at: assignment.origin))
+            }
+        }
+        if issues.isEmpty {
+            for setting in Setting.all {
+                if let problem = setting.check(configuration) {
+                    let origin = origins[setting.name]
+                    issues.append(ConfigurationIssue("\(setting.name): \(problem)\(origin == nil ? " (the default)" : "")", at: origin))
+                }
+            }
+        }
+        guard issues.isEmpty else { throw ConfigurationErrors(issues: issues) }
+        return Loaded(configuration: configuration, warnings: warnings)
+    }
+
+    // MARK: The file
+
+    /// The file's top-level keys, each with the line it is on.
+    static func assignments(fromFile path: String) throws(ConfigurationIssue) -> [SettingAssignment] {
+        guard let text = readFile(path) else {
+            throw ConfigurationIssue("cannot read the config file: \(String(cString: strerror(errno)))", at: .file(path: path, line: nil))
+        }
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigurationIssue("\(error.description) (column \(error.source.begin.column)); expected TOML such as `workers = 4`",
+                                     at: .file(path: path, line: error.source.begin.line))
+        } catch {
+            throw ConfigurationIssue("\(error)", at: .file(path: path, line: nil))
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var assignments: [SettingAssignment] = []
+        for (key, value) in table {
+            let origin = SettingOrigin.file(path: path, line: line(of: key, in: lines))
+            guard let settingValue = settingValue(value) else {
+                let what = value.type == .table ? "a table; corral's settings are top-level keys" : "a \(value.type)"
+                throw ConfigurationIssue("\(key): \(what) is not a setting value", at: origin)
+            }
+            assignments.append(SettingAssignment(name: key, value: settingValue, origin: origin))
+        }
+        return assignments.sorted { lineNumber($0.origin) < lineNumber($1.origin) }
+    }
+
+    private static func settingValue(_ value: TOMLValueConvertible) -> SettingValue? {
+        switch value.type {
+        case .string: value.string.map(SettingValue.text)
+        case .int: value.int.map(SettingValue.integer)
+        case .double: value.double.map(SettingValue.number)
+        case .bool: value.bool.map(SettingValue.boolean)
+        case .array:
+            value.array.flatMap { array in
+                let items = array.map(settingValue)
+                return items.contains { $0 == nil } ? nil : .list(items.compactMap { $0 })
+            }
+        default: nil
+        }
+    }
+
+    /// The 1-based line where `key = …` is written (TOMLKit does not report keys' positions).
+    private static func line(of key: String, in lines: [Substring]) -> Int? {
+        for (index, line) in lines.enumerated() {
+            var rest = line.drop { $0 == " " || $0 == "\t" }
+            for spelling in [key, "\"\(key)\"", "'\(key)'"] where rest.hasPrefix(spelling) {
+                rest = rest.dropFirst(spelling.count).drop { $0 == " " || $0 == "\t" }
+                if rest.hasPrefix("=") { return index + 1 }
+            }
+        }
+        return nil
+    }
+
+    private static func lineNumber(_ origin: SettingOrigin) -> Int {
+        if case .file(_, let line?) = origin { line } else { 0 }
+    }
+
+    private static func readFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { return nil }
+            if n == 0 { break }
+            bytes += chunk[..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    // MARK: Suggestions
+
+    /// The known setting closest to a misspelt one, if it is close enough to be a typo.
+    static func nearest(to name: String) -> String? {
+        let candidates = GunicornSettings.allNames.map { ($0, editDistance(name, $0)) }
+        guard let best = candidates.min(by: { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }) else { return nil }
+        return best.1 <= max(2, name.count / 3) ? best.0 : nil
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
+    }
+}

@@ -1,0 +1,70 @@
+/// gunicorn's settings that mean nothing for corral, with the reason the warning gives, so that a
+/// gunicorn config translated line by line loads. (The ones corral applies are in `Setting.all`.)
+enum GunicornSettings {
+    static func reasonIgnored(_ name: String) -> String? {
+        if let reason = ignored[name] { return reason }
+        if hooks.contains(name) { return "gunicorn's Python server hooks do not apply; corrald logs these events and reports them to systemd" }
+        if tls.contains(name) { return "corral does not terminate TLS; put nginx or a load balancer in front" }
+        if logging.contains(name) { return "Python logging configuration does not apply; use errorlog (a file, \"-\" or \"journal\") and loglevel" }
+        if statsd.contains(name) { return "corral does not send statsd metrics" }
+        if proxy.contains(name) { return "proxy headers are not interpreted: %(h)s is the peer address" }
+        if parsing.contains(name) { return "corral's HTTP parser is strict and has no lenient modes" }
+        return nil
+    }
+
+    /// Old names applied under their current one.
+    static let aliases = ["logfile": "errorlog"]
+
+    /// Every name corrald knows, for "did you mean" suggestions.
+    static var allNames: [String] {
+        Setting.all.map(\.name) + Array(ignored.keys) + Array(aliases.keys) + hooks + tls + logging + statsd + proxy + parsing
+    }
+
+    private static let ignored: [String: String] = [
+        "threads": "corral workers are single-threaded event loops; concurrency comes from worker_connections",
+        "worker_class": "corral has one worker protocol; choose a different server with worker_cmd",
+        "preload_app": "workers are separate executables, not forks of a loaded application",
+        "reload": "use SIGHUP, which replaces workers without downtime",
+        "reload_engine": "use SIGHUP, which replaces workers without downtime",
+        "reload_extra_files": "use SIGHUP, which replaces workers without downtime",
+        "spew": "Python tracing does not apply",
+        "check_config": "a command-line flag (--check-config)",
+        "print_config": "a command-line flag (--print-config)",
+        "daemon": "corrald stays in the foreground; run it under systemd or a container runtime",
+        "raw_paste_global_conf": "PasteDeploy does not apply",
+        "paste": "PasteDeploy does not apply",
+        "pythonpath": "Python paths do not apply; the worker is worker_cmd",
+        "wsgi_app": "the application is worker_cmd",
+        "chdir": "workers start in corrald's working directory; set WorkingDirectory= in the unit",
+        "initgroups": "workers get the group of `group` only",
+        "tmp_upload_dir": "request bodies are streamed to the handler, not spooled to files",
+        "worker_tmp_dir": "heartbeats are WATCHDOG=1 notifications, not temporary files",
+        "capture_output": "workers' stdout and stderr always reach corrald's own",
+        "enable_stdio_inheritance": "workers' stdout and stderr always reach corrald's own",
+        "sendfile": "corral-worker always uses sendfile for large file bodies",
+        "default_proc_name": "set by gunicorn itself",
+        "user_group": "use user and group",
+    ]
+
+    private static let hooks = [
+        "on_starting", "on_reload", "when_ready", "pre_fork", "post_fork", "post_worker_init", "worker_int",
+        "worker_abort", "pre_exec", "pre_request", "post_request", "child_exit", "worker_exit",
+        "nworkers_changed", "on_exit", "ssl_context",
+    ]
+    private static let tls = [
+        "keyfile", "certfile", "ssl_version", "cert_reqs", "ca_certs", "suppress_ragged_eofs",
+        "do_handshake_on_connect", "ciphers", "is_ssl",
+    ]
+    private static let logging = [
+        "logger_class", "logconfig", "logconfig_dict", "logconfig_json", "syslog", "syslog_addr", "syslog_prefix",
+        "syslog_facility", "disable_redirect_access_to_syslog",
+    ]
+    private static let statsd = ["statsd_host", "statsd_prefix", "dogstatsd_tags"]
+    private static let proxy = [
+        "forwarded_allow_ips", "secure_scheme_headers", "forwarder_headers", "proxy_protocol", "proxy_allow_ips",
+    ]
+    private static let parsing = [
+        "strip_header_spaces", "permit_unconventional_http_method", "permit_unconventional_http_version",
+        "casefold_http_method", "header_map", "permit_obsolete_folding", "tolerate_dangerous_framing",
+    ]
+}

@@ -1,0 +1,221 @@
+import CorralHTTP
+import CorralSystemd
+import Glibc
+
+/// One setting corrald applies: how a written value becomes a field of `Configuration`, how the
+/// field prints (as TOML), and what must hold of the final value (checked after every layer).
+struct Setting: Sendable {
+    let name: String
+    let apply: @Sendable (inout Configuration, SettingValue, _ fromText: Bool) throws(SettingError) -> Void
+    let render: @Sendable (Configuration) -> String
+    var check: @Sendable (Configuration) -> String? = { _ in nil }
+
+    static func named(_ name: String) -> Setting? { all.first { $0.name == name } }
+
+    static let all: [Setting] = [
+        list("bind", \.bind, check: { binds in
+            if binds.isEmpty { return "needs at least one address" }
+            for bind in binds {
+                do { _ = try BindAddress(parsing: bind) } catch { return "\(error)" }
+            }
+            return nil
+        }),
+        integer("backlog", \.backlog, 1...65535),
+        Setting(name: "workers", apply: { config, value, fromText throws(SettingError) in
+            if case .text("auto") = value {
+                config.workers = Configuration.automaticWorkerCount
+            } else if case .text(let text) = value, fromText, let count = Int(text), count >= 1 {
+                config.workers = count
+            } else if case .integer(let count) = value, count >= 1 {
+                config.workers = count
+            } else {
+                throw SettingError(expected: "a positive integer or \"auto\"", got: value)
+            }
+        }, render: { String($0.workers) }),
+        integer("worker_connections", \.workerConnections, 1...1_000_000),
+        seconds("timeout", \.timeout),
+        seconds("graceful_timeout", \.gracefulTimeout),
+        seconds("keepalive", \.keepalive),
+        integer("limit_request_line", \.limitRequestLine, 0...8190),
+        integer("limit_request_fields", \.limitRequestFields, 0...32768),
+        integer("limit_request_field_size", \.limitRequestFieldSize, 0...Int(Int32.max)),
+        integer("limit_request_body", \.limitRequestBody, 0...Int.max),
+        seconds("header_timeout", \.headerTimeout),
+        integer("max_requests", \.maxRequests, 0...Int.max),
+        integer("max_requests_jitter", \.maxRequestsJitter, 0...Int.max),
+        optionalText("pidfile", \.pidfile),
+        optionalText("proc_name", \.procName),
+        optionalText("accesslog", \.accesslog),
+        text("access_log_format", \.accessLogFormat, check: { format in
+            do { _ = try AccessLogFormat(format) } catch { return "\(error)" }
+            return nil
+        }),
+        text("errorlog", \.errorlog),
+        text("loglevel", \.loglevel, check: { level in
+            ["debug", "info", "warning", "error", "critical"].contains(level.lowercased())
+                ? nil : "expected one of debug, info, warning, error, critical; got \"\(level)\""
+        }),
+        optionalText("user", \.user, check: { user in
+            guard let user, Int(user) == nil, getpwnam(user) == nil else { return nil }
+            return "no such user \"\(user)\""
+        }),
+        optionalText("group", \.group, check: { group in
+            guard let group, Int(group) == nil, getgrnam(group) == nil else { return nil }
+            return "no such group \"\(group)\""
+        }),
+        Setting(name: "umask", apply: { config, value, fromText throws(SettingError) in
+            switch value {
+            case .integer(let mask) where (0...0o777).contains(mask): config.umask = mask
+            case .text(let text) where parseUmask(text) != nil: config.umask = parseUmask(text)!
+            default: throw SettingError(expected: "a mode from 0 to 0o777 (e.g. 0o022 or \"022\")", got: value)
+            }
+        }, render: { "0o" + zeroPadded(String($0.umask, radix: 8), width: 3) }),
+        boolean("reuse_port", \.reusePort),
+        list("raw_env", \.rawEnv, check: { entries in
+            entries.first { !$0.contains("=") || $0.hasPrefix("=") }.map { "expected KEY=VALUE, got \"\($0)\"" }
+        }),
+        Setting(name: "worker_cmd", apply: { config, value, fromText throws(SettingError) in
+            switch value {
+            case .text(let text): config.workerCommand = Configuration.words(of: text)
+            case .list(let items):
+                config.workerCommand = try items.map { item throws(SettingError) in
+                    guard case .text(let word) = item else { throw SettingError(expected: "an array of strings", got: item) }
+                    return word
+                }
+            default: throw SettingError(expected: "a command (a string, or an array of strings)", got: value)
+            }
+        }, render: { renderList($0.workerCommand) }, check: { config in
+            guard let executable = config.workerCommand.first, !executable.isEmpty else { return "worker_cmd is empty" }
+            return access(executable, X_OK) == 0 ? nil : "\"\(executable)\" is not an executable file (\(String(cString: strerror(errno))))"
+        }),
+        optionalText("control_socket", \.controlSocket),
+        seconds("boot_timeout", \.bootTimeout, minimum: 0.001),
+        seconds("restart_backoff", \.restartBackoff),
+        seconds("restart_backoff_max", \.restartBackoffMax),
+        seconds("restart_backoff_reset", \.restartBackoffReset),
+    ]
+
+    // MARK: Kinds
+
+    private static func integer(_ name: String, _ field: WritableKeyPath<Configuration, Int> & Sendable,
+                                _ range: ClosedRange<Int>) -> Setting {
+        Setting(name: name, apply: { config, value, fromText throws(SettingError) in
+            let number: Int? = switch value {
+            case .integer(let number): number
+            case .text(let text) where fromText: Int(text)
+            default: nil
+            }
+            guard let number, range.contains(number) else {
+                let bound = range.upperBound == Int.max ? "at least \(range.lowerBound)" : "from \(range.lowerBound) to \(range.upperBound)"
+                throw SettingError(expected: "an integer \(bound)", got: value)
+            }
+            config[keyPath: field] = number
+        }, render: { String($0[keyPath: field]) })
+    }
+
+    private static func seconds(_ name: String, _ field: WritableKeyPath<Configuration, Double> & Sendable,
+                                minimum: Double = 0) -> Setting {
+        Setting(name: name, apply: { config, value, fromText throws(SettingError) in
+            let number: Double? = switch value {
+            case .integer(let number): Double(number)
+            case .number(let number): number
+            case .text(let text) where fromText: Double(text)
+            default: nil
+            }
+            guard let number, number >= minimum, number.isFinite else {
+                throw SettingError(expected: "a number of seconds\(minimum > 0 ? " above 0" : ", 0 or more")", got: value)
+            }
+            config[keyPath: field] = number
+        }, render: { renderSeconds($0[keyPath: field]) })
+    }
+
+    private static func boolean(_ name: String, _ field: WritableKeyPath<Configuration, Bool> & Sendable) -> Setting {
+        Setting(name: name, apply: { config, value, fromText throws(SettingError) in
+            switch value {
+            case .boolean(let flag): config[keyPath: field] = flag
+            case .text("true") where fromText: config[keyPath: field] = true
+            case .text("false") where fromText: config[keyPath: field] = false
+            default: throw SettingError(expected: "true or false", got: value)
+            }
+        }, render: { String($0[keyPath: field]) })
+    }
+
+    private static func text(_ name: String, _ field: WritableKeyPath<Configuration, String> & Sendable,
+                             check: @escaping @Sendable (String) -> String? = { _ in nil }) -> Setting {
+        Setting(name: name, apply: { config, value, _ throws(SettingError) in
+            guard case .text(let text) = value else { throw SettingError(expected: "a string", got: value) }
+            config[keyPath: field] = text
+        }, render: { renderString($0[keyPath: field]) }, check: { check($0[keyPath: field]) })
+    }
+
+    /// Unset is written as "" (TOML has no null), so printed output loads back.
+    private static func optionalText(_ name: String, _ field: WritableKeyPath<Configuration, String?> & Sendable,
+                                     check: @escaping @Sendable (String?) -> String? = { _ in nil }) -> Setting {
+        Setting(name: name, apply: { config, value, _ throws(SettingError) in
+            guard case .text(let text) = value else { throw SettingError(expected: "a string", got: value) }
+            config[keyPath: field] = text.isEmpty ? nil : text
+        }, render: { renderString($0[keyPath: field] ?? "") }, check: { check($0[keyPath: field]) })
+    }
+
+    /// A list: a TOML array of strings or a single string; on a command line, repeated flags.
+    private static func list(_ name: String, _ field: WritableKeyPath<Configuration, [String]> & Sendable,
+                             check: @escaping @Sendable ([String]) -> String?) -> Setting {
+        Setting(name: name, apply: { config, value, _ throws(SettingError) in
+            switch value {
+            case .text(let text): config[keyPath: field] = [text]
+            case .list(let items):
+                config[keyPath: field] = try items.map { item throws(SettingError) in
+                    guard case .text(let text) = item else { throw SettingError(expected: "an array of strings", got: item) }
+                    return text
+                }
+            default: throw SettingError(expected: "a string or an array of strings", got: value)
+            }
+        }, render: { renderList($0[keyPath: field]) }, check: { check($0[keyPath: field]) })
+    }
+
+    // MARK: Text forms
+
+    /// gunicorn's umask forms: "0o22", "0x12", "18", and "022" read as octal.
+    static func parseUmask(_ text: String) -> Int? {
+        let value: Int? = if text.hasPrefix("0o") { Int(text.dropFirst(2), radix: 8) }
+            else if text.hasPrefix("0x") { Int(text.dropFirst(2), radix: 16) }
+            else if text.hasPrefix("0") { Int(text, radix: 8) }
+            else { Int(text) }
+        return value.flatMap { (0...0o777).contains($0) ? $0 : nil }
+    }
+
+    static func renderString(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7f:
+                out += "\\u" + zeroPadded(String(scalar.value, radix: 16), width: 4)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    static func zeroPadded(_ digits: String, width: Int) -> String {
+        String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+
+    static func renderList(_ items: [String]) -> String { "[" + items.map(renderString).joined(separator: ", ") + "]" }
+
+    static func renderSeconds(_ seconds: Double) -> String {
+        seconds == seconds.rounded() && abs(seconds) < 1e15 ? String(Int(seconds)) : String(seconds)
+    }
+}
+
+/// A value of the wrong type or out of range; the loader adds the setting's name and origin.
+struct SettingError: Error {
+    let message: String
+
+    init(expected: String, got value: SettingValue) {
+        message = "expected \(expected), got \(value.kindDescription)"
+    }
+}
