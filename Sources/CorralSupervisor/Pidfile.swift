@@ -5,7 +5,7 @@ import Glibc
 /// (reused), is stale; removed at exit only while it still holds our pid.
 public struct Pidfile: Sendable {
     public let path: String
-    /// The command name (/proc/PID/comm) a live owner must have to count as "already running".
+    /// The program name a live owner must have to count as "already running".
     public let processName: String
 
     public struct AlreadyRunning: Error, CustomStringConvertible, Sendable {
@@ -35,7 +35,7 @@ public struct Pidfile: Sendable {
 
     /// Writes our pid, unless a live process named `processName` holds the file.
     public func claim(pid: pid_t = getpid()) throws -> Void {
-        if let owner = read(), owner != pid, Self.isAlive(owner), Self.commandName(of: owner) == processName {
+        if let owner = read(), owner != pid, Self.isAlive(owner), Self.programName(of: owner) == processName {
             throw AlreadyRunning(path: path, pid: owner)
         }
         let temporary = "\(path).\(pid).tmp"
@@ -60,10 +60,19 @@ public struct Pidfile: Sendable {
         kill(pid, 0) == 0 || errno == EPERM
     }
 
-    static func commandName(of pid: pid_t) -> String? {
+    /// The name of the executable a process runs (/proc/PID/exe), which proc_name does not
+    /// change; its command name (/proc/PID/comm) when the link cannot be read.
+    static func programName(of pid: pid_t) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
+        if n > 0 {
+            var path = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if path.hasSuffix(" (deleted)") { path.removeLast(10) }   // the binary was upgraded in place
+            return String(path.split(separator: "/").last ?? "")
+        }
         guard let file = fopen("/proc/\(pid)/comm", "r") else { return nil }
         defer { fclose(file) }
-        var buffer = [CChar](repeating: 0, count: 64)
+        buffer = [CChar](repeating: 0, count: 64)
         guard fgets(&buffer, Int32(buffer.count), file) != nil else { return nil }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).trimmingWhitespace
     }

@@ -46,6 +46,8 @@ public final class Worker: @unchecked Sendable {
     public init(options: WorkerOptions, identifier: String = "corral-worker", handler: @escaping Handler) throws {
         log = try ErrorLog(destination: options.errorLogDestination, level: options.logLevelValue(),
                            identifier: identifier)
+        // corrald's proc_name, so `ps -o comm` and pgrep tell the application's workers apart.
+        if let name = getenv("CORRAL_PROC_NAME") { corral_set_process_name(name) }
         loop = try EventLoop()
         var accessLog: AccessLog?
         if let destination = options.accessLogDestination {

@@ -1,5 +1,5 @@
 import Testing
-import CorralServer
+import CorralSystemd
 
 @Suite struct BindAddressTests {
     @Test(arguments: [

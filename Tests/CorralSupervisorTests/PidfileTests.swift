@@ -20,7 +20,7 @@ import Testing
         defer { argv.forEach { free($0) } }
         #expect(posix_spawn(&pid, binary, nil, nil, argv, environ) == 0)
         // Wait until the kernel shows the new command name (the exec has happened).
-        for _ in 0..<500 where Pidfile.commandName(of: pid) != name { usleep(10_000) }
+        for _ in 0..<500 where Pidfile.programName(of: pid) != name { usleep(10_000) }
         return pid
     }
 

@@ -130,12 +130,19 @@ private struct Harness {
         var h = Harness(workers: 1)
         _ = h.start()
         _ = h.readyAll(generation: 1)
-        _ = h.perform(h.state.reload(with: .init(workers: 1), now: 0))
-        #expect(h.state.reload(with: .init(workers: 3), now: 0).isEmpty)
-        #expect(h.state.reloadQueued)
+        var second = SupervisorState.Settings(workers: 1)
+        second.revision = 1
+        var third = SupervisorState.Settings(workers: 3)
+        third.revision = 2
+        _ = h.perform(h.state.reload(with: second, now: 0))
+        #expect(h.state.settings(ofGeneration: 2).revision == 1, "the booting generation runs its own configuration")
+        #expect(h.state.settings(ofGeneration: 1).revision == 0)
+        #expect(h.state.reload(with: third, now: 0).isEmpty)
+        #expect(h.state.reloadQueued && h.state.queuedSettings?.revision == 2)
         let actions = h.perform(h.state.ready(pid: 101, now: 0))
         #expect(actions.contains(.reloadFinished(.succeeded(generation: 2, workers: 1))))
         #expect(actions.suffix(3) == [.spawn(slot: 0, generation: 3), .spawn(slot: 1, generation: 3), .spawn(slot: 2, generation: 3)])
+        #expect(h.state.settings(ofGeneration: 3).revision == 2 && h.state.settings.revision == 1)
     }
 
     @Test func noReadyWorkerInTheFirstGenerationMeansExit() {

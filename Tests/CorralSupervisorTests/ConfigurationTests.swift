@@ -1,0 +1,158 @@
+import Foundation
+import Testing
+@testable import CorralSupervisor
+
+/// Loading gunicorn's settings from a TOML file and command lines: precedence, types, and errors
+/// that say where and what was expected.
+@Suite struct ConfigurationTests {
+    private let directory = FileManager.default.temporaryDirectory.appendingPathComponent("corral-config-\(UUID().uuidString)")
+    private let defaults = Configuration(defaultWorkerCommand: ["/bin/true"])
+
+    private func file(_ text: String) throws -> String {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("corral.toml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    private func flags(_ pairs: [(String, String)], _ origin: SettingOrigin) -> [SettingAssignment] {
+        pairs.map { SettingAssignment(name: $0.0, value: .text($0.1), origin: origin) }
+    }
+
+    private func load(_ text: String? = nil, environment: [(String, String)] = [],
+                      commandLine: [(String, String)] = []) throws -> ConfigurationLoader.Loaded {
+        try ConfigurationLoader(defaults: defaults, file: text.map(file),
+                                environmentArguments: flags(environment, .environment),
+                                commandLine: flags(commandLine, .commandLine)).load()
+    }
+
+    private func errors(_ text: String? = nil, commandLine: [(String, String)] = []) throws -> [String] {
+        do {
+            _ = try load(text, commandLine: commandLine)
+            Issue.record("expected the configuration to be rejected")
+            return []
+        } catch let errors as ConfigurationErrors {
+            return errors.issues.map(\.description)
+        }
+    }
+
+    @Test func theDefaultsAreGunicorns() throws {
+        let configuration = try load().configuration
+        #expect(configuration.bind == ["127.0.0.1:8000"])
+        #expect(configuration.backlog == 2048)
+        #expect(configuration.workers == 1)
+        #expect(configuration.workerConnections == 1000)
+        #expect(configuration.timeout == 30 && configuration.gracefulTimeout == 30 && configuration.keepalive == 2)
+        #expect(configuration.limitRequestLine == 4094 && configuration.limitRequestFields == 100)
+        #expect(configuration.limitRequestFieldSize == 8190)
+        #expect(configuration.accessLogFormat == #"%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s""#)
+        #expect(configuration.errorlog == "-" && configuration.loglevel == "info" && configuration.umask == 0)
+        #expect(Configuration(defaultWorkerCommand: [], webConcurrency: "6").workers == 6, "$WEB_CONCURRENCY")
+    }
+
+    @Test func theSeedSettingsLoadFromTheExampleFile() throws {
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("config/corral.toml").path
+        let loaded = try ConfigurationLoader(defaults: defaults, file: example).load()
+        let configuration = loaded.configuration
+        #expect(configuration.bind == ["0.0.0.0:5000"])
+        #expect(configuration.workers == Configuration.automaticWorkerCount)
+        #expect(configuration.backlog == 2048 && configuration.workerConnections == 1200)
+        #expect(configuration.pidfile != nil && configuration.loglevel == "debug")
+        #expect(configuration.accessLogFormat == "%(h)s %(t)s %(U)s %(q)s")
+        #expect(loaded.warnings.isEmpty)
+    }
+
+    @Test func laterLayersWin() throws {
+        let text = "workers = 2\nkeepalive = 5\nbacklog = 100\nbind = \"127.0.0.1:9000\"\n"
+        let configuration = try load(text, environment: [("workers", "3"), ("keepalive", "6")],
+                                     commandLine: [("workers", "4")]).configuration
+        #expect(configuration.workers == 4, "command line over CORRAL_CMD_ARGS over file")
+        #expect(configuration.keepalive == 6, "CORRAL_CMD_ARGS over file")
+        #expect(configuration.backlog == 100, "file over defaults")
+        #expect(configuration.bind == ["127.0.0.1:9000"], "a single string is a one-address list")
+    }
+
+    @Test func anUnknownKeyNamesTheFileLineAndNearestKey() throws {
+        let found = try errors("workers = 2\n\n  worker_conections = 10\n")
+        #expect(found.count == 1)
+        #expect(found.first?.hasSuffix("corral.toml:3: unknown setting \"worker_conections\"; did you mean worker_connections?") == true,
+                "\(found)")
+        #expect(try errors("zzzzzzzz = 1\n").first?.contains("did you mean") == false, "no far-fetched suggestion")
+    }
+
+    @Test func aWrongTypeNamesTheExpectedType() throws {
+        let found = try errors("workers = 2\ntimeout = \"soon\"\nreuse_port = 1\nworkers_x = 1\n")
+        #expect(found.contains { $0.hasSuffix(":2: timeout: expected a number of seconds, 0 or more, got the string \"soon\"") }, "\(found)")
+        #expect(found.contains { $0.hasSuffix(":3: reuse_port: expected true or false, got the integer 1") }, "\(found)")
+        #expect(found.count == 3, "every error at once: \(found)")
+        #expect(try errors("workers = 0\n").first?.contains("expected a positive integer or \"auto\"") == true)
+        #expect(try errors("limit_request_line = 9000\n").first?.contains("from 0 to 8190") == true)
+        #expect(try errors(commandLine: [("backlog", "lots")]).first == "command line: backlog: expected an integer from 1 to 65535, got the string \"lots\"")
+    }
+
+    @Test func aSyntaxErrorNamesTheLine() throws {
+        let found = try errors("workers = 2\nbind = [\"127.0.0.1:8000\"\nbacklog = 5\n")
+        #expect(found.count == 1)
+        #expect(found.first?.contains("corral.toml:3:") == true || found.first?.contains("corral.toml:2:") == true, "\(found)")
+    }
+
+    @Test func anUnparsableBindSaysWhy() throws {
+        let found = try errors("bind = [\"127.0.0.1:80x\"]\n")
+        #expect(found.first?.contains(":1: bind:") == true && found.first?.contains("port '80x' is not a number") == true, "\(found)")
+        #expect(try errors("bind = [\"::1:8000\"]\n").first?.contains("brackets") == true)
+    }
+
+    @Test func gunicornSettingsThatDoNotApplyAreWarnedAbout() throws {
+        let loaded = try load("workers = 2\nthreads = 4\nworker_class = \"gevent\"\npreload_app = true\non_starting = \"x\"\nlogfile = \"-\"\n")
+        #expect(loaded.configuration.workers == 2)
+        let warnings = loaded.warnings.map(\.description)
+        #expect(warnings.count == 5, "\(warnings)")
+        #expect(warnings.contains { $0.contains(":2: threads is ignored: corral workers are single-threaded") })
+        #expect(warnings.contains { $0.contains(":6: logfile is gunicorn's old name for errorlog") })
+    }
+
+    @Test func valuesInTheirGunicornForms() throws {
+        let configuration = try load("workers = \"auto\"\numask = 0o027\nraw_env = [\"A=1\", \"B=x=y\"]\nworker_cmd = \"/bin/echo 'two words' x\"\n")
+            .configuration
+        #expect(configuration.workers == Configuration.automaticWorkerCount)
+        #expect(configuration.umask == 0o027)
+        #expect(configuration.workerCommand == ["/bin/echo", "two words", "x"])
+        #expect(configuration.workerEnvironment["A"] == "1" && configuration.workerEnvironment["B"] == "x=y")
+        for (text, mask) in [("022", 0o022), ("0o22", 0o022), ("0x12", 0o022), ("18", 0o022)] {
+            #expect(try load(commandLine: [("umask", text)]).configuration.umask == mask, "umask \(text)")
+        }
+        #expect(try errors("raw_env = [\"NOEQUALS\"]\n").first?.contains("expected KEY=VALUE") == true)
+    }
+
+    @Test func theWorkerCommandMustBeExecutable() throws {
+        let found = try errors("worker_cmd = [\"/nonexistent/worker\", \"--x\"]\n")
+        #expect(found.first?.contains(":1: worker_cmd: \"/nonexistent/worker\" is not an executable file") == true, "\(found)")
+    }
+
+    @Test func printedConfigurationLoadsBackUnchanged() throws {
+        let original = try load("workers = 3\nbind = [\"127.0.0.1:9\", \"unix:/tmp/x \\\"q\\\".sock\"]\numask = 0o007\npidfile = \"/tmp/p\"\ntimeout = 2.5\n")
+            .configuration
+        let printed = original.printed
+        let lines = printed.split(separator: "\n")
+        #expect(lines == lines.sorted(), "sorted by name")
+        #expect(lines.contains("workers = 3") && lines.contains("umask = 0o007") && lines.contains("timeout = 2.5"))
+        #expect(lines.contains("proc_name = \"\""), "unset settings print as empty strings")
+        #expect(try load(printed).configuration == original)
+    }
+
+    @Test func settingsReachTheWorkersEnvironment() throws {
+        let environment = try load("keepalive = 5\nworker_connections = 7\nlimit_request_fields = 0\naccesslog = \"-\"\nraw_env = [\"CORRAL_KEEPALIVE=9\"]\n")
+            .configuration.workerEnvironment
+        #expect(environment["CORRAL_WORKER_CONNECTIONS"] == "7")
+        #expect(environment["CORRAL_LIMIT_REQUEST_FIELDS"] == "32768", "0 means gunicorn's maximum")
+        #expect(environment["CORRAL_ACCESSLOG"] == "-")
+        #expect(environment["CORRAL_KEEPALIVE"] == "9", "raw_env wins")
+    }
+
+    @Test func wordsSplitLikeAShell() {
+        #expect(Configuration.words(of: #"a "b c" 'd "e"' f\ g"#) == ["a", "b c", #"d "e""#, "f g"])
+        #expect(Configuration.words(of: "  ") == [])
+        #expect(Configuration.words(of: #"x """#) == ["x", ""])
+    }
+}
