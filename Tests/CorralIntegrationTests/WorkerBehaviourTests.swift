@@ -13,7 +13,11 @@ import Testing
         #expect(idle.readResponse()?.status == 200)
         usleep(200_000)  // let the slow request reach its handler
         worker.signal(SIGTERM)
-        #expect(idle.isClosedByServer(), "idle keep-alive connections close at once")
+        usleep(200_000)
+        idle.send("GET /notes HTTP/1.1\r\nHost: t\r\n\r\n")
+        let last = try #require(idle.readResponse(), "an idle keep-alive connection's next request is still answered")
+        #expect(last.status == 200 && last.header("connection") == "close")
+        #expect(idle.isClosedByServer())
         let response = try #require(slow.readResponse())
         #expect(response.status == 200)
         #expect(response.text == "{\"slept_ms\":1500}")
@@ -67,8 +71,8 @@ import Testing
     }
 
     @Test func longIdleKeepAliveConnectionsAreParkedAndStillServed() throws {
-        // After 250 ms idle a connection's coroutine ends; the next request restarts it, and a
-        // drain closes parked connections at once.
+        // After 250 ms idle a connection's coroutine ends; the next request restarts it, even
+        // during a drain (answered with Connection: close).
         let worker = try WorkerProcess(arguments: ["--keep-alive", "30"])
         let client = try RawClient(port: worker.port)
         for _ in 0..<2 {
@@ -77,6 +81,10 @@ import Testing
             usleep(600_000)
         }
         worker.signal(SIGTERM)
+        usleep(300_000)
+        client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        let last = try #require(client.readResponse())
+        #expect(last.status == 200 && last.header("connection") == "close")
         #expect(client.isClosedByServer())
         #expect(worker.waitForExit() == 0)
     }

@@ -61,15 +61,12 @@ public struct ConnectionState: Equatable, Sendable {
         return .close
     }
 
-    /// The worker is draining: an idle connection closes now; one in flight finishes its request
-    /// and closes (its response says `Connection: close` if not yet started).
-    public mutating func drain() -> Next {
+    /// The worker is draining: every response from now on says `Connection: close`. An idle
+    /// keep-alive connection is not closed at once: its client may have sent a request that is
+    /// still on the wire, and closing would lose it (how gunicorn drops requests on reload). It
+    /// gets that request answered, or closes when its keep-alive time runs out, as at any time.
+    public mutating func drain() {
         draining = true
-        if phase == .idle {
-            phase = .closed
-            return .close
-        }
-        return .readNextRequest
     }
 
     public func timeoutAction() -> TimeoutAction {

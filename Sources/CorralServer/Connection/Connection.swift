@@ -121,17 +121,10 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         waiter.resume(returning: .timedOut)
     }
 
-    /// The worker drains: close now if idle, else finish the request in hand and close.
+    /// The worker drains: the request in hand, or the next one an idle connection receives
+    /// before its keep-alive time runs out, is answered with `Connection: close`.
     func drain() {
-        guard state.drain() == .close else { return }
-        if parked {
-            parked = false
-            server.loop.clearTimeout(fd)
-            finish()
-        } else if let waiter {
-            self.waiter = nil
-            waiter.resume(returning: .shutdown)
-        }
+        state.drain()
     }
 
     // MARK: The coroutine
@@ -200,8 +193,6 @@ public final class Connection: FDWatcher, @unchecked Sendable {
                         buffers.grow(to: min(buffers.capacity * 2, server.configuration.limits.maximumHeadSize + 4096))
                     }
                 }
-            } else if state.draining {
-                return .close
             }
             switch await fill(until: waitUntil) {
             case .ready:
