@@ -21,10 +21,10 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# Until corrald exists (next issue), `make run` serves corral-worker's welcome page directly.
+# corrald with the example config (the seed settings: workers auto, backlog 2048, access log
+# `%(h)s %(t)s %(U)s %(q)s`, loglevel debug), bound to loopback. Ctrl-C stops it and its workers.
 run: build
-	$(BIN_DEBUG)/corral-worker --bind 127.0.0.1:$(PORT) --access-logfile - \
-		--access-logformat '%(h)s %(t)s %(U)s %(q)s %(s)s'
+	$(BIN_DEBUG)/corrald -c config/corral.toml -b 127.0.0.1:$(PORT) -p $(CURDIR)/.build/corrald.pid
 
 test: deps
 	$(SWIFT) build --build-tests
