@@ -65,20 +65,9 @@ final class Journald {
         }
     }
 
-    /// journalctl's JSON lines for these matches. Run with popen: Foundation's Process reaper
-    /// blocks on the workers' pids and can leave a short-lived child unreaped.
+    /// journalctl's JSON lines for these matches.
     func query(_ matches: [String]) -> String {
-        let command = (["/usr/bin/journalctl", "--no-pager", "-o", "json"] + matches).map { "'\($0)'" }.joined(separator: " ")
-        guard let pipe = popen(command, "r") else { return "" }
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, pipe)
-            if n <= 0 { break }
-            output += buffer[..<n]
-        }
-        pclose(pipe)
-        return String(decoding: output, as: UTF8.self)
+        shell((["/usr/bin/journalctl", "--no-pager", "-o", "json"] + matches).map(shellQuoted).joined(separator: " ") + " 2>/dev/null").output
     }
 
     deinit {

@@ -53,12 +53,11 @@ public struct ConfigurationLoader: Sendable {
                 issues.append(ConfigurationIssue("unknown setting \"\(name)\"\(hint)", at: assignment.origin))
             }
         }
-        if issues.isEmpty {
-            for setting in Setting.all {
-                if let problem = setting.check(configuration) {
-                    let origin = origins[setting.name]
-                    issues.append(ConfigurationIssue("\(setting.name): \(problem)\(origin == nil ? " (the default)" : "")", at: origin))
-                }
+        // Checks of the final values (a value rejected above left the previous one in place).
+        for setting in Setting.all {
+            if let problem = setting.check(configuration) {
+                let origin = origins[setting.name]
+                issues.append(ConfigurationIssue("\(setting.name): \(problem)\(origin == nil ? " (the default)" : "")", at: origin))
             }
         }
         guard issues.isEmpty else { throw ConfigurationErrors(issues: issues) }
