@@ -136,8 +136,8 @@ import Testing
         let printed = original.printed
         let lines = printed.split(separator: "\n")
         #expect(lines == lines.sorted(), "sorted by name")
-        #expect(lines.contains("workers = 3") && lines.contains("umask = 0o007") && lines.contains("timeout = 2.5"))
-        #expect(lines.contains("proc_name = \"\""), "unset settings print as empty strings")
+        #expect(lines.contains("workers = 3") && lines.contains("umask = 0o7") && lines.contains("timeout = 2.5"))
+        #expect(lines.contains("proc_name = ''"), "unset settings print as empty strings")
         #expect(try load(printed).configuration == original)
     }
 

@@ -1,5 +1,6 @@
 import CorralHTTP
 import Glibc
+import TOMLKit
 
 /// corrald's effective settings: gunicorn's names, meanings and defaults, plus corral's own
 /// (`worker_cmd`, `control_socket`, `boot_timeout`, the restart backoff, and the worker limits
@@ -46,9 +47,11 @@ public struct Configuration: Equatable, Sendable {
     /// 2 × cores + 1, gunicorn's advice and the meaning of `workers = "auto"`.
     public static var automaticWorkerCount: Int { 2 * Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) + 1 }
 
-    /// Every setting as `name = value`, sorted: valid TOML, so the output can be a config file.
+    /// Every setting as `name = value`, sorted: TOML, so the output can be a config file.
     public var printed: String {
-        Setting.all.sorted { $0.name < $1.name }.map { "\($0.name) = \($0.render(self))\n" }.joined()
+        let table = TOMLTable()
+        for setting in Setting.all { table[setting.name] = setting.render(self) }
+        return table.convert(to: .toml) + "\n"
     }
 
     /// What the state machine needs, in nanoseconds.

@@ -1,13 +1,14 @@
 import CorralHTTP
 import CorralSystemd
 import Glibc
+import TOMLKit
 
-/// One setting corrald applies: how a written value becomes a field of `Configuration`, how the
-/// field prints (as TOML), and what must hold of the final value (checked after every layer).
+/// One setting corrald applies: how a written value becomes a field of `Configuration`, its value
+/// as TOML (for --print-config), and what must hold of the final value (checked after every layer).
 struct Setting: Sendable {
     let name: String
     let apply: @Sendable (inout Configuration, SettingValue, _ fromText: Bool) throws(SettingError) -> Void
-    let render: @Sendable (Configuration) -> String
+    let render: @Sendable (Configuration) -> TOMLValueConvertible
     var check: @Sendable (Configuration) -> String? = { _ in nil }
 
     static func named(_ name: String) -> Setting? { all.first { $0.name == name } }
@@ -31,7 +32,7 @@ struct Setting: Sendable {
             } else {
                 throw SettingError(expected: "a positive integer or \"auto\"", got: value)
             }
-        }, render: { String($0.workers) }),
+        }, render: { $0.workers }),
         integer("worker_connections", \.workerConnections, 1...1_000_000),
         seconds("timeout", \.timeout),
         seconds("graceful_timeout", \.gracefulTimeout),
@@ -69,7 +70,7 @@ struct Setting: Sendable {
             case .text(let text) where parseUmask(text) != nil: config.umask = parseUmask(text)!
             default: throw SettingError(expected: "a mode from 0 to 0o777 (e.g. 0o022 or \"022\")", got: value)
             }
-        }, render: { "0o" + zeroPadded(String($0.umask, radix: 8), width: 3) }),
+        }, render: { TOMLInt($0.umask, options: .formatAsOctal) }),
         boolean("reuse_port", \.reusePort),
         list("raw_env", \.rawEnv, check: { entries in
             entries.first { !$0.contains("=") || $0.hasPrefix("=") }.map { "expected KEY=VALUE, got \"\($0)\"" }
@@ -84,7 +85,7 @@ struct Setting: Sendable {
                 }
             default: throw SettingError(expected: "a command (a string, or an array of strings)", got: value)
             }
-        }, render: { renderList($0.workerCommand) }, check: { config in
+        }, render: { $0.workerCommand }, check: { config in
             guard let executable = config.workerCommand.first, !executable.isEmpty else { return "worker_cmd is empty" }
             return access(executable, X_OK) == 0 ? nil : "\"\(executable)\" is not an executable file (\(String(cString: strerror(errno))))"
         }),
@@ -110,7 +111,7 @@ struct Setting: Sendable {
                 throw SettingError(expected: "an integer \(bound)", got: value)
             }
             config[keyPath: field] = number
-        }, render: { String($0[keyPath: field]) })
+        }, render: { $0[keyPath: field] })
     }
 
     private static func seconds(_ name: String, _ field: WritableKeyPath<Configuration, Double> & Sendable,
@@ -126,7 +127,7 @@ struct Setting: Sendable {
                 throw SettingError(expected: "a number of seconds\(minimum > 0 ? " above 0" : ", 0 or more")", got: value)
             }
             config[keyPath: field] = number
-        }, render: { renderSeconds($0[keyPath: field]) })
+        }, render: { $0[keyPath: field] })
     }
 
     private static func boolean(_ name: String, _ field: WritableKeyPath<Configuration, Bool> & Sendable) -> Setting {
@@ -137,7 +138,7 @@ struct Setting: Sendable {
             case .text("false") where fromText: config[keyPath: field] = false
             default: throw SettingError(expected: "true or false", got: value)
             }
-        }, render: { String($0[keyPath: field]) })
+        }, render: { $0[keyPath: field] })
     }
 
     private static func text(_ name: String, _ field: WritableKeyPath<Configuration, String> & Sendable,
@@ -145,7 +146,7 @@ struct Setting: Sendable {
         Setting(name: name, apply: { config, value, _ throws(SettingError) in
             guard case .text(let text) = value else { throw SettingError(expected: "a string", got: value) }
             config[keyPath: field] = text
-        }, render: { renderString($0[keyPath: field]) }, check: { check($0[keyPath: field]) })
+        }, render: { $0[keyPath: field] }, check: { check($0[keyPath: field]) })
     }
 
     /// Unset is written as "" (TOML has no null), so printed output loads back.
@@ -154,7 +155,7 @@ struct Setting: Sendable {
         Setting(name: name, apply: { config, value, _ throws(SettingError) in
             guard case .text(let text) = value else { throw SettingError(expected: "a string", got: value) }
             config[keyPath: field] = text.isEmpty ? nil : text
-        }, render: { renderString($0[keyPath: field] ?? "") }, check: { check($0[keyPath: field]) })
+        }, render: { $0[keyPath: field] ?? "" }, check: { check($0[keyPath: field]) })
     }
 
     /// A list: a TOML array of strings or a single string; on a command line, repeated flags.
@@ -170,7 +171,7 @@ struct Setting: Sendable {
                 }
             default: throw SettingError(expected: "a string or an array of strings", got: value)
             }
-        }, render: { renderList($0[keyPath: field]) }, check: { check($0[keyPath: field]) })
+        }, render: { $0[keyPath: field] }, check: { check($0[keyPath: field]) })
     }
 
     // MARK: Text forms
@@ -182,32 +183,6 @@ struct Setting: Sendable {
             else if text.hasPrefix("0") { Int(text, radix: 8) }
             else { Int(text) }
         return value.flatMap { (0...0o777).contains($0) ? $0 : nil }
-    }
-
-    static func renderString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7f:
-                out += "\\u" + zeroPadded(String(scalar.value, radix: 16), width: 4)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
-    static func zeroPadded(_ digits: String, width: Int) -> String {
-        String(repeating: "0", count: max(0, width - digits.count)) + digits
-    }
-
-    static func renderList(_ items: [String]) -> String { "[" + items.map(renderString).joined(separator: ", ") + "]" }
-
-    static func renderSeconds(_ seconds: Double) -> String {
-        seconds == seconds.rounded() && abs(seconds) < 1e15 ? String(Int(seconds)) : String(seconds)
     }
 }
 
