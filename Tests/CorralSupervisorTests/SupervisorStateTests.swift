@@ -145,6 +145,20 @@ private struct Harness {
         #expect(h.state.settings(ofGeneration: 3).revision == 2 && h.state.settings.revision == 1)
     }
 
+    @Test func ttinDuringAReloadAppliesToTheGenerationThatServesAfterIt() {
+        var h = Harness(workers: 1)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        _ = h.perform(h.state.reload(with: .init(workers: 2), now: 0))
+        #expect(h.state.changeWorkerCount(by: 1, now: 0).isEmpty, "queued, not interleaved")
+        #expect(h.state.changeWorkerCount(by: 1, now: 0).isEmpty)
+        _ = h.perform(h.state.ready(pid: 101, now: 0))
+        let actions = h.perform(h.state.ready(pid: 102, now: 0))
+        #expect(actions.contains(.reloadFinished(.succeeded(generation: 2, workers: 2))))
+        #expect(actions.suffix(2) == [.spawn(slot: 2, generation: 2), .spawn(slot: 3, generation: 2)])
+        #expect(h.state.settings.workers == 4)
+    }
+
     @Test func noReadyWorkerInTheFirstGenerationMeansExit() {
         var h = Harness(workers: 2)
         _ = h.start()

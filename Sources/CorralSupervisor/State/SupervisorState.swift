@@ -54,6 +54,8 @@ public struct SupervisorState {
     private var pendingSettings: Settings?
     public private(set) var queuedSettings: Settings?
     public var reloadQueued: Bool { queuedSettings != nil }
+    /// TTIN/TTOU received during a reload, applied to the generation that serves after it.
+    private var queuedCountChange = 0
     private var backoffs: [Int: RestartBackoff] = [:]
     /// Slots waiting to be respawned, and when.
     public private(set) var restarts: [Int: Int64] = [:]
@@ -236,6 +238,13 @@ public struct SupervisorState {
     /// TTIN/TTOU: one worker more or less (never below one); TTOU retires the oldest.
     public mutating func changeWorkerCount(by delta: Int, now: Int64) -> [Action] {
         guard !shuttingDown else { return [] }
+        if pendingGeneration != nil {
+            queuedCountChange += delta
+            return []
+        }
+        if delta > 1 || delta < -1 {
+            return (0..<abs(delta)).flatMap { _ in changeWorkerCount(by: delta.signum(), now: now) }
+        }
         if delta > 0 {
             let first = settings.workers
             settings.workers += delta
@@ -320,8 +329,13 @@ public struct SupervisorState {
         return actions + startQueuedReload(now: now)
     }
 
+    /// After a reload ended: the queued reload starts, else the queued count changes apply.
     private mutating func startQueuedReload(now: Int64) -> [Action] {
-        guard let queued = queuedSettings else { return [] }
+        guard let queued = queuedSettings else {
+            let delta = queuedCountChange
+            queuedCountChange = 0
+            return delta == 0 ? [] : changeWorkerCount(by: delta, now: now)
+        }
         queuedSettings = nil
         return reload(with: queued, now: now)
     }
