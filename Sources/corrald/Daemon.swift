@@ -86,7 +86,6 @@ final class Daemon: @unchecked Sendable {
 
     /// Sockets, command, environment and credentials for a configuration's workers.
     private func plan(for configuration: Configuration) throws -> Plan {
-        let listening = try sockets.sockets(for: configuration)
         var spawner = WorkerSpawner(executable: configuration.workerCommand[0],
                                     arguments: Array(configuration.workerCommand.dropFirst()))
         var environment: [String: String] = [:]
@@ -117,6 +116,7 @@ final class Daemon: @unchecked Sendable {
         } else {
             spawner.gid = primaryGroup
         }
+        let listening = try sockets.sockets(for: configuration, owner: (spawner.uid, spawner.gid))
         return Plan(configuration: configuration, spawner: spawner, sockets: listening)
     }
 

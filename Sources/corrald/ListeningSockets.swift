@@ -19,8 +19,9 @@ final class ListeningSockets {
     var isInherited: Bool { !inherited.isEmpty }
 
     /// The sockets a configuration's workers get, in `bind` order: existing ones (with the
-    /// backlog updated if it changed), new ones opened. Nothing is closed here.
-    func sockets(for configuration: Configuration) throws -> [ListenFD] {
+    /// backlog updated if it changed), new ones opened. New unix sockets are owned by the
+    /// workers' user and group, as gunicorn does. Nothing is closed here.
+    func sockets(for configuration: Configuration, owner: (uid: uid_t?, gid: gid_t?)) throws -> [ListenFD] {
         if isInherited { return inherited }
         let backlog = Int32(configuration.backlog)
         return try configuration.bind.map { text in
@@ -36,6 +37,9 @@ final class ListeningSockets {
             // LISTEN_FDNAMES is colon-separated: a name cannot contain ':'.
             let socket = ListenFD(fd: try address.listen(backlog: backlog, reusePort: configuration.reusePort),
                                   name: String(key.map { $0 == ":" ? "_" : $0 }))
+            if case .unix(let path) = address, owner.uid != nil || owner.gid != nil {
+                chown(path, owner.uid ?? uid_t.max, owner.gid ?? gid_t.max)   // -1 leaves it unchanged
+            }
             open[key] = socket
             backlogs[key] = backlog
             return socket

@@ -126,7 +126,9 @@ import Testing
 
     @Test func workersRunWithTheConfiguredUserUmaskEnvironmentAndName() throws {
         try #require(getuid() == 0, "dropping privileges needs root (CI runs as root)")
-        let daemon = try CorraldProcess(config: """
+        let socketDirectory = TemporaryDirectory()
+        let socket = socketDirectory.file("app.sock")
+        let daemon = try CorraldProcess(["-b", "unix:\(socket)"], config: """
             workers = 1
             user = "nobody"
             umask = "027"
@@ -142,10 +144,13 @@ import Testing
         let groups = status.split(separator: "\n").first { $0.hasPrefix("Groups:") }?.dropFirst(7)
         #expect(groups?.allSatisfy(\.isWhitespace) == true, "no supplementary groups left from root: \(groups ?? "")")
         #expect(status.contains("Umask:\t0027"))
+        var info = stat()
+        #expect(stat(socket, &info) == 0 && info.st_uid == nobody.pw_uid && info.st_gid == nobody.pw_gid,
+                "the unix socket belongs to the workers' user")
         let environment = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(worker)/environ"))
             .split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
         #expect(environment.contains("GREETING=hello world"))
-        #expect(environment.contains { $0.hasPrefix("NOTIFY_SOCKET=") } && environment.contains("LISTEN_FDS=1"))
+        #expect(environment.contains { $0.hasPrefix("NOTIFY_SOCKET=") } && environment.contains("LISTEN_FDS=2"))
         let comm = { (pid: pid_t) in (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "" }
         #expect(comm(daemon.pid) == "corral-test\n" && comm(worker) == "corral-test\n")
     }
