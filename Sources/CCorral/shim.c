@@ -143,6 +143,7 @@ int corral_spawn(const char *path, char *const argv[], char *const envp[], const
                  int out_fd, int err_fd, int mask, int uid, int gid) {
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return -errno;
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
@@ -157,7 +158,8 @@ int corral_spawn(const char *path, char *const argv[], char *const envp[], const
         for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
         setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() == 1) _exit(127);   // the supervisor already died
+        // The supervisor already died (not `getppid() == 1`: corrald may be PID 1 in a container).
+        if (getppid() != parent) _exit(127);
         if (out_fd >= 0) dup2(out_fd, 1);
         if (err_fd >= 0) dup2(err_fd, 2);
         // Move the sockets above the target range first, so overlapping numbers cannot clobber.

@@ -154,4 +154,23 @@ import Testing
         let comm = { (pid: pid_t) in (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "" }
         #expect(comm(daemon.pid) == "corral-test\n" && comm(worker) == "corral-test\n")
     }
+
+    @Test func asPID1InAContainerItReapsOrphansAndStopsCleanly() throws {
+        let directory = TemporaryDirectory()
+        // A worker that leaves an orphan behind, which the kernel hands to the namespace's PID 1.
+        let orphaning = script("orphaning-worker", in: directory,
+                               "#!/bin/sh\n(sleep 0.5 &)\nexec \(Binaries.path("corral-worker"))\n")
+        let daemon = try CorraldProcess(["-w", "1", "--worker-cmd", orphaning],
+                                        wrapper: ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc"])
+        let status = try String(contentsOfFile: "/proc/\(daemon.pid)/status", encoding: .utf8)
+        #expect(status.split(separator: "\n").contains { $0.hasPrefix("NSpid:") && $0.hasSuffix("\t1") }, "corrald is PID 1 there")
+        #expect(eventually(timeout: 5) { daemon.workers.count == 2 }, "the orphan is handed to corrald")
+        #expect(daemon.waitUntilServing(workers: 1), "the orphan was reaped, not left a zombie: \(daemon.workers)")
+        let zombies = daemon.workers.filter { pid in
+            ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "").contains(") Z ")
+        }
+        #expect(zombies.isEmpty)
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit() == 0)
+    }
 }

@@ -6,7 +6,9 @@ import Foundation
 final class CorraldProcess: @unchecked Sendable {
     let directory = TemporaryDirectory()
     let port: UInt16
-    let pid: pid_t
+    /// What was started: corrald, or the `wrapper` that runs it.
+    private let launched: pid_t
+    private let wrapped: Bool
     private var exitStatus: Int32?
 
     var logPath: String { directory.file("corrald.log") }
@@ -14,11 +16,13 @@ final class CorraldProcess: @unchecked Sendable {
     var configPath: String { directory.file("corral.toml") }
 
     /// `config` is written to `configPath` and passed with -c; `-p` is added, and
-    /// `-b 127.0.0.1:PORT` unless `bindFlag` is false (the config binds the port).
+    /// `-b 127.0.0.1:PORT` unless `bindFlag` is false (the config binds the port). `wrapper` is a
+    /// command that runs corrald as its only child (e.g. `unshare --pid --fork`).
     init(_ arguments: [String] = [], config: String? = nil, environment: [String: String] = [:],
-         port: UInt16 = freePort(), bindFlag: Bool = true) throws {
+         port: UInt16 = freePort(), bindFlag: Bool = true, wrapper: [String] = []) throws {
         self.port = port
-        var argv = [Binaries.path("corrald")]
+        wrapped = !wrapper.isEmpty
+        var argv = wrapper + [Binaries.path("corrald")]
         if let config {
             directory.write("corral.toml", config)
             argv += ["-c", directory.file("corral.toml")]
@@ -39,8 +43,21 @@ final class CorraldProcess: @unchecked Sendable {
         var child: pid_t = 0
         let result = posix_spawn(&child, argv[0], &actions, nil, cArguments, cEnvironment)
         guard result == 0 else { throw WorkerFailed(description: "cannot start corrald: \(String(cString: strerror(result)))") }
-        pid = child
+        launched = child
         LaunchedProcesses.register(child)
+    }
+
+    /// corrald's pid (as seen from the tests' pid namespace).
+    var pid: pid_t {
+        guard wrapped else { return launched }
+        var child: pid_t = 0
+        eventually { child = Self.children(of: launched).first ?? 0; return child != 0 }
+        return child
+    }
+
+    static func children(of pid: pid_t) -> [pid_t] {
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        return text.split(separator: " ").compactMap { pid_t($0) }
     }
 
     /// Everything corrald and its workers printed so far.
@@ -50,10 +67,7 @@ final class CorraldProcess: @unchecked Sendable {
     func count(_ text: String) -> Int { log.components(separatedBy: text).count - 1 }
 
     /// The live worker processes (corrald's children).
-    var workers: Set<pid_t> {
-        let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
-        return Set(text.split(separator: " ").compactMap { pid_t($0) })
-    }
+    var workers: Set<pid_t> { Set(Self.children(of: pid)) }
 
     /// Waits for `count` workers that all answer on the port.
     func waitUntilServing(workers count: Int) -> Bool {
@@ -73,7 +87,7 @@ final class CorraldProcess: @unchecked Sendable {
     private func status(waiting: Bool) -> Int32? {
         if let exitStatus { return exitStatus }
         var status: Int32 = 0
-        guard waitpid(pid, &status, waiting ? 0 : WNOHANG) == pid else { return nil }
+        guard waitpid(launched, &status, waiting ? 0 : WNOHANG) == launched else { return nil }
         exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return exitStatus
     }
@@ -81,10 +95,11 @@ final class CorraldProcess: @unchecked Sendable {
     deinit {
         if isRunning {
             // The workers die with it (PR_SET_PDEATHSIG).
-            kill(pid, SIGKILL)
+            if wrapped { Self.children(of: launched).forEach { kill($0, SIGKILL) } }
+            kill(launched, SIGKILL)
             _ = status(waiting: true)
         }
-        LaunchedProcesses.unregister(pid)
+        LaunchedProcesses.unregister(launched)
     }
 }
 
