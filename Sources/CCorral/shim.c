@@ -157,9 +157,6 @@ int corral_spawn(const char *path, char *const argv[], char *const envp[], const
         sigprocmask(SIG_SETMASK, &all, NULL);
         for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
         setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        // The supervisor already died (not `getppid() == 1`: corrald may be PID 1 in a container).
-        if (getppid() != parent) _exit(127);
         if (out_fd >= 0) dup2(out_fd, 1);
         if (err_fd >= 0) dup2(err_fd, 2);
         // Move the sockets above the target range first, so overlapping numbers cannot clobber.
@@ -177,6 +174,10 @@ int corral_spawn(const char *path, char *const argv[], char *const envp[], const
         umask((mode_t)mask);
         if (gid >= 0 && (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0)) goto fail;
         if (uid >= 0 && setuid((uid_t)uid) != 0) goto fail;
+        // After setuid/setgid, which clear it. Then check that the supervisor did not die before
+        // (not `getppid() == 1`: corrald may be PID 1 in a container).
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);
         execve(path, argv, envp);
     fail: {
             int e = errno;

@@ -153,6 +153,8 @@ import Testing
         #expect(environment.contains { $0.hasPrefix("NOTIFY_SOCKET=") } && environment.contains("LISTEN_FDS=2"))
         let comm = { (pid: pid_t) in (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "" }
         #expect(comm(daemon.pid) == "corral-test\n" && comm(worker) == "corral-test\n")
+        kill(daemon.pid, SIGKILL)
+        #expect(eventually { isGone(worker) }, "a worker that dropped privileges still dies with corrald")
     }
 
     @Test func asPID1InAContainerItReapsOrphansAndStopsCleanly() throws {

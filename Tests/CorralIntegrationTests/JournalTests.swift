@@ -32,7 +32,8 @@ import Testing
 /// A real systemd-journald: the running one if there is one, else one started for the tests
 /// (it runs standalone as root) and stopped afterwards.
 final class Journald {
-    private var process: Process?
+    private var process: TestProcess?
+    private let directory = TemporaryDirectory()
 
     func start() throws {
         if isAnswering() { return }
@@ -40,12 +41,7 @@ final class Journald {
             throw WorkerFailed(description: "journald is not running and starting it needs root")
         }
         try FileManager.default.createDirectory(atPath: "/run/systemd/journal", withIntermediateDirectories: true)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/lib/systemd/systemd-journald")
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        self.process = process
+        process = try TestProcess(["/lib/systemd/systemd-journald"], logPath: directory.file("journald.log"))
         guard eventually({ self.isAnswering() }) else {
             throw WorkerFailed(description: "journald did not come up")
         }
@@ -68,12 +64,5 @@ final class Journald {
     /// journalctl's JSON lines for these matches.
     func query(_ matches: [String]) -> String {
         shell((["/usr/bin/journalctl", "--no-pager", "-o", "json"] + matches).map(shellQuoted).joined(separator: " ") + " 2>/dev/null").output
-    }
-
-    deinit {
-        if let process, process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
     }
 }

@@ -6,10 +6,9 @@ import Foundation
 final class CorraldProcess: @unchecked Sendable {
     let directory = TemporaryDirectory()
     let port: UInt16
-    /// What was started: corrald, or the `wrapper` that runs it.
-    private let launched: pid_t
+    /// corrald, or the `wrapper` that runs it.
+    private let process: TestProcess
     private let wrapped: Bool
-    private var exitStatus: Int32?
 
     var logPath: String { directory.file("corrald.log") }
     var pidfile: String { directory.file("corrald.pid") }
@@ -29,29 +28,14 @@ final class CorraldProcess: @unchecked Sendable {
         }
         argv += ["-p", directory.file("corrald.pid")]
         if bindFlag { argv += ["-b", "127.0.0.1:\(port)"] }
-        argv += arguments
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, directory.file("corrald.log"), O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in environment { env[key] = value }
-        let cArguments = argv.map { strdup($0) } + [nil]
-        let cEnvironment = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (cArguments + cEnvironment).forEach { free($0) } }
-        var child: pid_t = 0
-        let result = posix_spawn(&child, argv[0], &actions, nil, cArguments, cEnvironment)
-        guard result == 0 else { throw WorkerFailed(description: "cannot start corrald: \(String(cString: strerror(result)))") }
-        launched = child
-        LaunchedProcesses.register(child)
+        process = try TestProcess(argv + arguments, environment: environment, logPath: directory.file("corrald.log"))
     }
 
     /// corrald's pid (as seen from the tests' pid namespace).
     var pid: pid_t {
-        guard wrapped else { return launched }
+        guard wrapped else { return process.pid }
         var child: pid_t = 0
-        eventually { child = Self.children(of: launched).first ?? 0; return child != 0 }
+        eventually { child = Self.children(of: process.pid).first ?? 0; return child != 0 }
         return child
     }
 
@@ -61,7 +45,7 @@ final class CorraldProcess: @unchecked Sendable {
     }
 
     /// Everything corrald and its workers printed so far.
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    var log: String { process.log }
 
     /// How many times `text` occurs in the log.
     func count(_ text: String) -> Int { log.components(separatedBy: text).count - 1 }
@@ -76,31 +60,20 @@ final class CorraldProcess: @unchecked Sendable {
 
     func signal(_ signal: Int32) { kill(pid, signal) }
 
-    var isRunning: Bool { status(waiting: false) == nil }
+    var isRunning: Bool { process.isRunning }
 
-    /// The exit status once corrald has exited (nil while it runs, or after `timeout`).
-    func waitForExit(timeout: TimeInterval = 30) -> Int32? {
-        eventually(timeout: timeout) { !isRunning }
-        return status(waiting: false)
-    }
-
-    private func status(waiting: Bool) -> Int32? {
-        if let exitStatus { return exitStatus }
-        var status: Int32 = 0
-        guard waitpid(launched, &status, waiting ? 0 : WNOHANG) == launched else { return nil }
-        exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return exitStatus
-    }
+    func waitForExit(timeout: TimeInterval = 30) -> Int32? { process.waitForExit(timeout: timeout) }
 
     deinit {
-        if isRunning {
-            // The workers die with it (PR_SET_PDEATHSIG).
-            if wrapped { Self.children(of: launched).forEach { kill($0, SIGKILL) } }
-            kill(launched, SIGKILL)
-            _ = status(waiting: true)
-        }
-        LaunchedProcesses.unregister(launched)
+        // Its workers die with it (PR_SET_PDEATHSIG); a wrapper's child is killed first.
+        if wrapped && process.isRunning { Self.children(of: process.pid).forEach { kill($0, SIGKILL) } }
     }
+}
+
+/// True when `pid` has exited (no such process, or a zombie nobody reaped yet).
+func isGone(_ pid: pid_t) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+    return stat.contains(") Z ")
 }
 
 /// A small executable script in `directory` (for workers that misbehave on purpose).

@@ -4,32 +4,18 @@ import Testing
 /// A worker started the systemd way by `systemd-socket-activate`, which listens on a free
 /// loopback port and execs the worker with LISTEN_FDS (same pid, so signals reach the worker).
 final class WorkerProcess: @unchecked Sendable {
-    let process = Process()
     let port: UInt16
-    let output = Pipe()
-    private var collected = Data()
-    private let lock = NSLock()
+    private let directory = TemporaryDirectory()
+    private let process: TestProcess
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { process.pid }
 
     init(_ executable: String = "corral-worker", arguments: [String] = [], environment: [String: String] = [:],
          port: UInt16? = nil) throws {
         self.port = port ?? freePort()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-socket-activate")
-        var args = ["-l", "127.0.0.1:\(self.port)"]
+        var args = ["/usr/bin/systemd-socket-activate", "-l", "127.0.0.1:\(self.port)"]
         for (key, value) in environment { args += ["-E", "\(key)=\(value)"] }
-        process.arguments = args + [Binaries.path(executable)] + arguments
-        process.standardOutput = output
-        process.standardError = output
-        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self else { return }
-            self.lock.lock()
-            self.collected.append(data)
-            self.lock.unlock()
-        }
-        try process.run()
-        LaunchedProcesses.register(process.processIdentifier)
+        process = try TestProcess(args + [Binaries.path(executable)] + arguments, logPath: directory.file("worker.log"))
         // systemd-socket-activate execs the worker on the first connection: make one (and close
         // it without a request, so no access-log line), then wait until the worker serves.
         eventually { self.log.contains("Listening on") || !self.process.isRunning }
@@ -41,28 +27,12 @@ final class WorkerProcess: @unchecked Sendable {
     }
 
     /// Everything the worker printed so far.
-    var log: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: collected, as: UTF8.self)
-    }
+    var log: String { process.log }
 
-    func signal(_ signal: Int32) { kill(pid, signal) }
+    func signal(_ signal: Int32) { process.signal(signal) }
 
     /// Waits for the process to exit and returns its status (nil if it did not within `timeout`).
-    func waitForExit(timeout: TimeInterval = 20) -> Int32? {
-        guard eventually(timeout: timeout, { !process.isRunning }) else { return nil }
-        return process.terminationStatus
-    }
-
-    deinit {
-        LaunchedProcesses.unregister(pid)
-        if process.isRunning {
-            kill(pid, SIGKILL)
-            process.waitUntilExit()
-        }
-        output.fileHandleForReading.readabilityHandler = nil
-    }
+    func waitForExit(timeout: TimeInterval = 20) -> Int32? { process.waitForExit(timeout: timeout) }
 }
 
 struct WorkerFailed: Error, CustomStringConvertible {
