@@ -23,7 +23,8 @@ public final class NotifyListener: @unchecked Sendable {
         }
     }
 
-    /// Binds a datagram socket at `path` (a stale socket file is replaced).
+    /// Binds a datagram socket at `path` (a stale socket file is replaced), or in the abstract
+    /// namespace when `path` starts with `@`, as NOTIFY_SOCKET allows.
     public init(path: String) throws(SystemError) {
         let fd = try UnixSocket.bound(at: path, type: Int32(SOCK_DGRAM.rawValue))
         guard corral_set_int_option(fd, SOL_SOCKET, SO_PASSCRED, 1) == 0 else {
@@ -37,7 +38,7 @@ public final class NotifyListener: @unchecked Sendable {
 
     deinit {
         close(fd)
-        unlink(path)
+        if !path.hasPrefix("@") { unlink(path) }
     }
 
     /// The next waiting datagram, or nil when none is waiting.

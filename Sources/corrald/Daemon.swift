@@ -58,7 +58,9 @@ final class Daemon: @unchecked Sendable {
             pidfile = nil
         }
         sockets = ListeningSockets(inherited: ListenFDs.take())
-        notify = try NotifyListener(path: "/tmp/corrald-\(getpid()).notify")
+        // Abstract: nothing to clean up after a crash, reachable by workers of any user. Senders
+        // are known by their credentials, so a stranger's datagram is ignored.
+        notify = try NotifyListener(path: "@corrald-\(getpid())-notify")
         output = WorkerOutput(loop: loop)
         state = SupervisorState(settings: configuration.supervisorSettings)
         plans[0] = try plan(for: configuration)
@@ -233,7 +235,6 @@ final class Daemon: @unchecked Sendable {
                 let output = code != 0 && !lastBootOutput.isEmpty ? "; its output:\n\(lastBootOutput)" : ""
                 log.log(code == 0 ? .info : .critical, "exiting: \(reason)\(output)")
                 pidfile?.release()
-                unlink(notify.path)
                 sockets.close(allBut: [])
                 exit(code)
             }

@@ -136,6 +136,7 @@ import Testing
             proc_name = "corral-test"
             """)
         #expect(daemon.waitUntilServing(workers: 1))
+        #expect(eventually { daemon.log.contains("all 1 workers of generation 1 ready") }, "READY=1 reaches corrald from another user")
         let worker = try #require(daemon.workers.first)
         let status = try String(contentsOfFile: "/proc/\(worker)/status", encoding: .utf8)
         let nobody = try #require(getpwnam("nobody")).pointee

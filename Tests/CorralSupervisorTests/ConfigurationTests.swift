@@ -4,9 +4,11 @@ import Testing
 
 /// Loading gunicorn's settings from a TOML file and command lines: precedence, types, and errors
 /// that say where and what was expected.
-@Suite struct ConfigurationTests {
+@Suite final class ConfigurationTests {
     private let directory = FileManager.default.temporaryDirectory.appendingPathComponent("corral-config-\(UUID().uuidString)")
     private let defaults = Configuration(defaultWorkerCommand: ["/bin/true"])
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
 
     private func file(_ text: String) throws -> String {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -2,10 +2,12 @@ import Foundation
 import Testing
 @testable import CorralSupervisor
 
-@Suite(.serialized) struct PidfileTests {
+@Suite(.serialized) final class PidfileTests {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("corral-pid-\(UUID().uuidString)")
 
     init() throws { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+
+    deinit { try? FileManager.default.removeItem(at: dir) }
 
     private func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
 
