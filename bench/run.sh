@@ -17,6 +17,8 @@
 #    request) to corral and reports its RSS growth; nginx is measured too, as a reference.
 #    Measured after 2 s at rest: corral returns parked coroutines' memory 1 s after a wave.
 # 3. Allocations: bench/allocs.sh counts corral's heap allocations per request under valgrind.
+# 4. The supervisor: bench/supervisor.py times corrald's reloads and restarts, its RSS and idle
+#    CPU, and failed requests during RELOADS reloads under load, beside gunicorn + meinheld's.
 # Prints a table of medians with the ratios corral/nginx and corral/meinheld, and writes it to
 # bench/results/latest.md. Every process started here is stopped on exit, however it ends.
 #
@@ -28,6 +30,7 @@
 #   BENCH_PORT     first of three ports: corral, nginx = +1, meinheld = +2 [18080]; allocs.sh
 #                  uses ALLOCS_PORT [18090]
 #   IDLE_CONNS [10000]   BENCH_IDLE [1]: 0 leaves out step 2   BENCH_ALLOCS [1]: 0 leaves out step 3
+#   BENCH_SUPERVISOR [1]: 0 leaves out step 4 (its own knobs: see bench/supervisor.py)
 #   BENCH_SERVERS  which servers step 1 runs ["corral nginx meinheld"]; leaving corral out (to
 #                  try the harness without a build) is announced and its ratios read n/a
 #   BENCH_RESULTS  where the markdown goes [bench/results/latest.md]
@@ -50,6 +53,7 @@ BENCH_PORT="${BENCH_PORT:-18080}"
 IDLE_CONNS="${IDLE_CONNS:-10000}"
 BENCH_IDLE="${BENCH_IDLE:-1}"
 BENCH_ALLOCS="${BENCH_ALLOCS:-1}"
+BENCH_SUPERVISOR="${BENCH_SUPERVISOR:-1}"
 BENCH_SERVERS="${BENCH_SERVERS:-corral nginx meinheld}"
 BENCH_RESULTS="${BENCH_RESULTS:-$here/results/latest.md}"
 
@@ -238,5 +242,14 @@ json.dump({
 }, open(sys.argv[1], "w"))
 PY
 python3 "$here/summarize.py" "$raw" "$BENCH_RESULTS"
+
+# --- 4. the supervisor -----------------------------------------------------------------------
+if [ "$BENCH_SUPERVISOR" = 1 ]; then
+    if ! SUP_RESULTS="$BENCH_RESULTS" CORRAL_HELLO="$CORRAL_HELLO" python3 "$here/supervisor.py"; then
+        echo "bench: error: the supervisor benchmark failed" >&2; status=1
+    fi
+else
+    echo "bench: NOTE: supervisor benchmark left out (BENCH_SUPERVISOR=$BENCH_SUPERVISOR)" >&2
+fi
 [ "$status" = 0 ] || echo "bench: some measurements FAILED (see above); the table marks them" >&2
 exit "$status"
