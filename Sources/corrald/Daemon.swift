@@ -70,8 +70,9 @@ final class Daemon: @unchecked Sendable {
         try loop.register(notify.fd, events: EventLoop.readable, watcher: ReadinessHandler { [unowned self] in
             heard()
         })
-        let origin = sockets.isInherited ? "inherited from systemd" : "opened with backlog \(configuration.backlog)"
-        log.info("corrald \(getpid()) listening at \(plans[0]!.sockets.map(\.name).joined(separator: ", ")) (\(origin)); "
+        let listening = sockets.isInherited ? plans[0]!.sockets.map(\.name).joined(separator: ", ") + " (inherited from systemd)"
+                                            : configuration.bind.joined(separator: ", ") + " (backlog \(configuration.backlog))"
+        log.info("corrald \(getpid()) listening at \(listening); "
                  + "\(configuration.workers) workers: \(configuration.workerCommand.joined(separator: " "))")
     }
 
