@@ -47,6 +47,25 @@ import Testing
         #expect((try? String(contentsOfFile: daemon.pidfile, encoding: .utf8)) == "\(daemon.pid)\n")
     }
 
+    @Test func socketsFromSystemdAreUsedAsTheyAre() throws {
+        let directory = TemporaryDirectory()
+        let port = freePort()
+        let daemon = try TestProcess(["/usr/bin/systemd-socket-activate", "-l", "127.0.0.1:\(port)", "--fdname=web",
+                                      Binaries.path("corrald"), "-w", "2", "--backlog", "77"],
+                                     logPath: directory.file("corrald.log"))
+        #expect(eventually { daemon.log.contains("Listening on") })
+        _ = try RawClient(port: port)   // systemd-socket-activate execs corrald on the first connection
+        #expect(eventually { CorraldProcess.children(of: daemon.pid).count == 2 && (try? RawClient.get(port: port, "/"))??.status == 200 })
+        #expect(daemon.log.contains("listening at web (inherited from systemd)"), "\(daemon.log)")
+        #expect(!shell("ss -Hltn sport = :\(port)").output.contains(" 77 "), "not listen()ed again with corrald's backlog")
+        let worker = try #require(CorraldProcess.children(of: daemon.pid).first)
+        let environment = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(worker)/environ"))
+            .split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        #expect(environment.contains("LISTEN_FDNAMES=web") && environment.contains("LISTEN_FDS=1"))
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit() == 0)
+    }
+
     @Test func aReloadAppliesTheNewBindsAndCountAndClosesRemovedSockets() throws {
         let first = freePort()
         let daemon = try CorraldProcess(config: "workers = 2\nbind = [\"127.0.0.1:\(first)\"]\n", port: first, bindFlag: false)
