@@ -47,6 +47,28 @@ import Testing
         #expect((try? String(contentsOfFile: daemon.pidfile, encoding: .utf8)) == "\(daemon.pid)\n")
     }
 
+    @Test func reusePortLetsAnotherListenerShareThePort() throws {
+        /// Whether a SO_REUSEPORT socket of ours can bind the port too.
+        func canShare(_ port: UInt16) -> Bool {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var on: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = port.bigEndian
+            return withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+        }
+        let sharing = try CorraldProcess(["-w", "1", "--reuse-port"])
+        let exclusive = try CorraldProcess(["-w", "1"])
+        #expect(sharing.waitUntilServing(workers: 1) && exclusive.waitUntilServing(workers: 1))
+        #expect(canShare(sharing.port))
+        #expect(!canShare(exclusive.port))
+    }
+
     @Test func socketsFromSystemdAreUsedAsTheyAre() throws {
         let directory = TemporaryDirectory()
         let port = freePort()
