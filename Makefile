@@ -1,7 +1,7 @@
 # corral — the two commands: `make run` and `make test`. Each installs what is missing first.
 SWIFT ?= swift
 BIN_DEBUG := .build/debug
-APT_PACKAGES := libsystemd-dev pkg-config curl systemd python3 iproute2 util-linux
+APT_PACKAGES := libsystemd-dev libxml2-dev pkg-config curl systemd python3 iproute2 util-linux
 PORT ?= 8000
 
 .PHONY: deps build run test bench release clean

@@ -28,6 +28,8 @@ let package = Package(
         // libsystemd: sd_listen_fds_with_names, sd_notify, sd_journal_sendv.
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd",
                        providers: [.apt(["libsystemd-dev"])]),
+        // libxml2: the XML-RPC documents of the control socket.
+        .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         .target(name: "CorralEventLoop", dependencies: ["CCorral"], swiftSettings: hotPath),
         .target(name: "CorralHTTP", swiftSettings: hotPath),
         .target(name: "CorralSystemd", dependencies: ["CSystemd", "CCorral", "CorralEventLoop"], swiftSettings: [nonsending]),
@@ -39,6 +41,9 @@ let package = Package(
         .target(name: "CorralSupervisor",
                 dependencies: ["CorralHTTP", "CorralSystemd", .product(name: "TOMLKit", package: "TOMLKit")],
                 swiftSettings: [nonsending]),
+        // The control socket: supervisord's XML-RPC, served by the engine inside corrald's loop.
+        .target(name: "CorralControl", dependencies: ["CXML2", "CorralServer", "CorralEventLoop", "CorralHTTP"],
+                swiftSettings: [nonsending]),
         .target(name: "CorralWorker",
                 dependencies: ["CorralServer", "CorralSystemd", "CorralEventLoop", "CCorral",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -48,7 +53,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),
         .executableTarget(name: "corrald",
-                          dependencies: ["CorralSupervisor", "CorralServer", "CorralSystemd", "CorralEventLoop", "CCorral",
+                          dependencies: ["CorralSupervisor", "CorralControl", "CorralServer", "CorralSystemd", "CorralEventLoop", "CCorral",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),
         .executableTarget(name: "corral-example-json", dependencies: ["CorralWorker"],
@@ -58,6 +63,7 @@ let package = Package(
         .testTarget(name: "CorralHTTPTests", dependencies: ["CorralHTTP"]),
         .testTarget(name: "CorralEventLoopTests", dependencies: ["CorralEventLoop"]),
         .testTarget(name: "CorralSupervisorTests", dependencies: ["CorralSupervisor"]),
+        .testTarget(name: "CorralControlTests", dependencies: ["CorralControl"]),
         .testTarget(name: "CorralIntegrationTests", dependencies: ["CorralServer", "CorralSystemd", "CorralEventLoop"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import CCorral
+import CorralControl
 import CorralEventLoop
 import CorralServer
 import CorralSupervisor
@@ -33,6 +34,8 @@ final class Daemon: @unchecked Sendable {
     private let sockets: ListeningSockets
     private let notify: NotifyListener
     private let output: WorkerOutput
+    private var mainLogRecent = RecentOutput(capacity: 64 * 1024)
+    private var control: ControlServer?
     private let pidfile: Pidfile?
     private let systemd = Notifier()
     private(set) var reloads: [ReloadRecord] = []
@@ -47,9 +50,9 @@ final class Daemon: @unchecked Sendable {
         let configuration = loaded.configuration
         self.loader = loader
         log = try Self.errorLog(for: configuration)
-        for warning in loaded.warnings { log.warning("\(warning)") }
-        if let name = configuration.procName { corral_set_process_name(name) }
         loop = try EventLoop()
+        output = WorkerOutput(loop: loop)
+        if let name = configuration.procName { corral_set_process_name(name) }
         if let path = configuration.pidfile {
             let pidfile = Pidfile(path: path)
             try pidfile.claim()
@@ -61,8 +64,9 @@ final class Daemon: @unchecked Sendable {
         // Abstract: nothing to clean up after a crash, reachable by workers of any user. Senders
         // are known by their credentials, so a stranger's datagram is ignored.
         notify = try NotifyListener(path: "@corrald-\(getpid())-notify")
-        output = WorkerOutput(loop: loop)
         state = SupervisorState(settings: configuration.supervisorSettings)
+        log.observer = { [unowned self] line in mainLogRecent.append(Array(line.utf8)[...]) }
+        for warning in loaded.warnings { log.warning("\(warning)") }
         plans[0] = try plan(for: configuration)
         try loop.watchSignals([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGCHLD, SIGPIPE]) { [unowned self] in
             received($0)
@@ -70,6 +74,7 @@ final class Daemon: @unchecked Sendable {
         try loop.register(notify.fd, events: EventLoop.readable, watcher: ReadinessHandler { [unowned self] in
             heard()
         })
+        try openControlSocket(configuration)
         let listening = sockets.isInherited ? plans[0]!.sockets.map(\.name).joined(separator: ", ") + " (inherited from systemd)"
                                             : configuration.bind.joined(separator: ", ") + " (backlog \(configuration.backlog))"
         log.info("corrald \(getpid()) listening at \(listening); "
@@ -236,6 +241,7 @@ final class Daemon: @unchecked Sendable {
                 let output = code != 0 && !lastBootOutput.isEmpty ? "; its output:\n\(lastBootOutput)" : ""
                 log.log(code == 0 ? .info : .critical, "exiting: \(reason)\(output)")
                 pidfile?.release()
+                control = nil
                 sockets.close(allBut: [])
                 exit(code)
             }
@@ -250,16 +256,15 @@ final class Daemon: @unchecked Sendable {
             return
         }
         do {
-            let pipe = try output.makePipe()
+            let pipes = try output.makePipes()
             let pid: pid_t
             do {
-                pid = try plan.spawner.spawn(sockets: plan.sockets, stderr: pipe.write)
+                pid = try plan.spawner.spawn(sockets: plan.sockets, stdout: pipes.stdout.write, stderr: pipes.stderr.write)
             } catch {
-                close(pipe.read)
-                close(pipe.write)
+                output.discard(pipes)
                 throw error
             }
-            output.attach(pipe, to: pid)
+            output.attach(pipes, to: pid, slot: slot)
             workerRevisions[pid] = revision
             state.spawned(slot: slot, generation: generation, pid: pid, now: loop.now)
             log.info("spawned worker \(slot) of generation \(generation): pid \(pid)")
@@ -272,7 +277,13 @@ final class Daemon: @unchecked Sendable {
     /// The reloaded configuration is now the serving one: corrald's own log and name follow it.
     private func adopt(_ configuration: Configuration) {
         if configuration.errorlog != log.destination {
-            do { log = try Self.errorLog(for: configuration) } catch { log.error("errorlog: \(error); keeping \(log.destination)") }
+            do {
+                let observer = log.observer
+                log = try Self.errorLog(for: configuration)
+                log.observer = observer
+            } catch {
+                log.error("errorlog: \(error); keeping \(log.destination)")
+            }
         }
         log.level = ErrorLog.Level(name: configuration.loglevel) ?? .info
         if let name = configuration.procName { corral_set_process_name(name) }
@@ -311,6 +322,90 @@ final class Daemon: @unchecked Sendable {
             perform(state.tick(now: loop.now))
         }
     }
+}
+
+// MARK: - The control socket's view
+
+extension Daemon: ControlTarget {
+    private func openControlSocket(_ configuration: Configuration) throws {
+        let underSystemd = getenv("INVOCATION_ID") != nil
+        guard let path = configuration.controlSocketPath(underSystemd: underSystemd) else {
+            log.info("no control socket (set control_socket, or a pidfile to have one beside it)")
+            return
+        }
+        if path == "/run/corral/corral.sock" { mkdir("/run/corral", 0o755) }
+        var group: gid_t?
+        if let name = configuration.controlGroup { group = gid_t(name) ?? getgrnam(name)?.pointee.gr_gid }
+        let credentials = configuration.controlUsername.map { "\($0):\(configuration.controlPassword ?? "")" }
+        control = try ControlServer(path: path, group: group, credentials: credentials,
+                                    service: ControlService(target: self), target: self, loop: loop, log: log)
+        log.info("control socket at \(path)")
+    }
+
+    var groupName: String { configuration.procName ?? "corral" }
+    var supervisorPid: Int32 { getpid() }
+    var isShuttingDown: Bool { state.shuttingDown }
+    var now: Int { time(nil) }
+
+    func snapshot() -> [ProcessSnapshot] {
+        let wallOffset = Int64(time(nil)) * 1_000_000_000 - loop.now
+        func epoch(_ monotonic: Int64) -> Int { Int((monotonic + wallOffset) / 1_000_000_000) }
+        let serving = state.serving
+        return (0..<state.settings.workers).map { slot in
+            let exit = state.lastExit[slot]
+            let stoppedAt = exit.map { epoch($0.at) } ?? 0
+            if let worker = serving.first(where: { $0.slot == slot && $0.state != .stopping })
+                ?? serving.first(where: { $0.slot == slot }) {
+                let processState: ProcessState = switch worker.state {
+                case .starting: .starting
+                case .running: .running
+                case .stopping: .stopping
+                }
+                return ProcessSnapshot(slot: slot, pid: worker.pid, state: processState, generation: worker.generation,
+                                       startedAt: epoch(worker.spawnedAt), stoppedAt: stoppedAt,
+                                       lastExit: exit?.description ?? "", status: worker.status,
+                                       heartbeatAge: Double(loop.now - worker.lastPing) / 1e9)
+            }
+            let processState: ProcessState = state.stoppedSlots.contains(slot) ? .stopped
+                : state.restarts[slot] != nil ? .backoff : .exited
+            return ProcessSnapshot(slot: slot, pid: 0, state: processState, generation: state.generation, startedAt: 0,
+                                   stoppedAt: stoppedAt, lastExit: exit?.description ?? "")
+        }
+    }
+
+    /// Reload and shutdown start after the answer has gone out.
+    func requestReload() {
+        loop.spawn { [self] in
+            await loop.sleep(for: .milliseconds(10))
+            reload()
+        }
+    }
+
+    func requestShutdown() {
+        loop.spawn { [self] in
+            await loop.sleep(for: .milliseconds(10))
+            log.info("graceful shutdown (requested on the control socket)")
+            perform(state.shutdown(graceful: true, now: loop.now))
+        }
+    }
+
+    func stop(slots: [Int]) { perform(state.stopSlots(slots, now: loop.now)) }
+    func start(slots: [Int]) { perform(state.startSlots(slots, now: loop.now)) }
+
+    func signal(slots: [Int], _ signal: Int32) -> [Int] {
+        state.serving.filter { slots.contains($0.slot) && $0.state != .stopping }.compactMap { worker in
+            kill(worker.pid, signal) == 0 ? worker.slot : nil
+        }
+    }
+
+    func output(slot: Int, channel: OutputChannel) -> (bytes: [UInt8], total: Int) {
+        let recent = output.output(slot: slot, channel: channel)
+        return (recent.bytes, recent.total)
+    }
+
+    func mainLog() -> (bytes: [UInt8], total: Int) { (mainLogRecent.bytes, mainLogRecent.total) }
+
+    func pause(seconds: Double) async { await loop.sleep(for: .milliseconds(Int(seconds * 1000))) }
 }
 
 struct ValidationFailure: Error, CustomStringConvertible {

@@ -1,22 +1,102 @@
 import CCorral
+import CorralControl
 import CorralEventLoop
 import Glibc
 
-/// Workers' stderr goes through a pipe corrald reads: every byte is passed on to corrald's own
-/// stderr (where it would have gone anyway), and the last few lines of each worker are kept, so
-/// that when workers fail to boot corrald can say why in its own last words.
+/// The recent bytes of one output stream, bounded, with a count of all bytes ever added (so a
+/// follower can tell what is new).
+struct RecentOutput {
+    private(set) var bytes: [UInt8] = []
+    private(set) var total = 0
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    mutating func append(_ more: ArraySlice<UInt8>) {
+        bytes += more
+        total += more.count
+        if bytes.count > capacity { bytes.removeFirst(bytes.count - capacity) }
+    }
+}
+
+/// Workers' stdout and stderr go through pipes corrald reads: every byte is passed on to
+/// corrald's own stdout or stderr (where it would have gone anyway), each slot's recent output
+/// is kept for `tail`, and each worker's last stderr for corrald's last words when workers fail
+/// to boot.
 final class WorkerOutput {
+    private struct Source {
+        let pid: Int32
+        let slot: Int
+        let channel: OutputChannel
+    }
+
     private let loop: EventLoop
-    private var pipes: [Int32: Int32] = [:]       // read end → pid
-    private var tails: [Int32: [UInt8]] = [:]      // pid → its last bytes
-    private static let tailBytes = 2048
+    private var sources: [Int32: Source] = [:]                 // read end → whose
+    private var recent: [Int: [OutputChannel: RecentOutput]] = [:]
+    private var lastWords: [Int32: RecentOutput] = [:]          // pid → its last stderr bytes
+    private static let slotBytes = 64 * 1024
+    private static let lastWordsBytes = 2048
 
     init(loop: EventLoop) {
         self.loop = loop
     }
 
-    /// A pipe for the next worker's stderr: give `write` to the child and pass the pair to `attach`.
-    func makePipe() throws(SystemError) -> (read: Int32, write: Int32) {
+    struct Pipes {
+        let stdout: (read: Int32, write: Int32)
+        let stderr: (read: Int32, write: Int32)
+    }
+
+    /// Pipes for the next worker: give the write ends to the child, then `attach` them.
+    func makePipes() throws(SystemError) -> Pipes {
+        let stdout = try makePipe()
+        do {
+            return Pipes(stdout: stdout, stderr: try makePipe())
+        } catch {
+            close(stdout.read)
+            close(stdout.write)
+            throw error
+        }
+    }
+
+    func discard(_ pipes: Pipes) {
+        for fd in [pipes.stdout.read, pipes.stdout.write, pipes.stderr.read, pipes.stderr.write] { close(fd) }
+    }
+
+    func attach(_ pipes: Pipes, to pid: Int32, slot: Int) {
+        lastWords[pid] = RecentOutput(capacity: Self.lastWordsBytes)
+        for (ends, channel) in [(pipes.stdout, OutputChannel.stdout), (pipes.stderr, .stderr)] {
+            close(ends.write)
+            _ = corral_set_nonblocking(ends.read)
+            sources[ends.read] = Source(pid: pid, slot: slot, channel: channel)
+            do {
+                try loop.register(ends.read, events: EventLoop.readable, watcher: ReadinessHandler { [unowned self] in
+                    drain(ends.read)
+                })
+            } catch {
+                drain(ends.read)
+            }
+        }
+    }
+
+    /// A slot's recent output on one channel.
+    func output(slot: Int, channel: OutputChannel) -> RecentOutput {
+        recent[slot]?[channel] ?? RecentOutput(capacity: 0)
+    }
+
+    /// The worker was reaped: what it wrote to stderr last (its pipes are read to the end first).
+    func finish(_ pid: Int32) -> String {
+        for (fd, source) in sources where source.pid == pid { drain(fd) }
+        let tail = lastWords.removeValue(forKey: pid)
+        var text = String(decoding: tail?.bytes ?? [], as: UTF8.self)
+        if let tail, tail.total > tail.bytes.count, let newline = text.firstIndex(of: "\n") {
+            text = String(text[text.index(after: newline)...])   // starts mid-line: drop the fragment
+        }
+        return text.hasSuffix("\n") ? String(text.dropLast()) : text
+    }
+
+    private func makePipe() throws(SystemError) -> (read: Int32, write: Int32) {
         var ends: [Int32] = [0, 0]
         guard pipe(&ends) == 0 else { throw SystemError("pipe") }
         _ = corral_set_cloexec(ends[0], 1)   // corrald is single-threaded: no fork can slip in between
@@ -24,50 +104,24 @@ final class WorkerOutput {
         return (ends[0], ends[1])
     }
 
-    func attach(_ ends: (read: Int32, write: Int32), to pid: Int32) {
-        Glibc.close(ends.write)
-        _ = corral_set_nonblocking(ends.read)
-        pipes[ends.read] = pid
-        tails[pid] = []
-        do {
-            try loop.register(ends.read, events: EventLoop.readable, watcher: ReadinessHandler { [unowned self] in
-                drain(ends.read)
-            })
-        } catch {
-            drain(ends.read)
-        }
-    }
-
-    /// The worker was reaped: what it wrote last (the pipe is read to its end first).
-    func finish(_ pid: Int32) -> String {
-        if let fd = pipes.first(where: { $0.value == pid })?.key { drain(fd) }
-        let tail = tails.removeValue(forKey: pid) ?? []
-        var text = String(decoding: tail, as: UTF8.self)
-        if tail.count == Self.tailBytes, let newline = text.firstIndex(of: "\n") {
-            text = String(text[text.index(after: newline)...])   // starts mid-line: drop the fragment
-        }
-        return text.hasSuffix("\n") ? String(text.dropLast()) : text
-    }
-
     private func drain(_ fd: Int32) {
-        guard let pid = pipes[fd] else { return }
+        guard let source = sources[fd] else { return }
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
             let n = read(fd, &buffer, buffer.count)
             if n > 0 {
-                _ = buffer.withUnsafeBytes { write(2, $0.baseAddress, n) }
-                if var tail = tails[pid] {   // nil once reaped (a grandchild may still hold the pipe)
-                    tail += buffer[..<n]
-                    if tail.count > Self.tailBytes { tail.removeFirst(tail.count - Self.tailBytes) }
-                    tails[pid] = tail
-                }
+                _ = buffer.withUnsafeBytes { write(source.channel == .stdout ? 1 : 2, $0.baseAddress, n) }
+                recent[source.slot, default: [:]][source.channel, default: RecentOutput(capacity: Self.slotBytes)]
+                    .append(buffer[..<n])
+                // Nil once reaped (a grandchild may still hold the pipe).
+                if source.channel == .stderr { lastWords[source.pid]?.append(buffer[..<n]) }
             } else if n < 0 && errno == EINTR {
                 continue
             } else {
                 if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) {
                     loop.unregister(fd)
-                    Glibc.close(fd)
-                    pipes[fd] = nil
+                    close(fd)
+                    sources[fd] = nil
                 }
                 return
             }

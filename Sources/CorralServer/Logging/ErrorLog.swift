@@ -56,9 +56,14 @@ public final class ErrorLog: @unchecked Sendable {
         fd = newFD
     }
 
+    /// Sees every line written (corrald keeps the recent ones for `maintail`).
+    public var observer: ((String) -> Void)?
+
     public func log(_ level: Level, _ message: @autoclosure () -> String) {
         guard level >= self.level else { return }
         let text = message()
+        let line = "[\(Self.timestamp())] [\(getpid())] [\(level.label)] \(text)\n"
+        observer?(line)
         if destination == "journal" {
             var fields: [UInt8] = []
             var ends: [Int] = []
@@ -71,7 +76,6 @@ public final class ErrorLog: @unchecked Sendable {
             }
             return
         }
-        let line = "[\(Self.timestamp())] [\(getpid())] [\(level.label)] \(text)\n"
         var bytes = Array(line.utf8)
         var offset = 0
         while offset < bytes.count {

@@ -33,6 +33,9 @@ public struct Configuration: Equatable, Sendable {
     public var rawEnv: [String] = []
     public var workerCommand: [String]
     public var controlSocket: String?
+    public var controlGroup: String?
+    public var controlUsername: String?
+    public var controlPassword: String?
     public var bootTimeout = 30.0
     public var restartBackoff = 0.5
     public var restartBackoffMax = 30.0
@@ -52,6 +55,15 @@ public struct Configuration: Equatable, Sendable {
         let table = TOMLTable()
         for setting in Setting.all { table[setting.name] = setting.render(self) }
         return table.convert(to: .toml) + "\n"
+    }
+
+    /// Where the control socket goes: `control_socket`; else /run/corral/corral.sock under
+    /// systemd; else beside the pidfile (`corrald.pid` → `corrald.sock`); else nowhere.
+    public func controlSocketPath(underSystemd: Bool) -> String? {
+        if let controlSocket { return controlSocket }
+        if underSystemd { return "/run/corral/corral.sock" }
+        guard let pidfile else { return nil }
+        return (pidfile.hasSuffix(".pid") ? String(pidfile.dropLast(4)) : pidfile) + ".sock"
     }
 
     /// What the state machine needs, in nanoseconds.

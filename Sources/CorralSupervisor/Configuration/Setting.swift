@@ -60,10 +60,7 @@ struct Setting: Sendable {
             guard let user, Int(user) == nil, getpwnam(user) == nil else { return nil }
             return "no such user \"\(user)\""
         }),
-        optionalText("group", \.group, check: { group in
-            guard let group, Int(group) == nil, getgrnam(group) == nil else { return nil }
-            return "no such group \"\(group)\""
-        }),
+        optionalText("group", \.group, check: checkGroup),
         Setting(name: "umask", apply: { config, value, fromText throws(SettingError) in
             switch value {
             case .integer(let mask) where (0...0o777).contains(mask): config.umask = mask
@@ -90,11 +87,19 @@ struct Setting: Sendable {
             return access(executable, X_OK) == 0 ? nil : "\"\(executable)\" is not an executable file (\(String(cString: strerror(errno))))"
         }),
         optionalText("control_socket", \.controlSocket),
+        optionalText("control_group", \.controlGroup, check: checkGroup),
+        optionalText("control_username", \.controlUsername),
+        optionalText("control_password", \.controlPassword),
         seconds("boot_timeout", \.bootTimeout, minimum: 0.001),
         seconds("restart_backoff", \.restartBackoff),
         seconds("restart_backoff_max", \.restartBackoffMax),
         seconds("restart_backoff_reset", \.restartBackoffReset),
     ]
+
+    private static func checkGroup(_ group: String?) -> String? {
+        guard let group, Int(group) == nil, getgrnam(group) == nil else { return nil }
+        return "no such group \"\(group)\""
+    }
 
     // MARK: Kinds
 

@@ -62,6 +62,10 @@ public struct SupervisorState {
     private var firstGenerationReady = false
     private var failedFirstSlots: Set<Int> = []
     public private(set) var shuttingDown = false
+    /// Slots an operator stopped (supervisorctl stop): not restarted until started again.
+    public private(set) var stoppedSlots: Set<Int> = []
+    /// How each slot's last worker ended, for status (BACKOFF, EXITED).
+    public private(set) var lastExit: [Int: (description: String, at: Int64)] = [:]
 
     public init(settings: Settings) {
         self.settings = settings
@@ -143,7 +147,8 @@ public struct SupervisorState {
         if generation == pendingGeneration {
             return failReload(reason: "worker \(slot) of generation \(generation) \(description) during boot", now: now)
         }
-        if wasStopping || generation != self.generation || slot >= settings.workers { return [] }
+        if generation == self.generation { lastExit[slot] = (description, now) }
+        if wasStopping || generation != self.generation || slot >= settings.workers || stoppedSlots.contains(slot) { return [] }
         if !firstGenerationReady {
             failedFirstSlots.insert(slot)
             if failedFirstSlots.count == settings.workers {
@@ -263,6 +268,32 @@ public struct SupervisorState {
         return actions
     }
 
+    /// An operator stops these slots (their workers drain; corrald keeps the sockets).
+    public mutating func stopSlots(_ slots: [Int], now: Int64) -> [Action] {
+        guard !shuttingDown else { return [] }
+        var actions: [Action] = []
+        for slot in slots where slot < settings.workers {
+            stoppedSlots.insert(slot)
+            restarts[slot] = nil
+            for worker in serving where worker.slot == slot { actions += stop(worker.pid, now: now) }
+        }
+        return actions
+    }
+
+    /// An operator starts stopped slots again.
+    public mutating func startSlots(_ slots: [Int], now: Int64) -> [Action] {
+        guard !shuttingDown else { return [] }
+        var actions: [Action] = []
+        for slot in slots where slot < settings.workers && stoppedSlots.contains(slot) {
+            stoppedSlots.remove(slot)
+            backoffs[slot] = nil
+            if !serving.contains(where: { $0.slot == slot && $0.state != .stopping }) {
+                actions.append(.spawn(slot: slot, generation: generation))
+            }
+        }
+        return actions
+    }
+
     /// TERM (graceful) or INT/QUIT (fast): stop everything, then exit 0.
     public mutating func shutdown(graceful: Bool, now: Int64) -> [Action] {
         shuttingDown = true
@@ -307,6 +338,7 @@ public struct SupervisorState {
         }
         generation = next
         pendingGeneration = nil
+        stoppedSlots = []
         if let pendingSettings { settings = pendingSettings }
         pendingSettings = nil
         backoffs = [:]
