@@ -1,7 +1,7 @@
 # corral — the two commands: `make run` and `make test`. Each installs what is missing first.
 SWIFT ?= swift
 BIN_DEBUG := .build/debug
-APT_PACKAGES := libsystemd-dev libxml2-dev pkg-config curl systemd python3 iproute2 util-linux
+APT_PACKAGES := libsystemd-dev libxml2-dev pkg-config curl systemd python3 python3-venv iproute2 util-linux
 PORT ?= 8000
 
 .PHONY: deps build run test bench release clean
@@ -26,9 +26,15 @@ release: deps
 run: build
 	$(BIN_DEBUG)/corrald -c config/corral.toml -b 127.0.0.1:$(PORT) -p $(CURDIR)/.build/corrald.pid
 
-test: deps
+# The real supervisorctl (PyPI's supervisor) for the control-socket tests, in a private venv.
+SUPERVISOR_VENV := .build/supervisor-venv
+$(SUPERVISOR_VENV)/bin/supervisorctl:
+	python3 -m venv $(SUPERVISOR_VENV)
+	$(SUPERVISOR_VENV)/bin/pip install -q 'supervisor==4.3.0'
+
+test: deps $(SUPERVISOR_VENV)/bin/supervisorctl
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	CORRAL_SUPERVISORCTL=$(CURDIR)/$(SUPERVISOR_VENV)/bin/supervisorctl $(SWIFT) test --skip-build
 
 bench: deps release
 	bash bench/run.sh
