@@ -39,6 +39,7 @@ final class Daemon: @unchecked Sendable {
     private let pidfile: Pidfile?
     private let systemd = Notifier()
     private(set) var reloads: [ReloadRecord] = []
+    private var reloadCount = 0
     /// What the last worker that died during boot wrote, for corrald's last words.
     private var lastBootOutput = ""
     private var wakeToken = 0
@@ -290,6 +291,7 @@ final class Daemon: @unchecked Sendable {
     }
 
     private func recordReload(succeeded: Bool, _ detail: String) {
+        reloadCount += 1
         reloads.append(ReloadRecord(succeeded: succeeded, detail: detail))
         if reloads.count > 20 { reloads.removeFirst() }
         log.log(succeeded ? .info : .error, "reload \(succeeded ? "done" : "failed"): \(detail)")
@@ -379,6 +381,22 @@ extension Daemon: ControlTarget {
             await loop.sleep(for: .milliseconds(10))
             reload()
         }
+    }
+
+    func reloadAndWait() async -> (succeeded: Bool, detail: String) {
+        let before = reloadCount
+        reload()
+        let deadline = loop.now + state.settings.bootTimeout * 2 + 10_000_000_000
+        while reloadCount == before && loop.now < deadline && !state.shuttingDown {
+            await loop.sleep(for: .milliseconds(20))
+        }
+        guard reloadCount > before, let last = reloads.last else { return (false, "no outcome: corrald is stopping") }
+        return (last.succeeded, last.detail)
+    }
+
+    func changeWorkers(by delta: Int) -> Int {
+        perform(state.changeWorkerCount(by: delta, now: loop.now))
+        return state.settings.workers
     }
 
     func requestShutdown() {

@@ -17,6 +17,14 @@ private final class FakeTarget: ControlTarget, @unchecked Sendable {
     func snapshot() -> [ProcessSnapshot] { processes }
     func requestReload() { actions.append("reload") }
     func requestShutdown() { actions.append("shutdown") }
+    func reloadAndWait() async -> (succeeded: Bool, detail: String) {
+        actions.append("reload and wait")
+        return (false, "worker 0 of generation 2 exited with status 3 during boot")
+    }
+    func changeWorkers(by delta: Int) -> Int {
+        actions.append("workers \(delta)")
+        return processes.count + delta
+    }
     func stop(slots: [Int]) {
         actions.append("stop \(slots)")
         for slot in slots { processes[slot].state = .stopped }
@@ -77,6 +85,12 @@ private final class FakeTarget: ControlTarget, @unchecked Sendable {
         #expect(try await call("restart").get() == .bool(true))
         #expect(target.actions == ["stop [0]", "start [0]", "signal [0, 1] \(SIGUSR1)", "reload"])
         #expect(ControlService.signalNumber("hup") == SIGHUP && ControlService.signalNumber("9") == 9)
+    }
+
+    @Test func corralsOwnMethods() async throws {
+        let outcome = try await service.handle(XMLRPCCall(method: "corral.reload", params: [])).get()
+        #expect(outcome["succeeded"] == .bool(false) && outcome["detail"]?.string?.contains("status 3") == true)
+        #expect(try await service.handle(XMLRPCCall(method: "corral.changeWorkers", params: [.int(1)])).get() == .int(3))
     }
 
     @Test func logsAreReadTheWaySupervisorctlAsks() async throws {

@@ -182,4 +182,65 @@ import Testing
         let denied = shell("runuser -u nobody -- \(Self.supervisorctl) -s unix://\(socket) pid")
         #expect(!denied.output.contains("\(daemon.pid)") && denied.output.contains("denied"), "\(denied.output)")
     }
+
+    // MARK: corralctl
+
+    private func corralctl(_ daemon: CorraldProcess, _ arguments: String) -> (output: String, status: Int32) {
+        shell("\(Binaries.path("corralctl")) \(arguments) -s unix://\(daemon.directory.file("corrald.sock"))")
+    }
+
+    @Test func corralctlReportsAndActs() throws {
+        let daemon = try CorraldProcess(config: "workers = 2\nboot_timeout = 5\n")
+        #expect(daemon.waitUntilServing(workers: 2))
+        #expect(eventually { corralctl(daemon, "status").status == 0 })
+        let table = corralctl(daemon, "status").output
+        for pid in daemon.workers { #expect(table.contains(" \(pid) "), "\(table)") }
+        #expect(table.contains("SLOT") && table.contains("HEARTBEAT") && table.contains("RUNNING"))
+        #expect(corralctl(daemon, "status --json").output.hasPrefix("[{\"name\":\"0\""))
+        #expect(corralctl(daemon, "pid").output == "\(daemon.pid)\n")
+        #expect(corralctl(daemon, "version").output.hasPrefix("corral "))
+
+        let reloaded = corralctl(daemon, "reload")
+        #expect(reloaded.status == 0 && reloaded.output.contains("reloaded: 2 workers of generation 2 ready"), "\(reloaded.output)")
+        let broken = script("broken-app", in: daemon.directory, "#!/bin/sh\nexit 3\n")
+        daemon.directory.write("corral.toml", "workers = 2\nboot_timeout = 5\nworker_cmd = \"\(broken)\"\n")
+        let failed = corralctl(daemon, "reload")
+        #expect(failed.status == 1, "a failed reload exits non-zero")
+        #expect(failed.output.contains("reload failed: worker") && failed.output.contains("exited with status 3"), "\(failed.output)")
+        daemon.directory.write("corral.toml", "workers = 2\n")
+
+        #expect(corralctl(daemon, "workers +1").output == "workers: 3\n")
+        #expect(eventually { daemon.workers.count == 3 })
+        #expect(corralctl(daemon, "workers 2").output == "workers: 2\n")
+        #expect(corralctl(daemon, "stop 1").output.contains("corral:1: stopped"))
+        #expect(corralctl(daemon, "status").status == 3, "a stopped worker makes status exit 3")
+        #expect(corralctl(daemon, "start 1").output.contains("corral:1: started"))
+        #expect(eventually { corralctl(daemon, "status").status == 0 })
+
+        let load = LoadClients(port: daemon.port, clients: 3)
+        let before = daemon.workers
+        let restarted = corralctl(daemon, "restart")
+        let result = load.stop()
+        #expect(restarted.output.contains("corral:0: restarted") && restarted.output.contains("corral:1: restarted"))
+        #expect(daemon.workers.isDisjoint(with: before), "every worker restarted")
+        #expect(result.failures == 0, "a rolling restart fails no request: \(result)")
+
+        #expect(corralctl(daemon, "maintail").output.contains("reload failed"))
+        #expect(corralctl(daemon, "signal TERM 0").output.contains("corral:0: signalled"))
+        #expect(shell("\(Binaries.path("corralctl")) status -s unix:///nonexistent.sock").status == 4, "unreachable exits 4")
+        #expect(corralctl(daemon, "shutdown").output.contains("Shut down"))
+        #expect(daemon.waitForExit() == 0)
+    }
+
+    @Test func corralctlFindsTheSocketFromTheConfig() throws {
+        let directory = TemporaryDirectory()
+        let socket = directory.file("ctl.sock")
+        let daemon = try CorraldProcess(config: "workers = 1\ncontrol_socket = \"\(socket)\"\ncontrol_username = \"ops\"\ncontrol_password = \"s3cret\"\n")
+        #expect(daemon.waitUntilServing(workers: 1))
+        #expect(eventually { shell("\(Binaries.path("corralctl")) pid -c \(daemon.configPath)").output == "\(daemon.pid)\n" },
+                "socket path and credentials from the config")
+        let anonymous = shell("\(Self.supervisorctl) -s unix://\(socket) pid")
+        #expect(!anonymous.output.contains("\(daemon.pid)"), "Basic auth is required: \(anonymous.output)")
+        #expect(shell("\(Self.supervisorctl) -s unix://\(socket) -u ops -p s3cret pid").output.contains("\(daemon.pid)"))
+    }
 }

@@ -136,6 +136,16 @@ public final class ControlService: @unchecked Sendable {
         "supervisor.readLog": Method(arity: 2...2) { service, params throws(XMLRPCFault) in
             .string(slice(service.target.mainLog().bytes, offset: try number(params, 0), length: try number(params, 1)))
         },
+        // corral's own, for corralctl.
+        "corral.reload": Method(arity: 0...0) { service, _ throws(XMLRPCFault) in
+            try service.notShuttingDown()
+            let (succeeded, detail) = await service.target.reloadAndWait()
+            return .struct([("succeeded", .bool(succeeded)), ("detail", .string(detail))])
+        },
+        "corral.changeWorkers": Method(arity: 1...1) { service, params throws(XMLRPCFault) in
+            try service.notShuttingDown()
+            return .int(service.target.changeWorkers(by: try number(params, 0)))
+        },
         "system.listMethods": Method(arity: 0...0) { _, _ in .array(methods.keys.sorted().map(XMLRPCValue.string)) },
     ]
 
@@ -260,7 +270,7 @@ public final class ControlService: @unchecked Sendable {
     }
 
     /// Python's timedelta text: `0:00:06`, `1 day, 2:03:04`.
-    static func uptime(_ seconds: Int) -> String {
+    public static func uptime(_ seconds: Int) -> String {
         let days = seconds / 86400, rest = seconds % 86400
         let clock = "\(rest / 3600):" + two(rest % 3600 / 60) + ":" + two(rest % 60)
         return days == 0 ? clock : "\(days) day\(days == 1 ? "" : "s"), \(clock)"

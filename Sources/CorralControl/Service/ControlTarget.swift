@@ -65,6 +65,10 @@ public protocol ControlTarget: AnyObject, Sendable {
     func snapshot() -> [ProcessSnapshot]
     /// SIGHUP's reload.
     func requestReload()
+    /// The same reload, answered when it has finished: whether it succeeded, and why not.
+    func reloadAndWait() async -> (succeeded: Bool, detail: String)
+    /// TTIN/TTOU: `delta` workers more or fewer (never below one); returns the new count.
+    func changeWorkers(by delta: Int) -> Int
     /// SIGTERM's graceful stop.
     func requestShutdown()
     func stop(slots: [Int])

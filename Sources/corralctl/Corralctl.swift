@@ -1,0 +1,105 @@
+import ArgumentParser
+import CorralControl
+import CorralSupervisor
+import Glibc
+
+/// corralctl's exit codes.
+enum Exit {
+    static let failed: Int32 = 1
+    static let notAllRunning: Int32 = 3
+    static let unreachable: Int32 = 4
+}
+
+struct Corralctl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "corralctl",
+        abstract: "Control a running corrald through its control socket.",
+        discussion: """
+            Exit codes: 0 done; 1 the operation failed (a reload that did not take, a fault); \
+            2 bad usage; 3 status found a worker that is not RUNNING; 4 corrald cannot be reached.
+            """,
+        subcommands: [Status.self, Reload.self, Restart.self, Stop.self, Start.self, Signal.self, Tail.self,
+                      Maintail.self, Pid.self, Workers.self, Shutdown.self, Version.self])
+}
+
+/// Where corrald is: `-s unix:///path`, else the control socket its config file (`-c`) names.
+struct Connection: ParsableArguments {
+    @Option(name: [.short, .customLong("config")], help: "corrald's TOML config file (to find its control socket).")
+    var config: String?
+
+    @Option(name: [.short, .customLong("socket")], help: "The control socket: unix:///path or a path.")
+    var socket: String?
+
+    @Flag(name: .customLong("json"), help: "Output for scripts.")
+    var json = false
+
+    func client() throws -> ControlClient {
+        var credentials: String?
+        var path = socket.map { $0.hasPrefix("unix://") ? String($0.dropFirst(7)) : $0 }
+        if path == nil || config != nil {
+            let defaults = Configuration(defaultWorkerCommand: ["/bin/true"])
+            let loaded = try ConfigurationLoader(defaults: defaults, file: config).load().configuration
+            path = path ?? loaded.controlSocketPath(underSystemd: false) ?? "/run/corral/corral.sock"
+            credentials = loaded.controlUsername.map { "\($0):\(loaded.controlPassword ?? "")" }
+        }
+        return ControlClient(path: path!, credentials: credentials)
+    }
+
+    /// Runs `body` with a client; unreachable → exit 4, faults and failures → exit 1.
+    func run(_ body: (ControlClient) throws -> Void) throws {
+        let client: ControlClient
+        do { client = try self.client() } catch { fail("\(error)", Exit.failed) }
+        do {
+            try body(client)
+        } catch let failure as ControlClient.Failure {
+            fail(failure.description, failure.description.hasPrefix("cannot connect") ? Exit.unreachable : Exit.failed)
+        } catch let fault as XMLRPCFault {
+            fail(fault.string, Exit.failed)
+        }
+    }
+
+    /// `all`, `N` or `group:N` as the control socket names it.
+    func name(_ text: String, group: String) -> String {
+        Int(text) != nil ? "\(group):\(text)" : text
+    }
+}
+
+func fail(_ message: String, _ code: Int32) -> Never {
+    let text = Array("corralctl: \(message)\n".utf8)
+    _ = write(2, text, text.count)
+    exit(code)
+}
+
+func printJSON(_ value: XMLRPCValue) {
+    print(JSONText.render(value))
+}
+
+/// Minimal JSON rendering of XML-RPC values (no Foundation).
+enum JSONText {
+    static func render(_ value: XMLRPCValue) -> String {
+        switch value {
+        case .string(let text): return quoted(text)
+        case .int(let number): return String(number)
+        case .bool(let flag): return String(flag)
+        case .double(let number): return number.isFinite ? String(number) : "null"
+        case .array(let items): return "[" + items.map(render).joined(separator: ",") + "]"
+        case .struct(let members): return "{" + members.map { quoted($0.0) + ":" + render($0.1) }.joined(separator: ",") + "}"
+        }
+    }
+
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,7 @@
+import ArgumentParser
+import CorralControl
+import CorralSupervisor
+import Glibc
+
+// corralctl: see README ("corralctl").
+Corralctl.main()
