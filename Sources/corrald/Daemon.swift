@@ -383,6 +383,10 @@ extension Daemon: ControlTarget {
         }
     }
 
+    func configurationChanged() -> Bool {
+        (try? loader.load())?.configuration != configuration
+    }
+
     func reloadAndWait() async -> (succeeded: Bool, detail: String) {
         let before = reloadCount
         reload()

@@ -16,6 +16,7 @@ private final class FakeTarget: ControlTarget, @unchecked Sendable {
 
     func snapshot() -> [ProcessSnapshot] { processes }
     func requestReload() { actions.append("reload") }
+    func configurationChanged() -> Bool { true }
     func requestShutdown() { actions.append("shutdown") }
     func reloadAndWait() async -> (succeeded: Bool, detail: String) {
         actions.append("reload and wait")
@@ -91,6 +92,14 @@ private final class FakeTarget: ControlTarget, @unchecked Sendable {
         let outcome = try await service.handle(XMLRPCCall(method: "corral.reload", params: [])).get()
         #expect(outcome["succeeded"] == .bool(false) && outcome["detail"]?.string?.contains("status 3") == true)
         #expect(try await service.handle(XMLRPCCall(method: "corral.changeWorkers", params: [.int(1)])).get() == .int(3))
+    }
+
+    @Test func rereadAndUpdateReloadTheOneGroup() async throws {
+        #expect(try await call("reloadConfig").get() == .array([.array([.array([]), .array([.string("app")]), .array([])])]))
+        #expect(try await call("removeProcessGroup", .string("app")).get() == .bool(true))
+        #expect(try await call("addProcessGroup", .string("app")).get() == .bool(true))
+        #expect(target.actions == ["reload"])
+        #expect(await call("addProcessGroup", .string("other")) == .failure(XMLRPCFault(10, "BAD_NAME: other")))
     }
 
     @Test func logsAreReadTheWaySupervisorctlAsks() async throws {

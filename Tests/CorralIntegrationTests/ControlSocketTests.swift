@@ -62,11 +62,18 @@ import Testing
         #expect(eventually { let now = pids(daemon); return now.count == 2 && Set(now.values).isDisjoint(with: before.values) })
 
         let reloaded = pids(daemon)
+        #expect(ctl(daemon, "reread").output.contains("No config updates"), "an unchanged file")
+        daemon.directory.write("corral.toml", "workers = 2\nboot_timeout = 6\n")
+        #expect(ctl(daemon, "reread").output.contains("corral: changed"))
+        let updated = ctl(daemon, "update")
+        #expect(updated.output.contains("corral: updated process group"), "\(updated.output)")
+        #expect(eventually { let now = pids(daemon); return now.count == 2 && Set(now.values).isDisjoint(with: reloaded.values) })
+        let afterUpdate = pids(daemon)
         let broken = script("broken-app", in: daemon.directory, "#!/bin/sh\necho 'broken deploy' >&2\nexit 3\n")
         daemon.directory.write("corral.toml", "workers = 2\nboot_timeout = 5\nworker_cmd = \"\(broken)\"\n")
         #expect(ctl(daemon, "reload").status == 0)
         #expect(eventually { daemon.log.contains("reload failed") })
-        #expect(pids(daemon) == reloaded, "the old generation keeps serving")
+        #expect(pids(daemon) == afterUpdate, "the old generation keeps serving")
     }
 
     @Test func stopStartRestartAndSignal() throws {
@@ -111,6 +118,10 @@ import Testing
                 "tail shows the worker's stdout, escape characters replaced")
         #expect(ctl(daemon, "tail corral:0 stderr").output.contains("hello from stderr"))
         #expect(ctl(daemon, "maintail").output.contains("spawned worker 0 of generation 1"))
+        #expect(shell("timeout -s KILL 2 \(Self.supervisorctl) -s unix://\(daemon.directory.file("corrald.sock")) tail -f corral:0").output
+                    .contains("hello from stdout"), "tail -f streams")
+        #expect(shell("timeout -s KILL 2 \(Binaries.path("corralctl")) tail -f 0 stderr -s unix://\(daemon.directory.file("corrald.sock"))").output
+                    .contains("hello from stderr"), "corralctl tail -f streams")
         #expect(daemon.log.contains("hello from stdout"), "the output also reaches corrald's own")
     }
 

@@ -72,8 +72,22 @@ public final class ControlService: @unchecked Sendable {
                          ("process_prio", .int(999))])
             })
         },
-        // corral's configuration is not a set of program sections: nothing to add or remove.
-        "supervisor.reloadConfig": Method(arity: 0...0) { _, _ in .array([.array([.array([]), .array([]), .array([])])]) },
+        // corral has one group: a changed config file is a changed group, which supervisorctl update
+        // stops, removes and adds again; adding it is the zero-downtime reload (sockets stay open).
+        "supervisor.reloadConfig": Method(arity: 0...0) { service, _ in
+            let changed: [XMLRPCValue] = service.target.configurationChanged() ? [.string(service.target.groupName)] : []
+            return .array([.array([.array([]), .array(changed), .array([])])])
+        },
+        "supervisor.removeProcessGroup": Method(arity: 1...1) { service, params throws(XMLRPCFault) in
+            try service.group(try text(params, 0))
+            return .bool(true)
+        },
+        "supervisor.addProcessGroup": Method(arity: 1...1) { service, params throws(XMLRPCFault) in
+            try service.group(try text(params, 0))
+            try service.notShuttingDown()
+            service.target.requestReload()
+            return .bool(true)
+        },
         "supervisor.restart": Method(arity: 0...0) { service, _ throws(XMLRPCFault) in
             try service.notShuttingDown()
             service.target.requestReload()

@@ -63,6 +63,8 @@ public protocol ControlTarget: AnyObject, Sendable {
     var now: Int { get }
     /// One entry per slot, in slot order.
     func snapshot() -> [ProcessSnapshot]
+    /// Whether the config file now says something else than what runs (supervisorctl reread).
+    func configurationChanged() -> Bool
     /// SIGHUP's reload.
     func requestReload()
     /// The same reload, answered when it has finished: whether it succeeded, and why not.

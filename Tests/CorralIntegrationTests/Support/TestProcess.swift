@@ -21,8 +21,19 @@ final class TestProcess: @unchecked Sendable {
         let cArguments = argv.map { strdup($0) } + [nil]
         let cEnvironment = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (cArguments + cEnvironment).forEach { free($0) } }
+        // A clean signal state: test threads may block signals (signalfd), and a blocked mask is
+        // inherited across exec.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t(), all = sigset_t()
+        sigemptyset(&empty)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var child: pid_t = 0
-        let result = posix_spawn(&child, argv[0], &actions, nil, cArguments, cEnvironment)
+        let result = posix_spawn(&child, argv[0], &actions, &attributes, cArguments, cEnvironment)
         guard result == 0 else { throw WorkerFailed(description: "cannot start \(argv[0]): \(String(cString: strerror(result)))") }
         pid = child
         LaunchedProcesses.register(child)
