@@ -67,6 +67,7 @@ final class Daemon: @unchecked Sendable {
         notify = try NotifyListener(path: "@corrald-\(getpid())-notify")
         state = SupervisorState(settings: configuration.supervisorSettings)
         log.observer = { [unowned self] line in mainLogRecent.append(Array(line.utf8)[...]) }
+        output.relayLine = { [unowned self] line, pid in log.relay(line, from: pid) }
         for warning in loaded.warnings { log.warning("\(warning)") }
         plans[0] = try plan(for: configuration)
         try loop.watchSignals([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGCHLD, SIGPIPE]) { [unowned self] in

@@ -21,10 +21,10 @@ struct RecentOutput {
     }
 }
 
-/// Workers' stdout and stderr go through pipes corrald reads: every byte is passed on to
-/// corrald's own stdout or stderr (where it would have gone anyway), each slot's recent output
-/// is kept for `tail`, and each worker's last stderr for corrald's last words when workers fail
-/// to boot.
+/// Workers' stdout and stderr go through pipes corrald reads: stdout is passed on to corrald's
+/// stdout as it is (access logs), each stderr line to corrald's error log (its file, stderr or
+/// the journal, with the worker's pid); each slot's recent output is kept for `tail`, and each
+/// worker's last stderr for corrald's last words when workers fail to boot.
 final class WorkerOutput {
     private struct Source {
         let pid: Int32
@@ -33,6 +33,9 @@ final class WorkerOutput {
     }
 
     private let loop: EventLoop
+    /// Receives each complete stderr line (without its newline) and the worker's pid.
+    var relayLine: (String, Int32) -> Void = { _, _ in }
+    private var partialLines: [Int32: [UInt8]] = [:]   // read end → an unfinished stderr line
     private var sources: [Int32: Source] = [:]                 // read end → whose
     private var recent: [Int: [OutputChannel: RecentOutput]] = [:]
     private var lastWords: [Int32: RecentOutput] = [:]          // pid → its last stderr bytes
@@ -96,6 +99,19 @@ final class WorkerOutput {
         return text.hasSuffix("\n") ? String(text.dropLast()) : text
     }
 
+    private func relayLines(_ bytes: ArraySlice<UInt8>, from fd: Int32, pid: Int32) {
+        var line = partialLines.removeValue(forKey: fd) ?? []
+        for byte in bytes {
+            if byte == UInt8(ascii: "\n") {
+                relayLine(String(decoding: line, as: UTF8.self), pid)
+                line.removeAll(keepingCapacity: true)
+            } else if line.count < 16384 {   // a runaway line is cut, not buffered without end
+                line.append(byte)
+            }
+        }
+        if !line.isEmpty { partialLines[fd] = line }
+    }
+
     private func makePipe() throws(SystemError) -> (read: Int32, write: Int32) {
         var ends: [Int32] = [0, 0]
         guard pipe(&ends) == 0 else { throw SystemError("pipe") }
@@ -110,7 +126,11 @@ final class WorkerOutput {
         while true {
             let n = read(fd, &buffer, buffer.count)
             if n > 0 {
-                _ = buffer.withUnsafeBytes { write(source.channel == .stdout ? 1 : 2, $0.baseAddress, n) }
+                if source.channel == .stdout {
+                    _ = buffer.withUnsafeBytes { write(1, $0.baseAddress, n) }
+                } else {
+                    relayLines(buffer[..<n], from: fd, pid: source.pid)
+                }
                 recent[source.slot, default: [:]][source.channel, default: RecentOutput(capacity: Self.slotBytes)]
                     .append(buffer[..<n])
                 // Nil once reaped (a grandchild may still hold the pipe).
@@ -119,6 +139,9 @@ final class WorkerOutput {
                 continue
             } else {
                 if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) {
+                    if let rest = partialLines.removeValue(forKey: fd), !rest.isEmpty {
+                        relayLine(String(decoding: rest, as: UTF8.self), source.pid)
+                    }
                     loop.unregister(fd)
                     close(fd)
                     sources[fd] = nil

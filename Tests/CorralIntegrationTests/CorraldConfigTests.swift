@@ -154,6 +154,17 @@ import Testing
         #expect(daemon.log.contains("ImportError: no module named app"), "the broken worker's output reaches the log")
     }
 
+    @Test func workersStderrGoesToCorraldsErrorLogFile() throws {
+        let directory = TemporaryDirectory()
+        let noisy = script("noisy", in: directory, "#!/bin/sh\necho 'warning from the app' >&2\nexec \(Binaries.path("corral-worker"))\n")
+        let errorLog = directory.file("error.log")
+        let daemon = try CorraldProcess(["-w", "1", "--worker-cmd", noisy, "--error-logfile", errorLog])
+        #expect(daemon.waitUntilServing(workers: 1))
+        let text = { (try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? "" }
+        #expect(eventually { text().contains("\nwarning from the app\n") }, "\(text())")
+        #expect(text().contains("spawned worker 0"), "beside corrald's own lines")
+    }
+
     @Test func whenNoWorkerBootsCorraldExitsWithTheirOutput() throws {
         let directory = TemporaryDirectory()
         let broken = script("broken-app", in: directory, "#!/bin/sh\necho 'cannot load app: SyntaxError line 3' >&2\nexit 4\n")

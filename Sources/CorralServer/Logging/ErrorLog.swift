@@ -65,25 +65,42 @@ public final class ErrorLog: @unchecked Sendable {
         let line = "[\(Self.timestamp())] [\(getpid())] [\(level.label)] \(text)\n"
         observer?(line)
         if destination == "journal" {
-            var fields: [UInt8] = []
-            var ends: [Int] = []
-            for field in ["MESSAGE=\(text)", "PRIORITY=\(level.rawValue)", "SYSLOG_IDENTIFIER=\(identifier)"] {
-                fields.append(contentsOf: field.utf8)
-                ends.append(fields.count)
-            }
-            fields.withUnsafeBytes { bytes in
-                ends.withUnsafeBufferPointer { _ = journal.send(bytes, ends: $0) }
-            }
-            return
+            sendToJournal(["MESSAGE=\(text)", "PRIORITY=\(level.rawValue)", "SYSLOG_IDENTIFIER=\(identifier)"])
+        } else {
+            write(Array(line.utf8))
         }
-        var bytes = Array(line.utf8)
+    }
+
+    /// A line another process (a worker) wrote to its stderr, passed on as it is: to the file or
+    /// stderr, or as a journal entry of its own that names the worker's pid.
+    public func relay(_ line: String, from pid: Int32) {
+        if destination == "journal" {
+            sendToJournal(["MESSAGE=\(line)", "PRIORITY=\(Level.error.rawValue)", "SYSLOG_IDENTIFIER=corral-worker",
+                           "WORKER_PID=\(pid)"])
+        } else {
+            write(Array((line + "\n").utf8))
+        }
+    }
+
+    private func sendToJournal(_ assignments: [String]) {
+        var fields: [UInt8] = []
+        var ends: [Int] = []
+        for field in assignments {
+            fields.append(contentsOf: field.utf8)
+            ends.append(fields.count)
+        }
+        fields.withUnsafeBytes { bytes in
+            ends.withUnsafeBufferPointer { _ = journal.send(bytes, ends: $0) }
+        }
+    }
+
+    private func write(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n <= 0 { break }
             offset += n
         }
-        bytes.removeAll()
     }
 
     public func debug(_ message: @autoclosure () -> String) { log(.debug, message()) }
