@@ -58,7 +58,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),
         .executableTarget(name: "corralctl",
-                          dependencies: ["CorralControl", "CorralSupervisor",
+                          dependencies: ["CorralControl", "CorralServer", "CorralSupervisor",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),
         .executableTarget(name: "corral-example-json", dependencies: ["CorralWorker"],

@@ -22,21 +22,7 @@ enum ExampleError: Error { case boom }
 let store = NoteStore()
 let json: HTTPFields = ["Content-Type": "application/json"]
 
-func quoted(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case _ where scalar.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
-}
-
-func note(_ id: Int) -> String { "{\"id\":\(id),\"text\":\(quoted(store.notes[id]))}" }
+func note(_ id: Int) -> String { "{\"id\":\(id),\"text\":\(JSONText.quoted(store.notes[id]))}" }
 
 let worker = Worker.fromCommandLine(name: "corral-example-json") { request in
     let path = request.path

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CorralControl
+import CorralServer
 import CorralSupervisor
 import Glibc
 
@@ -71,35 +72,19 @@ func fail(_ message: String, _ code: Int32) -> Never {
 }
 
 func printJSON(_ value: XMLRPCValue) {
-    print(JSONText.render(value))
+    print(JSONRendering.render(value))
 }
 
-/// Minimal JSON rendering of XML-RPC values (no Foundation).
-enum JSONText {
+/// XML-RPC values as JSON (no Foundation).
+enum JSONRendering {
     static func render(_ value: XMLRPCValue) -> String {
         switch value {
-        case .string(let text): return quoted(text)
+        case .string(let text): return JSONText.quoted(text)
         case .int(let number): return String(number)
         case .bool(let flag): return String(flag)
         case .double(let number): return number.isFinite ? String(number) : "null"
         case .array(let items): return "[" + items.map(render).joined(separator: ",") + "]"
-        case .struct(let members): return "{" + members.map { quoted($0.0) + ":" + render($0.1) }.joined(separator: ",") + "}"
+        case .struct(let members): return "{" + members.map { JSONText.quoted($0.0) + ":" + render($0.1) }.joined(separator: ",") + "}"
         }
-    }
-
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
