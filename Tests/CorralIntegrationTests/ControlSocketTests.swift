@@ -99,6 +99,15 @@ import Testing
         #expect(status(daemon).values.allSatisfy { $0.state == "RUNNING" })
         #expect(try RawClient.get(port: daemon.port, "/")?.status == 200)
 
+        // supervisorctl's restart is stop-then-start; corrald keeps the sockets meanwhile, so
+        // connections wait in the backlog instead of failing.
+        let load = LoadClients(port: daemon.port, clients: 3)
+        let beforeRestart = daemon.workers
+        let restartedAll = ctl(daemon, "restart corral:*")
+        let result = load.stop()
+        #expect(restartedAll.output.contains("corral:0: started") && daemon.workers.isDisjoint(with: beforeRestart))
+        #expect(result.failures == 0, "\(result)")
+
         let signalled = ctl(daemon, "signal KILL corral:0")
         #expect(signalled.output.contains("corral:0: signalled"))
         #expect(eventually { daemon.log.contains("was killed by signal 9") })
