@@ -201,6 +201,12 @@ import Testing
         chmod(daemon.directory.path, 0o755)   // let nobody reach the socket file, to meet its mode
         let denied = shell("runuser -u nobody -- \(Self.supervisorctl) -s unix://\(socket) pid")
         #expect(!denied.output.contains("\(daemon.pid)") && denied.output.contains("denied"), "\(denied.output)")
+
+        let grouped = try CorraldProcess(["-w", "1"], config: "control_group = \"nogroup\"\n")
+        #expect(grouped.waitUntilServing(workers: 1))
+        let group = try #require(getgrnam("nogroup")).pointee.gr_gid
+        #expect(stat(grouped.directory.file("corrald.sock"), &info) == 0 && info.st_mode & 0o777 == 0o660 && info.st_gid == group,
+                "control_group opens it to that group, and no further")
     }
 
     // MARK: corralctl
