@@ -40,6 +40,8 @@ final class Daemon: @unchecked Sendable {
     private let systemd = Notifier()
     private(set) var reloads: [ReloadRecord] = []
     private var reloadCount = 0
+    /// Reloads asked for (numbered in STATUS=, as systemctl status shows them).
+    private var reloadsStarted = 0
     /// What the last worker that died during boot wrote, for corrald's last words.
     private var lastBootOutput = ""
     private var wakeToken = 0
@@ -137,12 +139,8 @@ final class Daemon: @unchecked Sendable {
         switch signal {
         case SIGCHLD: reap()
         case SIGHUP: reload()
-        case SIGTERM:
-            log.info("graceful shutdown (SIGTERM)")
-            perform(state.shutdown(graceful: true, now: now))
-        case SIGINT, SIGQUIT:
-            log.info("fast shutdown (signal \(signal))")
-            perform(state.shutdown(graceful: false, now: now))
+        case SIGTERM: shutdown(graceful: true, reason: "SIGTERM")
+        case SIGINT, SIGQUIT: shutdown(graceful: false, reason: "signal \(signal)")
         case SIGTTIN: perform(state.changeWorkerCount(by: 1, now: now))
         case SIGTTOU: perform(state.changeWorkerCount(by: -1, now: now))
         case SIGUSR1:
@@ -152,10 +150,20 @@ final class Daemon: @unchecked Sendable {
         }
     }
 
+    /// Stops every worker (TERM, or QUIT when not graceful), telling systemd how long it may take.
+    private func shutdown(graceful: Bool, reason: String) {
+        log.info("\(graceful ? "graceful" : "fast") shutdown (\(reason))")
+        let allowance = Int64(configuration.gracefulTimeout * 1_000_000) + 5_000_000
+        systemd.send("STOPPING=1\nEXTEND_TIMEOUT_USEC=\(allowance)\nSTATUS=stopping: \(state.workers.count) workers draining")
+        perform(state.shutdown(graceful: graceful, now: loop.now))
+    }
+
     /// SIGHUP: re-read the configuration; if it is valid, boot a new generation with it beside
     /// the serving one, which is retired once every new worker is ready.
     private func reload() {
-        log.info("reload requested (SIGHUP)")
+        log.info("reload requested")
+        reloadsStarted += 1
+        systemd.send("RELOADING=1\nMONOTONIC_USEC=\(corral_monotonic_ns() / 1000)\nSTATUS=reload \(reloadsStarted) in progress")
         let loaded: ConfigurationLoader.Loaded
         do {
             loaded = try loader.load()
@@ -229,7 +237,8 @@ final class Daemon: @unchecked Sendable {
                 kill(pid, signal)
             case .generationReady(let generation):
                 log.info("all \(state.settings.workers) workers of generation \(generation) ready")
-                systemd.send("READY=1\nSTATUS=\(state.settings.workers) workers of generation \(generation) ready")
+                systemd.send("READY=1\nMAINPID=\(getpid())\nSTATUS=\(state.settings.workers) workers of generation \(generation) ready")
+                reportPeriodically()
             case .reloadFinished(let outcome):
                 switch outcome {
                 case .succeeded(let generation, let workers):
@@ -294,6 +303,7 @@ final class Daemon: @unchecked Sendable {
     private func recordReload(succeeded: Bool, _ detail: String) {
         reloadCount += 1
         reloads.append(ReloadRecord(succeeded: succeeded, detail: detail))
+        systemd.send("READY=1\nSTATUS=reload \(reloadCount) \(succeeded ? "done" : "failed"): \(detail)")
         if reloads.count > 20 { reloads.removeFirst() }
         log.log(succeeded ? .info : .error, "reload \(succeeded ? "done" : "failed"): \(detail)")
     }
@@ -309,6 +319,28 @@ final class Daemon: @unchecked Sendable {
         }
         for address in sockets.close(allBut: plans.values.flatMap(\.sockets)) {
             log.info("closed \(address): no longer in bind")
+        }
+    }
+
+    /// Under systemd: WATCHDOG=1 at half WATCHDOG_USEC (from this loop, so a stuck corrald stops
+    /// pinging), and STATUS= kept current with the serving generation and requests served.
+    private func reportPeriodically() {
+        guard systemd.isEnabled else { return }
+        let interval = systemd.watchdogInterval ?? .seconds(10)
+        loop.spawn { [self] in
+            while !state.shuttingDown {
+                await loop.sleep(for: interval)
+                var message = systemd.watchdogInterval == nil ? "" : "WATCHDOG=1\n"
+                if state.pendingGeneration == nil {
+                    let serving = state.serving
+                    let requests = serving.reduce(0) { total, worker in
+                        total + (worker.status.split(separator: " ").first { $0.hasPrefix("requests=") }.flatMap { Int($0.dropFirst(9)) } ?? 0)
+                    }
+                    message += "STATUS=\(serving.count { $0.state == .running }) workers of generation \(state.generation) ready; "
+                        + "\(requests) requests served"
+                }
+                systemd.send(message)
+            }
         }
     }
 
@@ -407,8 +439,7 @@ extension Daemon: ControlTarget {
     func requestShutdown() {
         loop.spawn { [self] in
             await loop.sleep(for: .milliseconds(10))
-            log.info("graceful shutdown (requested on the control socket)")
-            perform(state.shutdown(graceful: true, now: loop.now))
+            shutdown(graceful: true, reason: "requested on the control socket")
         }
     }
 
