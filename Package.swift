@@ -22,6 +22,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // What Glibc does not export to Swift: epoll, eventfd, signalfd, timerfd, accept4, openat2...
@@ -33,9 +34,12 @@ let package = Package(
         .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         .target(name: "CorralEventLoop", dependencies: ["CCorral"], swiftSettings: hotPath),
         .target(name: "CorralHTTP", swiftSettings: hotPath),
-        .target(name: "CorralSystemd", dependencies: ["CSystemd", "CCorral", "CorralEventLoop"], swiftSettings: [nonsending]),
+        .target(name: "CorralSystemd", dependencies: ["CSystemd", "CCorral", "CorralEventLoop",
+                                                      .product(name: "Logging", package: "swift-log")],
+                swiftSettings: [nonsending]),
         .target(name: "CorralServer",
-                dependencies: ["CorralEventLoop", "CorralHTTP", "CorralSystemd", "CCorral"],
+                dependencies: ["CorralEventLoop", "CorralHTTP", "CorralSystemd", "CCorral",
+                               .product(name: "Logging", package: "swift-log")],
                 swiftSettings: hotPath),
         // corrald's brain: the worker/generation state machine (pure, no I/O), the configuration
         // (gunicorn's settings from TOML and command lines), the pidfile.
@@ -55,6 +59,7 @@ let package = Package(
                           swiftSettings: [nonsending]),
         .executableTarget(name: "corrald",
                           dependencies: ["CorralSupervisor", "CorralControl", "CorralServer", "CorralSystemd", "CorralEventLoop", "CCorral",
+                                         .product(name: "Logging", package: "swift-log"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),
         .executableTarget(name: "corralctl",

@@ -23,6 +23,18 @@ public struct JournalWriter {
         return vectors.withUnsafeBufferPointer { sd_journal_sendv($0.baseAddress, Int32($0.count)) } >= 0
     }
 
+    /// Sends "NAME=value" assignments as one entry (not for hot paths: it builds one buffer).
+    @discardableResult
+    public mutating func send(_ assignments: [String]) -> Bool {
+        var fields: [UInt8] = []
+        var ends: [Int] = []
+        for field in assignments {
+            fields.append(contentsOf: field.utf8)
+            ends.append(fields.count)
+        }
+        return fields.withUnsafeBytes { bytes in ends.withUnsafeBufferPointer { send(bytes, ends: $0) } }
+    }
+
     /// Whether this process's stderr is connected to the journal (JOURNAL_STREAM matches fd 2).
     public static var stderrIsJournal: Bool {
         guard let value = getenv("JOURNAL_STREAM") else { return false }

@@ -5,6 +5,7 @@ import CorralServer
 import CorralSupervisor
 import CorralSystemd
 import Glibc
+import Logging
 
 /// corrald's process: performs what the SupervisorState decides. It owns the listening sockets,
 /// the pidfile and the notify socket; signals, child exits, worker notifications and worker
@@ -25,7 +26,11 @@ final class Daemon: @unchecked Sendable {
     }
 
     let loop: EventLoop
+    /// The error log itself (its file or stderr; reopened on USR1; where worker stderr goes).
     private(set) var log: ErrorLog
+    /// What corrald says: native journal entries with CORRAL_* fields when its log is the
+    /// journal, else gunicorn's text lines through `log`.
+    private var logger: Logger
     private let loader: ConfigurationLoader
     private var state: SupervisorState
     private var plans: [Int: Plan] = [:]
@@ -68,9 +73,11 @@ final class Daemon: @unchecked Sendable {
         // are known by their credentials, so a stranger's datagram is ignored.
         notify = try NotifyListener(path: "@corrald-\(getpid())-notify")
         state = SupervisorState(settings: configuration.supervisorSettings)
+        logger = Logger(label: "corrald")
         log.observer = { [unowned self] line in mainLogRecent.append(Array(line.utf8)[...]) }
-        output.relayLine = { [unowned self] line, pid in log.relay(line, from: pid) }
-        for warning in loaded.warnings { log.warning("\(warning)") }
+        logger = makeLogger(configuration)
+        output.relayLine = { [unowned self] line, pid, slot in log.relay(line, from: pid, slot: slot) }
+        for warning in loaded.warnings { logger.warning("\(warning)") }
         plans[0] = try plan(for: configuration)
         try loop.watchSignals([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGCHLD, SIGPIPE]) { [unowned self] in
             received($0)
@@ -81,14 +88,32 @@ final class Daemon: @unchecked Sendable {
         try openControlSocket(configuration)
         let listening = sockets.isInherited ? plans[0]!.sockets.map(\.name).joined(separator: ", ") + " (inherited from systemd)"
                                             : configuration.bind.joined(separator: ", ") + " (backlog \(configuration.backlog))"
-        log.info("corrald \(getpid()) listening at \(listening); "
-                 + "\(configuration.workers) workers: \(configuration.workerCommand.joined(separator: " "))")
+        let command = configuration.workerCommand.joined(separator: " ")
+        logger.info("corrald \(getpid()) listening at \(listening); \(configuration.workers) workers: \(command)")
     }
 
     func run() -> Never {
         loop.spawn { [self] in perform(state.start(now: loop.now)) }
         loop.run()
         exit(0)
+    }
+
+    private func makeLogger(_ configuration: Configuration) -> Logger {
+        let journal = configuration.errorlog == "journal" || (configuration.errorlog == "-" && JournalWriter.stderrIsJournal)
+        let level: Logger.Level = switch ErrorLog.Level(name: configuration.loglevel) ?? .info {
+        case .debug: .debug
+        case .info: .info
+        case .warning: .warning
+        case .error: .error
+        case .critical: .critical
+        }
+        let log = self.log
+        return Logger(label: "corrald") { _ in
+            journal ? JournalLogHandler(identifier: "corrald", level: level, mirror: { [unowned self] line in
+                          mainLogRecent.append(Array(line.utf8)[...])
+                      }) as any LogHandler
+                    : ErrorLogHandler(log)
+        }
     }
 
     private static func errorLog(for configuration: Configuration) throws -> ErrorLog {
@@ -144,15 +169,23 @@ final class Daemon: @unchecked Sendable {
         case SIGTTIN: perform(state.changeWorkerCount(by: 1, now: now))
         case SIGTTOU: perform(state.changeWorkerCount(by: -1, now: now))
         case SIGUSR1:
-            do { try log.reopen() } catch { log.error("cannot reopen the error log: \(error)") }
+            do { try log.reopen() } catch { logger.error("cannot reopen the error log: \(error)") }
             for pid in state.workers.keys { kill(pid, SIGUSR1) }
         default: break
         }
     }
 
+    /// A log entry's fields for an event about one worker (journald: CORRAL_EVENT, CORRAL_WORKER_PID…).
+    private func event(_ name: String, _ worker: WorkerRecord, _ more: Logger.Metadata = [:]) -> Logger.Metadata {
+        var fields: Logger.Metadata = ["event": "\(name)", "worker_pid": "\(worker.pid)", "worker_slot": "\(worker.slot)",
+                                       "generation": "\(worker.generation)"]
+        fields.merge(more) { $1 }
+        return fields
+    }
+
     /// Stops every worker (TERM, or QUIT when not graceful), telling systemd how long it may take.
     private func shutdown(graceful: Bool, reason: String) {
-        log.info("\(graceful ? "graceful" : "fast") shutdown (\(reason))")
+        logger.info("\(graceful ? "graceful" : "fast") shutdown (\(reason))", metadata: ["event": "stop"])
         let allowance = Int64(configuration.gracefulTimeout * 1_000_000) + 5_000_000
         systemd.send("STOPPING=1\nEXTEND_TIMEOUT_USEC=\(allowance)\nSTATUS=stopping: \(state.workers.count) workers draining")
         perform(state.shutdown(graceful: graceful, now: loop.now))
@@ -161,7 +194,7 @@ final class Daemon: @unchecked Sendable {
     /// SIGHUP: re-read the configuration; if it is valid, boot a new generation with it beside
     /// the serving one, which is retired once every new worker is ready.
     private func reload() {
-        log.info("reload requested")
+        logger.info("reload requested", metadata: ["event": "reload-start"])
         reloadsStarted += 1
         systemd.send("RELOADING=1\nMONOTONIC_USEC=\(corral_monotonic_ns() / 1000)\nSTATUS=reload \(reloadsStarted) in progress")
         let loaded: ConfigurationLoader.Loaded
@@ -171,9 +204,9 @@ final class Daemon: @unchecked Sendable {
             recordReload(succeeded: false, "the configuration is invalid, still running the previous one:\n\(error)")
             return
         }
-        for warning in loaded.warnings { log.warning("\(warning)") }
+        for warning in loaded.warnings { logger.warning("\(warning)") }
         if loaded.configuration.pidfile != configuration.pidfile {
-            log.warning("pidfile: a new path takes effect at the next start; still using \(configuration.pidfile ?? "none")")
+            logger.warning("pidfile: a new path takes effect at the next start; still using \(configuration.pidfile ?? "none")")
         }
         latestRevision += 1
         do {
@@ -198,9 +231,10 @@ final class Daemon: @unchecked Sendable {
             let lastOutput = output.finish(pid)
             workerRevisions[pid] = nil
             if let worker = state.workers[pid] {
-                let level: ErrorLog.Level = worker.state == .stopping ? .info : .error
-                log.log(level, "worker \(worker.slot) (pid \(pid), generation \(worker.generation)) \(description)"
-                        + (worker.status.isEmpty ? "" : "; last status: \(worker.status)"))
+                let exitStatus = (status & 0x7f) == 0 ? "\((status >> 8) & 0xff)" : "signal \(status & 0x7f)"
+                logger.log(level: worker.state == .stopping ? .info : .error,
+                           "worker \(worker.slot) (pid \(pid), generation \(worker.generation)) \(description)\(worker.status.isEmpty ? "" : "; last status: \(worker.status)")",
+                           metadata: event("exit", worker, ["exit_status": "\(exitStatus)"]))
                 if worker.state == .starting { lastBootOutput = lastOutput }
             }
             perform(state.exited(pid: pid, description: description, now: loop.now))
@@ -213,7 +247,8 @@ final class Daemon: @unchecked Sendable {
             for (name, value) in message.assignments {
                 switch name {
                 case "READY" where value == "1":
-                    log.debug("worker pid \(message.pid) ready")
+                    logger.debug("worker pid \(message.pid) ready",
+                                 metadata: state.workers[message.pid].map { event("ready", $0) } ?? ["event": "ready"])
                     perform(state.ready(pid: message.pid, now: loop.now))
                 case "WATCHDOG" where value == "1": state.ping(pid: message.pid, now: loop.now)
                 case "STATUS": state.status(pid: message.pid, text: value)
@@ -232,11 +267,13 @@ final class Daemon: @unchecked Sendable {
                 spawn(slot: slot, generation: generation)
             case .signal(let pid, let signal):
                 if signal == SIGABRT, let worker = state.workers[pid] {
-                    log.critical("worker \(worker.slot) (pid \(pid)) sent no heartbeat for \((loop.now - worker.lastPing) / 1_000_000) ms; last status: \(worker.status.isEmpty ? "none" : worker.status); aborting it")
+                    logger.critical("worker \(worker.slot) (pid \(pid)) sent no heartbeat for \((loop.now - worker.lastPing) / 1_000_000) ms; last status: \(worker.status.isEmpty ? "none" : worker.status); aborting it",
+                                    metadata: event("heartbeat-timeout", worker))
                 }
                 kill(pid, signal)
             case .generationReady(let generation):
-                log.info("all \(state.settings.workers) workers of generation \(generation) ready")
+                logger.info("all \(state.settings.workers) workers of generation \(generation) ready",
+                            metadata: ["event": "generation-ready", "generation": "\(generation)"])
                 systemd.send("READY=1\nMAINPID=\(getpid())\nSTATUS=\(state.settings.workers) workers of generation \(generation) ready")
                 reportPeriodically()
             case .reloadFinished(let outcome):
@@ -250,7 +287,8 @@ final class Daemon: @unchecked Sendable {
                 releaseUnused()
             case .exit(let code, let reason):
                 let output = code != 0 && !lastBootOutput.isEmpty ? "; its output:\n\(lastBootOutput)" : ""
-                log.log(code == 0 ? .info : .critical, "exiting: \(reason)\(output)")
+                logger.log(level: code == 0 ? .info : .critical, "exiting: \(reason)\(output)",
+                           metadata: ["event": "supervisor-exit", "exit_status": "\(code)"])
                 pidfile?.release()
                 control = nil
                 sockets.close(allBut: [])
@@ -263,7 +301,7 @@ final class Daemon: @unchecked Sendable {
     private func spawn(slot: Int, generation: Int) {
         let revision = state.settings(ofGeneration: generation).revision
         guard let plan = plans[revision] else {
-            log.critical("no configuration for generation \(generation) (revision \(revision)); cannot spawn worker \(slot)")
+            logger.critical("no configuration for generation \(generation) (revision \(revision)); cannot spawn worker \(slot)")
             return
         }
         do {
@@ -278,9 +316,10 @@ final class Daemon: @unchecked Sendable {
             output.attach(pipes, to: pid, slot: slot)
             workerRevisions[pid] = revision
             state.spawned(slot: slot, generation: generation, pid: pid, now: loop.now)
-            log.info("spawned worker \(slot) of generation \(generation): pid \(pid)")
+            logger.info("spawned worker \(slot) of generation \(generation): pid \(pid)",
+                        metadata: ["event": "spawn", "worker_pid": "\(pid)", "worker_slot": "\(slot)", "generation": "\(generation)"])
         } catch {
-            log.error("cannot spawn worker \(slot): \(error)")
+            logger.error("cannot spawn worker \(slot): \(error)")
             perform(state.spawnFailed(slot: slot, generation: generation, reason: "\(error)", now: loop.now))
         }
     }
@@ -293,10 +332,11 @@ final class Daemon: @unchecked Sendable {
                 log = try Self.errorLog(for: configuration)
                 log.observer = observer
             } catch {
-                log.error("errorlog: \(error); keeping \(log.destination)")
+                logger.error("errorlog: \(error); keeping \(log.destination)")
             }
         }
         log.level = ErrorLog.Level(name: configuration.loglevel) ?? .info
+        logger = makeLogger(configuration)
         if let name = configuration.procName { corral_set_process_name(name) }
     }
 
@@ -305,7 +345,8 @@ final class Daemon: @unchecked Sendable {
         reloads.append(ReloadRecord(succeeded: succeeded, detail: detail))
         systemd.send("READY=1\nSTATUS=reload \(reloadCount) \(succeeded ? "done" : "failed"): \(detail)")
         if reloads.count > 20 { reloads.removeFirst() }
-        log.log(succeeded ? .info : .error, "reload \(succeeded ? "done" : "failed"): \(detail)")
+        logger.log(level: succeeded ? .info : .error, "reload \(succeeded ? "done" : "failed"): \(detail)",
+                   metadata: ["event": "\(succeeded ? "reload-done" : "reload-failed")", "generation": "\(state.generation)"])
     }
 
     /// Forgets the configurations no worker runs any more and closes the sockets only they used.
@@ -318,7 +359,7 @@ final class Daemon: @unchecked Sendable {
             plans[revision] = nil
         }
         for address in sockets.close(allBut: plans.values.flatMap(\.sockets)) {
-            log.info("closed \(address): no longer in bind")
+            logger.info("closed \(address): no longer in bind")
         }
     }
 
@@ -365,7 +406,7 @@ extension Daemon: ControlTarget {
     private func openControlSocket(_ configuration: Configuration) throws {
         let underSystemd = getenv("INVOCATION_ID") != nil
         guard let path = configuration.controlSocketPath(underSystemd: underSystemd) else {
-            log.info("no control socket (set control_socket, or a pidfile to have one beside it)")
+            logger.info("no control socket (set control_socket, or a pidfile to have one beside it)")
             return
         }
         if path == "/run/corral/corral.sock" { mkdir("/run/corral", 0o755) }
@@ -374,7 +415,7 @@ extension Daemon: ControlTarget {
         let credentials = configuration.controlUsername.map { "\($0):\(configuration.controlPassword ?? "")" }
         control = try ControlServer(path: path, group: group, credentials: credentials,
                                     service: ControlService(target: self), target: self, loop: loop, log: log)
-        log.info("control socket at \(path)")
+        logger.info("control socket at \(path)")
     }
 
     var groupName: String { configuration.procName ?? "corral" }

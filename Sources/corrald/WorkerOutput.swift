@@ -33,8 +33,8 @@ final class WorkerOutput {
     }
 
     private let loop: EventLoop
-    /// Receives each complete stderr line (without its newline) and the worker's pid.
-    var relayLine: (String, Int32) -> Void = { _, _ in }
+    /// Receives each complete stderr line (without its newline), the worker's pid and slot.
+    var relayLine: (String, Int32, Int) -> Void = { _, _, _ in }
     private var partialLines: [Int32: [UInt8]] = [:]   // read end → an unfinished stderr line
     private var sources: [Int32: Source] = [:]                 // read end → whose
     private var recent: [Int: [OutputChannel: RecentOutput]] = [:]
@@ -99,11 +99,11 @@ final class WorkerOutput {
         return text.hasSuffix("\n") ? String(text.dropLast()) : text
     }
 
-    private func relayLines(_ bytes: ArraySlice<UInt8>, from fd: Int32, pid: Int32) {
+    private func relayLines(_ bytes: ArraySlice<UInt8>, from fd: Int32, source: Source) {
         var line = partialLines.removeValue(forKey: fd) ?? []
         for byte in bytes {
             if byte == UInt8(ascii: "\n") {
-                relayLine(String(decoding: line, as: UTF8.self), pid)
+                relayLine(String(decoding: line, as: UTF8.self), source.pid, source.slot)
                 line.removeAll(keepingCapacity: true)
             } else if line.count < 16384 {   // a runaway line is cut, not buffered without end
                 line.append(byte)
@@ -129,7 +129,7 @@ final class WorkerOutput {
                 if source.channel == .stdout {
                     _ = buffer.withUnsafeBytes { write(1, $0.baseAddress, n) }
                 } else {
-                    relayLines(buffer[..<n], from: fd, pid: source.pid)
+                    relayLines(buffer[..<n], from: fd, source: source)
                 }
                 recent[source.slot, default: [:]][source.channel, default: RecentOutput(capacity: Self.slotBytes)]
                     .append(buffer[..<n])
@@ -140,7 +140,7 @@ final class WorkerOutput {
             } else {
                 if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) {
                     if let rest = partialLines.removeValue(forKey: fd), !rest.isEmpty {
-                        relayLine(String(decoding: rest, as: UTF8.self), source.pid)
+                        relayLine(String(decoding: rest, as: UTF8.self), source.pid, source.slot)
                     }
                     loop.unregister(fd)
                     close(fd)

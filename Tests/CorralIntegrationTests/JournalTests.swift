@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 
-/// The `journal` access-log destination against a real journald (started here when none runs).
+/// The journal destinations against a real journald (started here when none runs): the access
+/// log's, and corrald's own entries with fields an operator filters on.
 @Suite(.serialized) final class JournalTests {
     let journald = Journald()
 
@@ -26,6 +27,46 @@ import Testing
         #expect(Int(entry["RESPONSE_BYTES"] as? String ?? "") ?? 0 > 0)
         #expect(entry["DURATION_USEC"] != nil)
         #expect((entry["MESSAGE"] as? String)?.hasSuffix("\(path) x=1") == true)
+    }
+
+    /// journalctl's entries for these matches, as JSON objects.
+    private func entries(_ matches: [String]) -> [[String: Any]] {
+        journald.query(matches).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    @Test func corraldEntriesCarryEventsAndWorkerFields() throws {
+        try journald.start()
+        let directory = TemporaryDirectory()
+        let warning = "warning from the app \(UUID().uuidString)"
+        let noisy = script("noisy", in: directory, "#!/bin/sh\necho '\(warning)' >&2\nexec \(Binaries.path("corral-worker"))\n")
+        let daemon = try CorraldProcess(["--error-logfile", "journal"], config: "workers = 2\nworker_cmd = \"\(noisy)\"\n")
+        #expect(daemon.waitUntilServing(workers: 2))
+        let pid = "_PID=\(daemon.pid)"
+        #expect(eventually { entries([pid, "CORRAL_EVENT=spawn"]).count == 2 })
+        let spawn = entries([pid, "CORRAL_EVENT=spawn"])[0]
+        #expect(spawn["SYSLOG_IDENTIFIER"] as? String == "corrald" && spawn["PRIORITY"] as? String == "6")
+        #expect(spawn["CORRAL_GENERATION"] as? String == "1" && spawn["CORRAL_WORKER_SLOT"] != nil)
+        #expect(daemon.workers.map { "\($0)" }.contains(spawn["CORRAL_WORKER_PID"] as? String ?? ""))
+
+        daemon.signal(SIGHUP)
+        #expect(eventually { entries([pid, "CORRAL_EVENT=reload-done"]).count == 1 })
+        #expect(entries([pid, "CORRAL_EVENT=reload-done"]).first?["CORRAL_GENERATION"] as? String == "2")
+        let victim = try #require(daemon.workers.first)
+        kill(victim, SIGKILL)
+        #expect(eventually { !entries([pid, "CORRAL_EVENT=exit", "CORRAL_WORKER_PID=\(victim)"]).isEmpty })
+        let exit = entries([pid, "CORRAL_EVENT=exit", "CORRAL_WORKER_PID=\(victim)"])[0]
+        #expect(exit["CORRAL_EXIT_STATUS"] as? String == "signal 9" && exit["PRIORITY"] as? String == "3")
+
+        daemon.directory.write("corral.toml", "workers = 2\nworkerz = 1\n")
+        daemon.signal(SIGHUP)
+        #expect(eventually { !entries([pid, "CORRAL_EVENT=reload-failed"]).isEmpty })
+        let failed = entries([pid, "CORRAL_EVENT=reload-failed"])[0]["MESSAGE"] as? String ?? ""
+        #expect(failed.contains("\n") && failed.contains("corral.toml:2: unknown setting"), "a multi-line message is one entry: \(failed)")
+
+        #expect(eventually { !entries(["SYSLOG_IDENTIFIER=corral-worker", "MESSAGE=\(warning)", "CORRAL_WORKER_SLOT=0"]).isEmpty },
+                "worker output arrives with its pid and slot")
     }
 }
 

@@ -72,26 +72,18 @@ public final class ErrorLog: @unchecked Sendable {
     }
 
     /// A line another process (a worker) wrote to its stderr, passed on as it is: to the file or
-    /// stderr, or as a journal entry of its own that names the worker's pid.
-    public func relay(_ line: String, from pid: Int32) {
+    /// stderr, or as a journal entry of its own that names the worker's pid and slot.
+    public func relay(_ line: String, from pid: Int32, slot: Int) {
         if destination == "journal" {
             sendToJournal(["MESSAGE=\(line)", "PRIORITY=\(Level.error.rawValue)", "SYSLOG_IDENTIFIER=corral-worker",
-                           "WORKER_PID=\(pid)"])
+                           "CORRAL_WORKER_PID=\(pid)", "CORRAL_WORKER_SLOT=\(slot)"])
         } else {
             write(Array((line + "\n").utf8))
         }
     }
 
     private func sendToJournal(_ assignments: [String]) {
-        var fields: [UInt8] = []
-        var ends: [Int] = []
-        for field in assignments {
-            fields.append(contentsOf: field.utf8)
-            ends.append(fields.count)
-        }
-        fields.withUnsafeBytes { bytes in
-            ends.withUnsafeBufferPointer { _ = journal.send(bytes, ends: $0) }
-        }
+        journal.send(assignments)
     }
 
     private func write(_ bytes: [UInt8]) {
