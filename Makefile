@@ -4,7 +4,7 @@ BIN_DEBUG := .build/debug
 APT_PACKAGES := libsystemd-dev libxml2-dev pkg-config curl systemd python3 python3-venv iproute2 util-linux
 PORT ?= 8000
 
-.PHONY: deps build run test bench release clean
+.PHONY: deps build run test bench release deb clean
 
 # Debian packages the build and the tests need; apt-get runs only when one is missing.
 deps:
@@ -38,6 +38,10 @@ test: deps $(SUPERVISOR_VENV)/bin/supervisorctl
 
 bench: deps release
 	bash bench/run.sh
+
+# The Debian package: packaging/build-deb.sh (static Swift runtime, stripped, man pages, units).
+deb: deps
+	bash packaging/build-deb.sh
 
 clean:
 	rm -rf .build
