@@ -89,12 +89,48 @@ int corral_set_int_option(int fd, int level, int name, int value) {
 }
 
 // Opens `path` relative to the directory `dirfd` and never outside it: the kernel refuses
-// `..`, absolute paths and symlinks that leave the tree (RESOLVE_BENEATH).
+// `..`, absolute paths and symlinks that leave the tree (RESOLVE_BENEATH). Where openat2 is
+// unavailable (ENOSYS: old kernels, and seccomp filters such as systemd's RestrictSUIDSGID=,
+// which cannot inspect its arguments), the path is walked one component at a time with
+// O_NOFOLLOW: stricter, as no symlink is followed at all.
+static int open_beneath_walking(int dirfd, const char *path, int flags) {
+    if (path[0] == '/') { errno = EXDEV; return -1; }
+    char component[256];
+    int current = dirfd;
+    const char *cursor = path;
+    for (;;) {
+        while (*cursor == '/') cursor++;
+        const char *end = strchr(cursor, '/');
+        size_t length = end ? (size_t)(end - cursor) : strlen(cursor);
+        while (end && end[1] == '/') end++;
+        int last = end == NULL || end[1] == '\0';
+        if (length == 0) length = 1, component[0] = '.', component[1] = '\0';
+        else {
+            if (length >= sizeof component) { errno = ENAMETOOLONG; goto fail; }
+            memcpy(component, cursor, length);
+            component[length] = '\0';
+        }
+        if (strcmp(component, "..") == 0) { errno = EXDEV; goto fail; }
+        int next = last ? openat(current, component, flags | O_CLOEXEC | O_NOFOLLOW)
+                        : openat(current, component, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (current != dirfd) close(current);
+        if (next < 0) return -1;
+        if (last) return next;
+        current = next;
+        cursor = end + 1;
+    }
+fail:
+    if (current != dirfd) close(current);
+    return -1;
+}
+
 int corral_open_beneath(int dirfd, const char *path, int flags) {
     struct open_how how = {0};
     how.flags = (uint64_t)(flags | O_CLOEXEC);
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    if (fd < 0 && errno == ENOSYS) return open_beneath_walking(dirfd, path, flags);
+    return fd;
 }
 
 int corral_set_cloexec(int fd, int on) {

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# tests/e2e/systemd.sh — corral under a real systemd (part of `make test`; needs root).
+#
+# systemd 252 boots as PID 1 in private PID and mount namespaces (tmpfs on /tmp, /run and
+# /var/tmp first, so its tmpfiles cannot touch the host's), into a target that starts only
+# journald. The .deb from `make deb` is installed with dpkg, and systemctl/journalctl run inside
+# with nsenter; the network namespace is shared, so curl on loopback reaches corral. Afterwards
+# the namespace is torn down and the package purged.
+set -u
+here="$(cd "$(dirname "$0")" && pwd)"
+top="$(cd "$here/../.." && pwd)"
+deb="$(ls "$top"/corral_*.deb 2>/dev/null | head -1)"
+if [ "$(id -u)" != 0 ]; then echo "e2e: SKIPPED: booting systemd needs root (CI runs as root)"; exit 0; fi
+[ -n "$deb" ] || { echo "e2e: no corral_*.deb: run make deb first" >&2; exit 1; }
+
+mkdir -p "$top/.build"
+work="$(mktemp -d "$top/.build/e2e.XXXXXX")"   # not under /tmp or /var/tmp: the booted system mounts its own
+boot_pid=""
+failures=0
+cleanup() {
+    if [ -n "$boot_pid" ]; then kill -KILL "$boot_pid" 2>/dev/null || true; fi
+    [ -n "${load:-}" ] && kill "$load" 2>/dev/null
+    dpkg --purge corral >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+check() {   # check DESCRIPTION COMMAND...
+    local description=$1; shift
+    if "$@"; then echo "e2e: ok: $description"; else echo "e2e: FAILED: $description" >&2; failures=$((failures + 1)); fi
+}
+eventually() {   # eventually COMMAND...: polls for up to 30 s
+    for _ in $(seq 1 300); do "$@" && return 0; sleep 0.1; done
+    return 1
+}
+
+mkdir -p "$work/units"
+cat > "$work/units/corral-e2e.target" <<'UNIT'
+[Unit]
+Description=corral end-to-end test
+Requires=systemd-journald.socket systemd-journald.service
+After=systemd-journald.service
+AllowIsolate=yes
+UNIT
+cat > "$work/boot" <<BOOT
+#!/bin/sh
+mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/tmp || exit 1
+mount --bind "$work/units" /etc/systemd/system || exit 1
+exec env container=corral-e2e /lib/systemd/systemd --system --unit=corral-e2e.target
+BOOT
+chmod +x "$work/boot"
+
+setsid unshare --pid --fork --mount --mount-proc --propagation private "$work/boot" > "$work/boot.log" 2>&1 &
+launcher=$!
+for _ in $(seq 1 100); do
+    boot_pid="$(cat /proc/$launcher/task/$launcher/children 2>/dev/null | awk '{print $1}')"
+    [ -n "$boot_pid" ] && break
+    sleep 0.1
+done
+[ -n "$boot_pid" ] || { echo "e2e: systemd did not start:"; cat "$work/boot.log"; exit 1; }
+inside() { nsenter -t "$boot_pid" -m -p "$@"; }
+running() { [ "$(inside systemctl is-system-running 2>/dev/null)" = running ]; }
+eventually running || { echo "e2e: systemd did not reach running:"; tail -20 "$work/boot.log"; exit 1; }
+echo "e2e: systemd booted as PID 1 of its namespace (pid $boot_pid here)"
+
+inside dpkg -i "$deb" > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; exit 1; }
+cp /etc/corral/corral.toml "$work/corral.toml"
+
+code() { curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/"; }
+property() { inside systemctl show "$1" -p "$2" --value; }
+has() { [ "$(property "$1" "$2")" = "$3" ]; }                     # has UNIT PROPERTY VALUE
+status_matches() { property corral.service StatusText | grep -q "$1"; }
+# corrald's children, by their pids inside the namespace (MainPID is one of those).
+workers() { inside sh -c "cat /proc/$(property corral.service MainPID)/task/*/children" 2>/dev/null | tr ' ' '\n' | sed '/^$/d' | sort; }
+
+inside systemctl start corral.socket
+listening() { ss -Hltn "sport = :8000" | grep -q LISTEN; }
+check "corral.socket listens" eventually listening
+check "corral.service is not started before the first connection" has corral.service ActiveState inactive
+check "the first request is answered (it starts corral.service)" test "$(code 8000)" = 200
+check "corral.service becomes active" eventually has corral.service ActiveState active
+check "StatusText names the ready generation" eventually status_matches 'workers of generation 1 ready'
+check "READY=1 came after every worker was ready" sh -c "nsenter -t $boot_pid -m -p journalctl -u corral -o cat | grep -q 'all 5 workers of generation 1 ready\|all [0-9]* workers of generation 1 ready'"
+main_pid="$(property corral.service MainPID)"
+
+# systemctl reload under continuous load: no failed request.
+( while [ ! -e "$work/stop-load" ]; do curl -s -m 10 -o /dev/null -w '%{http_code}\n' http://127.0.0.1:8000/ || echo fail; done ) > "$work/load.txt" &
+load=$!
+before="$(workers)"
+check "systemctl reload succeeds" inside systemctl reload corral
+after="$(workers)"
+check "every worker pid replaced" test -z "$(comm -12 <(echo "$before") <(echo "$after"))"
+check "StatusText reports the reload" status_matches 'reload 1 done: .* generation 2 ready'
+check "MainPID unchanged" has corral.service MainPID "$main_pid"
+
+# A broken deploy: systemctl reload fails and says why; the old workers keep serving.
+printf 'workers = 2\nworker_cmd = "/bin/false"\nboot_timeout = 5\n' > /etc/corral/corral.toml
+check "systemctl reload with a broken worker fails" sh -c "! nsenter -t $boot_pid -m -p systemctl reload corral 2>/dev/null"
+check "StatusText says why" status_matches 'reload 2 failed: worker .* exited with status 1 during boot; generation 2 still serving'
+check "the old workers still serve" test "$(workers)" = "$after"
+cp "$work/corral.toml" /etc/corral/corral.toml
+touch "$work/stop-load"; wait "$load" || true
+requests="$(wc -l < "$work/load.txt")"
+check "no failed request across both reloads ($requests requests)" test "$(grep -vc '^200$' "$work/load.txt")" = 0
+
+victim="$(workers | head -1)"
+count="$(workers | wc -l)"
+inside kill -KILL "$victim"
+replaced() { [ "$(workers | wc -l)" = "$count" ] && ! workers | grep -qx "$victim"; }
+check "kill -9 of a worker: replaced" eventually replaced
+check "journalctl -u corral CORRAL_EVENT=reload-done finds the reload" sh -c "nsenter -t $boot_pid -m -p journalctl -u corral CORRAL_EVENT=reload-done -o cat | grep -q 'reload done'"
+check "access entries carry STATUS" sh -c "nsenter -t $boot_pid -m -p journalctl SYSLOG_IDENTIFIER=corral-access STATUS=200 -o cat | grep -q ."
+
+# A second app from the template, on its own port.
+printf 'bind = ["127.0.0.1:8001"]\nworkers = 1\nworker_cmd = ["/usr/bin/corral-worker", "--root", "/var/lib/corral/www"]\n' > /etc/corral/shop.toml
+inside systemctl start corral@shop.service
+check "the template instance serves a second app" test "$(code 8001)" = 200
+rm -f /etc/corral/shop.toml
+
+inside systemctl stop corral.service corral@shop.service corral.socket
+check "systemctl stop: corral.service inactive" has corral.service ActiveState inactive
+check "nothing left in its cgroup" has corral.service TasksCurrent "[not set]"
+check "corrald exited cleanly" has corral.service Result success
+
+if [ "$failures" != 0 ]; then
+    echo "e2e: $failures check(s) failed; corral's journal:" >&2
+    inside journalctl -u corral --no-pager -n 60 >&2 || true
+    exit 1
+fi
+echo "e2e: all checks passed"
