@@ -43,8 +43,9 @@ AllowIsolate=yes
 UNIT
 cat > "$work/boot" <<BOOT
 #!/bin/sh
-mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/tmp || exit 1
+# The bind first: the tree (and so \$work) may live under /tmp, which the tmpfs then hides.
 mount --bind "$work/units" /etc/systemd/system || exit 1
+mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/tmp || exit 1
 exec env container=corral-e2e /lib/systemd/systemd --system --unit=corral-e2e.target
 BOOT
 chmod +x "$work/boot"
@@ -62,7 +63,9 @@ running() { [ "$(inside systemctl is-system-running 2>/dev/null)" = running ]; }
 eventually running || { echo "e2e: systemd did not reach running:"; tail -20 "$work/boot.log"; exit 1; }
 echo "e2e: systemd booted as PID 1 of its namespace (pid $boot_pid here)"
 
-inside dpkg -i "$deb" > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; exit 1; }
+# dpkg runs here (the .deb may be under /tmp, hidden inside); the file system is shared.
+dpkg -i "$deb" > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; exit 1; }
+inside systemctl daemon-reload
 cp /etc/corral/corral.toml "$work/corral.toml"
 
 code() { curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/"; }
