@@ -46,3 +46,14 @@ import Testing
         #expect(daemon.waitForExit() == 0)
     }
 }
+
+@Suite struct JournalFieldNameTests {
+    @Test func namesFollowJournaldsRules() {
+        #expect(JournalLogHandler.fieldName("CORRAL_worker-pid") == "CORRAL_WORKER_PID")
+        #expect(JournalLogHandler.fieldName("_trusted") == "TRUSTED", "a leading underscore is journald's own")
+        #expect(JournalLogHandler.fieldName("9lives") == "LIVES")
+        #expect(JournalLogHandler.fieldName("__") == nil)
+        #expect(JournalLogHandler.fieldName(String(repeating: "A", count: 100))?.count == 64)
+        #expect(JournalLogHandler.priority(.critical) == 2 && JournalLogHandler.priority(.info) == 6)
+    }
+}

@@ -66,6 +66,8 @@ echo "e2e: systemd booted as PID 1 of its namespace (pid $boot_pid here)"
 # dpkg runs here (the .deb may be under /tmp, hidden inside); the file system is shared.
 dpkg -i "$deb" > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; exit 1; }
 inside systemctl daemon-reload
+verify() { [ -z "$(inside sh -c 'cd /lib/systemd/system && systemd-analyze verify corral.service corral.socket corral@e2e.service corral@e2e.socket' 2>&1)" ]; }
+check "systemd-analyze verify reports nothing for the installed units (man pages included)" verify
 cp /etc/corral/corral.toml "$work/corral.toml"
 
 code() { curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/"; }
