@@ -1,3 +1,4 @@
+import CorralHTTP
 import Glibc
 
 /// corrald's pidfile, done so that a stale one never blocks a start (gunicorn #3383): written
@@ -75,14 +76,5 @@ public struct Pidfile: Sendable {
         buffer = [CChar](repeating: 0, count: 64)
         guard fgets(&buffer, Int32(buffer.count), file) != nil else { return nil }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).trimmingWhitespace
-    }
-}
-
-extension String {
-    var trimmingWhitespace: String {
-        var scalars = Substring(self)
-        while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
-        while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
-        return String(scalars)
     }
 }

@@ -102,7 +102,7 @@ public final class ControlClient {
                 var length: Int?
                 var chunked = false
                 for line in lines.dropFirst() {
-                    let parts = line.split(separator: ":", maxSplits: 1).map { String($0).trimmingSpaces.lowercased() }
+                    let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingWhitespace.lowercased() }
                     guard parts.count == 2 else { continue }
                     if parts[0] == "content-length" { length = Int(parts[1]) }
                     if parts[0] == "transfer-encoding" && parts[1].contains("chunked") { chunked = true }

@@ -1,4 +1,5 @@
 import CXML2
+import CorralHTTP
 
 /// A call as it arrives: `supervisor.getProcessInfo("corral:0")`.
 public struct XMLRPCCall: Equatable, Sendable {
@@ -32,7 +33,7 @@ public enum XMLRPC {
         try withDocument(bytes) { root throws(XMLRPCFault) in
             guard name(of: root) == "methodCall",
                   let methodNode = child(root, "methodName") else { throw malformed("expected <methodCall> with <methodName>") }
-            let method = text(of: methodNode).trimmingSpaces
+            let method = text(of: methodNode).trimmingWhitespace
             guard !method.isEmpty else { throw malformed("empty <methodName>") }
             var params: [XMLRPCValue] = []
             if let list = child(root, "params") {
@@ -113,16 +114,16 @@ public enum XMLRPC {
         switch name(of: typed) {
         case "string": return .string(content)
         case "int", "i4", "i8":
-            guard let number = Int(content.trimmingSpaces) else { throw malformed("bad <int> \(content)") }
+            guard let number = Int(content.trimmingWhitespace) else { throw malformed("bad <int> \(content)") }
             return .int(number)
         case "boolean":
-            switch content.trimmingSpaces {
+            switch content.trimmingWhitespace {
             case "1": return .bool(true)
             case "0": return .bool(false)
             default: throw malformed("bad <boolean> \(content)")
             }
         case "double":
-            guard let number = Double(content.trimmingSpaces) else { throw malformed("bad <double> \(content)") }
+            guard let number = Double(content.trimmingWhitespace) else { throw malformed("bad <double> \(content)") }
             return .double(number)
         case "array":
             guard let data = child(typed, "data") else { throw malformed("<array> without <data>") }
@@ -176,14 +177,5 @@ public enum XMLRPC {
             current = child.pointee.next
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-}
-
-extension String {
-    var trimmingSpaces: String {
-        var text = Substring(self)
-        while let first = text.first, first.isWhitespace { text.removeFirst() }
-        while let last = text.last, last.isWhitespace { text.removeLast() }
-        return String(text)
     }
 }
