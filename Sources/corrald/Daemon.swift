@@ -68,6 +68,10 @@ final class Daemon: @unchecked Sendable {
         } else {
             pidfile = nil
         }
+        // A start that fails after this point (a port in use…) leaves no pidfile behind.
+        var started = false
+        let claimed = pidfile
+        defer { if !started { claimed?.release() } }
         sockets = ListeningSockets(inherited: ListenFDs.take())
         // Abstract: nothing to clean up after a crash, reachable by workers of any user. Senders
         // are known by their credentials, so a stranger's datagram is ignored.
@@ -88,6 +92,7 @@ final class Daemon: @unchecked Sendable {
         try openControlSocket(configuration)
         let listening = sockets.isInherited ? plans[0]!.sockets.map(\.name).joined(separator: ", ") + " (inherited from systemd)"
                                             : configuration.bind.joined(separator: ", ") + " (backlog \(configuration.backlog))"
+        started = true
         let command = configuration.workerCommand.joined(separator: " ")
         logger.info("corrald \(getpid()) listening at \(listening); \(configuration.workers) workers: \(command)")
     }
@@ -232,7 +237,7 @@ final class Daemon: @unchecked Sendable {
             workerRevisions[pid] = nil
             if let worker = state.workers[pid] {
                 let exitStatus = (status & 0x7f) == 0 ? "\((status >> 8) & 0xff)" : "signal \(status & 0x7f)"
-                logger.log(level: worker.state == .stopping ? .info : .error,
+                logger.log(level: worker.state == .stopping || worker.retiring ? .info : .error,
                            "worker \(worker.slot) (pid \(pid), generation \(worker.generation)) \(description)\(worker.status.isEmpty ? "" : "; last status: \(worker.status)")",
                            metadata: event("exit", worker, ["exit_status": "\(exitStatus)"]))
                 if worker.state == .starting { lastBootOutput = lastOutput }
@@ -251,6 +256,7 @@ final class Daemon: @unchecked Sendable {
                                  metadata: state.workers[message.pid].map { event("ready", $0) } ?? ["event": "ready"])
                     perform(state.ready(pid: message.pid, now: loop.now))
                 case "WATCHDOG" where value == "1": state.ping(pid: message.pid, now: loop.now)
+                case "STOPPING" where value == "1": state.retiring(pid: message.pid)
                 case "STATUS": state.status(pid: message.pid, text: value)
                 default: break
                 }

@@ -141,4 +141,31 @@ import Testing
         #expect(!daemon.workers.contains { isGone($0) }, "no zombie among corrald's children")
         #expect(try RawClient.get(port: daemon.port, "/")?.status == 200)
     }
+
+    @Test func workersRecycledByMaxRequestsAreReplacedWithoutBackoff() throws {
+        let daemon = try CorraldProcess(["-w", "1", "--max-requests", "3"])
+        #expect(daemon.waitUntilServing(workers: 1))
+        for _ in 0..<12 { #expect(try RawClient.get(port: daemon.port, "/")?.status == 200) }
+        #expect(eventually { daemon.count("spawned worker 0") >= 4 })
+        #expect(!daemon.log.contains("[ERROR]"), "a planned exit is not an error: \(daemon.log)")
+        #expect(!daemon.log.contains("[CRITICAL]"))
+    }
+
+    @Test func aStartThatFailsLeavesNoPidfile() throws {
+        let taken = freePort()
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = taken.bigEndian
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        listen(holder, 1)
+        let daemon = try CorraldProcess(["-w", "1"], port: taken)
+        #expect(daemon.waitForExit() == 1)
+        #expect(daemon.log.contains("Address already in use"), "\(daemon.log)")
+        #expect(!FileManager.default.fileExists(atPath: daemon.pidfile))
+    }
 }

@@ -159,6 +159,31 @@ private struct Harness {
         #expect(h.state.settings.workers == 4)
     }
 
+    @Test func aWorkerRecycledByMaxRequestsIsReplacedAtOnceEveryTime() {
+        var h = Harness(workers: 1)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        for round in 0..<4 {
+            let pid = h.state.serving[0].pid
+            h.state.retiring(pid: pid)
+            let actions = h.perform(h.state.exited(pid: pid, description: "exited with status 0", now: 0))
+            #expect(actions == [.spawn(slot: 0, generation: 1)], "round \(round): no backoff for a planned exit")
+            _ = h.perform(h.state.ready(pid: h.state.serving[0].pid, now: 0))
+        }
+    }
+
+    @Test func ttouWhileTheHighestSlotAwaitsItsRestartKeepsTheOthers() {
+        var h = Harness(workers: 3)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        let highest = h.state.serving[2].pid
+        _ = h.perform(h.state.exited(pid: highest, description: "was killed by signal 9", now: 0))   // respawned at once
+        let again = h.state.serving[2].pid
+        #expect(h.state.exited(pid: again, description: "was killed by signal 9", now: 0).isEmpty, "backing off now")
+        #expect(h.state.changeWorkerCount(by: -1, now: 0).isEmpty, "the pending restart is the one less: nobody is stopped")
+        #expect(h.state.settings.workers == 2 && h.state.serving.count == 2 && h.state.restarts.isEmpty)
+    }
+
     @Test func noReadyWorkerInTheFirstGenerationMeansExit() {
         var h = Harness(workers: 2)
         _ = h.start()

@@ -127,6 +127,12 @@ public struct SupervisorState {
         workers[pid]?.lastPing = now
     }
 
+    /// The worker said STOPPING=1 on its own (max_requests reached): a clean exit that follows
+    /// is a planned one, replaced at once rather than backed off.
+    public mutating func retiring(pid: Int32) {
+        workers[pid]?.retiring = true
+    }
+
     public mutating func status(pid: Int32, text: String) {
         workers[pid]?.status = text
     }
@@ -135,11 +141,11 @@ public struct SupervisorState {
     public mutating func exited(pid: Int32, description: String, now: Int64) -> [Action] {
         guard let worker = workers.removeValue(forKey: pid) else { return [] }
         return died(slot: worker.slot, generation: worker.generation, wasStopping: worker.state == .stopping,
-                    wasStarting: worker.state == .starting, uptime: now - worker.spawnedAt,
-                    description: description, now: now)
+                    wasStarting: worker.state == .starting, retiring: worker.retiring && description == "exited with status 0",
+                    uptime: now - worker.spawnedAt, description: description, now: now)
     }
 
-    private mutating func died(slot: Int, generation: Int, wasStopping: Bool, wasStarting: Bool,
+    private mutating func died(slot: Int, generation: Int, wasStopping: Bool, wasStarting: Bool, retiring: Bool = false,
                                uptime: Int64, description: String, now: Int64) -> [Action] {
         if shuttingDown {
             return workers.isEmpty ? [.exit(code: 0, reason: "all workers stopped")] : []
@@ -157,6 +163,7 @@ public struct SupervisorState {
             }
             return []
         }
+        if retiring { return [.spawn(slot: slot, generation: generation)] }   // max_requests: not a crash
         var backoff = backoffs[slot] ?? settings.backoff
         let delay = backoff.delay(afterUptime: wasStarting ? 0 : uptime)
         backoffs[slot] = backoff
@@ -257,7 +264,11 @@ public struct SupervisorState {
         }
         guard settings.workers > 1 else { return [] }
         settings.workers -= 1
+        // The highest slot waiting for its restart (or stopped): not restarting it is the one less.
+        let highestIsDown = !serving.contains { $0.slot == settings.workers && $0.state != .stopping }
         restarts[settings.workers] = nil
+        stoppedSlots.remove(settings.workers)
+        if highestIsDown { return [] }
         let candidates = serving.filter { $0.state != .stopping }
         guard let oldest = candidates.min(by: { $0.spawnedAt < $1.spawnedAt }) else { return [] }
         let actions = stop(oldest.pid, now: now)
@@ -382,5 +393,6 @@ extension WorkerRecord {
         status = worker.status
         abortedAt = worker.abortedAt
         stopRequestedAt = worker.stopRequestedAt
+        retiring = worker.retiring
     }
 }

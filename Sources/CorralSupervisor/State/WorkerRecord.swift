@@ -22,6 +22,8 @@ public struct WorkerRecord: Equatable, Sendable {
     public var abortedAt: Int64?
     /// When TERM was sent (SIGKILL follows after graceful_timeout).
     public var stopRequestedAt: Int64?
+    /// It announced STOPPING=1 itself (max_requests): its exit is planned.
+    public var retiring = false
 
     public init(slot: Int, generation: Int, pid: Int32, now: Int64) {
         self.slot = slot
