@@ -43,7 +43,8 @@ final class Daemon: @unchecked Sendable {
     private var control: ControlServer?
     private let pidfile: Pidfile?
     private let systemd = Notifier()
-    private(set) var reloads: [ReloadRecord] = []
+    /// The last reload's outcome, and how many have ended (corralctl waits for that to move).
+    private var lastReload: ReloadRecord?
     private var reloadCount = 0
     /// Reloads asked for (numbered in STATUS=, as systemctl status shows them).
     private var reloadsStarted = 0
@@ -242,7 +243,7 @@ final class Daemon: @unchecked Sendable {
                            metadata: event("exit", worker, ["exit_status": "\(exitStatus)"]))
                 if worker.state == .starting { lastBootOutput = lastOutput }
             }
-            perform(state.exited(pid: pid, description: description, now: loop.now))
+            perform(state.exited(pid: pid, description: description, cleanly: status == 0, now: loop.now))
         }
         releaseUnused()
     }
@@ -348,9 +349,8 @@ final class Daemon: @unchecked Sendable {
 
     private func recordReload(succeeded: Bool, _ detail: String) {
         reloadCount += 1
-        reloads.append(ReloadRecord(succeeded: succeeded, detail: detail))
+        lastReload = ReloadRecord(succeeded: succeeded, detail: detail)
         systemd.send("READY=1\nSTATUS=reload \(reloadCount) \(succeeded ? "done" : "failed"): \(detail)")
-        if reloads.count > 20 { reloads.removeFirst() }
         logger.log(level: succeeded ? .info : .error, "reload \(succeeded ? "done" : "failed"): \(detail)",
                    metadata: ["event": "\(succeeded ? "reload-done" : "reload-failed")", "generation": "\(state.generation)"])
     }
@@ -474,7 +474,7 @@ extension Daemon: ControlTarget {
         while reloadCount == before && loop.now < deadline && !state.shuttingDown {
             await loop.sleep(for: .milliseconds(20))
         }
-        guard reloadCount > before, let last = reloads.last else { return (false, "no outcome: corrald is stopping") }
+        guard reloadCount > before, let last = lastReload else { return (false, "no outcome: corrald is stopping") }
         return (last.succeeded, last.detail)
     }
 

@@ -166,7 +166,7 @@ private struct Harness {
         for round in 0..<4 {
             let pid = h.state.serving[0].pid
             h.state.retiring(pid: pid)
-            let actions = h.perform(h.state.exited(pid: pid, description: "exited with status 0", now: 0))
+            let actions = h.perform(h.state.exited(pid: pid, description: "exited with status 0", cleanly: true, now: 0))
             #expect(actions == [.spawn(slot: 0, generation: 1)], "round \(round): no backoff for a planned exit")
             _ = h.perform(h.state.ready(pid: h.state.serving[0].pid, now: 0))
         }

@@ -1,3 +1,4 @@
+import CorralServer
 import Glibc
 
 /// supervisord's fault codes (supervisor/xmlrpc.py), which supervisorctl turns into messages.
@@ -194,6 +195,12 @@ public final class ControlService: @unchecked Sendable {
 
     // MARK: Actions
 
+    /// The slots' states, from one snapshot.
+    private func states(_ slots: [Int]) -> [ProcessState] {
+        let all = target.snapshot()
+        return slots.map { all[$0].state }
+    }
+
     private func isAlive(_ state: ProcessState) -> Bool { [.starting, .running, .backoff].contains(state) }
 
     private func result(_ slot: Int, code: Int = Faults.success, _ description: String = "OK") -> XMLRPCValue {
@@ -203,11 +210,11 @@ public final class ControlService: @unchecked Sendable {
 
     /// Starts the slots and, with `wait`, answers once they run (supervisord's deferred answer).
     private func start(_ slots: [Int], wait: Bool) async throws(XMLRPCFault) -> [XMLRPCValue] {
-        let needed = slots.filter { !isAlive(target.snapshot()[$0].state) }
+        let needed = zip(slots, states(slots)).filter { !isAlive($1) }.map(\.0)
         target.start(slots: needed)
         if wait {
             for _ in 0..<1200 {
-                let states = needed.map { target.snapshot()[$0].state }
+                let states = states(needed)
                 if states.allSatisfy({ $0 == .running }) { break }
                 if needed.count == 1, states[0] == .fatal || states[0] == .backoff {
                     throw XMLRPCFault(Faults.spawnError, "SPAWN_ERROR: \(name(needed[0]))")
@@ -219,10 +226,11 @@ public final class ControlService: @unchecked Sendable {
     }
 
     private func stop(_ slots: [Int], wait: Bool) async -> [XMLRPCValue] {
-        let needed = slots.filter { isAlive(target.snapshot()[$0].state) || target.snapshot()[$0].state == .stopping }
+        let current = states(slots)
+        let needed = zip(slots, current).filter { isAlive($1) || $1 == .stopping }.map(\.0)
         target.stop(slots: needed)
         if wait {
-            for _ in 0..<1200 where !needed.allSatisfy({ target.snapshot()[$0].state == .stopped }) {
+            for _ in 0..<1200 where !states(needed).allSatisfy({ $0 == .stopped }) {
                 await target.pause(seconds: 0.05)
             }
         }
@@ -291,14 +299,7 @@ public final class ControlService: @unchecked Sendable {
     }
 
     /// `%b %d %I:%M %p` in local time, as supervisord shows when a process stopped.
-    static func clock(_ epoch: Int) -> String {
-        var time = time_t(epoch)
-        var parts = tm()
-        localtime_r(&time, &parts)
-        var buffer = [CChar](repeating: 0, count: 64)
-        let n = strftime(&buffer, buffer.count, "%b %d %I:%M %p", &parts)
-        return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static func clock(_ epoch: Int) -> String { ErrorLog.localTime(time_t(epoch), "%b %d %I:%M %p") }
 
     private static func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
 

@@ -102,12 +102,15 @@ public final class ErrorLog: @unchecked Sendable {
     public func critical(_ message: @autoclosure () -> String) { log(.critical, message()) }
 
     /// `2026-11-28 15:20:08 +0000` in local time.
-    static func timestamp() -> String {
-        var now = time(nil)
+    static func timestamp() -> String { localTime(time(nil), "%Y-%m-%d %H:%M:%S %z") }
+
+    /// `epoch` in local time, formatted by strftime.
+    public static func localTime(_ epoch: time_t, _ format: String) -> String {
+        var seconds = epoch
         var parts = tm()
-        localtime_r(&now, &parts)
-        var buffer = [CChar](repeating: 0, count: 40)
-        let n = strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S %z", &parts)
+        localtime_r(&seconds, &parts)
+        var buffer = [CChar](repeating: 0, count: 64)
+        let n = strftime(&buffer, buffer.count, format, &parts)
         return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

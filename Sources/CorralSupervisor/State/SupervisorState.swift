@@ -137,11 +137,12 @@ public struct SupervisorState {
         workers[pid]?.status = text
     }
 
-    /// A child was reaped; `description` says how it ended ("exit status 3", "signal 9").
-    public mutating func exited(pid: Int32, description: String, now: Int64) -> [Action] {
+    /// A child was reaped; `description` says how it ended ("exit status 3", "signal 9"), `cleanly`
+    /// whether it exited with status 0.
+    public mutating func exited(pid: Int32, description: String, cleanly: Bool = false, now: Int64) -> [Action] {
         guard let worker = workers.removeValue(forKey: pid) else { return [] }
         return died(slot: worker.slot, generation: worker.generation, wasStopping: worker.state == .stopping,
-                    wasStarting: worker.state == .starting, retiring: worker.retiring && description == "exited with status 0",
+                    wasStarting: worker.state == .starting, retiring: worker.retiring && cleanly,
                     uptime: now - worker.spawnedAt, description: description, now: now)
     }
 
