@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "corral-worker", targets: ["corral-worker"]),
         .executable(name: "corrald", targets: ["corrald"]),
         .executable(name: "corralctl", targets: ["corralctl"]),
+        .executable(name: "corral-wsgi", targets: ["corral-wsgi"]),
         .executable(name: "corral-example-json", targets: ["corral-example-json"]),
         .executable(name: "corral-example-hello", targets: ["corral-example-hello"]),
     ],
@@ -32,6 +33,8 @@ let package = Package(
                        providers: [.apt(["libsystemd-dev"])]),
         // libxml2: the XML-RPC documents of the control socket.
         .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        // libpython (Debian's python3-dev): only corral-wsgi links it.
+        .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["python3-dev"])]),
         .target(name: "CorralEventLoop", dependencies: ["CCorral"], swiftSettings: hotPath),
         .target(name: "CorralHTTP", swiftSettings: hotPath),
         .target(name: "CorralSystemd", dependencies: ["CSystemd", "CCorral", "CorralEventLoop",
@@ -44,11 +47,17 @@ let package = Package(
         // corrald's brain: the worker/generation state machine (pure, no I/O), the configuration
         // (gunicorn's settings from TOML and command lines), the pidfile.
         .target(name: "CorralSupervisor",
-                dependencies: ["CorralHTTP", "CorralSystemd", .product(name: "TOMLKit", package: "TOMLKit")],
+                dependencies: ["CorralHTTP", "CorralSystemd", "CorralWSGI", .product(name: "TOMLKit", package: "TOMLKit")],
                 swiftSettings: [nonsending]),
         // The control socket: supervisord's XML-RPC, served by the engine inside corrald's loop.
         .target(name: "CorralControl", dependencies: ["CXML2", "CorralServer", "CorralEventLoop", "CorralHTTP"],
                 swiftSettings: [nonsending]),
+        // WSGI without Python: the environ from a parsed head, gunicorn's WSGI settings.
+        .target(name: "CorralWSGI", dependencies: ["CorralHTTP"], swiftSettings: hotPath),
+        // The bridge: the embedded interpreter, the exchange between the loop and the app's threads.
+        .target(name: "CorralPython",
+                dependencies: ["CPython", "CorralWSGI", "CorralServer", "CorralHTTP", "CorralEventLoop", "CCorral"],
+                swiftSettings: hotPath),
         .target(name: "CorralWorker",
                 dependencies: ["CorralServer", "CorralSystemd", "CorralEventLoop", "CCorral",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -60,6 +69,10 @@ let package = Package(
         .executableTarget(name: "corrald",
                           dependencies: ["CorralSupervisor", "CorralControl", "CorralServer", "CorralSystemd", "CorralEventLoop", "CCorral",
                                          .product(name: "Logging", package: "swift-log"),
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: [nonsending]),
+        .executableTarget(name: "corral-wsgi",
+                          dependencies: ["CorralPython", "CorralWSGI", "CorralWorker",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),
         .executableTarget(name: "corralctl",
@@ -74,6 +87,7 @@ let package = Package(
         .testTarget(name: "CorralEventLoopTests", dependencies: ["CorralEventLoop"]),
         .testTarget(name: "CorralSupervisorTests", dependencies: ["CorralSupervisor"]),
         .testTarget(name: "CorralControlTests", dependencies: ["CorralControl"]),
+        .testTarget(name: "CorralWSGITests", dependencies: ["CorralWSGI", "CorralHTTP"]),
         .testTarget(name: "CorralIntegrationTests", dependencies: ["CorralServer", "CorralSystemd", "CorralEventLoop"]),
     ],
     swiftLanguageModes: [.v6]

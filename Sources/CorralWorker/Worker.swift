@@ -23,6 +23,10 @@ public final class Worker: @unchecked Sendable {
     public let log: ErrorLog
     private let notifier = Notifier()
     private let gracefulTimeout: Duration
+    /// More `key=value` words for STATUS= (e.g. corral-wsgi's requests in flight).
+    public var statusDetails: () -> String = { "" }
+    /// Runs after the loop has stopped and the logs are flushed, before the process exits.
+    public var beforeExit: () -> Void = {}
 
     /// Parses the worker flags from the command line (exits with usage on error) and builds the
     /// worker. Call before starting any thread: it blocks the signals the loop will read.
@@ -122,12 +126,13 @@ public final class Worker: @unchecked Sendable {
             guard let interval = notifier.watchdogInterval else { return }
             // Pinged from the loop itself: a blocked loop stops pinging, which is the point.
             while true {
-                notifier.send("WATCHDOG=1\nSTATUS=requests=\(server.requestsServed) connections=\(server.openConnections)")
+                notifier.send("WATCHDOG=1\nSTATUS=requests=\(server.requestsServed) connections=\(server.openConnections)\(statusDetails())")
                 await loop.sleep(for: interval)
             }
         }
         loop.run()
         server.accessLog?.flush()
+        beforeExit()
         log.info("exiting after \(server.requestsServed) request(s)")
         exit(0)
     }

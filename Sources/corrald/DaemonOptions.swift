@@ -92,6 +92,24 @@ struct DaemonOptions: ParsableCommand {
     @Option(name: .customLong("control-socket"), help: "Path of the control socket.")
     var controlSocket: String?
 
+    @Argument(help: "The WSGI application to serve with corral-wsgi, as gunicorn takes it: MODULE:VARIABLE (wsgi_app).")
+    var appModule: String?
+
+    @Option(name: .customLong("chdir"), help: "Workers change to this directory before loading the app.")
+    var chdir: String?
+
+    @Option(name: .customLong("pythonpath"), help: "Comma-separated directories added to the app's sys.path.")
+    var pythonpath: String?
+
+    @Option(name: .customLong("virtualenv"), help: "The app's virtualenv (default: $VIRTUAL_ENV in the workers' environment).")
+    var virtualenv: String?
+
+    @Option(name: [.customShort("k"), .customLong("worker-class")], help: "gunicorn's worker class: sync, gthread, gevent, eventlet, egg:meinheld#gunicorn_worker (default sync).")
+    var workerClass: String?
+
+    @Option(name: .customLong("threads"), help: "Python threads per worker in the threaded classes (default 1).")
+    var threads: String?
+
     @Flag(name: .customLong("check-config"), help: "Validate the configuration (and that worker_cmd is executable), then exit 0 or 1.")
     var checkConfig = false
 
@@ -132,6 +150,12 @@ struct DaemonOptions: ParsableCommand {
         add("reuse_port", reusePort ? "true" : nil)
         add("worker_cmd", workerCommand)
         add("control_socket", controlSocket)
+        add("wsgi_app", appModule)
+        add("chdir", chdir)
+        add("pythonpath", pythonpath)
+        add("virtualenv", virtualenv)
+        add("worker_class", workerClass)
+        add("threads", threads)
         return result
     }
 
@@ -146,6 +170,7 @@ struct DaemonOptions: ParsableCommand {
             }
         }
         let defaults = Configuration(defaultWorkerCommand: [Self.besideCorrald("corral-worker")],
+                                     wsgiWorkerCommand: [Self.besideCorrald("corral-wsgi")],
                                      webConcurrency: getenv("WEB_CONCURRENCY").map { String(cString: $0) })
         return ConfigurationLoader(defaults: defaults, file: config ?? environmentOptions?.config,
                                    environmentArguments: environmentOptions?.assignments(origin: .environment) ?? [],

@@ -1,5 +1,7 @@
+import CCorral
 import CorralEventLoop
 import CorralHTTP
+import Glibc
 
 /// The request a handler receives. Its bytes live in the connection's read buffer (nothing is
 /// copied); the String accessors copy on demand. Valid until the handler returns.
@@ -59,6 +61,30 @@ public struct Request {
 
     /// The peer's address ("127.0.0.1", "::1"; empty for a unix socket).
     public var remoteAddress: String { String(decoding: connection.remoteAddress, as: UTF8.self) }
+
+    /// The peer's address as bytes, valid until the handler returns (nothing is copied).
+    public var remoteAddressBytes: UnsafeRawBufferPointer { connection.remoteAddress }
+
+    /// The address and port the request arrived at (one getsockname call).
+    public var localAddress: (name: String, port: String) {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let fd = connection.fd
+        let found = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) == 0 }
+        }
+        guard found else { return ("localhost", "") }
+        var text = [CChar](repeating: 0, count: 48)
+        let count = Int(corral_format_address(&storage, &text, 48))
+        let name = String(decoding: text[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let port: UInt16
+        switch Int32(storage.ss_family) {
+        case AF_INET: port = withUnsafeBytes(of: &storage) { $0.load(as: sockaddr_in.self).sin_port.bigEndian }
+        case AF_INET6: port = withUnsafeBytes(of: &storage) { $0.load(as: sockaddr_in6.self).sin6_port.bigEndian }
+        default: return (name.isEmpty ? "localhost" : name, "")
+        }
+        return (name, String(port))
+    }
 
     /// The worker's event loop: `sleep(for:)`, `readable(_:)`, `writable(_:)` suspend the handler
     /// without blocking other connections.

@@ -21,7 +21,9 @@ public enum ResponseBody {
     case string(String)
     /// `count` bytes of an open file from `offset`, sent with sendfile; the engine closes `fd`.
     case file(fd: Int32, offset: Int, count: Int)
-    /// Produced while it is sent: chunked on HTTP/1.1, until close on HTTP/1.0.
+    /// Produced while it is sent: chunked on HTTP/1.1, until close on HTTP/1.0. The producer
+    /// always runs, so it can release what it holds: when nothing may be sent (HEAD, 304, the
+    /// client already gone) its writes throw.
     case stream((BodyWriter) async throws -> Void)
 
     /// The length when it is known before sending.
@@ -36,24 +38,33 @@ public enum ResponseBody {
     }
 
     /// Releases what the body holds when it will not be sent (HEAD, 304, an error).
-    func discard() {
-        if case .file(let fd, _, _) = self { close(fd) }
+    func discard(on connection: Connection) async {
+        switch self {
+        case .file(let fd, _, _): close(fd)
+        case .stream(let produce): try? await produce(BodyWriter(connection: connection, discarding: true))
+        default: break
+        }
     }
 }
 
 /// Writes a streamed body; each `write` suspends while the client is slow to read.
 public struct BodyWriter {
     unowned(unsafe) let connection: Connection
+    /// Nothing may be sent: every write throws.
+    let discarding: Bool
 
     public func write(_ bytes: UnsafeRawBufferPointer) async throws {
+        if discarding { throw ConnectionError.closed }
         try await connection.writeStreamChunk(bytes)
     }
 
     public func write(_ bytes: [UInt8]) async throws {
+        if discarding { throw ConnectionError.closed }
         try await connection.writeStreamChunk(bytes)
     }
 
     public func write(_ string: String) async throws {
+        if discarding { throw ConnectionError.closed }
         try await connection.writeStreamChunk(Array(string.utf8))
     }
 }

@@ -407,7 +407,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         }
         ResponseHead.appendEnd(framing: framing, version: head.version, close: mustClose, to: &buffers.output)
         if bodyless {
-            response.body.discard()
+            await response.body.discard(on: self)
             return await flushOutput()
         }
         switch response.body {
@@ -432,10 +432,13 @@ public final class Connection: FDWatcher, @unchecked Sendable {
             guard await flushOutput() else { return false }
             return await sendFile(file, offset: offset, count: count)
         case .stream(let produce):
-            guard await flushOutput() else { return false }
+            guard await flushOutput() else {
+                await response.body.discard(on: self)
+                return false
+            }
             streamFraming = framing
             do {
-                try await produce(BodyWriter(connection: self))
+                try await produce(BodyWriter(connection: self, discarding: false))
             } catch {
                 server.log.error("streaming response failed: \(error)")
                 return false

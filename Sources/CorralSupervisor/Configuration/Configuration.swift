@@ -1,4 +1,5 @@
 import CorralHTTP
+import CorralWSGI
 import Glibc
 import TOMLKit
 
@@ -40,10 +41,23 @@ public struct Configuration: Equatable, Sendable {
     public var restartBackoff = 0.5
     public var restartBackoffMax = 30.0
     public var restartBackoffReset = 10.0
+    // The WSGI application (corral-wsgi), with gunicorn's names.
+    public var wsgiApp: String?
+    public var chdir: String?
+    public var pythonpath: [String] = []
+    public var virtualenv: String?
+    public var threads = 1
+    public var workerClass = "sync"
+    public var rootPath = ""
+    public var forwardedAllowIPs = "127.0.0.1,::1"
+    public var secureSchemeHeaders = WSGISettings.defaultSecureSchemeHeaders
+    /// The worker command when an app is given and worker_cmd is not.
+    public var wsgiWorkerCommand: [String]
 
     /// The defaults; `workers` follows $WEB_CONCURRENCY as in gunicorn.
-    public init(defaultWorkerCommand: [String], webConcurrency: String? = nil) {
+    public init(defaultWorkerCommand: [String], wsgiWorkerCommand: [String] = [], webConcurrency: String? = nil) {
         workerCommand = defaultWorkerCommand
+        self.wsgiWorkerCommand = wsgiWorkerCommand
         if let webConcurrency, let count = Int(webConcurrency), count > 0 { workers = count }
     }
 
@@ -97,6 +111,18 @@ public struct Configuration: Equatable, Sendable {
         ]
         environment["CORRAL_ACCESSLOG"] = accesslog
         environment["CORRAL_PROC_NAME"] = procName
+        if let wsgiApp {
+            environment["CORRAL_WSGI_APP"] = wsgiApp
+            environment["CORRAL_CHDIR"] = chdir
+            environment["CORRAL_PYTHONPATH"] = pythonpath.isEmpty ? nil : pythonpath.joined(separator: ",")
+            environment["CORRAL_VIRTUALENV"] = virtualenv
+            environment["CORRAL_THREADS"] = String(threads)
+            environment["CORRAL_WORKER_CLASS"] = workerClass
+            environment["CORRAL_TIMEOUT"] = String(timeout)
+            environment["CORRAL_ROOT_PATH"] = rootPath
+            environment["CORRAL_FORWARDED_ALLOW_IPS"] = forwardedAllowIPs
+            environment["CORRAL_SECURE_SCHEME_HEADERS"] = secureSchemeHeaders
+        }
         for entry in rawEnv {
             let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             environment[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""

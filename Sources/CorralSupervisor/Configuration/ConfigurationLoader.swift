@@ -53,6 +53,10 @@ public struct ConfigurationLoader: Sendable {
                 issues.append(ConfigurationIssue("unknown setting \"\(name)\"\(hint)", at: assignment.origin))
             }
         }
+        // An app with no worker_cmd of its own is served by corral-wsgi.
+        if configuration.wsgiApp != nil && origins["worker_cmd"] == nil {
+            configuration.workerCommand = configuration.wsgiWorkerCommand
+        }
         // Checks of the final values (a value rejected above left the previous one in place).
         for setting in Setting.all {
             if let problem = setting.check(configuration) {
@@ -103,6 +107,15 @@ public struct ConfigurationLoader: Sendable {
             value.array.flatMap { array in
                 let items = array.map(settingValue)
                 return items.contains { $0 == nil } ? nil : .list(items.compactMap { $0 })
+            }
+        case .table:
+            value.table.flatMap { table in
+                var entries: [String: String] = [:]
+                for (key, item) in table {
+                    guard let text = item.string else { return nil }
+                    entries[key] = text
+                }
+                return .table(entries)
             }
         default: nil
         }

@@ -21,9 +21,7 @@ enum GunicornSettings {
     }
 
     private static let ignored: [String: String] = [
-        "threads": "corral workers are single-threaded event loops; concurrency comes from worker_connections",
-        "worker_class": "corral has one worker protocol; choose a different server with worker_cmd",
-        "preload_app": "workers are separate executables, not forks of a loaded application",
+        "preload_app": "each corral-wsgi worker imports the app itself (workers are executables, not forks), so a broken deploy fails only the new workers while the old ones serve",
         "reload": "use SIGHUP, which replaces workers without downtime",
         "reload_engine": "use SIGHUP, which replaces workers without downtime",
         "reload_extra_files": "use SIGHUP, which replaces workers without downtime",
@@ -33,9 +31,6 @@ enum GunicornSettings {
         "daemon": "corrald stays in the foreground; run it under systemd or a container runtime",
         "raw_paste_global_conf": "PasteDeploy does not apply",
         "paste": "PasteDeploy does not apply",
-        "pythonpath": "Python paths do not apply; the worker is worker_cmd",
-        "wsgi_app": "the application is worker_cmd",
-        "chdir": "workers start in corrald's working directory; set WorkingDirectory= in the unit",
         "initgroups": "workers get the group of `group` only",
         "tmp_upload_dir": "request bodies are streamed to the handler, not spooled to files",
         "worker_tmp_dir": "heartbeats are WATCHDOG=1 notifications, not temporary files",
@@ -61,7 +56,7 @@ enum GunicornSettings {
     ]
     private static let statsd = ["statsd_host", "statsd_prefix", "dogstatsd_tags"]
     private static let proxy = [
-        "forwarded_allow_ips", "secure_scheme_headers", "forwarder_headers", "proxy_protocol", "proxy_allow_ips",
+        "forwarder_headers", "proxy_protocol", "proxy_allow_ips",
     ]
     private static let parsing = [
         "strip_header_spaces", "permit_unconventional_http_method", "permit_unconventional_http_version",

@@ -1,5 +1,6 @@
 import CorralHTTP
 import CorralSystemd
+import CorralWSGI
 import Glibc
 import TOMLKit
 
@@ -94,6 +95,50 @@ struct Setting: Sendable {
         seconds("restart_backoff", \.restartBackoff),
         seconds("restart_backoff_max", \.restartBackoffMax),
         seconds("restart_backoff_reset", \.restartBackoffReset),
+        optionalText("wsgi_app", \.wsgiApp, check: { app in
+            guard let app, app.hasPrefix(":") || app.contains(" ") else { return nil }
+            return "expected MODULE:VARIABLE, MODULE:factory(args) or MODULE, got \"\(app)\""
+        }),
+        optionalText("chdir", \.chdir),
+        // gunicorn's pythonpath is one comma-separated string; an array is taken too.
+        Setting(name: "pythonpath", apply: { config, value, _ throws(SettingError) in
+            switch value {
+            case .text(let text): config.pythonpath = text.split(separator: ",").map { String($0.drop { $0 == " " }) }
+            case .list(let items):
+                config.pythonpath = try items.map { item throws(SettingError) in
+                    guard case .text(let text) = item else { throw SettingError(expected: "an array of strings", got: item) }
+                    return text
+                }
+            default: throw SettingError(expected: "a comma-separated string or an array of strings", got: value)
+            }
+        }, render: { $0.pythonpath }),
+        optionalText("virtualenv", \.virtualenv),
+        integer("threads", \.threads, 1...10_000),
+        text("worker_class", \.workerClass, check: { name in
+            WorkerClass(gunicornName: name) == nil ? WorkerClass.unknown(name) : nil
+        }),
+        text("root_path", \.rootPath, check: { path in
+            path.isEmpty || path.hasPrefix("/") ? nil : "expected a path starting with \"/\", got \"\(path)\""
+        }),
+        text("forwarded_allow_ips", \.forwardedAllowIPs),
+        // A TOML table { "X-FORWARDED-PROTO" = "https" } in the file, HEADER=value,… on a command line.
+        Setting(name: "secure_scheme_headers", apply: { config, value, _ throws(SettingError) in
+            switch value {
+            case .text(let text): config.secureSchemeHeaders = text
+            case .table(let entries): config.secureSchemeHeaders = entries.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            default: throw SettingError(expected: "a table of header = value", got: value)
+            }
+        }, render: { config in
+            let table = TOMLTable()
+            for entry in config.secureSchemeHeaders.split(separator: ",") {
+                let parts = entry.split(separator: "=", maxSplits: 1)
+                if parts.count == 2 { table[String(parts[0])] = String(parts[1]) }
+            }
+            return table
+        }, check: { config in
+            do { _ = try WSGISettings(secureSchemeHeaders: config.secureSchemeHeaders) } catch { return "\(error)" }
+            return nil
+        }),
     ]
 
     private static func checkGroup(_ group: String?) -> String? {

@@ -6,6 +6,8 @@ public enum SettingValue: Equatable, Sendable {
     case number(Double)
     case boolean(Bool)
     case list([SettingValue])
+    /// A table of strings (secure_scheme_headers).
+    case table([String: String])
 
     /// What the value is, for "expected …, got …" messages.
     var kindDescription: String {
@@ -15,6 +17,7 @@ public enum SettingValue: Equatable, Sendable {
         case .number(let value): "the number \(value)"
         case .boolean(let value): "the boolean \(value)"
         case .list: "an array"
+        case .table: "a table"
         }
     }
 }

@@ -1,0 +1,178 @@
+import CCorral
+import CorralEventLoop
+import CorralServer
+import CorralWSGI
+import Glibc
+
+/// What the loop thread and the application's Python threads share: one `Exchange` per
+/// connection the worker may hold (so nothing here grows past `worker_connections`), the
+/// hand-over of new requests (a queue the pool's threads wait on, or, for gevent, an event list
+/// and an eventfd that gevent's hub watches), and the requests that ran past `timeout`.
+public final class WSGIBridge: @unchecked Sendable {
+    enum Event {
+        case request(token: Int)
+        case reply(token: Int, Exchange.ToPython)
+        case shutdown
+    }
+
+    let mode: WorkerClass
+    let settings: WSGISettings
+    /// The worker's error log: tracebacks, wsgi.errors, stacks of overdue requests.
+    public var log: ErrorLog!
+    private(set) var exchanges: [Exchange] = []
+    /// Loop thread only.
+    private var free: [Int] = []
+    public private(set) var inFlight = 0
+
+    private var lock = pthread_mutex_t()
+    private var requestReady = pthread_cond_t()
+    private var overdueReady = pthread_cond_t()
+    private var threadsChanged = pthread_cond_t()
+    private var events: [Event] = []
+    private var hung: [Int] = []
+    private var stopping = false
+    private var liveThreads = 0
+    /// gevent mode: written when `events` stops being empty.
+    let eventFD: Int32
+
+    public init(mode: WorkerClass, settings: WSGISettings, capacity: Int) {
+        self.mode = mode
+        self.settings = settings
+        eventFD = mode == .gevent ? corral_eventfd() : -1
+        pthread_mutex_init(&lock, nil)
+        pthread_cond_init(&requestReady, nil)
+        pthread_cond_init(&overdueReady, nil)
+        pthread_cond_init(&threadsChanged, nil)
+        events.reserveCapacity(capacity + 1)
+        exchanges = (0..<capacity).map { Exchange(token: $0, bridge: self) }
+        free = Array((0..<capacity).reversed())
+    }
+
+    /// Loads the app with the runtime (gunicorn's import rules) and starts the threads that
+    /// run it. Needs the GIL (the main thread, after `Interpreter.start`); throws the traceback.
+    public func boot(app: String, threads: Int, pythonpath: [String], timeout: Double) throws(PythonError) {
+        CorralModule.bridge = self
+        CorralModule.log = log
+        CorralModule.timeoutSeconds = timeout
+        let runtime = try Interpreter.loadRuntime()
+        try Interpreter.call(runtime, "boot", [Interpreter.string(app), Interpreter.string(mode.rawValue),
+                                               Interpreter.integer(threads), Interpreter.list(pythonpath)])
+    }
+
+    // MARK: Loop thread
+
+    /// Takes an exchange for `request`, fills its environ and hands it to the application.
+    func begin(_ request: Request, now: Int64) -> Exchange {
+        let exchange = exchanges[free.removeLast()]
+        exchange.environ.build(head: request.head, buffer: request.buffer, fields: request.fields,
+                               remoteAddress: request.remoteAddressBytes, settings: settings,
+                               serverAddress: { request.localAddress })
+        exchange.method = request.method
+        exchange.startedAt = now
+        exchange.active = true
+        exchange.reportedHung = false
+        exchange.bodyError = nil
+        inFlight += 1
+        deliver(.request(token: exchange.token))
+        return exchange
+    }
+
+    /// The application posted its last message for `exchange`: the slot is free again.
+    func end(_ exchange: Exchange) {
+        exchange.active = false
+        inFlight -= 1
+        free.append(exchange.token)
+    }
+
+    /// Hands the requests in flight for longer than `timeout` nanoseconds (and not reported
+    /// yet) to the monitor thread, which logs their Python stacks; returns how many.
+    @discardableResult
+    public func reportOverdue(now: Int64, timeout: Int64) -> Int {
+        let overdue = exchanges.filter { $0.active && !$0.reportedHung && now - $0.startedAt > timeout }
+        guard !overdue.isEmpty else { return 0 }
+        pthread_mutex_lock(&lock)
+        for exchange in overdue {
+            exchange.reportedHung = true
+            hung.append(exchange.token)
+        }
+        pthread_cond_signal(&overdueReady)
+        pthread_mutex_unlock(&lock)
+        return overdue.count
+    }
+
+    func deliver(_ event: Event) {
+        pthread_mutex_lock(&lock)
+        let wasEmpty = events.isEmpty
+        events.append(event)
+        if mode == .threads { pthread_cond_signal(&requestReady) }
+        pthread_mutex_unlock(&lock)
+        if mode == .gevent && wasEmpty {
+            var one: UInt64 = 1
+            _ = write(eventFD, &one, 8)
+        }
+    }
+
+    /// Asks the application's threads to finish; true when they all did within `seconds`.
+    public func shutdown(waitingUpTo seconds: Int) -> Bool {
+        pthread_mutex_lock(&lock)
+        stopping = true
+        pthread_cond_broadcast(&requestReady)
+        pthread_cond_broadcast(&overdueReady)
+        pthread_mutex_unlock(&lock)
+        if mode == .gevent { deliver(.shutdown) }
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        deadline.tv_sec += seconds
+        pthread_mutex_lock(&lock)
+        while liveThreads > 0 {
+            if pthread_cond_timedwait(&threadsChanged, &lock, &deadline) == ETIMEDOUT { break }
+        }
+        let done = liveThreads == 0
+        pthread_mutex_unlock(&lock)
+        return done
+    }
+
+    // MARK: Application threads
+
+    func threadStarted() {
+        pthread_mutex_lock(&lock)
+        liveThreads += 1
+        pthread_mutex_unlock(&lock)
+    }
+
+    func threadExited() {
+        pthread_mutex_lock(&lock)
+        liveThreads -= 1
+        pthread_cond_broadcast(&threadsChanged)
+        pthread_mutex_unlock(&lock)
+    }
+
+    /// Threads mode: the next request's exchange, blocking; nil when the worker stops.
+    func nextRequest() -> Exchange? {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        while true {
+            if stopping { return nil }
+            if !events.isEmpty, case .request(let token) = events.removeFirst() { return exchanges[token] }
+            pthread_cond_wait(&requestReady, &lock)
+        }
+    }
+
+    /// gevent mode: every event since the last call.
+    func takeEvents() -> [Event] {
+        pthread_mutex_lock(&lock)
+        let taken = events
+        events.removeAll(keepingCapacity: true)
+        pthread_mutex_unlock(&lock)
+        return taken
+    }
+
+    /// The monitor thread: the next request that ran past `timeout`, blocking; nil at the end.
+    func nextOverdue() -> Exchange? {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        while hung.isEmpty && !stopping { pthread_cond_wait(&overdueReady, &lock) }
+        if hung.isEmpty { return nil }
+        return exchanges[hung.removeFirst()]
+    }
+}

@@ -1,0 +1,97 @@
+import CPython
+import Glibc
+
+/// A Python error: its traceback as Python prints it.
+public struct PythonError: Error, CustomStringConvertible {
+    public let description: String
+
+    /// The pending Python exception, formatted with its traceback (and cleared).
+    static func fetch() -> PythonError {
+        guard PyErr_Occurred() != nil else { return PythonError(description: "unknown Python error") }
+        var type: PyRef?, value: PyRef?, traceback: PyRef?
+        PyErr_Fetch(&type, &value, &traceback)
+        PyErr_NormalizeException(&type, &value, &traceback)
+        defer { corral_py_xdecref(type); corral_py_xdecref(value); corral_py_xdecref(traceback) }
+        if let module = PyImport_ImportModule("traceback"),
+           let format = PyObject_GetAttrString(module, "format_exception") {
+            defer { corral_py_decref(format); corral_py_decref(module) }
+            let arguments = PyTuple_New(3)!
+            for (index, part) in [type, value, traceback].enumerated() {
+                let object = part ?? corral_py_none()
+                if part != nil { corral_py_incref(object) }
+                PyTuple_SetItem(arguments, index, object)
+            }
+            defer { corral_py_decref(arguments) }
+            if let lines = PyObject_CallObject(format, arguments) {
+                defer { corral_py_decref(lines) }
+                let text = (0..<PyList_Size(lines)).compactMap { CorralModule.string(PyList_GetItem(lines, $0)) }.joined()
+                return PythonError(description: String(text.dropLast(text.hasSuffix("\n") ? 1 : 0)))
+            }
+        }
+        PyErr_Clear()
+        return PythonError(description: value.flatMap { CorralModule.string(PyObject_Str($0)) } ?? "Python error")
+    }
+}
+
+/// The worker's one interpreter (greenlet and so gevent need the main interpreter). Started on
+/// the main thread, which then lets go of the GIL for good: the loop never takes it.
+public enum Interpreter {
+    nonisolated(unsafe) private static var mainThread: UnsafeMutablePointer<PyThreadState>?
+
+    /// Starts Python; `virtualenv` (a directory with bin/python and pyvenv.cfg) sets sys.prefix
+    /// so that the app's packages come from it.
+    public static func start(virtualenv: String?) throws(PythonError) {
+        let executable = virtualenv.map { ($0.hasSuffix("/") ? String($0.dropLast()) : $0) + "/bin/python3" }
+        if let executable, access(executable, X_OK) != 0 {
+            throw PythonError(description: "virtualenv: \(executable) is not an executable python")
+        }
+        if let reason = corral_py_initialize(executable) {
+            throw PythonError(description: "Python failed to start: \(String(cString: reason))")
+        }
+        try CorralModule.install()
+    }
+
+    /// Runs the runtime's source as module `corral_runtime` and returns the module.
+    static func loadRuntime() throws(PythonError) -> PyRef {
+        guard let code = Py_CompileString(RuntimeSource.text, "<corral-wsgi runtime>", Py_file_input),
+              let module = PyImport_ExecCodeModule("corral_runtime", code) else { throw PythonError.fetch() }
+        corral_py_decref(code)
+        return module
+    }
+
+    /// Calls `runtime.name(*arguments)`; arguments are given as Python source literals' values.
+    static func call(_ module: PyRef, _ name: String, _ arguments: [PyRef]) throws(PythonError) {
+        guard let function = PyObject_GetAttrString(module, name) else { throw PythonError.fetch() }
+        defer { corral_py_decref(function) }
+        let tuple = PyTuple_New(arguments.count)!
+        for (index, argument) in arguments.enumerated() { PyTuple_SetItem(tuple, index, argument) }
+        defer { corral_py_decref(tuple) }
+        guard let result = PyObject_CallObject(function, tuple) else { throw PythonError.fetch() }
+        corral_py_decref(result)
+    }
+
+    static func string(_ text: String) -> PyRef { PyUnicode_FromString(text) }
+    static func integer(_ value: Int) -> PyRef { PyLong_FromLong(value) }
+    static func list(_ items: [String]) -> PyRef {
+        let list = PyList_New(0)!
+        for item in items {
+            let object = string(item)
+            PyList_Append(list, object)
+            corral_py_decref(object)
+        }
+        return list
+    }
+
+    /// The main thread lets go of the GIL; the application's threads take it from here.
+    public static func releaseMainThread() {
+        mainThread = PyEval_SaveThread()
+    }
+
+    /// Takes the GIL back on the main thread and finalises (atexit handlers run) when every
+    /// application thread has finished; otherwise leaves Python as it is for the process exit.
+    public static func finish(threadsDone: Bool) {
+        guard threadsDone, let mainThread else { return }
+        PyEval_RestoreThread(mainThread)
+        _ = Py_FinalizeEx()
+    }
+}

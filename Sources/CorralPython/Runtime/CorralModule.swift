@@ -1,0 +1,256 @@
+import CPython
+import CorralServer
+import Glibc
+
+typealias PyRef = UnsafeMutablePointer<PyObject>
+typealias PyArguments = UnsafePointer<PyRef?>?
+
+/// The `_corral` module: what the Python runtime calls to take requests and answer them. In
+/// threads mode a call that needs the loop's answer blocks its thread with the GIL released;
+/// in gevent mode it returns at once and the answer comes through `poll()` on the hub.
+enum CorralModule {
+    nonisolated(unsafe) static var bridge: WSGIBridge!
+    nonisolated(unsafe) static var log: ErrorLog!
+    nonisolated(unsafe) static var timeoutSeconds = 0.0
+    nonisolated(unsafe) private static var baseEnviron: PyRef?
+    nonisolated(unsafe) private static var clientGone: PyRef?
+
+    /// Creates `_corral` and puts it in sys.modules (call with the GIL held, before the runtime).
+    static func install() throws(PythonError) {
+        guard let module = PyModule_New("_corral") else { throw PythonError.fetch() }
+        let functions: [(String, corral_py_fastcall)] = [
+            ("setup", setup), ("next_request", nextRequest), ("poll", poll), ("event_fd", eventFD),
+            ("read_body", readBody), ("respond", respond), ("send", send), ("finish", finish),
+            ("send_file", sendFile), ("fail", fail), ("log", logLine), ("next_overdue", nextOverdue),
+            ("thread_started", threadStarted), ("thread_exited", threadExited),
+        ]
+        for (name, body) in functions {
+            guard let function = corral_py_function(strdup(name), body),
+                  PyModule_AddObject(module, name, function) == 0 else { throw PythonError.fetch() }
+        }
+        guard PyDict_SetItemString(PyImport_GetModuleDict(), "_corral", module) == 0 else { throw PythonError.fetch() }
+    }
+
+    // MARK: Conversions
+
+    private static func argument(_ args: PyArguments, _ index: Int) -> PyRef { args![index]! }
+
+    private static func integer(_ args: PyArguments, _ index: Int) -> Int { PyLong_AsLong(argument(args, index)) }
+
+    private static func exchange(_ args: PyArguments) -> Exchange? {
+        let token = integer(args, 0)
+        guard token >= 0 && token < bridge.exchanges.count else {
+            PyErr_SetString(corral_py_value_error(), "no such request")
+            return nil
+        }
+        return bridge.exchanges[token]
+    }
+
+    static func string(_ object: PyRef) -> String? {
+        var length = 0
+        guard let text = PyUnicode_AsUTF8AndSize(object, &length) else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
+    }
+
+    private static func bytes(_ object: PyRef) -> [UInt8]? {
+        var pointer: UnsafeMutablePointer<CChar>?
+        var length = 0
+        guard PyBytes_AsStringAndSize(object, &pointer, &length) == 0 else { return nil }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: length))
+    }
+
+    /// "200 OK" → 200 (the runtime has checked the form).
+    private static func status(_ object: PyRef) -> UInt16? {
+        guard let text = string(object), let code = UInt16(text.prefix(3)) else { return nil }
+        return code
+    }
+
+    private static func headers(_ list: PyRef) -> HTTPFields? {
+        var fields = HTTPFields()
+        for index in 0..<PyList_Size(list) {
+            let pair = PyList_GetItem(list, index)!
+            guard let name = string(PyTuple_GetItem(pair, 0)!), let value = string(PyTuple_GetItem(pair, 1)!) else {
+                return nil
+            }
+            fields.add(name, value)
+        }
+        return fields
+    }
+
+    private static func environ(for exchange: Exchange) -> PyRef? {
+        guard let environ = PyDict_Copy(baseEnviron) else { return nil }
+        var failed = false
+        exchange.environ.forEach { key, value in
+            guard !failed else { return }
+            let keyObject = PyUnicode_FromStringAndSize(key.baseAddress?.assumingMemoryBound(to: CChar.self), key.count)
+            let valueObject = value.isEmpty ? PyUnicode_FromStringAndSize(nil, 0)
+                : PyUnicode_DecodeLatin1(value.baseAddress!.assumingMemoryBound(to: CChar.self), value.count, nil)
+            if let keyObject, let valueObject { failed = PyDict_SetItem(environ, keyObject, valueObject) != 0 } else { failed = true }
+            corral_py_xdecref(keyObject)
+            corral_py_xdecref(valueObject)
+        }
+        if failed {
+            corral_py_decref(environ)
+            return nil
+        }
+        return environ
+    }
+
+    /// (token, environ, has_body)
+    private static func requestTuple(_ exchange: Exchange) -> PyRef? {
+        guard let environ = environ(for: exchange) else { return nil }
+        let tuple = PyTuple_New(3)!
+        PyTuple_SetItem(tuple, 0, PyLong_FromLong(exchange.token))
+        PyTuple_SetItem(tuple, 1, environ)
+        PyTuple_SetItem(tuple, 2, corral_py_bool(exchange.environ.hasBody ? 1 : 0))
+        return tuple
+    }
+
+    private static func object(for reply: Exchange.ToPython) -> PyRef? {
+        switch reply {
+        case .body(let bytes):
+            return bytes.withUnsafeBytes { PyBytes_FromStringAndSize($0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
+        case .written:
+            return corral_py_bool(1)
+        case .failed(let reason):
+            PyErr_SetString(clientGone, reason)
+            return nil
+        }
+    }
+
+    /// Threads mode: waits (GIL released) for the loop's answer; gevent mode: None now, the
+    /// answer later through poll().
+    private static func answer(_ exchange: Exchange) -> PyRef? {
+        guard bridge.mode == .threads else { return corral_py_none() }
+        let state = PyEval_SaveThread()
+        let reply = exchange.waitForReply()
+        PyEval_RestoreThread(state)
+        return object(for: reply)
+    }
+
+    // MARK: Functions
+
+    private static let setup: corral_py_fastcall = { _, args, count in
+        guard count == 2 else { return nil }
+        baseEnviron = argument(args, 0)
+        clientGone = argument(args, 1)
+        corral_py_incref(baseEnviron!)
+        corral_py_incref(clientGone!)
+        return corral_py_none()
+    }
+
+    private static let nextRequest: corral_py_fastcall = { _, _, _ in
+        let state = PyEval_SaveThread()
+        let exchange = bridge.nextRequest()
+        PyEval_RestoreThread(state)
+        guard let exchange else { return corral_py_none() }
+        return requestTuple(exchange)
+    }
+
+    /// gevent mode: [(0, token, (environ, has_body)) | (1, token, value) | (2, token, reason) | (3, 0, None)]
+    private static let poll: corral_py_fastcall = { _, _, _ in
+        let events = bridge.takeEvents()
+        let list = PyList_New(0)!
+        for event in events {
+            let item: PyRef?
+            switch event {
+            case .request(let token):
+                guard let request = requestTuple(bridge.exchanges[token]) else { corral_py_decref(list); return nil }
+                let value = PyTuple_GetSlice(request, 1, 3)
+                item = triple(0, token, value)
+                corral_py_decref(request)
+            case .reply(let token, .failed(let reason)):
+                item = triple(2, token, PyUnicode_FromString(reason))
+            case .reply(let token, let reply):
+                item = triple(1, token, object(for: reply))
+            case .shutdown:
+                item = triple(3, 0, corral_py_none())
+            }
+            PyList_Append(list, item)
+            corral_py_xdecref(item)
+        }
+        return list
+    }
+
+    private static func triple(_ kind: Int, _ token: Int, _ value: PyRef?) -> PyRef {
+        let tuple = PyTuple_New(3)!
+        PyTuple_SetItem(tuple, 0, PyLong_FromLong(kind))
+        PyTuple_SetItem(tuple, 1, PyLong_FromLong(token))
+        PyTuple_SetItem(tuple, 2, value ?? corral_py_none())
+        return tuple
+    }
+
+    private static let eventFD: corral_py_fastcall = { _, _, _ in PyLong_FromLong(Int(bridge.eventFD)) }
+
+    private static let readBody: corral_py_fastcall = { _, args, _ in
+        guard let exchange = exchange(args) else { return nil }
+        exchange.post(.readBody)
+        return answer(exchange)
+    }
+
+    /// respond(token, status, headers, body, final)
+    private static let respond: corral_py_fastcall = { _, args, count in
+        guard count == 5, let exchange = exchange(args) else { return nil }
+        guard let status = status(argument(args, 1)), let headers = headers(argument(args, 2)),
+              let body = bytes(argument(args, 3)) else { return nil }
+        let final = PyObject_IsTrue(argument(args, 4)) == 1
+        exchange.post(.respond(status: status, headers: headers, body: body, final: final))
+        return final ? corral_py_none() : answer(exchange)
+    }
+
+    private static let send: corral_py_fastcall = { _, args, _ in
+        guard let exchange = exchange(args), let chunk = bytes(argument(args, 1)) else { return nil }
+        exchange.post(.chunk(chunk))
+        return answer(exchange)
+    }
+
+    private static let finish: corral_py_fastcall = { _, args, _ in
+        guard let exchange = exchange(args) else { return nil }
+        exchange.post(.finish)
+        return corral_py_none()
+    }
+
+    /// send_file(token, status, headers, fd, offset, count): the loop owns `fd` from here on.
+    private static let sendFile: corral_py_fastcall = { _, args, count in
+        guard count == 6, let exchange = exchange(args) else { return nil }
+        guard let status = status(argument(args, 1)), let headers = headers(argument(args, 2)) else { return nil }
+        exchange.post(.file(status: status, headers: headers, fd: Int32(integer(args, 3)),
+                            offset: integer(args, 4), count: integer(args, 5)))
+        return corral_py_none()
+    }
+
+    private static let fail: corral_py_fastcall = { _, args, _ in
+        guard let exchange = exchange(args), let text = string(argument(args, 1)) else { return nil }
+        exchange.post(.fail(text))
+        return corral_py_none()
+    }
+
+    /// log(level, text): the syslog level numbers the error log uses.
+    private static let logLine: corral_py_fastcall = { _, args, _ in
+        guard let text = string(argument(args, 1)) else { return nil }
+        log.log(ErrorLog.Level(rawValue: integer(args, 0)) ?? .error, text)
+        return corral_py_none()
+    }
+
+    /// (token, timeout seconds) of a request past its timeout, blocking; None at shutdown.
+    private static let nextOverdue: corral_py_fastcall = { _, _, _ in
+        let state = PyEval_SaveThread()
+        let exchange = bridge.nextOverdue()
+        PyEval_RestoreThread(state)
+        guard let exchange else { return corral_py_none() }
+        let tuple = PyTuple_New(2)!
+        PyTuple_SetItem(tuple, 0, PyLong_FromLong(exchange.token))
+        PyTuple_SetItem(tuple, 1, PyFloat_FromDouble(timeoutSeconds))
+        return tuple
+    }
+
+    private static let threadStarted: corral_py_fastcall = { _, _, _ in
+        bridge.threadStarted()
+        return corral_py_none()
+    }
+
+    private static let threadExited: corral_py_fastcall = { _, _, _ in
+        bridge.threadExited()
+        return corral_py_none()
+    }
+}

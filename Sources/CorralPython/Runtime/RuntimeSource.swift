@@ -1,0 +1,385 @@
+/// The Python half of the bridge, run in the worker's interpreter as module `corral_runtime`:
+/// loading the app as gunicorn does, and PEP 3333's rules (wsgi.input, start_response with
+/// exc_info, write(), close() on every path, file_wrapper). It talks to the loop only through
+/// `_corral` (CorralModule.swift).
+enum RuntimeSource {
+    static let text = #"""
+import ast, importlib, os, sys, traceback, _thread
+import _corral
+
+ERROR, CRITICAL, INFO = 3, 2, 6
+WHOLE_LIMIT = 1 << 20
+HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
+                        'te', 'trailers', 'transfer-encoding', 'upgrade'))
+
+class AppLoadError(Exception):
+    pass
+
+class ClientGone(OSError):
+    """The client went away, or the request body could not be read."""
+
+class ErrorStream:
+    """wsgi.errors: text written here reaches the worker's error log, a line at a time."""
+    def __init__(self):
+        self._partial = ''
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError('wsgi.errors.write() takes str, not %s' % type(text).__name__)
+        lines = (self._partial + text).split('\n')
+        self._partial = lines.pop()
+        for line in lines:
+            _corral.log(ERROR, line)
+        return len(text)
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+    def flush(self):
+        if self._partial:
+            _corral.log(ERROR, self._partial)
+            self._partial = ''
+
+class FileWrapper:
+    """wsgi.file_wrapper: served with sendfile when the file has a descriptor."""
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, 'close'):
+            self.close = filelike.close
+    def __iter__(self):
+        return self
+    def __next__(self):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration
+
+def _threads_call(function, token, *args):
+    return function(token, *args)     # blocks this thread (GIL released) until the loop answers
+
+call = _threads_call
+waiters = {}
+
+def _gevent_call(function, token, *args):
+    from gevent.hub import Waiter
+    function(token, *args)            # posts and returns at once; the hub's watcher switches back
+    waiter = Waiter()
+    waiters[token] = waiter
+    return waiter.get()
+
+class Input:
+    """wsgi.input: the request body, read from the socket as the app asks, never past its end."""
+    __slots__ = ('_token', '_buffer', '_more')
+    def __init__(self, token, has_body):
+        self._token = token
+        self._buffer = b''
+        self._more = has_body
+    def _fill(self):
+        if not self._more:
+            return False
+        piece = call(_corral.read_body, self._token)
+        if not piece:
+            self._more = False
+            return False
+        self._buffer = self._buffer + piece if self._buffer else piece
+        return True
+    def _close(self):
+        self._more = False
+        self._token = None
+    def read(self, size=-1):
+        if size is None or size < 0:
+            while self._fill():
+                pass
+            data, self._buffer = self._buffer, b''
+            return data
+        while len(self._buffer) < size and self._fill():
+            pass
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+    def readline(self, size=-1):
+        if size is None:
+            size = -1
+        searched = 0
+        while True:
+            newline = self._buffer.find(b'\n', searched)
+            if newline >= 0:
+                end = newline + 1
+                break
+            if 0 <= size <= len(self._buffer):
+                end = size
+                break
+            searched = len(self._buffer)
+            if not self._fill():
+                end = len(self._buffer)
+                break
+        if 0 <= size < end:
+            end = size
+        data, self._buffer = self._buffer[:end], self._buffer[end:]
+        return data
+    def readlines(self, hint=-1):
+        lines, total = [], 0
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                return lines
+    def __iter__(self):
+        return self
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+def _check_status(status):
+    if type(status) is not str:
+        raise TypeError('status must be str, not %s' % type(status).__name__)
+    if len(status) < 4 or not status[:3].isdigit() or status[3] != ' ' or int(status[:3]) < 100:
+        raise ValueError('status must be "NNN reason", got %r' % status)
+
+def _check_headers(headers):
+    if type(headers) is not list:
+        raise TypeError('headers must be a list, not %s' % type(headers).__name__)
+    for header in headers:
+        if type(header) is not tuple or len(header) != 2:
+            raise TypeError('each header must be a (name, value) tuple, got %r' % (header,))
+        name, value = header
+        if type(name) is not str or type(value) is not str:
+            raise TypeError('header names and values must be str: %r' % (header,))
+        if not name or any(c in name for c in ' \t\r\n:\0') or any(c in value for c in '\r\n\0'):
+            raise ValueError('invalid header %r' % (header,))
+        if name.lower() in HOP_BY_HOP:
+            raise ValueError('hop-by-hop header %r is the server\'s' % name)
+
+class Responder:
+    __slots__ = ('token', 'status', 'headers', 'sent', 'head_only')
+    def __init__(self, token, head_only):
+        self.token = token
+        self.status = None
+        self.headers = None
+        self.sent = False
+        self.head_only = head_only
+
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info is not None:
+            try:
+                if self.sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError('start_response() called a second time without exc_info')
+        _check_status(status)
+        _check_headers(headers)
+        self.status, self.headers = status, headers
+        return self.write
+
+    def write(self, data):
+        if not isinstance(data, bytes):
+            raise TypeError('the body must be bytes, not %s' % type(data).__name__)
+        if self.status is None:
+            raise AssertionError('body data before start_response()')
+        if not data or self.head_only:
+            return
+        if self.sent:
+            call(_corral.send, self.token, data)
+        else:
+            self.sent = True
+            call(_corral.respond, self.token, self.status, self.headers, data, False)
+
+    def final(self, result):
+        """What ends the exchange, after the app's iterable is consumed (and before close())."""
+        if not self.sent and type(result) is FileWrapper and hasattr(result.filelike, 'fileno'):
+            sendable = self._file(result.filelike)
+            if sendable is not None:
+                return sendable
+        if not self.sent and (type(result) in (list, tuple) or self._declared_length() <= WHOLE_LIMIT):
+            # A sequence, or a body whose declared length is small (Flask's, Django's): sent
+            # whole, with its Content-Length, in one write.
+            body = b''.join(result)
+            if self.status is None:
+                raise AssertionError('the application returned without calling start_response()')
+            return (_corral.respond, self.token, self.status, self.headers, body, True)
+        for chunk in result:
+            self.write(chunk)
+            if self.head_only and self.status is not None:
+                break
+        if self.status is None:
+            raise AssertionError('the application returned without calling start_response()')
+        if not self.sent:
+            return (_corral.respond, self.token, self.status, self.headers, b'', True)
+        return (_corral.finish, self.token)
+
+    def _declared_length(self):
+        for name, value in self.headers or ():
+            if name.lower() == 'content-length' and value.isdigit():
+                return int(value)
+        return WHOLE_LIMIT + 1
+
+    def _file(self, filelike):
+        if self.status is None:
+            return None
+        try:
+            fd = filelike.fileno()
+            offset = filelike.tell() if hasattr(filelike, 'tell') else 0
+            count = os.fstat(fd).st_size - offset
+        except (OSError, ValueError, AttributeError):
+            return None
+        for name, value in self.headers:
+            if name.lower() == 'content-length' and value.isdigit():
+                count = min(count, int(value))
+        return (_corral.send_file, self.token, self.status, self.headers, os.dup(fd), offset, max(count, 0))
+
+application = None
+running = {}
+errors = ErrorStream()
+gevent_mode = False
+
+def handle(token, environ, has_body):
+    responder = Responder(token, environ['REQUEST_METHOD'] == 'HEAD')
+    body = Input(token, has_body)
+    environ['wsgi.input'] = body
+    running[token] = (_thread.get_ident(), _current_greenlet(), environ.get('RAW_URI', ''))
+    result = None
+    try:
+        try:
+            result = application(environ, responder.start_response)
+            ending = responder.final(result)
+        finally:
+            close = getattr(result, 'close', None)
+            if close is not None:
+                close()
+    except ClientGone:
+        ending = (_corral.finish, token)
+    except BaseException:
+        ending = (_corral.fail, token, 'Error handling request %s\n%s'
+                  % (environ.get('RAW_URI', ''), traceback.format_exc().rstrip('\n')))
+    finally:
+        del running[token]
+        body._close()
+    ending[0](*ending[1:])
+
+def _current_greenlet():
+    if not gevent_mode:
+        return None
+    from greenlet import getcurrent
+    return getcurrent()
+
+def serve_threads():
+    try:
+        while True:
+            item = _corral.next_request()
+            if item is None:
+                return
+            handle(*item)
+    finally:
+        _corral.thread_exited()
+
+def serve_gevent():
+    import gevent, gevent.event, gevent.pool
+    try:
+        hub = gevent.get_hub()
+        group = gevent.pool.Group()
+        stopped = gevent.event.Event()
+        fd = _corral.event_fd()
+        watcher = hub.loop.io(fd, 1)
+        def ready():
+            try:
+                os.read(fd, 8)
+            except BlockingIOError:
+                pass
+            for kind, token, value in _corral.poll():
+                if kind == 0:
+                    group.spawn(handle, token, *value)
+                elif kind == 1:
+                    waiters.pop(token).switch(value)
+                elif kind == 2:
+                    waiters.pop(token).throw(ClientGone(value))
+                else:
+                    watcher.stop()
+                    stopped.set()
+        watcher.start(ready)
+        stopped.wait()
+        group.join()
+    finally:
+        _corral.thread_exited()
+
+def monitor():
+    """Writes the Python stack of each request that ran past `timeout` to the error log."""
+    while True:
+        overdue = _corral.next_overdue()
+        if overdue is None:
+            return
+        token, seconds = overdue
+        entry = running.get(token)
+        if entry is None:
+            continue
+        ident, greenlet, target = entry
+        frame = greenlet.gr_frame if greenlet is not None else sys._current_frames().get(ident)
+        stack = ''.join(traceback.format_stack(frame)).rstrip('\n') if frame is not None else '(no Python frame)'
+        _corral.log(CRITICAL, 'request %s has run for more than %gs (timeout); its stack:\n%s'
+                    % (target, seconds, stack))
+
+def import_app(spec):
+    """gunicorn's rules: MODULE:NAME, MODULE:factory(literal args), or MODULE (NAME 'application')."""
+    module_name, _, expression = spec.partition(':')
+    expression = expression or 'application'
+    try:
+        node = ast.parse(expression.strip(), mode='eval').body
+    except SyntaxError:
+        raise AppLoadError('Failed to parse %r as an attribute name or function call.' % expression)
+    if isinstance(node, ast.Name):
+        name, args, kwargs = node.id, None, None
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        name = node.func.id
+        try:
+            args = [ast.literal_eval(arg) for arg in node.args]
+            kwargs = {keyword.arg: ast.literal_eval(keyword.value) for keyword in node.keywords}
+        except ValueError:
+            raise AppLoadError('Failed to parse arguments as literal values: %r' % expression)
+    else:
+        raise AppLoadError('Failed to parse %r as an attribute name or function call.' % expression)
+    module = importlib.import_module(module_name)
+    try:
+        app = getattr(module, name)
+    except AttributeError:
+        raise AppLoadError('Failed to find attribute %r in %r.' % (name, module_name))
+    if args is not None:
+        app = app(*args, **kwargs)
+    if app is None:
+        raise AppLoadError('Failed to find application object: %r' % expression)
+    if not callable(app):
+        raise AppLoadError('Application object must be callable.')
+    return app
+
+def boot(spec, mode, threads, pythonpath):
+    """Loads the app (an exception here is an app-load error: exit 4), then starts the threads."""
+    global application, gevent_mode, call
+    sys.path.insert(0, os.getcwd())
+    for path in reversed(pythonpath):
+        sys.path.insert(0, path)
+    start_thread = _thread.start_new_thread
+    if mode == 'gevent':
+        try:
+            from gevent import monkey
+        except ImportError:
+            raise AppLoadError('worker_class %s needs gevent installed in the application\'s environment' % mode)
+        monkey.patch_all()
+        start_thread = monkey.get_original('_thread', 'start_new_thread')
+        gevent_mode = True
+        call = _gevent_call
+    application = import_app(spec)
+    base = {
+        'wsgi.version': (1, 0), 'wsgi.errors': errors, 'wsgi.multithread': mode == 'threads' and threads > 1,
+        'wsgi.multiprocess': True, 'wsgi.run_once': False, 'wsgi.file_wrapper': FileWrapper,
+        'wsgi.input_terminated': True,
+    }
+    _corral.setup(base, ClientGone)
+    for _ in range(threads if mode == 'threads' else 1):
+        _corral.thread_started()
+        start_thread(serve_threads if mode == 'threads' else serve_gevent, ())
+    start_thread(monitor, ())
+"""#
+}

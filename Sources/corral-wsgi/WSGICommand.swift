@@ -1,0 +1,91 @@
+import ArgumentParser
+import CorralWSGI
+import CorralWorker
+import Glibc
+
+/// corral-wsgi's flags: gunicorn's names for loading and running a WSGI application, on top of
+/// the worker flags every corral worker understands. Each also comes from the environment
+/// corrald sets (`CORRAL_WSGI_APP`, `CORRAL_THREADS`, …).
+struct WSGICommand: ParsableArguments {
+    static let configuration = CommandConfiguration(
+        commandName: "corral-wsgi",
+        abstract: "Serve a Python WSGI application (Flask, Django, …) as a corral worker.")
+
+    @OptionGroup var worker: WorkerOptions
+
+    @Argument(help: "The application: MODULE:VARIABLE, MODULE:factory(args) or MODULE (variable 'application'). Env CORRAL_WSGI_APP.")
+    var app: String?
+
+    @Option(help: "Change to this directory before loading the app (env CORRAL_CHDIR).")
+    var chdir: String?
+
+    @Option(help: "Add this directory to sys.path (repeatable; env CORRAL_PYTHONPATH, comma-separated).")
+    var pythonpath: [String] = []
+
+    @Option(help: "Use the packages of this virtualenv (env CORRAL_VIRTUALENV, else VIRTUAL_ENV).")
+    var virtualenv: String?
+
+    @Option(name: [.short, .customLong("worker-class")], help: "gunicorn's worker class: sync, gthread, gevent, eventlet, egg:meinheld#gunicorn_worker… (default sync; env CORRAL_WORKER_CLASS).")
+    var workerClass: String?
+
+    @Option(help: "Python threads running the app in the threaded classes (default 1; env CORRAL_THREADS).")
+    var threads: Int?
+
+    @Option(name: [.short, .customLong("timeout")], help: "Seconds a request may run before its stack is logged and the worker recycled; 0 = never (default 30; env CORRAL_TIMEOUT).")
+    var timeout: Double?
+
+    @Option(name: .customLong("root-path"), help: "SCRIPT_NAME: where the app is mounted (env CORRAL_ROOT_PATH, else SCRIPT_NAME).")
+    var rootPath: String?
+
+    @Option(name: .customLong("forwarded-allow-ips"), help: "Peers whose proxy headers are trusted, comma-separated, or '*' (default 127.0.0.1,::1; env CORRAL_FORWARDED_ALLOW_IPS, else FORWARDED_ALLOW_IPS).")
+    var forwardedAllowIPs: String?
+
+    @Option(name: .customLong("secure-scheme-headers"), help: "HEADER=value pairs that mean https, comma-separated (default gunicorn's).")
+    var secureSchemeHeaders: String?
+}
+
+/// The resolved settings corral-wsgi runs with.
+struct WSGIWorkerSettings {
+    var app: String
+    var chdir: String?
+    var pythonpath: [String]
+    var virtualenv: String?
+    var workerClassName: String
+    var mode: WorkerClass
+    var threads: Int
+    var timeout: Double
+    var environ: WSGISettings
+
+    init(_ command: WSGICommand) throws(WSGISettingError) {
+        func env(_ name: String) -> String? { getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } }
+        guard let app = command.app ?? env("CORRAL_WSGI_APP") else {
+            throw WSGISettingError("no application given: pass MODULE:VARIABLE (e.g. flask_server:app)")
+        }
+        self.app = app
+        chdir = command.chdir ?? env("CORRAL_CHDIR")
+        pythonpath = !command.pythonpath.isEmpty ? command.pythonpath
+            : (env("CORRAL_PYTHONPATH")?.split(separator: ",").map(String.init) ?? [])
+        virtualenv = command.virtualenv ?? env("CORRAL_VIRTUALENV") ?? env("VIRTUAL_ENV")
+        workerClassName = command.workerClass ?? env("CORRAL_WORKER_CLASS") ?? "sync"
+        guard let mode = WorkerClass(gunicornName: workerClassName) else {
+            throw WSGISettingError(WorkerClass.unknown(workerClassName))
+        }
+        self.mode = mode
+        let threadsText = env("CORRAL_THREADS")
+        guard let threads = command.threads ?? (threadsText.map { Int($0) } ?? 1), threads >= 1 else {
+            throw WSGISettingError("threads must be a positive integer, got \(command.threads.map(String.init) ?? threadsText ?? "")")
+        }
+        self.threads = threads
+        let timeoutText = env("CORRAL_TIMEOUT")
+        guard let timeout = command.timeout ?? (timeoutText.map { Double($0) } ?? 30), timeout >= 0 else {
+            throw WSGISettingError("timeout must be a number of seconds, got \(timeoutText ?? "")")
+        }
+        self.timeout = timeout
+        environ = try WSGISettings(
+            scriptName: command.rootPath ?? env("CORRAL_ROOT_PATH") ?? env("SCRIPT_NAME") ?? "",
+            forwardedAllowIPs: ForwardedAllowList(command.forwardedAllowIPs ?? env("CORRAL_FORWARDED_ALLOW_IPS")
+                                                  ?? env("FORWARDED_ALLOW_IPS") ?? "127.0.0.1,::1"),
+            secureSchemeHeaders: command.secureSchemeHeaders ?? env("CORRAL_SECURE_SCHEME_HEADERS")
+                ?? WSGISettings.defaultSecureSchemeHeaders)
+    }
+}

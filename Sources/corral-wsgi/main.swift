@@ -1,0 +1,74 @@
+import CorralPython
+import CorralWSGI
+import CorralWorker
+import Glibc
+
+/// corral-wsgi: a corral worker that serves a WSGI application from an embedded CPython.
+/// Exit status 1: bad settings; 3: Python could not start; 4: the application could not be
+/// loaded (gunicorn's codes), with the traceback on stderr.
+func fail(_ status: Int32, _ message: String) -> Never {
+    let text = Array("corral-wsgi: \(message)\n".utf8)
+    _ = write(2, text, text.count)
+    exit(status)
+}
+
+func absolutePath(_ path: String) -> String {
+    guard !path.hasPrefix("/"), let directory = getcwd(nil, 0) else { return path }
+    defer { free(directory) }
+    return String(cString: directory) + "/" + path
+}
+
+let command = WSGICommand.parseOrExit()
+var settings: WSGIWorkerSettings
+do {
+    settings = try WSGIWorkerSettings(command)
+} catch {
+    fail(1, "\(error)")
+}
+// Relative paths mean the directory corral-wsgi was started in, not --chdir's.
+settings.virtualenv = settings.virtualenv.map(absolutePath)
+settings.pythonpath = settings.pythonpath.map(absolutePath)
+if let directory = settings.chdir, chdir(directory) != 0 {
+    fail(1, "chdir \(directory): \(String(cString: strerror(errno)))")
+}
+let bridge = WSGIBridge(mode: settings.mode, settings: settings.environ,
+                        capacity: (try? command.worker.serverConfiguration().workerConnections) ?? 1000)
+let handler = WSGIHandler(bridge: bridge)
+// The worker first: it blocks the signals its loop reads before Python or the app start threads.
+let worker: Worker
+do {
+    worker = try Worker(options: command.worker, identifier: "corral-wsgi") { request in
+        try await handler.respond(to: request)
+    }
+} catch {
+    fail(1, "\(error)")
+}
+bridge.log = worker.log
+worker.log.info(WorkerClass.explanation(of: settings.workerClassName, threads: settings.threads))
+do {
+    try Interpreter.start(virtualenv: settings.virtualenv)
+} catch {
+    fail(3, "\(error)")
+}
+do {
+    try bridge.boot(app: settings.app, threads: settings.threads, pythonpath: settings.pythonpath,
+                    timeout: settings.timeout)
+} catch {
+    fail(4, "failed to load the application \(settings.app):\n\(error)")
+}
+worker.log.info("application \(settings.app) loaded")
+Interpreter.releaseMainThread()
+let timeoutSeconds = settings.timeout
+if timeoutSeconds > 0 {
+    worker.loop.spawn {
+        while true {
+            await worker.loop.sleep(for: .seconds(1))
+            if bridge.reportOverdue(now: worker.loop.now, timeout: Int64(timeoutSeconds * 1_000_000_000)) > 0 {
+                worker.drain(reason: "a request ran past timeout (\(timeoutSeconds)s)")
+            }
+        }
+    }
+}
+worker.statusDetails = { " in_flight=\(bridge.inFlight)" }
+worker.beforeExit = { Interpreter.finish(threadsDone: bridge.shutdown(waitingUpTo: 2)) }
+worker.run()
