@@ -25,7 +25,7 @@ struct WSGICommand: ParsableArguments {
     @Option(help: "Use the packages of this virtualenv (env CORRAL_VIRTUALENV, else VIRTUAL_ENV).")
     var virtualenv: String?
 
-    @Option(name: [.short, .customLong("worker-class")], help: "gunicorn's worker class: sync, gthread, gevent, eventlet, egg:meinheld#gunicorn_worker… (default sync; env CORRAL_WORKER_CLASS).")
+    @Option(name: [.customShort("k"), .customLong("worker-class")], help: "gunicorn's worker class: sync, gthread, gevent, eventlet, egg:meinheld#gunicorn_worker… (default sync; env CORRAL_WORKER_CLASS).")
     var workerClass: String?
 
     @Option(help: "Python threads running the app in the threaded classes (default 1; env CORRAL_THREADS).")

@@ -3,7 +3,7 @@ import CorralControl
 import Glibc
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Each worker: slot, pid, generation, state, uptime, requests, connections, last heartbeat.")
+    static let configuration = CommandConfiguration(abstract: "Each worker: slot, pid, generation, state, uptime, requests, connections, requests in flight (corral-wsgi), last heartbeat.")
     @OptionGroup var connection: Connection
 
     func run() throws {
@@ -13,7 +13,7 @@ struct Status: ParsableCommand {
             notRunning = processes.contains { $0["statename"]?.string != "RUNNING" }
             if connection.json { return printJSON(.array(processes)) }
             print(pad("SLOT", 6) + pad("PID", 9) + pad("GEN", 5) + pad("STATE", 10) + pad("UPTIME", 16) + pad("REQUESTS", 10)
-                  + pad("CONNS", 7) + "HEARTBEAT")
+                  + pad("CONNS", 7) + pad("INFLIGHT", 10) + "HEARTBEAT")
             for process in processes {
                 let counters = Dictionary(uniqueKeysWithValues: (process["status"]?.string ?? "").split(separator: " ").compactMap { pair in
                     let parts = pair.split(separator: "=", maxSplits: 1)
@@ -25,7 +25,7 @@ struct Status: ParsableCommand {
                 print(pad(process["name"]?.string ?? "?", 6) + pad(running ? String(process["pid"]?.int ?? 0) : "-", 9)
                       + pad(String(process["generation"]?.int ?? 0), 5) + pad(process["statename"]?.string ?? "?", 10)
                       + pad(running ? ControlService.uptime(now - started) : "-", 16) + pad(counters["requests"] ?? "-", 10)
-                      + pad(counters["connections"] ?? "-", 7)
+                      + pad(counters["connections"] ?? "-", 7) + pad(counters["in_flight"] ?? "-", 10)
                       + (heartbeat.map { String(Int($0 * 1000)) + " ms ago" } ?? "-"))
             }
         }

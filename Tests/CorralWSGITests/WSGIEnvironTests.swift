@@ -47,6 +47,12 @@ func environ(bytes: [UInt8], peer: String = "127.0.0.1", settings: WSGISettings?
         #expect(!env.hasBody)
     }
 
+    @Test func asteriskFormHasAnEmptyPathInfo() throws {
+        let env = try environ("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(env["PATH_INFO"] == "")
+        #expect(env["RAW_URI"] == "*")
+    }
+
     @Test func queryStringIsEmptyWhenAbsent() throws {
         #expect(try environ("GET / HTTP/1.1\r\nHost: a\r\n\r\n")["QUERY_STRING"] == "")
     }

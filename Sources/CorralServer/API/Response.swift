@@ -2,7 +2,8 @@ import CorralHTTP
 import Glibc
 
 /// What a handler returns. The engine adds Date, Server, framing (Content-Length or chunked) and
-/// Connection; a handler's own Content-Length, Transfer-Encoding or Connection fields are ignored.
+/// Connection; a handler's own Content-Length, Transfer-Encoding or Connection fields are ignored,
+/// except that a HEAD response keeps the handler's Content-Length (the length a GET would have).
 public struct Response {
     public var status: UInt16
     public var headers: HTTPFields

@@ -393,6 +393,9 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         let framing: ResponseHead.Framing
         if response.status < 200 || response.status == 204 || response.status == 304 {
             framing = .none
+        } else if head.method == .head, let declared = response.headers["content-length"].flatMap(Int.init) {
+            // HEAD: the length a GET would have, when the handler knows it (a WSGI app's header).
+            framing = .contentLength(declared)
         } else if let length = response.body.knownLength {
             framing = .contentLength(length)
         } else {

@@ -122,6 +122,8 @@ public struct WSGIEnviron {
     /// SCRIPT_NAME prefix when the path lies under it.
     private mutating func addPathInfo(_ path: UnsafeRawBufferPointer, scriptName: String) {
         let entry = beginEntry("PATH_INFO".utf8)
+        // `OPTIONS *` names no resource: PATH_INFO is empty (RAW_URI keeps the `*`).
+        if path.count == 1 && path[0] == UInt8(ascii: "*") { return endEntry(entry) }
         PercentDecoding.decode(path, appendingTo: &storage)
         if !scriptName.isEmpty {
             let start = Int(entry.valueStart)

@@ -1,0 +1,164 @@
+import Foundation
+import Testing
+
+/// A real Flask app (tests/wsgi/flask_app.py, Flask from the test venv) served by corral-wsgi
+/// over real sockets, in both ways of running the app: Python threads and gevent.
+@Suite(.serialized) struct WSGIFlaskTests {
+    static let modes = [["-k", "sync"], ["-k", "gevent"]]
+
+    @Test(arguments: modes) func routesJSONAndErrors(mode: [String]) throws {
+        let worker = try WSGIApps.worker("flask_app:app", mode)
+        let hello = try #require(try request(port: worker.port, "GET", "/"))
+        #expect(hello.status == 200)
+        #expect(hello.text == "Hello, World!")
+        #expect(hello.header("content-length") == "13")
+        #expect(hello.header("content-type") == "text/html; charset=utf-8")
+
+        let json = try request(port: worker.port, "POST", "/json", headers: ["Content-Type: application/json"],
+                               body: Array("{\"a\": [1, 2], \"b\": \"\u{E9}\"}".utf8))
+        #expect(json?.status == 200)
+        #expect((jsonObject(json)["received"] as? [String: Any])?["b"] as? String == "\u{E9}")
+
+        let form = try request(port: worker.port, "POST", "/form", headers: ["Content-Type: application/x-www-form-urlencoded"],
+                               body: Array("name=corral+wsgi&x=1".utf8))
+        #expect(jsonObject(form)["name"] as? String == "corral wsgi")
+        #expect(jsonObject(form)["count"] as? Int == 2)
+
+        let redirect = try #require(try request(port: worker.port, "GET", "/go"))
+        #expect(redirect.status == 302)
+        #expect(redirect.header("location") == "/landing")
+
+        let handled = try #require(try request(port: worker.port, "GET", "/teapot"))
+        #expect(handled.status == 418)
+        #expect(jsonObject(handled)["error"] as? String == "handled")
+
+        let missing = try #require(try request(port: worker.port, "GET", "/no/such/page"))
+        #expect(missing.status == 404)
+        #expect(missing.text.contains("Not Found"))
+    }
+
+    @Test(arguments: modes) func uploadStreamAndFile(mode: [String]) throws {
+        let worker = try WSGIApps.worker("flask_app:app", mode)
+        var blob = [UInt8](repeating: 0, count: 1_500_000)
+        for i in blob.indices { blob[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 13) }
+        let form = multipart(file: blob, note: "big one")
+        let upload = try request(port: worker.port, "POST", "/upload", headers: ["Content-Type: \(form.contentType)"], body: form.body)
+        #expect(upload?.status == 200)
+        #expect(jsonObject(upload)["size"] as? Int == blob.count)
+        #expect(jsonObject(upload)["field"] as? String == "big one")
+        let expected = try shell("python3", "-c", "import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())", input: blob)
+        #expect(jsonObject(upload)["sha256"] as? String == expected)
+
+        let stream = try #require(try request(port: worker.port, "GET", "/stream"))
+        #expect(stream.header("transfer-encoding") == "chunked")
+        #expect(stream.text == "line 0\nline 1\nline 2\nline 3\nline 4\n")
+
+        let file = try #require(try request(port: worker.port, "GET", "/file"))
+        let onDisk = try Data(contentsOf: URL(fileURLWithPath: WSGIApps.directory + "/static.txt"))
+        #expect(file.status == 200)
+        #expect(file.body == Array(onDisk))
+        #expect(file.header("content-length") == String(onDisk.count))
+
+        let head = try #require(try request(port: worker.port, "HEAD", "/"))
+        #expect(head.status == 200)
+        #expect(head.header("content-length") == "13")
+    }
+
+    @Test(arguments: modes) func exceptionIs500AndTheWorkerCarriesOn(mode: [String]) throws {
+        let worker = try WSGIApps.worker("flask_app:app", mode + ["--error-logfile", "-"])
+        let crash = try #require(try request(port: worker.port, "GET", "/crash"))
+        #expect(crash.status == 500)
+        // Flask logs the traceback through app.logger to wsgi.errors, which is the error log.
+        #expect(eventually { worker.log.contains("RuntimeError: the view crashed on purpose") })
+        #expect(try request(port: worker.port, "GET", "/")?.text == "Hello, World!")
+    }
+
+    @Test func environFromProxyHeadersAndRootPath() throws {
+        let worker = try WSGIApps.worker("flask_app:app", ["--root-path", "/shop"])
+        let env = jsonObject(try request(port: worker.port, "GET", "/shop/environ?q=1",
+                                         headers: ["X-Forwarded-Proto: https", "X_Forwarded_For: 6.6.6.6"]))
+        #expect(env["SCRIPT_NAME"] as? String == "/shop")
+        #expect(env["PATH_INFO"] as? String == "/environ")
+        #expect(env["QUERY_STRING"] as? String == "q=1")
+        // The peer is 127.0.0.1, in forwarded_allow_ips by default: the proxy's scheme is believed.
+        #expect(env["wsgi.url_scheme"] as? String == "https")
+        #expect(env["url"] as? String == "https://test/shop/environ?q=1")
+        #expect(env["HTTP_X_FORWARDED_FOR"] is NSNull)
+        #expect(env["wsgi.multithread"] as? Bool == false)
+
+        let strict = try WSGIApps.worker("flask_app:app", ["--forwarded-allow-ips", "10.9.9.9", "--threads", "4"])
+        let untrusted = jsonObject(try request(port: strict.port, "GET", "/environ", headers: ["X-Forwarded-Proto: https"]))
+        #expect(untrusted["wsgi.url_scheme"] as? String == "http")
+        #expect(untrusted["wsgi.multithread"] as? Bool == true)
+    }
+
+    /// 200 requests that each sleep 2 s run at once (the app counts how many are inside the view
+    /// together): 256 Python threads, or greenlets on gevent's hub.
+    @Test(arguments: [["--threads", "256"], ["-k", "gevent"]]) func slowRequestsOverlap(mode: [String]) throws {
+        let worker = try WSGIApps.worker("flask_app:app", mode)
+        let group = DispatchGroup()
+        let answered = Counter()
+        for _ in 0..<200 {
+            group.enter()
+            Thread.detachNewThread {
+                if (try? request(port: worker.port, "GET", "/sleep?s=2"))??.text == "slept" { answered.add() }
+                group.leave()
+            }
+        }
+        #expect(group.wait(timeout: .now() + 60) == .success)
+        #expect(answered.value == 200)
+        let most = Int(try request(port: worker.port, "GET", "/most")?.text ?? "") ?? 0
+        #expect(most >= 180, "at most \(most) requests were inside the view at once")
+    }
+
+    @Test func hungRequestIsLoggedWithItsStackAndTheWorkerRecycled() throws {
+        let worker = try WSGIApps.worker("flask_app:app", ["--timeout", "1", "--graceful-timeout", "2"])
+        Thread.detachNewThread { _ = try? request(port: worker.port, "GET", "/hang") }
+        #expect(eventually { worker.log.contains("has run for more than 1s (timeout)") }, "\(worker.log)")
+        #expect(worker.log.contains("in hang"))
+        #expect(worker.log.contains("time.sleep(3600)"))
+        #expect(worker.log.contains("draining (a request ran past timeout"))
+        // It drains (the hung request cannot finish), then exits within graceful_timeout.
+        #expect(worker.waitForExit(timeout: 20) == 0)
+    }
+
+    @Test func residentMemoryStaysFlatOver20000Requests() throws {
+        let worker = try WSGIApps.worker("flask_app:app")
+        let clients = (0..<4).compactMap { _ in try? RawClient(port: worker.port) }
+        func serve(_ count: Int) {
+            for _ in 0..<(count / clients.count) {
+                for client in clients { client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n") }
+                for client in clients { _ = client.readResponse() }
+            }
+        }
+        serve(2_000)
+        let warm = residentKiB(worker.pid)
+        serve(18_000)
+        let after = residentKiB(worker.pid)
+        #expect(warm > 0)
+        #expect(after - warm < 4096, "RSS grew from \(warm) KiB to \(after) KiB")
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
+}
+
+/// Runs a command and returns its stdout without the trailing newline.
+func shell(_ arguments: String..., input: [UInt8] = []) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    let stdin = Pipe(), stdout = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = stdout
+    try process.run()
+    stdin.fileHandleForWriting.write(Data(input))
+    try stdin.fileHandleForWriting.close()
+    let output = stdout.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .newlines)
+}

@@ -1,0 +1,173 @@
+import Foundation
+import Testing
+
+/// PEP 3333's rules, probed with bare WSGI apps (tests/wsgi/probe.py), and app loading as gunicorn
+/// does it.
+@Suite(.serialized) struct WSGIProtocolTests {
+    @Test func validatorSeesNoViolationAcrossRequestShapes() throws {
+        let worker = try WSGIApps.worker("probe:validated")
+        let body = Array("first line\nsecond line\nthird\n".utf8)
+        var shapes: [(String, String, [String], [UInt8])] = [
+            ("GET", "/", [], []), ("GET", "/a%20b/c?x=1&y", [], []), ("HEAD", "/", [], []),
+            ("DELETE", "/thing", [], []), ("OPTIONS", "*", [], []), ("GET", "/", ["Cookie: a=1", "Cookie: b=2"], []),
+            ("POST", "/form", ["Content-Type: text/plain"], body), ("PUT", "/x?readline", [], body),
+            ("POST", "/x?readlines", [], body), ("POST", "/x?iterate", [], body), ("POST", "/x?sized", [], body),
+        ]
+        shapes.append(("PATCH", "/\u{E9}", ["X-Long: " + String(repeating: "v", count: 4000)], []))
+        for (method, path, headers, payload) in shapes {
+            let response = try #require(try request(port: worker.port, method, path, headers: headers, body: payload), "\(method) \(path)")
+            #expect(response.status == 200, "\(method) \(path): \(response.status) \(worker.log)")
+        }
+        #expect(!worker.log.contains("Error handling request"), "\(worker.log)")
+        #expect(!worker.log.contains("Warning"), "\(worker.log)")
+    }
+
+    @Test func inputIsAStreamThatStopsAtTheBodysEnd() throws {
+        let worker = try WSGIApps.worker("probe:reader")
+        let body = Array("alpha\nbravo charlie\ndelta".utf8)
+        #expect(try request(port: worker.port, "POST", "/?readline", body: body)?.text == "alpha\n|bravo| charlie\n|delta")
+        #expect(try request(port: worker.port, "POST", "/?readlines", body: body)?.text == "alpha\n|bravo charlie\n|delta")
+        #expect(try request(port: worker.port, "POST", "/?iterate", body: body)?.text == "alpha\n|bravo charlie\n|delta")
+        #expect(try request(port: worker.port, "POST", "/?sized", body: body)?.text == "alpha\nb|ravo ch|arlie\nd|elta")
+        #expect(try request(port: worker.port, "POST", "/?whole", body: body)?.text == "alpha\nbravo charlie\ndelta")
+        // Pipelined: the first app's read() must not swallow the second request.
+        let client = try RawClient(port: worker.port)
+        client.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabcPOST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nxy")
+        #expect(client.readResponse()?.text == "abc")
+        #expect(client.readResponse()?.text == "xy")
+    }
+
+    @Test func chunkedUploadIsReadToItsEnd() throws {
+        let worker = try WSGIApps.worker("probe:reader")
+        let client = try RawClient(port: worker.port)
+        client.send("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n")
+        #expect(client.readResponse()?.text == "hello, world")
+    }
+
+    @Test func continueIsSentWhenTheAppFirstReads() throws {
+        let worker = try WSGIApps.worker("probe:reader")
+        let client = try RawClient(port: worker.port)
+        client.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        #expect(client.readResponse()?.status == 100)
+        client.send("ping")
+        #expect(client.readResponse()?.text == "ping")
+    }
+
+    @Test func bodyOverTheLimitIs413() throws {
+        let worker = try WSGIApps.worker("probe:reader", ["--limit-request-body", "1000"])
+        let big = [UInt8](repeating: 0x61, count: 2000)
+        #expect(try request(port: worker.port, "POST", "/", body: big)?.status == 413)
+        let client = try RawClient(port: worker.port)
+        client.send("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n" + String(repeating: "b", count: 2000) + "\r\n0\r\n\r\n")
+        #expect(client.readResponse()?.status == 413)
+    }
+
+    @Test func closeIsCalledOnEveryPath() throws {
+        let closes = TemporaryDirectory()
+        let log = closes.file("closes.log")
+        let worker = try WSGIApps.worker("probe:tracked", environment: ["PROBE_CLOSE_LOG": log])
+        func closed() -> [String] { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
+        #expect(try request(port: worker.port, "GET", "/normal")?.text == "one\ntwo\n")
+        #expect(try request(port: worker.port, "HEAD", "/head")?.status == 200)
+        // Raised after the head went out: the connection is cut, close() still runs.
+        let late = try RawClient(port: worker.port)
+        late.send("GET /fail-late HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(late.readResponse() == nil)
+        // The client goes away in the middle of a long streamed body.
+        let gone = try RawClient(port: worker.port)
+        gone.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        var byte = [UInt8](repeating: 0, count: 1)
+        _ = recv(gone.fd, &byte, 1, 0)
+        shutdown(gone.fd, Int32(SHUT_RDWR))
+        #expect(eventually { closed().contains("slow") }, "\(closed())")
+        #expect(Set(closed()).isSuperset(of: ["normal", "head", "fail-late", "slow"]), "\(closed())")
+        #expect(worker.log.contains("RuntimeError: failed after the head"))
+        #expect(try request(port: worker.port, "GET", "/normal")?.status == 200)
+    }
+
+    @Test func startResponseRules() throws {
+        let replaced = try WSGIApps.worker("probe:exc_info_app")
+        let response = try #require(try request(port: replaced.port, "GET", "/"))
+        #expect(response.status == 503)
+        #expect(response.text == "replaced after exc_info\n")
+
+        let late = try WSGIApps.worker("probe:exc_info_late")
+        let client = try RawClient(port: late.port)
+        client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(client.readResponse() == nil, "a head already sent cannot become an error: the connection is cut")
+        #expect(eventually { late.log.contains("KeyError: 'too late'") })
+
+        let twice = try WSGIApps.worker("probe:second_start_response")
+        #expect(try request(port: twice.port, "GET", "/")?.status == 500)
+        #expect(eventually { twice.log.contains("start_response() called a second time without exc_info") })
+    }
+
+    @Test func writeCallableAndStrictTypes() throws {
+        let writer = try WSGIApps.worker("probe:writer")
+        let written = try #require(try request(port: writer.port, "GET", "/"))
+        #expect(written.text == "written with write()\nand returned\n")
+
+        let injected = try WSGIApps.worker("probe:bad_header")
+        let refused = try #require(try request(port: injected.port, "GET", "/"))
+        #expect(refused.status == 500)
+        #expect(refused.header("set-cookie") == nil)
+
+        let text = try WSGIApps.worker("probe:text_body")
+        #expect(try request(port: text.port, "GET", "/")?.status == 500)
+        #expect(eventually { text.log.contains("TypeError") })
+    }
+
+    @Test func fileWrapperSendsTheFileFromItsPosition() throws {
+        let worker = try WSGIApps.worker("probe:file_wrapper")
+        let response = try #require(try request(port: worker.port, "GET", "/"))
+        let onDisk = try Data(contentsOf: URL(fileURLWithPath: WSGIApps.directory + "/static.txt"))
+        #expect(response.body == Array(onDisk.dropFirst(10)))
+        #expect(response.header("content-length") == String(onDisk.count - 10))
+    }
+
+    @Test func wsgiErrorsReachTheErrorLog() throws {
+        let worker = try WSGIApps.worker("probe:errors")
+        #expect(try request(port: worker.port, "GET", "/")?.text == "logged")
+        #expect(eventually { worker.log.contains("[ERROR] a line for the error log") }, "\(worker.log)")
+    }
+
+    @Test func uncaughtExceptionIs500WithTracebackAndTheWorkerCarriesOn() throws {
+        let worker = try WSGIApps.worker("probe:tracked", environment: ["PROBE_CLOSE_LOG": "/dev/null"])
+        #expect(try request(port: worker.port, "GET", "/raise")?.status == 500)
+        #expect(eventually { worker.log.contains("Error handling request /raise") && worker.log.contains("ValueError: raised before returning") })
+        #expect(try request(port: worker.port, "GET", "/normal")?.status == 200)
+    }
+
+    @Test func factoriesAndDefaultNames() throws {
+        for (app, answer) in [("factories:create_app()", "hi!"), ("factories:create_app('hello', punctuation='?')", "hello?"),
+                              ("factories", "default name")] {
+            let worker = try WSGIApps.worker(app)
+            #expect(try request(port: worker.port, "GET", "/")?.text == answer, "\(app)")
+        }
+    }
+
+    /// Each way an app fails to load: exit status 4 (gunicorn's) with the reason on stderr.
+    @Test(arguments: [
+        ("broken_import:app", "ImportError: this deploy is broken on purpose"),
+        ("no_such_module:app", "ModuleNotFoundError: No module named 'no_such_module'"),
+        ("factories:missing", "Failed to find attribute 'missing' in 'factories'."),
+        ("factories:failing_factory()", "RuntimeError: the factory failed"),
+        ("factories:not_callable", "Application object must be callable."),
+        ("factories:create_app(", "Failed to parse"),
+    ]) func loadFailuresExit4WithTheTraceback(app: String, message: String) throws {
+        try WSGIApps.requireVirtualenv()
+        let directory = TemporaryDirectory()
+        let process = try TestProcess([Binaries.path("corral-wsgi"), "--bind", "127.0.0.1:\(freePort())", "--chdir", WSGIApps.directory,
+                                       "--virtualenv", WSGIApps.virtualenv, app], logPath: directory.file("log"))
+        #expect(process.waitForExit() == 4)
+        #expect(process.log.contains(message), "\(process.log)")
+        #expect(process.log.contains("failed to load the application"))
+    }
+
+    @Test func unknownWorkerClassListsTheKnownOnes() throws {
+        let directory = TemporaryDirectory()
+        let process = try TestProcess([Binaries.path("corral-wsgi"), "-k", "tornado", "probe:echo"], logPath: directory.file("log"))
+        #expect(process.waitForExit() == 1)
+        #expect(process.log.contains("unknown worker_class \"tornado\"; expected one of: sync, gthread"))
+    }
+}

@@ -1,0 +1,86 @@
+"""A real Flask app for corral-wsgi's tests: the shapes a Flask site answers with."""
+import hashlib, os, threading, time
+from flask import Flask, jsonify, redirect, request, send_file, Response, stream_with_context
+
+app = Flask(__name__)
+here = os.path.dirname(os.path.abspath(__file__))
+lock = threading.Lock()
+concurrency = {'now': 0, 'most': 0}
+
+class Teapot(Exception):
+    pass
+
+@app.errorhandler(Teapot)
+def teapot(error):
+    return jsonify(error='handled'), 418
+
+@app.route('/')
+def index():
+    return 'Hello, World!'
+
+@app.route('/json', methods=['POST'])
+def echo_json():
+    return jsonify(received=request.get_json(), method=request.method)
+
+@app.route('/form', methods=['POST'])
+def form():
+    return jsonify(name=request.form['name'], count=len(request.form))
+
+@app.route('/upload', methods=['POST'])
+def upload():
+    data = request.files['file'].read()
+    return jsonify(size=len(data), sha256=hashlib.sha256(data).hexdigest(), field=request.form.get('note'))
+
+@app.route('/stream')
+def stream():
+    def generate():
+        for i in range(5):
+            yield 'line %d\n' % i
+    return Response(stream_with_context(generate()), mimetype='text/plain')
+
+@app.route('/file')
+def file():
+    return send_file(os.path.join(here, 'static.txt'), mimetype='text/plain')
+
+@app.route('/go')
+def go():
+    return redirect('/landing')
+
+@app.route('/teapot')
+def raise_handled():
+    raise Teapot()
+
+@app.route('/crash')
+def crash():
+    raise RuntimeError('the view crashed on purpose')
+
+@app.route('/environ')
+def environ():
+    keys = ['SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'wsgi.url_scheme', 'REMOTE_ADDR', 'SERVER_NAME',
+            'SERVER_PORT', 'HTTP_X_FORWARDED_FOR', 'wsgi.multithread']
+    answer = {key: request.environ.get(key) for key in keys}
+    answer['url'] = request.url
+    return jsonify(answer)
+
+@app.route('/sleep')
+def sleep():
+    with lock:
+        concurrency['now'] += 1
+        concurrency['most'] = max(concurrency['most'], concurrency['now'])
+    time.sleep(float(request.args.get('s', '0.5')))
+    with lock:
+        concurrency['now'] -= 1
+    return 'slept'
+
+@app.route('/most')
+def most():
+    return str(concurrency['most'])
+
+@app.route('/hang')
+def hang():
+    time.sleep(3600)
+    return 'never'
+
+@app.route('/pid')
+def pid():
+    return str(os.getpid())

@@ -1,0 +1,117 @@
+"""Bare WSGI apps that probe corral-wsgi's PEP 3333 rules."""
+import os, sys, warnings, wsgiref.validate
+
+warnings.simplefilter('error')      # a validator warning fails the request (500), not just a log line
+
+def echo(environ, start_response):
+    body = environ['wsgi.input'].read()
+    lines = ['%s=%s' % (key, environ[key]) for key in sorted(environ) if isinstance(environ[key], str)]
+    lines.append('body=%d' % len(body))
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return ['\n'.join(lines).encode('latin-1')]
+
+def reader(environ, start_response):
+    """Reads the body every way wsgi.input allows; answers what it read."""
+    stream = environ['wsgi.input']
+    mode = environ.get('QUERY_STRING', '')
+    if mode == 'readline':
+        parts = [stream.readline(), stream.readline(5), stream.readline()]
+        rest = stream.read(1 << 20)
+        data = b'|'.join(parts) + b'|' + rest
+    elif mode == 'readlines':
+        data = b'|'.join(stream.readlines())
+    elif mode == 'iterate':
+        data = b'|'.join(line for line in stream)
+    elif mode == 'sized':
+        chunks = []
+        while True:
+            chunk = stream.read(7)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        data = b'|'.join(chunks)
+    elif mode == 'whole':
+        data = stream.read()
+    else:
+        data = stream.read(1 << 20)   # wsgiref's validator insists on a size
+    start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+    return [data]
+
+validated = wsgiref.validate.validator(reader)
+
+closes = os.environ.get('PROBE_CLOSE_LOG')
+
+class Tracked:
+    """An iterable that records its close() in PROBE_CLOSE_LOG."""
+    def __init__(self, name, chunks, fail_at=None, delay=0):
+        self.name, self.chunks, self.fail_at, self.delay = name, chunks, fail_at, delay
+    def __iter__(self):
+        import time
+        for index, chunk in enumerate(self.chunks):
+            if index == self.fail_at:
+                raise RuntimeError('failed after the head')
+            if self.delay and index:
+                time.sleep(self.delay)
+            yield chunk
+    def close(self):
+        with open(closes, 'a') as log:
+            log.write(self.name + '\n')
+
+def tracked(environ, start_response):
+    name = environ['PATH_INFO'].strip('/')
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    if name == 'raise':
+        raise ValueError('raised before returning')
+    if name == 'fail-late':
+        return Tracked(name, [b'first\n', b'second\n'], fail_at=1)
+    if name == 'slow':
+        return Tracked(name, [b'x' * 65536] * 200, delay=0.01)
+    return Tracked(name, [b'one\n', b'two\n'])
+
+def exc_info_app(environ, start_response):
+    try:
+        raise KeyError('lookup failed')
+    except KeyError:
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        start_response('503 Service Unavailable', [('Content-Type', 'text/plain')], sys.exc_info())
+        return [b'replaced after exc_info\n']
+
+def exc_info_late(environ, start_response):
+    write = start_response('200 OK', [('Content-Type', 'text/plain')])
+    write(b'head is out\n')
+    try:
+        raise KeyError('too late')
+    except KeyError:
+        start_response('500 Internal Server Error', [('Content-Type', 'text/plain')], sys.exc_info())
+    return [b'never sent\n']
+
+def second_start_response(environ, start_response):
+    start_response('200 OK', [])
+    start_response('200 OK', [])
+    return [b'no']
+
+def writer(environ, start_response):
+    write = start_response('200 OK', [('Content-Type', 'text/plain')])
+    write(b'written ')
+    write(b'with write()\n')
+    return [b'and returned\n']
+
+def bad_header(environ, start_response):
+    start_response('200 OK', [('X-Evil', 'a\r\nSet-Cookie: pwned=1')])
+    return [b'no']
+
+def text_body(environ, start_response):
+    start_response('200 OK', [])
+    return ['str is not bytes']
+
+def file_wrapper(environ, start_response):
+    handle = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'static.txt'), 'rb')
+    handle.seek(10)
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return environ['wsgi.file_wrapper'](handle, 8192)
+
+def errors(environ, start_response):
+    environ['wsgi.errors'].write('a line for the error log\n')
+    environ['wsgi.errors'].flush()
+    start_response('200 OK', [])
+    return [b'logged']
