@@ -32,10 +32,20 @@ $(SUPERVISOR_VENV)/bin/supervisorctl:
 	python3 -m venv $(SUPERVISOR_VENV)
 	$(SUPERVISOR_VENV)/bin/pip install -q 'supervisor==4.3.0'
 
+# Flask and gevent for corral-wsgi's tests, in a venv made with Debian's python3 (the one
+# libpython3.11 belongs to, as on a user's Debian host; `python3` on PATH may be another build).
+WSGI_VENV := .build/wsgi-venv
+$(WSGI_VENV)/.installed:
+	rm -rf $(WSGI_VENV)
+	/usr/bin/python3 -m venv $(WSGI_VENV)
+	$(WSGI_VENV)/bin/pip install -q 'flask==3.1.*' 'gevent>=24'
+	touch $@
+
 # Then the end-to-end test: the .deb installed under a real systemd booted in namespaces (root).
-test: deps $(SUPERVISOR_VENV)/bin/supervisorctl
+test: deps $(SUPERVISOR_VENV)/bin/supervisorctl $(WSGI_VENV)/.installed
 	$(SWIFT) build --build-tests
-	CORRAL_SUPERVISORCTL=$(CURDIR)/$(SUPERVISOR_VENV)/bin/supervisorctl $(SWIFT) test --skip-build
+	CORRAL_SUPERVISORCTL=$(CURDIR)/$(SUPERVISOR_VENV)/bin/supervisorctl CORRAL_WSGI_VENV=$(CURDIR)/$(WSGI_VENV) \
+		$(SWIFT) test --skip-build
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) deb && bash tests/e2e/systemd.sh; \
 	else echo "e2e: SKIPPED: booting systemd needs root (CI runs as root)"; fi
 

@@ -8,11 +8,11 @@ import Testing
 
     @Test func checkConfigAndPrintConfigFollowThePrecedence() throws {
         let directory = TemporaryDirectory()
-        directory.write("good.toml", "workers = 2\nkeepalive = 4\nthreads = 8\n")
+        directory.write("good.toml", "workers = 2\nkeepalive = 4\nspew = true\n")
         let good = directory.file("good.toml")
         let checked = shell("\(corrald) -c \(good) --check-config")
         #expect(checked.status == 0)
-        #expect(checked.output.contains("threads is ignored: corral workers are single-threaded"), "\(checked.output)")
+        #expect(checked.output.contains("spew is ignored: Python tracing does not apply"), "\(checked.output)")
 
         func printed(_ arguments: String, environment: String = "") -> [String] {
             shell("\(environment) \(corrald) -c \(good) \(arguments) --print-config").output.split(separator: "\n").map(String.init)

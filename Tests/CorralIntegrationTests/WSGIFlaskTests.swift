@@ -46,7 +46,7 @@ import Testing
         #expect(upload?.status == 200)
         #expect(jsonObject(upload)["size"] as? Int == blob.count)
         #expect(jsonObject(upload)["field"] as? String == "big one")
-        let expected = try shell("python3", "-c", "import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())", input: blob)
+        let expected = try output(of: "python3", "-c", "import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())", input: blob)
         #expect(jsonObject(upload)["sha256"] as? String == expected)
 
         let stream = try #require(try request(port: worker.port, "GET", "/stream"))
@@ -148,7 +148,7 @@ final class Counter: @unchecked Sendable {
 }
 
 /// Runs a command and returns its stdout without the trailing newline.
-func shell(_ arguments: String..., input: [UInt8] = []) throws -> String {
+func output(of arguments: String..., input: [UInt8] = []) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments

@@ -6,7 +6,7 @@ import Testing
 /// that say where and what was expected.
 @Suite final class ConfigurationTests {
     private let directory = FileManager.default.temporaryDirectory.appendingPathComponent("corral-config-\(UUID().uuidString)")
-    private let defaults = Configuration(defaultWorkerCommand: ["/bin/true"])
+    private let defaults = Configuration(defaultWorkerCommand: ["/bin/true"], wsgiWorkerCommand: ["/bin/echo"])
 
     deinit { try? FileManager.default.removeItem(at: directory) }
 
@@ -105,12 +105,41 @@ import Testing
         #expect(try errors("bind = [\"::1:8000\"]\n").first?.contains("brackets") == true)
     }
 
+    @Test func aWSGIAppIsServedByCorralWSGIWithItsSettingsInTheWorkersEnvironment() throws {
+        let loaded = try load("wsgi_app = \"flask_server:app\"\npythonpath = \"/srv/a, /srv/b\"\nthreads = 8\n"
+                              + "worker_class = \"gthread\"\nroot_path = \"/shop\"\nsecure_scheme_headers = { \"X-Proto\" = \"https\" }\n")
+        let configuration = loaded.configuration
+        #expect(configuration.workerCommand == ["/bin/echo"], "corral-wsgi is the worker when an app is given")
+        #expect(configuration.pythonpath == ["/srv/a", "/srv/b"], "gunicorn's comma-separated form")
+        let environment = configuration.workerEnvironment
+        #expect(environment["CORRAL_WSGI_APP"] == "flask_server:app")
+        #expect(environment["CORRAL_PYTHONPATH"] == "/srv/a,/srv/b")
+        #expect(environment["CORRAL_THREADS"] == "8")
+        #expect(environment["CORRAL_WORKER_CLASS"] == "gthread")
+        #expect(environment["CORRAL_ROOT_PATH"] == "/shop")
+        #expect(environment["CORRAL_SECURE_SCHEME_HEADERS"] == "X-Proto=https")
+        #expect(environment["CORRAL_TIMEOUT"] == "30.0")
+        // An explicit worker_cmd wins; without an app, nothing WSGI reaches the workers.
+        #expect(try load("wsgi_app = \"a:b\"\nworker_cmd = \"/bin/true\"\n").configuration.workerCommand == ["/bin/true"])
+        #expect(try load("workers = 1\n").configuration.workerEnvironment["CORRAL_WSGI_APP"] == nil)
+        #expect(try load("workers = 1\n").configuration.workerCommand == ["/bin/true"])
+    }
+
+    @Test func wsgiSettingsAreChecked() throws {
+        #expect(try errors("worker_class = \"tornado\"\n").first?.contains("unknown worker_class \"tornado\"; expected one of: sync") == true)
+        #expect(try errors("threads = 0\n").first?.contains("threads: expected an integer from 1") == true)
+        #expect(try errors("root_path = \"shop\"\n").first?.contains("starting with \"/\"") == true)
+        #expect(try errors("secure_scheme_headers = { \"X\" = 1 }\n").first?.contains("secure_scheme_headers") == true)
+    }
+
     @Test func gunicornSettingsThatDoNotApplyAreWarnedAbout() throws {
-        let loaded = try load("workers = 2\nthreads = 4\nworker_class = \"gevent\"\npreload_app = true\non_starting = \"x\"\nlogfile = \"-\"\n")
+        let loaded = try load("workers = 2\nspew = true\nworker_class = \"gevent\"\npreload_app = true\non_starting = \"x\"\nlogfile = \"-\"\n")
         #expect(loaded.configuration.workers == 2)
+        #expect(loaded.configuration.workerClass == "gevent")
         let warnings = loaded.warnings.map(\.description)
-        #expect(warnings.count == 5, "\(warnings)")
-        #expect(warnings.contains { $0.contains(":2: threads is ignored: corral workers are single-threaded") })
+        #expect(warnings.count == 4, "\(warnings)")
+        #expect(warnings.contains { $0.contains(":2: spew is ignored: Python tracing does not apply") })
+        #expect(warnings.contains { $0.contains(":4: preload_app is ignored: each corral-wsgi worker imports the app itself") })
         #expect(warnings.contains { $0.contains(":6: logfile is gunicorn's old name for errorlog") })
     }
 

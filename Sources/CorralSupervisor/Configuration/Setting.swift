@@ -124,19 +124,16 @@ struct Setting: Sendable {
         // A TOML table { "X-FORWARDED-PROTO" = "https" } in the file, HEADER=value,… on a command line.
         Setting(name: "secure_scheme_headers", apply: { config, value, _ throws(SettingError) in
             switch value {
-            case .text(let text): config.secureSchemeHeaders = text
-            case .table(let entries): config.secureSchemeHeaders = entries.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            case .text(let text): config.secureSchemeHeaders = Configuration.headerTable(text)
+            case .table(let entries): config.secureSchemeHeaders = entries
             default: throw SettingError(expected: "a table of header = value", got: value)
             }
         }, render: { config in
-            let table = TOMLTable()
-            for entry in config.secureSchemeHeaders.split(separator: ",") {
-                let parts = entry.split(separator: "=", maxSplits: 1)
-                if parts.count == 2 { table[String(parts[0])] = String(parts[1]) }
-            }
+            let table = TOMLTable(inline: true)
+            for (header, value) in config.secureSchemeHeaders { table[header] = value }
             return table
         }, check: { config in
-            do { _ = try WSGISettings(secureSchemeHeaders: config.secureSchemeHeaders) } catch { return "\(error)" }
+            do { _ = try WSGISettings(secureSchemeHeaders: Configuration.headerText(config.secureSchemeHeaders)) } catch { return "\(error)" }
             return nil
         }),
     ]

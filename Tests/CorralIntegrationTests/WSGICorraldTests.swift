@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+
+/// corrald serving a Flask app the gunicorn way (`corrald … flask_app:app`, or wsgi_app in the
+/// config): corral-wsgi is the default worker, a broken deploy fails only its reload.
+@Suite(.serialized) struct WSGICorraldTests {
+    func config(_ app: String, workers: Int = 2) -> String {
+        """
+        wsgi_app = "\(app)"
+        chdir = "\(WSGIApps.directory)"
+        virtualenv = "\(WSGIApps.virtualenv)"
+        workers = \(workers)
+        threads = 4
+        boot_timeout = 20
+        """
+    }
+
+    @Test func aBrokenDeployFailsTheReloadWhileTheOldWorkersServe() throws {
+        try WSGIApps.requireVirtualenv()
+        let daemon = try CorraldProcess(config: config("flask_app:app"))
+        #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
+        #expect(daemon.log.contains("corral-wsgi"), "corral-wsgi is the default worker when an app is given")
+        let before = daemon.workers
+        let load = LoadClients(port: daemon.port, clients: 4)
+        daemon.directory.write("corral.toml", config("broken_import:app"))
+        daemon.signal(SIGHUP)
+        #expect(eventually { daemon.log.contains("reload failed") }, "\(daemon.log)")
+        #expect(daemon.log.contains("ImportError: this deploy is broken on purpose"), "the traceback reaches corrald's log")
+        #expect(daemon.workers == before, "the old generation kept serving")
+        // Fixed: the next reload replaces the workers.
+        daemon.directory.write("corral.toml", config("flask_app:app"))
+        daemon.signal(SIGHUP)
+        #expect(eventually { daemon.workers.count == 2 && daemon.workers.isDisjoint(with: before) }, "\(daemon.log)")
+        let result = load.stop()
+        #expect(result.failures == 0, "no request failed: \(result)")
+        #expect(result.responses > 0)
+    }
+
+    @Test func aBrokenFirstGenerationShowsTheTracebackAndExits1() throws {
+        try WSGIApps.requireVirtualenv()
+        let daemon = try CorraldProcess(["--chdir", WSGIApps.directory, "--virtualenv", WSGIApps.virtualenv, "broken_import:app"])
+        #expect(daemon.waitForExit() == 1)
+        #expect(daemon.log.contains("ImportError: this deploy is broken on purpose"), "\(daemon.log)")
+        #expect(daemon.log.contains("Traceback (most recent call last)"))
+    }
+
+    @Test func positionalAppAndGunicornFlags() throws {
+        try WSGIApps.requireVirtualenv()
+        let daemon = try CorraldProcess(["--chdir", WSGIApps.directory, "--virtualenv", WSGIApps.virtualenv, "-w", "1",
+                                         "-k", "gevent", "flask_app:app"])
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        #expect(try request(port: daemon.port, "GET", "/")?.text == "Hello, World!")
+        #expect(daemon.log.contains("worker_class gevent: gevent monkey-patches"))
+        // The requests in flight reach corralctl status (from the workers' STATUS=).
+        let status = shell("\(Binaries.path("corralctl")) status -s unix://\(daemon.directory.file("corrald.sock"))")
+        #expect(status.output.contains("INFLIGHT"), "\(status.output)")
+        #expect(eventually { shell("\(Binaries.path("corralctl")) status -s unix://\(daemon.directory.file("corrald.sock"))")
+                                 .output.split(separator: "\n").last?.contains(" 0 ") == true })
+    }
+
+    @Test func settingsAreChecked() throws {
+        let directory = TemporaryDirectory()
+        directory.write("bad.toml", "wsgi_app = \"x:app\"\nworker_class = \"tornado\"\n")
+        let check = shell("\(Binaries.path("corrald")) -c \(directory.file("bad.toml")) --check-config 2>&1")
+        #expect(check.status == 1)
+        #expect(check.output.contains("unknown worker_class \"tornado\"; expected one of: sync, gthread"), "\(check.output)")
+        directory.write("good.toml", "wsgi_app = \"x:app\"\nworker_class = \"egg:meinheld#gunicorn_worker\"\npreload_app = true\nsecure_scheme_headers = { \"X-PROTO\" = \"https\" }\n")
+        let printed = shell("\(Binaries.path("corrald")) -c \(directory.file("good.toml")) --print-config 2>&1")
+        #expect(printed.status == 0, "\(printed.output)")
+        #expect(printed.output.contains("corral-wsgi"))
+        #expect(printed.output.contains("X-PROTO = 'https'"), "\(printed.output)")
+        #expect(printed.output.contains("preload_app is ignored: each corral-wsgi worker imports the app itself"), "\(printed.output)")
+    }
+}
