@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# packaging/build-deb.sh — `make deb`: corral_<version>_<arch>.deb from a release build with the
-# Swift runtime linked statically, so the package depends only on Debian's own libraries.
-# Binaries are stripped; man pages come from swift-argument-parser's generate-manual plugin.
+# packaging/build-deb.sh — `make deb`: corral_<version>_<arch>.deb and corral-wsgi_<version>_<arch>.deb
+# from a release build with the Swift runtime linked statically, so the packages depend only on
+# Debian's own libraries. corral-wsgi (the WSGI worker) is a package of its own, so that the base
+# package does not depend on libpython. Binaries are stripped; man pages come from
+# swift-argument-parser's generate-manual plugin.
 # Writes the .deb to the top of the tree and runs lintian on it when lintian is installed.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -11,15 +13,21 @@ version="$(sed -n '1s/^corral (\(.*\)) .*/\1/p' "$here/changelog")"
 arch="$(dpkg --print-architecture)"
 scratch="$top/.build-static"
 stage="$(mktemp -d /tmp/corral-deb.XXXXXX)"
-trap 'rm -rf "$stage"' EXIT
+wsgi_stage="$(mktemp -d /tmp/corral-wsgi-deb.XXXXXX)"
+trap 'rm -rf "$stage" "$wsgi_stage"' EXIT
 
 # The man pages first: the plugin builds the tools its own (dynamic) way, in the default build folder.
 swift package --allow-writing-to-package-directory generate-manual --date "$(date -u +%Y-%m-%d)" >/dev/null
 manuals="$top/.build/plugins/GenerateManual/outputs"
-for product in corrald corralctl corral-worker; do
+for product in corrald corralctl corral-worker corral-wsgi; do
     swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product "$product" | grep -v '^\[' || true
     if ldd "$scratch/release/$product" | grep -q libswift; then
         echo "build-deb: $product still loads the Swift runtime dynamically" >&2
+        exit 1
+    fi
+    # Only corral-wsgi embeds Python.
+    if [ "$product" != corral-wsgi ] && ldd "$scratch/release/$product" | grep -q libpython; then
+        echo "build-deb: $product links libpython; only corral-wsgi may" >&2
         exit 1
     fi
 done
@@ -46,10 +54,13 @@ chmod 0644 "$stage/usr/share/doc/corral/changelog.Debian.gz" "$stage/usr/share/m
 for script in postinst prerm postrm; do install -m 0755 "$here/$script" "$stage/DEBIAN/$script"; done
 echo /etc/corral/corral.toml > "$stage/DEBIAN/conffiles"
 
-# Depends: the Debian packages that hold the shared libraries the binaries load.
-depends="$(for binary in "$stage"/usr/bin/*; do ldd "$binary"; done | awk '/=>/ { print $3 }' | sort -u |
-    while read -r library; do dpkg -S "$(readlink -f "$library")" 2>/dev/null || dpkg -S "$library" 2>/dev/null || true; done |
-    cut -d: -f1 | sort -u | paste -sd, | sed 's/,/, /g')"
+# Depends: the Debian packages that hold the shared libraries the binaries under $1 load.
+depends_of() {
+    for binary in "$1"/usr/bin/*; do ldd "$binary"; done | awk '/=>/ { print $3 }' | sort -u |
+        while read -r library; do dpkg -S "$(readlink -f "$library")" 2>/dev/null || dpkg -S "$library" 2>/dev/null || true; done |
+        cut -d: -f1 | sort -u | paste -sd, | sed 's/,/, /g'
+}
+depends="$(depends_of "$stage")"
 installed_size="$(du -sk --exclude=DEBIAN "$stage" | cut -f1)"
 cat > "$stage/DEBIAN/control" <<CONTROL
 Package: corral
@@ -72,6 +83,36 @@ CONTROL
 deb="$top/corral_${version}_${arch}.deb"
 dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
 echo "built $deb ($(du -h "$deb" | cut -f1)); Depends: $depends, systemd"
+
+# corral-wsgi: the WSGI worker, which links Debian's libpython3.
+install -d "$wsgi_stage/DEBIAN" "$wsgi_stage/usr/bin" "$wsgi_stage/usr/share/man/man1" "$wsgi_stage/usr/share/doc/corral-wsgi"
+install -m 0755 "$scratch/release/corral-wsgi" "$wsgi_stage/usr/bin/corral-wsgi"
+strip --strip-unneeded --remove-section=.comment --remove-section=.note "$wsgi_stage/usr/bin/corral-wsgi"
+gzip -9n < "$manuals/corral-wsgi/"*.1 > "$wsgi_stage/usr/share/man/man1/corral-wsgi.1.gz"
+install -m 0644 "$here/copyright" "$wsgi_stage/usr/share/doc/corral-wsgi/copyright"
+gzip -9n < "$here/changelog" > "$wsgi_stage/usr/share/doc/corral-wsgi/changelog.Debian.gz"
+chmod 0644 "$wsgi_stage/usr/share/doc/corral-wsgi/changelog.Debian.gz" "$wsgi_stage/usr/share/man/man1/"*.gz
+wsgi_depends="$(depends_of "$wsgi_stage")"
+cat > "$wsgi_stage/DEBIAN/control" <<CONTROL
+Package: corral-wsgi
+Version: $version
+Architecture: $arch
+Maintainer: corral developers <corral@example.org>
+Installed-Size: $(du -sk --exclude=DEBIAN "$wsgi_stage" | cut -f1)
+Depends: corral (= $version), $wsgi_depends
+Suggests: python3-venv
+Section: httpd
+Priority: optional
+Homepage: https://github.com/corral/corral
+Description: corral worker for Python WSGI applications (Flask, Django)
+ corral-wsgi embeds CPython and serves a WSGI application from corral's
+ event-loop HTTP engine, supervised by corrald: gunicorn's app loading,
+ worker_class (threads or gevent) and settings; a broken deploy fails its
+ reload while the old workers keep serving.
+CONTROL
+wsgi_deb="$top/corral-wsgi_${version}_${arch}.deb"
+dpkg-deb --root-owner-group -Zxz --build "$wsgi_stage" "$wsgi_deb" >/dev/null
+echo "built $wsgi_deb ($(du -h "$wsgi_deb" | cut -f1)); Depends: corral (= $version), $wsgi_depends"
 if command -v lintian >/dev/null; then
-    lintian --no-tag-display-limit "$deb" || true
+    lintian --no-tag-display-limit "$deb" "$wsgi_deb" || true
 fi

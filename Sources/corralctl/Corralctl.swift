@@ -38,7 +38,7 @@ struct Connection: ParsableArguments {
         var credentials: String?
         var path = socket.map { $0.hasPrefix("unix://") ? String($0.dropFirst(7)) : $0 }
         if path == nil || config != nil {
-            let defaults = Configuration(defaultWorkerCommand: ["/bin/true"])
+            let defaults = Configuration(defaultWorkerCommand: ["/bin/true"], wsgiWorkerCommand: ["/bin/true"])
             let loaded = try ConfigurationLoader(defaults: defaults, file: config).load().configuration
             path = path ?? loaded.controlSocketPath(underSystemd: false) ?? "/run/corral/corral.sock"
             credentials = loaded.controlUsername.map { "\($0):\(loaded.controlPassword ?? "")" }

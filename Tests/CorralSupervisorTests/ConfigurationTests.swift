@@ -49,7 +49,7 @@ import Testing
         #expect(configuration.limitRequestFieldSize == 8190)
         #expect(configuration.accessLogFormat == #"%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s""#)
         #expect(configuration.errorlog == "-" && configuration.loglevel == "info" && configuration.umask == 0)
-        #expect(Configuration(defaultWorkerCommand: [], webConcurrency: "6").workers == 6, "$WEB_CONCURRENCY")
+        #expect(Configuration(defaultWorkerCommand: [], wsgiWorkerCommand: [], webConcurrency: "6").workers == 6, "$WEB_CONCURRENCY")
     }
 
     @Test func theSeedSettingsLoadFromTheExampleFile() throws {

@@ -10,8 +10,10 @@ set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 top="$(cd "$here/../.." && pwd)"
 deb="$(ls "$top"/corral_*.deb 2>/dev/null | head -1)"
+wsgi_deb="$(ls "$top"/corral-wsgi_*.deb 2>/dev/null | head -1)"
+flask=/srv/corral-e2e     # the Flask app and its venv: outside /tmp and /home, which the unit hides
 if [ "$(id -u)" != 0 ]; then echo "e2e: SKIPPED: booting systemd needs root (CI runs as root)"; exit 0; fi
-[ -n "$deb" ] || { echo "e2e: no corral_*.deb: run make deb first" >&2; exit 1; }
+[ -n "$deb" ] && [ -n "$wsgi_deb" ] || { echo "e2e: no corral_*.deb and corral-wsgi_*.deb: run make deb first" >&2; exit 1; }
 
 mkdir -p "$top/.build"
 work="$(mktemp -d "$top/.build/e2e.XXXXXX")"   # not under /tmp or /var/tmp: the booted system mounts its own
@@ -20,8 +22,8 @@ failures=0
 cleanup() {
     if [ -n "$boot_pid" ]; then kill -KILL "$boot_pid" 2>/dev/null || true; fi
     [ -n "${load:-}" ] && kill "$load" 2>/dev/null
-    dpkg --purge corral >/dev/null 2>&1 || true
-    rm -rf "$work"
+    dpkg --purge corral-wsgi corral >/dev/null 2>&1 || true
+    rm -rf "$work" "$flask"
 }
 trap cleanup EXIT
 check() {   # check DESCRIPTION COMMAND...
@@ -64,7 +66,7 @@ eventually running || { echo "e2e: systemd did not reach running:"; tail -20 "$w
 echo "e2e: systemd booted as PID 1 of its namespace (pid $boot_pid here)"
 
 # dpkg runs here (the .deb may be under /tmp, hidden inside); the file system is shared.
-dpkg -i "$deb" > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; exit 1; }
+dpkg -i "$deb" "$wsgi_deb" > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; exit 1; }
 inside systemctl daemon-reload
 verify() { [ -z "$(inside sh -c 'cd /lib/systemd/system && systemd-analyze verify corral.service corral.socket corral@e2e.service corral@e2e.socket' 2>&1)" ]; }
 check "systemd-analyze verify reports nothing for the installed units (man pages included)" verify
@@ -144,6 +146,38 @@ inside systemctl start corral@shop.service
 check "the template instance serves a second app" test "$(code 8001)" = 200
 rm -f /etc/corral/shop.toml
 
+# The users' own app: Flask from a venv, served by corral-wsgi behind corral.socket.
+rm -rf "$flask" && mkdir -p "$flask/app"
+cp "$top/tests/wsgi/flask_app.py" "$top/tests/wsgi/broken_import.py" "$top/tests/wsgi/static.txt" "$flask/app/"
+/usr/bin/python3 -m venv "$flask/venv" && "$flask/venv/bin/pip" install -q 'flask==3.1.*' > "$work/pip.log" 2>&1 \
+    || { cat "$work/pip.log"; exit 1; }
+flask_config() {   # flask_config APP
+    printf 'wsgi_app = "%s"\nchdir = "%s/app"\nvirtualenv = "%s/venv"\nworkers = 2\nthreads = 4\nboot_timeout = 20\naccesslog = "journal"\n' \
+        "$1" "$flask" "$flask" > /etc/corral/corral.toml
+}
+rm -f "$work/stop-load"
+python3 "$work/load.py" "$work/stop-load" > "$work/load.txt" &
+load=$!
+flask_config flask_app:app
+check "systemctl reload to the Flask app succeeds" inside systemctl reload corral
+hello() { [ "$(curl -s -m 10 http://127.0.0.1:8000/)" = "Hello, World!" ]; }
+check "the Flask app answers through corral.socket" hello
+check "its workers are corral-wsgi" sh -c "nsenter -t $boot_pid -m -p ps -o comm= --ppid $(property corral.service MainPID) | grep -q corral-wsgi"
+before="$(workers)"
+check "systemctl reload of the Flask app succeeds" inside systemctl reload corral
+check "every Flask worker replaced" test -z "$(comm -12 <(echo "$before") <(workers))"
+flask_workers="$(workers)"
+flask_config broken_import:app
+check "a deploy whose app raises at import fails systemctl reload" sh -c "! nsenter -t $boot_pid -m -p systemctl reload corral 2>/dev/null"
+check "StatusText says the workers exited with status 4 (app load error)" status_matches 'failed: worker .* exited with status 4 during boot'
+check "the journal has the app's traceback" sh -c "nsenter -t $boot_pid -m -p journalctl -u corral -o cat | grep -q 'ImportError: this deploy is broken on purpose'"
+check "the old Flask workers still serve" test "$(workers)" = "$flask_workers"
+check "and answer" hello
+touch "$work/stop-load"; wait "$load" || true
+read -r answered failed < "$work/load.txt"
+check "no failed request across the Flask reloads ($answered answered, ${failed:-?} failed)" test "${failed:-1}" = 0 -a "${answered:-0}" -gt 100
+cp "$work/corral.toml" /etc/corral/corral.toml
+
 inside systemctl stop corral.service corral@shop.service corral.socket
 check "systemctl stop: corral.service inactive" has corral.service ActiveState inactive
 check "nothing left in its cgroup" has corral.service TasksCurrent "[not set]"
@@ -151,7 +185,8 @@ check "corrald exited cleanly" has corral.service Result success
 
 if [ "$failures" != 0 ]; then
     echo "e2e: $failures check(s) failed; corral's journal:" >&2
-    inside journalctl -u corral --no-pager -n 60 >&2 || true
+    # Without the access entries, which would crowd out the rest.
+    inside journalctl -u corral --no-pager -o short-monotonic | grep -v ' corral-access\[' | tail -60 >&2 || true
     exit 1
 fi
 echo "e2e: all checks passed"

@@ -54,8 +54,9 @@ public struct Configuration: Equatable, Sendable {
     /// The worker command when an app is given and worker_cmd is not.
     public var wsgiWorkerCommand: [String]
 
-    /// The defaults; `workers` follows $WEB_CONCURRENCY as in gunicorn.
-    public init(defaultWorkerCommand: [String], wsgiWorkerCommand: [String] = [], webConcurrency: String? = nil) {
+    /// The defaults; `workers` follows $WEB_CONCURRENCY as in gunicorn. `wsgiWorkerCommand` is
+    /// the worker when a config names an app (corral-wsgi beside corrald).
+    public init(defaultWorkerCommand: [String], wsgiWorkerCommand: [String], webConcurrency: String? = nil) {
         workerCommand = defaultWorkerCommand
         self.wsgiWorkerCommand = wsgiWorkerCommand
         if let webConcurrency, let count = Int(webConcurrency), count > 0 { workers = count }
