@@ -165,13 +165,16 @@ check "the Flask app answers through corral.socket" hello
 check "its workers are corral-wsgi" sh -c "nsenter -t $boot_pid -m -p ps -o comm= --ppid $(property corral.service MainPID) | grep -q corral-wsgi"
 before="$(workers)"
 check "systemctl reload of the Flask app succeeds" inside systemctl reload corral
-check "every Flask worker replaced" test -z "$(comm -12 <(echo "$before") <(workers))"
+# The old generation drains and exits after READY=1: wait until only the two new workers remain.
+only_new_workers() { [ -z "$(comm -12 <(echo "$before") <(workers))" ] && [ "$(workers | wc -l)" = 2 ]; }
+check "every Flask worker replaced" eventually only_new_workers
 flask_workers="$(workers)"
 flask_config broken_import:app
 check "a deploy whose app raises at import fails systemctl reload" sh -c "! nsenter -t $boot_pid -m -p systemctl reload corral 2>/dev/null"
 check "StatusText says the workers exited with status 4 (app load error)" status_matches 'failed: worker .* exited with status 4 during boot'
 check "the journal has the app's traceback" sh -c "nsenter -t $boot_pid -m -p journalctl -u corral -o cat | grep -q 'ImportError: this deploy is broken on purpose'"
-check "the old Flask workers still serve" test "$(workers)" = "$flask_workers"
+same_workers() { [ "$(workers)" = "$flask_workers" ]; }   # once the failed ones are reaped
+check "the old Flask workers still serve" eventually same_workers
 check "and answer" hello
 touch "$work/stop-load"; wait "$load" || true
 read -r answered failed < "$work/load.txt"
