@@ -19,6 +19,9 @@
 # 3. Allocations: bench/allocs.sh counts corral's heap allocations per request under valgrind.
 # 4. The supervisor: bench/supervisor.py times corrald's reloads and restarts, its RSS and idle
 #    CPU, and failed requests during RELOADS reloads under load, beside gunicorn + meinheld's.
+# 5. WSGI apps: bench/wsgi.py serves a bare WSGI hello, Flask's hello and a Flask view that sleeps
+#    0.1 s with corral-wsgi and with gunicorn + meinheld, gunicorn + gevent, gunicorn gthread and
+#    granian, one process each, access logs on (its table: bench/results/wsgi.md).
 # Prints a table of medians with the ratios corral/nginx and corral/meinheld, and writes it to
 # bench/results/latest.md. Every process started here is stopped on exit, however it ends.
 #
@@ -31,6 +34,7 @@
 #                  uses ALLOCS_PORT [18090]
 #   IDLE_CONNS [10000]   BENCH_IDLE [1]: 0 leaves out step 2   BENCH_ALLOCS [1]: 0 leaves out step 3
 #   BENCH_SUPERVISOR [1]: 0 leaves out step 4 (its own knobs: see bench/supervisor.py)
+#   BENCH_WSGI [1]: 0 leaves out step 5 (its own knobs: see bench/wsgi.py)
 #   BENCH_SERVERS  which servers step 1 runs ["corral nginx meinheld"]; leaving corral out (to
 #                  try the harness without a build) is announced and its ratios read n/a
 #   BENCH_RESULTS  where the markdown goes [bench/results/latest.md]
@@ -54,6 +58,7 @@ IDLE_CONNS="${IDLE_CONNS:-10000}"
 BENCH_IDLE="${BENCH_IDLE:-1}"
 BENCH_ALLOCS="${BENCH_ALLOCS:-1}"
 BENCH_SUPERVISOR="${BENCH_SUPERVISOR:-1}"
+BENCH_WSGI="${BENCH_WSGI:-1}"
 BENCH_SERVERS="${BENCH_SERVERS:-corral nginx meinheld}"
 BENCH_RESULTS="${BENCH_RESULTS:-$here/results/latest.md}"
 
@@ -250,6 +255,15 @@ if [ "$BENCH_SUPERVISOR" = 1 ]; then
     fi
 else
     echo "bench: NOTE: supervisor benchmark left out (BENCH_SUPERVISOR=$BENCH_SUPERVISOR)" >&2
+fi
+
+# --- 5. WSGI apps ----------------------------------------------------------------------------
+if [ "$BENCH_WSGI" = 1 ]; then
+    if ! ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/wsgi.py"; then
+        echo "bench: error: the WSGI benchmark failed" >&2; status=1
+    fi
+else
+    echo "bench: NOTE: WSGI benchmark left out (BENCH_WSGI=$BENCH_WSGI)" >&2
 fi
 [ "$status" = 0 ] || echo "bench: some measurements FAILED (see above); the table marks them" >&2
 exit "$status"

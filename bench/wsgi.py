@@ -9,7 +9,7 @@ Flask, gevent, gunicorn, meinheld 1.0.2, granian). Rows:
   bare       the 13-byte WSGI hello, wrk -t1 -c64
   flask      Flask's hello, wrk -t1 -c64
   sleep      Flask's time.sleep(0.1) view, wrk -t1 -c256 (at most 2,560 req/s: 256 × 10)
-and the idle RSS of the serving process after the runs. Each server must answer "Hello, World!"
+and the RSS of the serving process, idle (after its first answer) and right after the load. Each server must answer "Hello, World!"
 before it is measured. ROUNDS rounds [3], rotating the order; the median is reported, with the
 ratio corral/anchor. Knobs: ROUNDS, DURATION [5] s, WARMUP [1] s, WSGI_PORT [18100],
 CORRAL_WSGI [.build/release/corral-wsgi], BENCH_RESULTS_WSGI [bench/results/wsgi.md].
@@ -50,7 +50,7 @@ def gunicorn(worker, extra=()):
 
 def corral_wsgi(mode):
     return lambda app, log: [corral, *mode, '--virtualenv', venv, '--chdir', here, '-b', '127.0.0.1:%d' % port,
-                             '--access-logfile', log, '--worker-connections', '20000', app]
+                             '--access-logfile', log, app]
 
 
 def granian(app, log):
@@ -107,14 +107,15 @@ def measure(name, command, row):
                 time.sleep(0.1)
         else:
             sys.exit('bench wsgi: %s did not answer "Hello, World!" at %s (see %s)' % (name, url, output.name))
+        time.sleep(0.5)
+        idle_rss = rss_kb(serving_pid(process))
         subprocess.run(['wrk', '-t1', '-c%d' % connections, '-d%ss' % warmup, url], capture_output=True)
         run = subprocess.run(['wrk', '-t1', '-c%d' % connections, '-d%ss' % duration, url], capture_output=True, text=True)
         rate = float(re.search(r'Requests/sec:\s+([\d.]+)', run.stdout).group(1))
         errors = re.search(r'Non-2xx or 3xx responses: (\d+)', run.stdout)
         if errors:
             sys.exit('bench wsgi: %s answered %s errors in row %s' % (name, errors.group(1), row))
-        time.sleep(1)
-        return rate, rss_kb(serving_pid(process))
+        return rate, idle_rss, rss_kb(serving_pid(process))
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
@@ -128,20 +129,29 @@ def main():
         order = servers[round_number % len(servers):] + servers[:round_number % len(servers)]
         for name, command, server_rows in order:
             for row in server_rows:
-                rate, rss = measure(name, command, row)
-                figures.setdefault((name, row), []).append((rate, rss))
-                print('bench wsgi: round %d %-18s %-6s %9.0f req/s  RSS %d KiB' % (round_number + 1, name, row, rate, rss), flush=True)
-    median = {key: statistics.median(rate for rate, _ in values) for key, values in figures.items()}
-    idle = {key: statistics.median(rss for _, rss in values) for key, values in figures.items()}
-    lines = ['| row | server | req/s (median of %d) | corral ÷ server | RSS after (KiB) |' % rounds, '|---|---|---|---|---|']
+                rate, idle_rss, loaded_rss = measure(name, command, row)
+                figures.setdefault((name, row), []).append((rate, idle_rss, loaded_rss))
+                print('bench wsgi: round %d %-18s %-6s %9.0f req/s  RSS idle %d KiB, after %d KiB'
+                      % (round_number + 1, name, row, rate, idle_rss, loaded_rss), flush=True)
+    median = {key: statistics.median(rate for rate, _, _ in values) for key, values in figures.items()}
+    idle = {key: statistics.median(rss for _, rss, _ in values) for key, values in figures.items()}
+    loaded = {key: statistics.median(rss for _, _, rss in values) for key, values in figures.items()}
+    lines = ['| row | server | req/s (median of %d) | corral ÷ server | idle RSS (KiB) | RSS after load (KiB) |' % rounds,
+             '|---|---|---|---|---|---|']
     for row in rows:
         ours = [name for name, _, server_rows in servers if name.startswith('corral') and row in server_rows]
         for name, _, server_rows in servers:
             if row not in server_rows:
                 continue
             best_ours = max(median[(n, row)] for n in ours)
-            ratio = '—' if name.startswith('corral') else '%.2f×' % (best_ours / median[(name, row)])
-            lines.append('| %s | %s | %.0f | %s | %d |' % (row, name, median[(name, row)], ratio, idle[(name, row)]))
+            if name.startswith('corral'):
+                ratio = '—'
+            elif median[(name, row)] == 0:
+                ratio = '∞ (every request timed out: the view blocks the worker)'
+            else:
+                ratio = '%.2f×' % (best_ours / median[(name, row)])
+            lines.append('| %s | %s | %.0f | %s | %d | %d |' % (row, name, median[(name, row)], ratio,
+                                                               idle[(name, row)], loaded[(name, row)]))
     table = '\n'.join(lines)
     print(table)
     os.makedirs(os.path.dirname(results_path), exist_ok=True)

@@ -19,8 +19,13 @@ public final class WSGIBridge: @unchecked Sendable {
     let settings: WSGISettings
     /// The worker's error log: tracebacks, wsgi.errors, stacks of overdue requests.
     public var log: ErrorLog!
-    private(set) var exchanges: [Exchange] = []
+    /// One slot per connection the worker may hold, each made the first time it is needed (so
+    /// an idle worker with a high worker_connections costs little); written by the loop thread
+    /// only, read by the app's threads for tokens handed to them.
+    private let slots: UnsafeMutablePointer<Exchange?>
+    let capacity: Int
     /// Loop thread only.
+    private var made = 0
     private var free: [Int] = []
     public private(set) var inFlight = 0
 
@@ -43,9 +48,15 @@ public final class WSGIBridge: @unchecked Sendable {
         pthread_cond_init(&requestReady, nil)
         pthread_cond_init(&overdueReady, nil)
         pthread_cond_init(&threadsChanged, nil)
-        events.reserveCapacity(capacity + 1)
-        exchanges = (0..<capacity).map { Exchange(token: $0, bridge: self) }
-        free = Array((0..<capacity).reversed())
+        self.capacity = capacity
+        events.reserveCapacity(64)
+        slots = .allocate(capacity: capacity)
+        slots.initialize(repeating: nil, count: capacity)
+    }
+
+    /// The exchange for a token the app was handed; nil for any other number.
+    func exchange(_ token: Int) -> Exchange? {
+        token >= 0 && token < capacity ? slots[token] : nil
     }
 
     /// Loads the app with the runtime (gunicorn's import rules) and starts the threads that
@@ -63,7 +74,14 @@ public final class WSGIBridge: @unchecked Sendable {
 
     /// Takes an exchange for `request`, fills its environ and hands it to the application.
     func begin(_ request: Request, now: Int64) -> Exchange {
-        let exchange = exchanges[free.removeLast()]
+        if free.isEmpty {
+            // At most one request per connection, and the server holds at most `capacity`.
+            precondition(made < capacity, "more requests in flight than worker_connections")
+            slots[made] = Exchange(token: made, bridge: self)
+            free.append(made)
+            made += 1
+        }
+        let exchange = slots[free.removeLast()]!
         exchange.environ.build(head: request.head, buffer: request.buffer, fields: request.fields,
                                remoteAddress: request.remoteAddressBytes, settings: settings,
                                serverAddress: { request.localAddress })
@@ -88,7 +106,7 @@ public final class WSGIBridge: @unchecked Sendable {
     /// yet) to the monitor thread, which logs their Python stacks; returns how many.
     @discardableResult
     public func reportOverdue(now: Int64, timeout: Int64) -> Int {
-        let overdue = exchanges.filter { $0.active && !$0.reportedHung && now - $0.startedAt > timeout }
+        let overdue = (0..<made).compactMap { slots[$0] }.filter { $0.active && !$0.reportedHung && now - $0.startedAt > timeout }
         guard !overdue.isEmpty else { return 0 }
         pthread_mutex_lock(&lock)
         for exchange in overdue {
@@ -153,7 +171,7 @@ public final class WSGIBridge: @unchecked Sendable {
         defer { pthread_mutex_unlock(&lock) }
         while true {
             if stopping { return nil }
-            if !events.isEmpty, case .request(let token) = events.removeFirst() { return exchanges[token] }
+            if !events.isEmpty, case .request(let token) = events.removeFirst() { return slots[token] }
             pthread_cond_wait(&requestReady, &lock)
         }
     }
@@ -173,6 +191,6 @@ public final class WSGIBridge: @unchecked Sendable {
         defer { pthread_mutex_unlock(&lock) }
         while hung.isEmpty && !stopping { pthread_cond_wait(&overdueReady, &lock) }
         if hung.isEmpty { return nil }
-        return exchanges[hung.removeFirst()]
+        return slots[hung.removeFirst()]
     }
 }

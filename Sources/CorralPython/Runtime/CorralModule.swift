@@ -38,12 +38,11 @@ enum CorralModule {
     private static func integer(_ args: PyArguments, _ index: Int) -> Int { PyLong_AsLong(argument(args, index)) }
 
     private static func exchange(_ args: PyArguments) -> Exchange? {
-        let token = integer(args, 0)
-        guard token >= 0 && token < bridge.exchanges.count else {
+        guard let exchange = bridge.exchange(integer(args, 0)) else {
             PyErr_SetString(corral_py_value_error(), "no such request")
             return nil
         }
-        return bridge.exchanges[token]
+        return exchange
     }
 
     static func string(_ object: PyRef) -> String? {
@@ -155,7 +154,7 @@ enum CorralModule {
             let item: PyRef?
             switch event {
             case .request(let token):
-                guard let request = requestTuple(bridge.exchanges[token]) else { corral_py_decref(list); return nil }
+                guard let request = requestTuple(bridge.exchange(token)!) else { corral_py_decref(list); return nil }
                 let value = PyTuple_GetSlice(request, 1, 3)
                 item = triple(0, token, value)
                 corral_py_decref(request)

@@ -15,10 +15,8 @@ public struct WSGIEnviron {
     /// Whether a proxy header made wsgi.url_scheme "https".
     public private(set) var isSecure = false
 
-    public init() {
-        storage.reserveCapacity(2048)
-        entries.reserveCapacity(32)
-    }
+    /// Empty: the buffers grow with the first requests and keep their capacity after.
+    public init() {}
 
     /// Fills the environ for `head`; `serverAddress` (name, port) is asked for only when the
     /// request has no Host header (HTTP/1.0).
