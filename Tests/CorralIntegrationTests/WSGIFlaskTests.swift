@@ -111,8 +111,8 @@ import Testing
         #expect(most >= 180, "at most \(most) requests were inside the view at once")
     }
 
-    @Test func hungRequestIsLoggedWithItsStackAndTheWorkerRecycled() throws {
-        let worker = try WSGIApps.worker("flask_app:app", ["--timeout", "1", "--graceful-timeout", "2"])
+    @Test(arguments: modes) func hungRequestIsLoggedWithItsStackAndTheWorkerRecycled(mode: [String]) throws {
+        let worker = try WSGIApps.worker("flask_app:app", mode + ["--timeout", "1", "--graceful-timeout", "2"])
         Thread.detachNewThread { _ = try? request(port: worker.port, "GET", "/hang") }
         #expect(eventually { worker.log.contains("has run for more than 1s (timeout)") }, "\(worker.log)")
         #expect(worker.log.contains("in hang"))
@@ -120,6 +120,28 @@ import Testing
         #expect(worker.log.contains("draining (a request ran past timeout"))
         // It drains (the hung request cannot finish), then exits within graceful_timeout.
         #expect(worker.waitForExit(timeout: 20) == 0)
+    }
+
+    @Test(arguments: modes) func termLetsTheRequestsInFlightFinish(mode: [String]) throws {
+        let worker = try WSGIApps.worker("flask_app:app", mode + ["--threads", "2"])
+        let client = try RawClient(port: worker.port)
+        client.send("GET /sleep?s=1.5 HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(eventually { (try? request(port: worker.port, "GET", "/most"))??.text == "1" })
+        worker.signal(SIGTERM)
+        let response = try #require(client.readResponse())
+        #expect(response.status == 200)
+        #expect(response.text == "slept")
+        #expect(response.header("connection") == "close")
+        #expect(worker.waitForExit() == 0)
+    }
+
+    @Test func pythonInstallsNoSignalHandlers() throws {
+        let worker = try WSGIApps.worker("flask_app:app")
+        // The worker's signalfd reads TERM, INT, QUIT and USR1: Python's own SIGINT handler
+        // (KeyboardInterrupt) is not installed.
+        let handlers = try request(port: worker.port, "GET", "/signals")?.text ?? ""
+        #expect(!handlers.contains("python"), "\(handlers)")
+        #expect(handlers.hasSuffix("SIGTERM=0 SIGHUP=0 SIGUSR1=0"), "\(handlers)")
     }
 
     @Test func residentMemoryStaysFlatOver20000Requests() throws {

@@ -81,6 +81,14 @@ def hang():
     time.sleep(3600)
     return 'never'
 
+@app.route('/signals')
+def signals():
+    import signal
+    def describe(handler):
+        return 'python' if callable(handler) else str(int(handler))   # 0 default, 1 ignored
+    return ' '.join('%s=%s' % (name, describe(signal.getsignal(getattr(signal, name))))
+                    for name in ('SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1'))
+
 @app.route('/pid')
 def pid():
     return str(os.getpid())

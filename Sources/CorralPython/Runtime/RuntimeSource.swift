@@ -357,6 +357,11 @@ def import_app(spec):
 def boot(spec, mode, threads, pythonpath):
     """Loads the app (an exception here is an app-load error: exit 4), then starts the threads."""
     global application, gevent_mode, call
+    # Importing `signal` installs Python's SIGINT handler (KeyboardInterrupt) even when the
+    # interpreter was told to install none; the worker reads INT through its signalfd.
+    import signal
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     sys.path.insert(0, os.getcwd())
     for path in reversed(pythonpath):
         sys.path.insert(0, path)
