@@ -56,11 +56,29 @@ import Testing
         #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
         #expect(try request(port: daemon.port, "GET", "/")?.text == "Hello, World!")
         #expect(daemon.log.contains("worker_class gevent: gevent monkey-patches"))
-        // The requests in flight reach corralctl status (from the workers' STATUS=).
-        let status = shell("\(Binaries.path("corralctl")) status -s unix://\(daemon.directory.file("corrald.sock"))")
-        #expect(status.output.contains("INFLIGHT"), "\(status.output)")
-        #expect(eventually { shell("\(Binaries.path("corralctl")) status -s unix://\(daemon.directory.file("corrald.sock"))")
-                                 .output.split(separator: "\n").last?.contains(" 0 ") == true })
+        // The requests in flight reach corralctl status (from the workers' STATUS=): one slow
+        // request is in flight while it sleeps.
+        func inFlight() -> String? {
+            let lines = shell("\(Binaries.path("corralctl")) status -s unix://\(daemon.directory.file("corrald.sock"))")
+                .output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            // One word per column up to INFLIGHT (the uptime is "0:00:03" for less than a day).
+            guard let column = lines.first?.firstIndex(of: "INFLIGHT"), lines.count == 2, lines[1].count > column else { return nil }
+            return lines[1][column]
+        }
+        Thread.detachNewThread { _ = try? request(port: daemon.port, "GET", "/sleep?s=4") }
+        #expect(eventually { inFlight() == "1" }, "\(inFlight() ?? "no status")")
+        #expect(eventually { inFlight() == "0" }, "\(inFlight() ?? "no status")")
+    }
+
+    @Test func theFlaskExampleConfigLoads() throws {
+        let flask = WSGIApps.repository.appendingPathComponent("config/flask").path
+        let check = shell("cd \(flask) && \(Binaries.path("corrald")) -c corral.toml --check-config flask_server:app 2>&1")
+        #expect(check.status == 0, "\(check.output)")
+        let printed = shell("cd \(flask) && \(Binaries.path("corrald")) -c corral.toml --print-config flask_server:app 2>/dev/null").output
+        for line in ["wsgi_app = 'flask_server:app'", "worker_class = 'gevent'", "worker_connections = 1200", "errorlog = 'debug.log'",
+                     "access_log_format = '%(h)s %(t)s %(U)s %(q)s'", "backlog = 2048"] {
+            #expect(printed.contains(line), "\(line)")
+        }
     }
 
     @Test func settingsAreChecked() throws {
