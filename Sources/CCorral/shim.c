@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -57,6 +58,35 @@ int corral_signalfd(const int *signals, int count) {
     if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
+
+static pthread_t forward_target;
+static sigset_t forwarded;
+
+static void forward_signal(int signo) {
+    int saved = errno;
+    pthread_kill(forward_target, signo);   // async-signal-safe; pending there for the signalfd
+    errno = saved;
+}
+
+int corral_forward_signals(pthread_t loop_thread, const int *signals, int count) {
+    forward_target = loop_thread;
+    sigemptyset(&forwarded);
+    sigaddset(&forwarded, SIGPIPE);
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) return -1;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = forward_signal;
+    action.sa_flags = SA_RESTART;
+    sigfillset(&action.sa_mask);
+    for (int i = 0; i < count; i++) {
+        if (signals[i] == SIGPIPE) continue;
+        sigaddset(&forwarded, signals[i]);
+        if (sigaction(signals[i], &action, NULL) != 0) return -1;
+    }
+    return 0;
+}
+
+void corral_unblock_forwarded_signals(void) { pthread_sigmask(SIG_UNBLOCK, &forwarded, NULL); }
 
 // Reads one pending signal number from a signalfd, 0 when none, -1 on error.
 int corral_signalfd_read(int fd) {

@@ -80,9 +80,22 @@ public final class Worker: @unchecked Sendable {
         try server.listen(on: fds)
     }
 
+    private static let signals = [SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGPIPE]
+
     private func watchSignals() throws {
-        try loop.watchSignals([SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGPIPE]) { [unowned self] signal in
+        try loop.watchSignals(Self.signals) { [unowned self] signal in
             received(signal)
+        }
+    }
+
+    /// For a worker whose other threads start processes (corral-wsgi's Python threads): those
+    /// threads may unblock the worker's signals (`corral_unblock_forwarded_signals`), so that the
+    /// processes they start do not inherit them blocked; a signal they receive is sent on to the
+    /// thread that will run the loop. SIGPIPE is ignored, as Python ignores it. Call before those
+    /// threads start.
+    public func forwardSignalsFromOtherThreads(to loopThread: pthread_t) throws {
+        guard Self.signals.withUnsafeBufferPointer({ corral_forward_signals(loopThread, $0.baseAddress, Int32($0.count)) }) == 0 else {
+            throw SystemError("sigaction")
         }
     }
 

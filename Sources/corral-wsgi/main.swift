@@ -44,6 +44,15 @@ do {
     fail(1, "\(error)")
 }
 bridge.log = worker.log
+// Threads mode: the main thread runs the loop. gevent mode: it runs gevent's hub (the default
+// loop, which subprocess and signal handling need), and the loop gets a thread of its own.
+let loopThread: LoopThread?
+do {
+    loopThread = settings.mode == .gevent ? try LoopThread { worker.run() } : nil
+    try worker.forwardSignalsFromOtherThreads(to: loopThread?.thread ?? pthread_self())
+} catch {
+    fail(1, "\(error)")
+}
 worker.log.info(WorkerClass.explanation(of: settings.workerClassName, threads: settings.threads))
 do {
     try Interpreter.start(virtualenv: settings.virtualenv)
@@ -57,7 +66,6 @@ do {
     fail(4, "failed to load the application \(settings.app):\n\(error)")
 }
 worker.log.info("application \(settings.app) loaded")
-Interpreter.releaseMainThread()
 let timeoutSeconds = settings.timeout
 if timeoutSeconds > 0 {
     worker.loop.spawn {
@@ -71,4 +79,16 @@ if timeoutSeconds > 0 {
 }
 worker.statusDetails = { " in_flight=\(bridge.inFlight)" }
 worker.beforeExit = { Interpreter.finish(threadsDone: bridge.shutdown(waitingUpTo: 2)) }
-worker.run()
+if let loopThread {
+    loopThread.start()
+    do {
+        try bridge.serveOnMainThread()
+    } catch {
+        worker.log.critical("gevent's hub failed:\n\(error)")
+        exit(3)
+    }
+    while true { pause() }   // the loop thread ends the process
+} else {
+    Interpreter.releaseMainThread()
+    worker.run()
+}

@@ -85,9 +85,17 @@ def hang():
 def signals():
     import signal
     def describe(handler):
+        if handler is None:
+            return 'native'                  # a handler that Python did not install (corral's)
         return 'python' if callable(handler) else str(int(handler))   # 0 default, 1 ignored
     return ' '.join('%s=%s' % (name, describe(signal.getsignal(getattr(signal, name))))
                     for name in ('SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1'))
+
+@app.route('/child-mask')
+def child_mask():
+    import subprocess
+    status = subprocess.run(['cat', '/proc/self/status'], capture_output=True, text=True).stdout
+    return [line for line in status.splitlines() if line.startswith('SigBlk:')][0]
 
 @app.route('/pid')
 def pid():

@@ -4,6 +4,7 @@
 #ifndef CCORRAL_H
 #define CCORRAL_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/epoll.h>
@@ -24,6 +25,12 @@ size_t corral_epoll_event_size(void);
 int corral_eventfd(void);
 int corral_signalfd(const int *signals, int count);
 int corral_signalfd_read(int fd);
+// For a process whose other threads (an embedded interpreter's) start child processes: those
+// threads may unblock `signals`, and one they receive is sent on to `loop_thread`, which keeps
+// them blocked for its signalfd; SIGPIPE is ignored. Then corral_unblock_forwarded_signals() in
+// such a thread leaves the processes it starts no blocked signal.
+int corral_forward_signals(pthread_t loop_thread, const int *signals, int count);
+void corral_unblock_forwarded_signals(void);
 int corral_accept(int fd, struct sockaddr_storage *addr, socklen_t *len);
 int corral_format_address(const struct sockaddr_storage *addr, char *out, int cap);
 int corral_set_int_option(int fd, int level, int name, int value);

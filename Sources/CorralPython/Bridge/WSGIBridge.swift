@@ -1,4 +1,5 @@
 import CCorral
+import CPython
 import CorralEventLoop
 import CorralServer
 import CorralWSGI
@@ -66,9 +67,21 @@ public final class WSGIBridge: @unchecked Sendable {
         CorralModule.log = log
         CorralModule.timeoutSeconds = timeout
         let runtime = try Interpreter.loadRuntime()
+        self.runtime = runtime
         try Interpreter.call(runtime, "boot", [Interpreter.string(app), Interpreter.string(mode.rawValue),
                                                Interpreter.integer(threads), Interpreter.list(pythonpath)])
     }
+
+    /// gevent mode: the main thread runs gevent's hub until the worker stops, then finalises
+    /// Python (the app's atexit handlers run) before `shutdown` lets the process exit.
+    public func serveOnMainThread() throws(PythonError) {
+        threadStarted()
+        defer { threadExited() }
+        try Interpreter.call(runtime!, "serve_gevent", [])
+        _ = Py_FinalizeEx()
+    }
+
+    private var runtime: UnsafeMutablePointer<PyObject>?
 
     // MARK: Loop thread
 

@@ -1,3 +1,4 @@
+import CCorral
 import CPython
 import CorralServer
 import Glibc
@@ -22,7 +23,7 @@ enum CorralModule {
             ("setup", setup), ("next_request", nextRequest), ("poll", poll), ("event_fd", eventFD),
             ("read_body", readBody), ("respond", respond), ("send", send), ("finish", finish),
             ("send_file", sendFile), ("fail", fail), ("log", logLine), ("next_overdue", nextOverdue),
-            ("thread_started", threadStarted), ("thread_exited", threadExited),
+            ("thread_started", threadStarted), ("thread_exited", threadExited), ("unblock_signals", unblockSignals),
         ]
         for (name, body) in functions {
             guard let function = corral_py_function(strdup(name), body),
@@ -245,6 +246,13 @@ enum CorralModule {
 
     private static let threadStarted: corral_py_fastcall = { _, _, _ in
         bridge.threadStarted()
+        return corral_py_none()
+    }
+
+    /// In a thread of the runtime's: the worker's signals unblocked (they are sent on to the
+    /// loop thread), so the processes the app starts from here inherit none blocked.
+    private static let unblockSignals: corral_py_fastcall = { _, _, _ in
+        corral_unblock_forwarded_signals()
         return corral_py_none()
     }
 

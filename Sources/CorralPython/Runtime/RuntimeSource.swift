@@ -268,6 +268,7 @@ def _current_greenlet():
     return getcurrent()
 
 def serve_threads():
+    _corral.unblock_signals()
     try:
         while True:
             item = _corral.next_request()
@@ -278,36 +279,37 @@ def serve_threads():
         _corral.thread_exited()
 
 def serve_gevent():
+    """gevent mode, on the main thread: gevent's default loop, which child watchers (subprocess)
+    and signal handling need, as under gunicorn's gevent worker. Returns at shutdown."""
+    _corral.unblock_signals()
     import gevent, gevent.event, gevent.pool
-    try:
-        hub = gevent.get_hub()
-        group = gevent.pool.Group()
-        stopped = gevent.event.Event()
-        fd = _corral.event_fd()
-        watcher = hub.loop.io(fd, 1)
-        def ready():
-            try:
-                os.read(fd, 8)
-            except BlockingIOError:
-                pass
-            for kind, token, value in _corral.poll():
-                if kind == 0:
-                    group.spawn(handle, token, *value)
-                elif kind == 1:
-                    waiters.pop(token).switch(value)
-                elif kind == 2:
-                    waiters.pop(token).throw(ClientGone(value))
-                else:
-                    watcher.stop()
-                    stopped.set()
-        watcher.start(ready)
-        stopped.wait()
-        group.join()
-    finally:
-        _corral.thread_exited()
+    hub = gevent.get_hub()
+    group = gevent.pool.Group()
+    stopped = gevent.event.Event()
+    fd = _corral.event_fd()
+    watcher = hub.loop.io(fd, 1)
+    def ready():
+        try:
+            os.read(fd, 8)
+        except BlockingIOError:
+            pass
+        for kind, token, value in _corral.poll():
+            if kind == 0:
+                group.spawn(handle, token, *value)
+            elif kind == 1:
+                waiters.pop(token).switch(value)
+            elif kind == 2:
+                waiters.pop(token).throw(ClientGone(value))
+            else:
+                watcher.stop()
+                stopped.set()
+    watcher.start(ready)
+    stopped.wait()
+    group.join()
 
 def monitor():
     """Writes the Python stack of each request that ran past `timeout` to the error log."""
+    _corral.unblock_signals()
     while True:
         overdue = _corral.next_overdue()
         if overdue is None:
@@ -355,13 +357,9 @@ def import_app(spec):
     return app
 
 def boot(spec, mode, threads, pythonpath):
-    """Loads the app (an exception here is an app-load error: exit 4), then starts the threads."""
+    """Loads the app (an exception here is an app-load error: exit 4), then starts the threads
+    (gevent mode: the main thread runs serve_gevent next)."""
     global application, gevent_mode, call
-    # Importing `signal` installs Python's SIGINT handler (KeyboardInterrupt) even when the
-    # interpreter was told to install none; the worker reads INT through its signalfd.
-    import signal
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
     sys.path.insert(0, os.getcwd())
     for path in reversed(pythonpath):
         sys.path.insert(0, path)
@@ -382,9 +380,10 @@ def boot(spec, mode, threads, pythonpath):
         'wsgi.input_terminated': True,
     }
     _corral.setup(base, ClientGone)
-    for _ in range(threads if mode == 'threads' else 1):
-        _corral.thread_started()
-        start_thread(serve_threads if mode == 'threads' else serve_gevent, ())
+    if mode == 'threads':
+        for _ in range(threads):
+            _corral.thread_started()
+            start_thread(serve_threads, ())
     start_thread(monitor, ())
 """#
 }
