@@ -101,6 +101,12 @@ int corral_accept(int fd, struct sockaddr_storage *addr, socklen_t *len) {
 }
 
 // Renders a peer address as text ("127.0.0.1", "::1", or "" for unix sockets); returns length.
+int corral_address_port(const struct sockaddr_storage *addr) {
+    if (addr->ss_family == AF_INET) return ntohs(((const struct sockaddr_in *)addr)->sin_port);
+    if (addr->ss_family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
+    return -1;
+}
+
 int corral_format_address(const struct sockaddr_storage *addr, char *out, int cap) {
     if (addr->ss_family == AF_INET) {
         if (!inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, out, cap)) return 0;

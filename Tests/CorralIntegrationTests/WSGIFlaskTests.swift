@@ -75,8 +75,14 @@ import Testing
 
     @Test func environFromProxyHeadersAndRootPath() throws {
         let worker = try WSGIApps.worker("flask_app:app", ["--root-path", "/shop"])
-        let env = jsonObject(try request(port: worker.port, "GET", "/shop/environ?q=1",
-                                         headers: ["X-Forwarded-Proto: https", "X_Forwarded_For: 6.6.6.6"]))
+        let client = try RawClient(port: worker.port)
+        client.send("GET /shop/environ?q=1 HTTP/1.1\r\nHost: test\r\nX-Forwarded-Proto: https\r\nX_Forwarded_For: 6.6.6.6\r\n\r\n")
+        let env = jsonObject(client.readResponse())
+        var local = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(client.fd, $0, &length) } }
+        #expect(env["REMOTE_ADDR"] as? String == "127.0.0.1")
+        #expect(env["REMOTE_PORT"] as? String == String(UInt16(bigEndian: local.sin_port)))
         #expect(env["SCRIPT_NAME"] as? String == "/shop")
         #expect(env["PATH_INFO"] as? String == "/environ")
         #expect(env["QUERY_STRING"] as? String == "q=1")

@@ -20,7 +20,7 @@ func environ(bytes: [UInt8], peer: String = "127.0.0.1", settings: WSGISettings?
             }
             peerBytes.withUnsafeBytes { peer in
                 result.build(head: head, buffer: raw, fields: UnsafeBufferPointer(rebasing: fields[..<head.fieldCount]),
-                             remoteAddress: peer, settings: settings, serverAddress: { ("10.0.0.1", "8000") })
+                             remoteAddress: peer, remotePort: 54321, settings: settings, serverAddress: { ("10.0.0.1", "8000") })
             }
         }
     }
@@ -39,6 +39,7 @@ func environ(bytes: [UInt8], peer: String = "127.0.0.1", settings: WSGISettings?
         #expect(env["SERVER_NAME"] == "example.com")
         #expect(env["SERVER_PORT"] == "8080")
         #expect(env["REMOTE_ADDR"] == "127.0.0.1")
+        #expect(env["REMOTE_PORT"] == "54321")
         #expect(env["HTTP_HOST"] == "example.com:8080")
         #expect(env["HTTP_USER_AGENT"] == "t")
         #expect(env["wsgi.url_scheme"] == "http")
@@ -159,13 +160,14 @@ func environ(bytes: [UInt8], peer: String = "127.0.0.1", settings: WSGISettings?
             try table.withUnsafeMutableBufferPointer { fields in
                 guard case .complete(let head) = parser.parseHead(raw, fields: fields) else { throw WSGISettingError("parse") }
                 env.build(head: head, buffer: raw, fields: UnsafeBufferPointer(rebasing: fields[..<head.fieldCount]),
-                          remoteAddress: UnsafeRawBufferPointer(start: nil, count: 0), settings: try WSGISettings(),
+                          remoteAddress: UnsafeRawBufferPointer(start: nil, count: 0), remotePort: nil, settings: try WSGISettings(),
                           serverAddress: { ("x", "1") })
             }
         }
         #expect(env["PATH_INFO"] == "/b")
         #expect(env["HTTP_X_ONE"] == nil)
         #expect(env["REMOTE_ADDR"] == "")
+        #expect(env["REMOTE_PORT"] == nil, "a unix socket's peer has no port")
     }
 }
 

@@ -56,7 +56,7 @@ def crash():
 
 @app.route('/environ')
 def environ():
-    keys = ['SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'wsgi.url_scheme', 'REMOTE_ADDR', 'SERVER_NAME',
+    keys = ['SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'wsgi.url_scheme', 'REMOTE_ADDR', 'REMOTE_PORT', 'SERVER_NAME',
             'SERVER_PORT', 'HTTP_X_FORWARDED_FOR', 'wsgi.multithread']
     answer = {key: request.environ.get(key) for key in keys}
     answer['url'] = request.url

@@ -33,6 +33,8 @@ int corral_forward_signals(pthread_t loop_thread, const int *signals, int count)
 void corral_unblock_forwarded_signals(void);
 int corral_accept(int fd, struct sockaddr_storage *addr, socklen_t *len);
 int corral_format_address(const struct sockaddr_storage *addr, char *out, int cap);
+// The port of an IPv4 or IPv6 address; -1 for any other family (a unix socket's peer).
+int corral_address_port(const struct sockaddr_storage *addr);
 int corral_set_int_option(int fd, int level, int name, int value);
 int corral_open_beneath(int dirfd, const char *path, int flags);
 int corral_set_cloexec(int fd, int on);

@@ -96,7 +96,7 @@ public final class WSGIBridge: @unchecked Sendable {
         }
         let exchange = slots[free.removeLast()]!
         exchange.environ.build(head: request.head, buffer: request.buffer, fields: request.fields,
-                               remoteAddress: request.remoteAddressBytes, settings: settings,
+                               remoteAddress: request.remoteAddressBytes, remotePort: request.remotePort, settings: settings,
                                serverAddress: { request.localAddress })
         exchange.method = request.method
         exchange.startedAt = now

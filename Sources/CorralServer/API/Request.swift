@@ -65,6 +65,9 @@ public struct Request {
     /// The peer's address as bytes, valid until the handler returns (nothing is copied).
     public var remoteAddressBytes: UnsafeRawBufferPointer { connection.remoteAddress }
 
+    /// The peer's port; nil for a unix socket.
+    public var remotePort: Int? { connection.remotePort >= 0 ? Int(connection.remotePort) : nil }
+
     /// The address and port the request arrived at (one getsockname call).
     public var localAddress: (name: String, port: String) {
         var storage = sockaddr_storage()

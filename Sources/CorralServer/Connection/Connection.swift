@@ -29,6 +29,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     private var waitingFor: UInt32 = 0
     private let address: UnsafeMutableRawBufferPointer
     private var addressLength = 0
+    /// The peer's port; -1 for a unix socket.
+    private(set) var remotePort: Int32 = -1
     // Response facts for the access log.
     var status: UInt16 = 0
     var bodyBytesSent = 0
@@ -56,6 +58,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     func open(fd: Int32, peer: UnsafePointer<sockaddr_storage>) {
         self.fd = fd
         addressLength = Int(corral_format_address(peer, address.baseAddress!.assumingMemoryBound(to: CChar.self), 48))
+        remotePort = corral_address_port(peer)
         state = ConnectionState()
         parser.reset()
         filled = 0

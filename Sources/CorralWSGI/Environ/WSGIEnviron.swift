@@ -22,7 +22,7 @@ public struct WSGIEnviron {
     /// request has no Host header (HTTP/1.0).
     public mutating func build(head: RequestHead, buffer: UnsafeRawBufferPointer,
                                fields: UnsafeBufferPointer<HeaderField>,
-                               remoteAddress: UnsafeRawBufferPointer, settings: WSGISettings,
+                               remoteAddress: UnsafeRawBufferPointer, remotePort: Int?, settings: WSGISettings,
                                serverAddress: () -> (name: String, port: String)) {
         storage.removeAll(keepingCapacity: true)
         entries.removeAll(keepingCapacity: true)
@@ -38,6 +38,11 @@ public struct WSGIEnviron {
         add("RAW_URI", head.target.bytes(in: buffer))
         add("SERVER_PROTOCOL", head.version.text)
         add("REMOTE_ADDR", remoteAddress)
+        if let remotePort {
+            let entry = beginEntry("REMOTE_PORT".utf8)
+            appendDecimal(remotePort)
+            endEntry(entry)
+        }
 
         isSecure = false
         let trustsProxy = settings.forwardedAllowIPs.allows(remoteAddress)
@@ -114,6 +119,11 @@ public struct WSGIEnviron {
         let entry = beginEntry(UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
         storage.append(contentsOf: value.utf8)
         endEntry(entry)
+    }
+
+    private mutating func appendDecimal(_ value: Int) {
+        if value >= 10 { appendDecimal(value / 10) }
+        storage.append(UInt8(ascii: "0") + UInt8(value % 10))
     }
 
     /// PATH_INFO: the percent-decoded path (bytes, so latin-1 on the Python side), without the
