@@ -25,16 +25,7 @@ static inline void corral_py_decref(PyObject *object) { Py_DECREF(object); }
 static inline void corral_py_xdecref(PyObject *object) { Py_XDECREF(object); }
 static inline PyObject *corral_py_none(void) { Py_RETURN_NONE; }
 static inline PyObject *corral_py_bool(int value) { if (value) Py_RETURN_TRUE; Py_RETURN_FALSE; }
-static inline int corral_py_is_none(PyObject *object) { return object == Py_None; }
-static inline PyObject *corral_py_call1(PyObject *callable, PyObject *argument) {
-    return PyObject_CallOneArg(callable, argument);
-}
-static inline PyObject *corral_py_call0(PyObject *callable) { return PyObject_CallNoArgs(callable); }
 static inline PyObject *corral_py_value_error(void) { return PyExc_ValueError; }
-static inline int corral_py_is_bytes(PyObject *object) { return PyBytes_Check(object); }
-static inline int corral_py_is_unicode(PyObject *object) { return PyUnicode_Check(object); }
-static inline int corral_py_is_list(PyObject *object) { return PyList_Check(object); }
-static inline int corral_py_is_tuple(PyObject *object) { return PyTuple_Check(object); }
 
 /// A module-level function with the fast calling convention (no argument tuple is built).
 typedef PyObject *(*corral_py_fastcall)(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
@@ -46,8 +37,8 @@ static inline PyObject *corral_py_function(const char *name, corral_py_fastcall 
     return PyCFunction_New(definition, NULL);
 }
 
-/// Starts the interpreter without its signal handlers (the worker's signalfd keeps TERM, HUP,
-/// USR1), with `executable` (a virtualenv's bin/python, or NULL) deciding sys.prefix and so
+/// Starts the interpreter without its signal handlers (the worker reads TERM, INT, QUIT and USR1
+/// from its signalfd), with `executable` (a virtualenv's bin/python, or NULL) deciding sys.prefix and so
 /// site-packages. Returns NULL on success, else the reason.
 static inline const char *corral_py_initialize(const char *executable) {
     PyConfig config;

@@ -31,7 +31,6 @@ final class Exchange: @unchecked Sendable {
     unowned(unsafe) let bridge: WSGIBridge
     // Loop-thread state.
     var environ = WSGIEnviron()
-    var method = HTTPMethod.get
     var startedAt: Int64 = 0
     var active = false
     var reportedHung = false

@@ -98,7 +98,6 @@ public final class WSGIBridge: @unchecked Sendable {
         exchange.environ.build(head: request.head, buffer: request.buffer, fields: request.fields,
                                remoteAddress: request.remoteAddressBytes, remotePort: request.remotePort, settings: settings,
                                serverAddress: { request.localAddress })
-        exchange.method = request.method
         exchange.startedAt = now
         exchange.active = true
         exchange.reportedHung = false

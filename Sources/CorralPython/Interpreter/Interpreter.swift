@@ -59,7 +59,7 @@ public enum Interpreter {
         return module
     }
 
-    /// Calls `runtime.name(*arguments)`; arguments are given as Python source literals' values.
+    /// Calls `module.name(*arguments)`, taking over the references in `arguments`.
     static func call(_ module: PyRef, _ name: String, _ arguments: [PyRef]) throws(PythonError) {
         guard let function = PyObject_GetAttrString(module, name) else { throw PythonError.fetch() }
         defer { corral_py_decref(function) }
