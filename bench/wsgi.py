@@ -9,7 +9,9 @@ Flask, gevent, gunicorn, meinheld 1.0.2, granian). Rows:
   bare       the 13-byte WSGI hello, wrk -t1 -c64
   flask      Flask's hello, wrk -t1 -c64
   sleep      Flask's time.sleep(0.1) view, wrk -t1 -c256 (at most 2,560 req/s: 256 × 10)
-and the RSS of the serving process, idle (after its first answer) and right after the load. Each server must answer "Hello, World!"
+and the RSS of the serving process, idle (after its first answer) and right after the load.
+Last, bench/allocs.sh counts corral-wsgi's heap allocations per request (Swift's and Python's
+mallocs; pymalloc's small objects live in arenas and do not count) on the bare hello. Each server must answer "Hello, World!"
 before it is measured. ROUNDS rounds [3], rotating the order; the median is reported, with the
 ratio corral/anchor. Knobs: ROUNDS, DURATION [5] s, WARMUP [1] s, WSGI_PORT [18100],
 CORRAL_WSGI [.build/release/corral-wsgi], BENCH_RESULTS_WSGI [bench/results/wsgi.md].
@@ -152,6 +154,13 @@ def main():
                 ratio = '%.2f×' % (best_ours / median[(name, row)])
             lines.append('| %s | %s | %.0f | %s | %d | %d |' % (row, name, median[(name, row)], ratio,
                                                                idle[(name, row)], loaded[(name, row)]))
+    allocs = subprocess.run(['bash', os.path.join(here, 'allocs.sh')], capture_output=True, text=True, env=dict(
+        os.environ, CORRAL_HELLO=corral, CORRAL_WSGI_APP='wsgi_apps:bare', CORRAL_VIRTUALENV=venv, CORRAL_CHDIR=here,
+        A='1000', B='6000'))
+    if allocs.returncode != 0:
+        sys.exit('bench wsgi: allocs.sh failed:\n' + allocs.stderr[-2000:])
+    lines.append('')
+    lines.append('corral-wsgi, bare hello: ' + allocs.stdout.strip())
     table = '\n'.join(lines)
     print(table)
     os.makedirs(os.path.dirname(results_path), exist_ok=True)
