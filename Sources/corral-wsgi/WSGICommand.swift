@@ -40,6 +40,9 @@ struct WSGICommand: ParsableArguments {
     @Option(name: .customLong("forwarded-allow-ips"), help: "Peers whose proxy headers are trusted, comma-separated, or '*' (default 127.0.0.1,::1; env CORRAL_FORWARDED_ALLOW_IPS, else FORWARDED_ALLOW_IPS).")
     var forwardedAllowIPs: String?
 
+    @Flag(name: .customLong("check-config"), help: "Load the application and exit: 0, or 4 with the traceback (corrald --check-config runs this).")
+    var checkConfig = false
+
     @Option(name: .customLong("secure-scheme-headers"), help: "HEADER=value pairs that mean https, comma-separated (default gunicorn's).")
     var secureSchemeHeaders: String?
 }

@@ -33,6 +33,22 @@ if let directory = settings.chdir, chdir(directory) != 0 {
 }
 let bridge = WSGIBridge(mode: settings.mode, settings: settings.environ,
                         capacity: (try? command.worker.serverConfiguration().workerConnections) ?? 1000)
+if command.checkConfig {
+    // Only the app: no sockets, no serving.
+    do {
+        bridge.log = try ErrorLog(destination: "-", identifier: "corral-wsgi")
+        try Interpreter.start(virtualenv: settings.virtualenv)
+    } catch {
+        fail(3, "\(error)")
+    }
+    do {
+        try bridge.boot(app: settings.app, threads: 1, pythonpath: settings.pythonpath, timeout: 0)
+    } catch {
+        fail(4, "failed to load the application \(settings.app):\n\(error)")
+    }
+    print("application \(settings.app) loaded (\(WorkerClass.explanation(of: settings.workerClassName, threads: settings.threads)))")
+    exit(0)
+}
 let handler = WSGIHandler(bridge: bridge)
 // The worker first: it blocks the signals its loop reads before Python or the app start threads.
 let worker: Worker

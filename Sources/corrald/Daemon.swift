@@ -127,16 +127,23 @@ final class Daemon: @unchecked Sendable {
                      identifier: "corrald")
     }
 
-    /// Sockets, command, environment and credentials for a configuration's workers.
-    private func plan(for configuration: Configuration) throws -> Plan {
-        var spawner = WorkerSpawner(executable: configuration.workerCommand[0],
-                                    arguments: Array(configuration.workerCommand.dropFirst()))
+    /// corrald's own environment without what is corrald's alone (systemd's LISTEN_*, WATCHDOG_*,
+    /// NOTIFY_SOCKET, CORRAL_CMD_ARGS), with the configuration's settings for the workers.
+    static func workerEnvironment(for configuration: Configuration) -> [String: String] {
         var environment: [String: String] = [:]
         for (key, value) in ProcessEnvironment.current
         where !key.hasPrefix("LISTEN_") && !key.hasPrefix("WATCHDOG_") && key != "NOTIFY_SOCKET" && key != "CORRAL_CMD_ARGS" {
             environment[key] = value
         }
         environment.merge(configuration.workerEnvironment) { $1 }
+        return environment
+    }
+
+    /// Sockets, command, environment and credentials for a configuration's workers.
+    private func plan(for configuration: Configuration) throws -> Plan {
+        var spawner = WorkerSpawner(executable: configuration.workerCommand[0],
+                                    arguments: Array(configuration.workerCommand.dropFirst()))
+        var environment = Self.workerEnvironment(for: configuration)
         environment["NOTIFY_SOCKET"] = notify.path
         if configuration.timeout > 0 { environment["WATCHDOG_USEC"] = String(Int64(configuration.timeout * 1_000_000)) }
         spawner.environment = environment

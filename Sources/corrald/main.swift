@@ -1,4 +1,5 @@
 import CorralSupervisor
+import CorralSystemd
 import Glibc
 
 // corrald: see README ("corrald") and ARCHITECTURE.md.
@@ -8,6 +9,24 @@ func fail(_ message: String) -> Never {
     let text = Array("corrald: \(message)\n".utf8)
     _ = write(2, text, text.count)
     exit(1)
+}
+
+/// Runs the worker command with `--check-config` (corral-wsgi imports the app, then exits 0, or
+/// 4 with the traceback on stderr) in the environment the workers get; its exit status.
+func checkApplication(_ configuration: Configuration) -> Int32 {
+    var spawner = WorkerSpawner(executable: configuration.workerCommand[0],
+                                arguments: Array(configuration.workerCommand.dropFirst()) + ["--check-config"])
+    spawner.environment = Daemon.workerEnvironment(for: configuration)
+    spawner.umask = mode_t(configuration.umask)
+    let pid: pid_t
+    do {
+        pid = try spawner.spawn(sockets: [])
+    } catch {
+        fail("\(error)")
+    }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
 }
 
 let loader: ConfigurationLoader
@@ -22,6 +41,12 @@ do {
 }
 if options.printConfig || options.checkConfig {
     for warning in loaded.warnings { print("warning: \(warning)") }
+    if options.checkConfig, let app = loaded.configuration.wsgiApp,
+       loaded.configuration.workerCommand.first?.hasSuffix("/corral-wsgi") == true {
+        // As gunicorn's --check-config does, the app is loaded too: by the worker that would serve it.
+        let status = checkApplication(loaded.configuration)
+        guard status == 0 else { fail("the application \(app) failed to load (the worker exited with status \(status))") }
+    }
     print(options.printConfig ? loaded.configuration.printed : "configuration OK", terminator: "")
     if !options.printConfig { print("") }
     exit(0)

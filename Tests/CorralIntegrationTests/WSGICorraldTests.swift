@@ -72,13 +72,27 @@ import Testing
 
     @Test func theFlaskExampleConfigLoads() throws {
         let flask = WSGIApps.repository.appendingPathComponent("config/flask").path
-        let check = shell("cd \(flask) && \(Binaries.path("corrald")) -c corral.toml --check-config flask_server:app 2>&1")
+        let check = shell("cd \(flask) && \(Binaries.path("corrald")) -c corral.toml --virtualenv \(WSGIApps.virtualenv) --check-config flask_server:app 2>&1")
         #expect(check.status == 0, "\(check.output)")
+        #expect(check.output.contains("application flask_server:app loaded (worker_class gevent"), "\(check.output)")
         let printed = shell("cd \(flask) && \(Binaries.path("corrald")) -c corral.toml --print-config flask_server:app 2>/dev/null").output
         for line in ["wsgi_app = 'flask_server:app'", "worker_class = 'gevent'", "worker_connections = 1200", "errorlog = 'debug.log'",
                      "access_log_format = '%(h)s %(t)s %(U)s %(q)s'", "backlog = 2048"] {
             #expect(printed.contains(line), "\(line)")
         }
+    }
+
+    /// As gunicorn's --check-config, corrald's loads the app (with the worker that would serve it).
+    @Test func checkConfigLoadsTheApp() throws {
+        try WSGIApps.requireVirtualenv()
+        let corrald = "\(Binaries.path("corrald")) -c /dev/null --chdir \(WSGIApps.directory) --virtualenv \(WSGIApps.virtualenv)"
+        let broken = shell("\(corrald) --check-config broken_import:app 2>&1")
+        #expect(broken.status == 1)
+        #expect(broken.output.contains("ImportError: this deploy is broken on purpose"), "\(broken.output)")
+        #expect(broken.output.contains("the application broken_import:app failed to load (the worker exited with status 4)"))
+        let good = shell("\(corrald) --check-config flask_app:app 2>&1")
+        #expect(good.status == 0, "\(good.output)")
+        #expect(good.output.contains("application flask_app:app loaded"))
     }
 
     @Test func settingsAreChecked() throws {
