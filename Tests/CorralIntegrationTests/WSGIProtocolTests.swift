@@ -117,6 +117,22 @@ import Testing
         #expect(eventually { text.log.contains("TypeError") })
     }
 
+    @Test func aStreamedBodyKeepsTheAppsContentLength() throws {
+        let worker = try WSGIApps.worker("probe:sized")
+        let response = try #require(try request(port: worker.port, "GET", "/"))
+        #expect(response.header("content-length") == String(65536 * 48))
+        #expect(response.header("transfer-encoding") == nil)
+        #expect(response.body.count == 65536 * 48)
+        // An app that yields more than it declared: the body stops at the declared length and
+        // the connection closes (a next request on it would be misread).
+        let client = try RawClient(port: worker.port)
+        client.send("GET /lying HTTP/1.1\r\nHost: t\r\n\r\n")
+        let lying = try #require(client.readResponse())
+        #expect(lying.header("content-length") == String(2 << 20))
+        #expect(lying.body.count == 2 << 20)
+        #expect(client.isClosedByServer())
+    }
+
     @Test func fileWrapperSendsTheFileFromItsPosition() throws {
         let worker = try WSGIApps.worker("probe:file_wrapper")
         let response = try #require(try request(port: worker.port, "GET", "/"))

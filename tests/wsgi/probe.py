@@ -115,3 +115,10 @@ def errors(environ, start_response):
     environ['wsgi.errors'].flush()
     start_response('200 OK', [])
     return [b'logged']
+
+def sized(environ, start_response):
+    """A streamed body (3 MiB) with its Content-Length, over the size sent whole; /lying states 2 MiB."""
+    chunk = b'z' * 65536
+    declared = str(2 << 20) if environ['PATH_INFO'] == '/lying' else str(len(chunk) * 48)
+    start_response('200 OK', [('Content-Type', 'application/octet-stream'), ('Content-Length', declared)])
+    return (chunk for _ in range(48))

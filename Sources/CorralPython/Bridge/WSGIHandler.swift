@@ -25,9 +25,14 @@ public struct WSGIHandler: Sendable {
                     try end(exchange)
                     return Response(status: status, headers: headers, body: .bytes(body))
                 }
-                return Response(status: status, headers: headers, body: .stream { writer in
+                let produce: (BodyWriter) async throws -> Void = { writer in
                     try await stream(body, to: writer, for: exchange, request: request)
-                })
+                }
+                // The app's Content-Length frames the streamed body, as under gunicorn.
+                if let declared = headers["content-length"].flatMap(Int.init), declared >= 0 {
+                    return Response(status: status, headers: headers, body: .streamOfLength(declared, produce))
+                }
+                return Response(status: status, headers: headers, body: .stream(produce))
             case .file(let status, let headers, let fd, let offset, let count):
                 do { try end(exchange) } catch { close(fd); throw error }
                 return Response(status: status, headers: headers, body: .file(fd: fd, offset: offset, count: count))

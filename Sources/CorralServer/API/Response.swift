@@ -26,6 +26,9 @@ public enum ResponseBody {
     /// always runs, so it can release what it holds: when nothing may be sent (HEAD, 304, the
     /// client already gone) its writes throw.
     case stream((BodyWriter) async throws -> Void)
+    /// Produced while it is sent, `count` bytes sent with Content-Length: bytes past `count` are
+    /// cut off (the write throws), and a producer that writes fewer has the connection closed.
+    case streamOfLength(Int, (BodyWriter) async throws -> Void)
 
     /// The length when it is known before sending.
     var knownLength: Int? {
@@ -35,6 +38,7 @@ public enum ResponseBody {
         case .string(let string): return string.utf8.count
         case .file(_, _, let count): return count
         case .stream: return nil
+        case .streamOfLength(let count, _): return count
         }
     }
 
@@ -42,7 +46,8 @@ public enum ResponseBody {
     func discard(on connection: Connection) async {
         switch self {
         case .file(let fd, _, _): close(fd)
-        case .stream(let produce): try? await produce(BodyWriter(connection: connection, discarding: true))
+        case .stream(let produce), .streamOfLength(_, let produce):
+            try? await produce(BodyWriter(connection: connection, discarding: true))
         default: break
         }
     }

@@ -437,7 +437,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
             defer { Glibc.close(file) }
             guard await flushOutput() else { return false }
             return await sendFile(file, offset: offset, count: count)
-        case .stream(let produce):
+        case .stream(let produce), .streamOfLength(_, let produce):
             guard await flushOutput() else {
                 await response.body.discard(on: self)
                 return false
@@ -449,10 +449,12 @@ public final class Connection: FDWatcher, @unchecked Sendable {
                 server.log.error("streaming response failed: \(error)")
                 return false
             }
-            if framing == .chunked {
-                guard await writeAll(Self.lastChunk) else { return false }
+            switch framing {
+            case .chunked: return await writeAll(Self.lastChunk)
+            // Fewer bytes than the head promised: only closing tells the client.
+            case .contentLength(let count): return bodyBytesSent == count
+            default: return true
             }
-            return true
         }
     }
 
@@ -467,6 +469,12 @@ public final class Connection: FDWatcher, @unchecked Sendable {
 
     func writeStreamChunk<Bytes: Collection<UInt8>>(_ bytes: Bytes) async throws {
         guard !bytes.isEmpty else { return }
+        // A body of a stated length gets no byte past it: the rest is cut and the producer told.
+        if case .contentLength(let count) = streamFraming, bodyBytesSent + bytes.count > count {
+            try await writeStreamChunk(bytes.prefix(count - bodyBytesSent))
+            closeAfterResponse = true
+            throw ConnectionError.closed
+        }
         let buffers = buffers!
         buffers.output.removeAll(keepingCapacity: true)
         if streamFraming == .chunked {
