@@ -128,6 +128,18 @@ import Testing
         #expect(worker.waitForExit(timeout: 20) == 0)
     }
 
+    /// A view that never lets go of the GIL (or of gevent's hub): the loop keeps serving its own
+    /// work, the stack still reaches the log, and the worker is recycled once the view ends.
+    @Test(arguments: modes) func aViewHoggingTheInterpreterIsReportedToo(mode: [String]) throws {
+        let worker = try WSGIApps.worker("flask_app:app", mode + ["--timeout", "1", "--graceful-timeout", "10"])
+        let client = try RawClient(port: worker.port)
+        client.send("GET /spin?s=3 HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(eventually { worker.log.contains("has run for more than 1s (timeout)") }, "\(worker.log)")
+        #expect(worker.log.contains("in spin"), "\(worker.log)")
+        #expect(client.readResponse()?.text == "spun")
+        #expect(worker.waitForExit() == 0)
+    }
+
     @Test(arguments: modes) func termLetsTheRequestsInFlightFinish(mode: [String]) throws {
         let worker = try WSGIApps.worker("flask_app:app", mode + ["--threads", "2"])
         let client = try RawClient(port: worker.port)

@@ -97,6 +97,13 @@ def child_mask():
     status = subprocess.run(['cat', '/proc/self/status'], capture_output=True, text=True).stdout
     return [line for line in status.splitlines() if line.startswith('SigBlk:')][0]
 
+@app.route('/spin')
+def spin():
+    deadline = time.monotonic() + float(request.args.get('s', '3'))
+    while time.monotonic() < deadline:   # holds the GIL (and, under gevent, the hub)
+        pass
+    return 'spun'
+
 @app.route('/pid')
 def pid():
     return str(os.getpid())

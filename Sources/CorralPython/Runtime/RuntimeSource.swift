@@ -5,6 +5,7 @@
 enum RuntimeSource {
     static let text = #"""
 import ast, importlib, os, sys, traceback, _thread
+from _thread import get_ident as thread_ident   # bound before gevent patches _thread (greenlet ids)
 import _corral
 
 ERROR, CRITICAL, INFO = 3, 2, 6
@@ -241,7 +242,7 @@ def handle(token, environ, has_body):
     responder = Responder(token, environ['REQUEST_METHOD'] == 'HEAD')
     body = Input(token, has_body)
     environ['wsgi.input'] = body
-    running[token] = (_thread.get_ident(), _current_greenlet(), environ.get('RAW_URI', ''))
+    running[token] = (thread_ident(), _current_greenlet(), environ.get('RAW_URI', ''))
     result = None
     try:
         try:
@@ -319,7 +320,11 @@ def monitor():
         if entry is None:
             continue
         ident, greenlet, target = entry
-        frame = greenlet.gr_frame if greenlet is not None else sys._current_frames().get(ident)
+        # A waiting greenlet keeps its frame; the running one (a view that hogs the hub) is
+        # the hub thread's current frame.
+        frame = greenlet.gr_frame if greenlet is not None else None
+        if frame is None:
+            frame = sys._current_frames().get(ident)
         stack = ''.join(traceback.format_stack(frame)).rstrip('\n') if frame is not None else '(no Python frame)'
         _corral.log(CRITICAL, 'request %s has run for more than %gs (timeout); its stack:\n%s'
                     % (target, seconds, stack))
