@@ -33,19 +33,29 @@ if let directory = settings.chdir, chdir(directory) != 0 {
 }
 let bridge = WSGIBridge(mode: settings.mode, settings: settings.environ,
                         capacity: (try? command.worker.serverConfiguration().workerConnections) ?? 1000)
-if command.checkConfig {
-    // Only the app: no sockets, no serving.
+
+/// Starts Python and loads the app, or exits 3 (Python cannot start) or 4 (with the traceback).
+@MainActor func loadApplication(threads: Int, timeout: Double) {
     do {
-        bridge.log = try ErrorLog(destination: "-", identifier: "corral-wsgi")
         try Interpreter.start(virtualenv: settings.virtualenv)
     } catch {
         fail(3, "\(error)")
     }
     do {
-        try bridge.boot(app: settings.app, threads: 1, pythonpath: settings.pythonpath, timeout: 0)
+        try bridge.boot(app: settings.app, threads: threads, pythonpath: settings.pythonpath, timeout: timeout)
     } catch {
         fail(4, "failed to load the application \(settings.app):\n\(error)")
     }
+}
+
+if command.checkConfig {
+    // Only the app: no sockets, no serving.
+    do {
+        bridge.log = try ErrorLog(destination: "-", identifier: "corral-wsgi")
+    } catch {
+        fail(1, "\(error)")
+    }
+    loadApplication(threads: 1, timeout: 0)
     print("application \(settings.app) loaded (\(WorkerClass.explanation(of: settings.workerClassName, threads: settings.threads)))")
     exit(0)
 }
@@ -70,17 +80,7 @@ do {
     fail(1, "\(error)")
 }
 worker.log.info(WorkerClass.explanation(of: settings.workerClassName, threads: settings.threads))
-do {
-    try Interpreter.start(virtualenv: settings.virtualenv)
-} catch {
-    fail(3, "\(error)")
-}
-do {
-    try bridge.boot(app: settings.app, threads: settings.threads, pythonpath: settings.pythonpath,
-                    timeout: settings.timeout)
-} catch {
-    fail(4, "failed to load the application \(settings.app):\n\(error)")
-}
+loadApplication(threads: settings.threads, timeout: settings.timeout)
 worker.log.info("application \(settings.app) loaded")
 let timeoutSeconds = settings.timeout
 if timeoutSeconds > 0 {
