@@ -112,6 +112,16 @@ import Testing
         #expect(refused.status == 500)
         #expect(refused.header("set-cookie") == nil)
 
+        let hop = try WSGIApps.worker("probe:hop_by_hop")
+        let client = try RawClient(port: hop.port)
+        for _ in 0..<2 {   // the app's Connection: close is left out, like Keep-Alive: the connection stays
+            client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            let response = try #require(client.readResponse())
+            #expect(response.text == "hop")
+            #expect(response.header("x-kept") == "yes")
+            #expect(response.header("keep-alive") == nil && response.header("connection") == nil)
+        }
+
         let text = try WSGIApps.worker("probe:text_body")
         #expect(try request(port: text.port, "GET", "/")?.status == 500)
         #expect(eventually { text.log.contains("TypeError") })

@@ -122,3 +122,8 @@ def sized(environ, start_response):
     declared = str(2 << 20) if environ['PATH_INFO'] == '/lying' else str(len(chunk) * 48)
     start_response('200 OK', [('Content-Type', 'application/octet-stream'), ('Content-Length', declared)])
     return (chunk for _ in range(48))
+
+def hop_by_hop(environ, start_response):
+    """Hop-by-hop headers are the server's: gunicorn leaves them out, and so does corral."""
+    start_response('200 OK', [('Connection', 'close'), ('Keep-Alive', 'timeout=99'), ('X-Kept', 'yes')])
+    return [b'hop']

@@ -140,9 +140,12 @@ def _check_status(status):
     if len(status) < 4 or not status[:3].isdigit() or status[3] != ' ' or int(status[:3]) < 100:
         raise ValueError('status must be "NNN reason", got %r' % status)
 
-def _check_headers(headers):
+def _checked_headers(headers):
+    """The headers to send: refused when malformed (CR/LF could split the response); the
+    hop-by-hop ones (Connection, Keep-Alive…) left out, as gunicorn leaves them out."""
     if type(headers) is not list:
         raise TypeError('headers must be a list, not %s' % type(headers).__name__)
+    hop_by_hop = False
     for header in headers:
         if type(header) is not tuple or len(header) != 2:
             raise TypeError('each header must be a (name, value) tuple, got %r' % (header,))
@@ -151,8 +154,10 @@ def _check_headers(headers):
             raise TypeError('header names and values must be str: %r' % (header,))
         if not name or any(c in name for c in ' \t\r\n:\0') or any(c in value for c in '\r\n\0'):
             raise ValueError('invalid header %r' % (header,))
-        if name.lower() in HOP_BY_HOP:
-            raise ValueError('hop-by-hop header %r is the server\'s' % name)
+        hop_by_hop = hop_by_hop or name.lower() in HOP_BY_HOP
+    if hop_by_hop:
+        return [header for header in headers if header[0].lower() not in HOP_BY_HOP]
+    return headers
 
 class Responder:
     __slots__ = ('token', 'status', 'headers', 'sent', 'head_only')
@@ -173,8 +178,7 @@ class Responder:
         elif self.status is not None:
             raise AssertionError('start_response() called a second time without exc_info')
         _check_status(status)
-        _check_headers(headers)
-        self.status, self.headers = status, headers
+        self.status, self.headers = status, _checked_headers(headers)
         return self.write
 
     def write(self, data):
