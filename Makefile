@@ -4,7 +4,7 @@ BIN_DEBUG := .build/debug
 APT_PACKAGES := libsystemd-dev libxml2-dev python3-dev pkg-config curl systemd python3 python3-venv iproute2 util-linux lintian binutils
 PORT ?= 8000
 
-.PHONY: deps build run test bench release deb clean
+.PHONY: deps build run run-flask test bench release deb clean
 
 # Debian packages the build and the tests need; apt-get runs only when one is missing.
 deps:
@@ -21,17 +21,6 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# corrald with the example config (the seed settings: workers auto, backlog 2048, access log
-# `%(h)s %(t)s %(U)s %(q)s`, loglevel debug), bound to loopback. Ctrl-C stops it and its workers.
-run: build
-	$(BIN_DEBUG)/corrald -c config/corral.toml -b 127.0.0.1:$(PORT) -p $(CURDIR)/.build/corrald.pid
-
-# The real supervisorctl (PyPI's supervisor) for the control-socket tests, in a private venv.
-SUPERVISOR_VENV := .build/supervisor-venv
-$(SUPERVISOR_VENV)/bin/supervisorctl:
-	python3 -m venv $(SUPERVISOR_VENV)
-	$(SUPERVISOR_VENV)/bin/pip install -q 'supervisor==4.3.0'
-
 # Flask and gevent for corral-wsgi's tests, in a venv made with Debian's python3 (the one
 # libpython3.11 belongs to, as on a user's Debian host; `python3` on PATH may be another build).
 WSGI_VENV := .build/wsgi-venv
@@ -40,6 +29,23 @@ $(WSGI_VENV)/.installed:
 	/usr/bin/python3 -m venv $(WSGI_VENV)
 	$(WSGI_VENV)/bin/pip install -q 'flask==3.1.*' 'gevent>=24'
 	touch $@
+
+# corrald with the example config (the seed settings: workers auto, backlog 2048, access log
+# `%(h)s %(t)s %(U)s %(q)s`, loglevel debug), bound to loopback. Ctrl-C stops it and its workers.
+run: build
+	$(BIN_DEBUG)/corrald -c config/corral.toml -b 127.0.0.1:$(PORT) -p $(CURDIR)/.build/corrald.pid
+
+# The article's Flask app (config/flask: its gunicorn_config.py as corral.toml) on
+# http://127.0.0.1:5000, served by corral-wsgi workers, logs on the terminal. Ctrl-C stops it.
+run-flask: build $(WSGI_VENV)/.installed
+	cd config/flask && $(CURDIR)/$(BIN_DEBUG)/corrald -c corral.toml --virtualenv $(CURDIR)/$(WSGI_VENV) \
+		-p $(CURDIR)/.build/flask.pid --error-logfile - --access-logfile - flask_server:app
+
+# The real supervisorctl (PyPI's supervisor) for the control-socket tests, in a private venv.
+SUPERVISOR_VENV := .build/supervisor-venv
+$(SUPERVISOR_VENV)/bin/supervisorctl:
+	python3 -m venv $(SUPERVISOR_VENV)
+	$(SUPERVISOR_VENV)/bin/pip install -q 'supervisor==4.3.0'
 
 # Then the end-to-end test: the .deb installed under a real systemd booted in namespaces (root).
 test: deps $(SUPERVISOR_VENV)/bin/supervisorctl $(WSGI_VENV)/.installed
