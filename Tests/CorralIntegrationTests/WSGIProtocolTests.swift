@@ -172,6 +172,17 @@ import Testing
         }
     }
 
+    @Test func pythonpathAndVirtualEnvFromTheEnvironment() throws {
+        try WSGIApps.requireVirtualenv()
+        let elsewhere = TemporaryDirectory()
+        elsewhere.write("elsewhere_app.py", "import flask\ndef app(environ, start_response):\n    start_response('200 OK', [])\n    return [flask.__name__.encode()]\n")
+        // No --virtualenv: VIRTUAL_ENV (as an activated venv sets it) is where Flask comes from.
+        let worker = try WorkerProcess("corral-wsgi", arguments: ["--pythonpath", elsewhere.path, "elsewhere_app:app"],
+                                       environment: ["VIRTUAL_ENV": WSGIApps.virtualenv])
+        #expect(eventually { worker.log.contains("application elsewhere_app:app loaded") }, "\(worker.log)")
+        #expect(try request(port: worker.port, "GET", "/")?.text == "flask")
+    }
+
     /// Each way an app fails to load: exit status 4 (gunicorn's) with the reason on stderr.
     @Test(arguments: [
         ("broken_import:app", "ImportError: this deploy is broken on purpose"),
