@@ -68,7 +68,18 @@ static void forward_signal(int signo) {
     errno = saved;
 }
 
+// A child forked without exec (multiprocessing) is not this worker: its TERM must terminate it,
+// not be sent to a loop thread it does not have.
+static void restore_default_signals_in_child(void) {
+    for (int signo = 1; signo < NSIG; signo++) {
+        if (signo != SIGPIPE && sigismember(&forwarded, signo) == 1) signal(signo, SIG_DFL);
+    }
+}
+
 int corral_forward_signals(pthread_t loop_thread, const int *signals, int count) {
+    static int registered = 0;
+    if (!registered && pthread_atfork(NULL, NULL, restore_default_signals_in_child) != 0) return -1;
+    registered = 1;
     forward_target = loop_thread;
     sigemptyset(&forwarded);
     sigaddset(&forwarded, SIGPIPE);

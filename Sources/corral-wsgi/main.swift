@@ -94,7 +94,7 @@ if timeoutSeconds > 0 {
     }
 }
 worker.statusDetails = { " in_flight=\(bridge.inFlight)" }
-worker.beforeExit = { Interpreter.finish(threadsDone: bridge.shutdown(waitingUpTo: 2)) }
+worker.beforeExit = { Interpreter.finish(threadsDone: bridge.shutdown(waitingUpTo: 5)) }
 if let loopThread {
     loopThread.start()
     do {

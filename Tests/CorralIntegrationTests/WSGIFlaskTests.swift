@@ -159,8 +159,10 @@ import Testing
         // Python's threads); Python's own SIGINT handler (KeyboardInterrupt) is not installed.
         let handlers = try request(port: worker.port, "GET", "/signals")?.text ?? ""
         #expect(handlers == "SIGINT=native SIGTERM=native SIGHUP=0 SIGUSR1=native", "\(handlers)")
-        // A process the app starts inherits no blocked signal: `terminate()` works on it.
+        // A process the app starts inherits no blocked signal: `terminate()` works on it, also
+        // on a forked one that does not exec (multiprocessing).
         #expect(try request(port: worker.port, "GET", "/child-mask")?.text == "SigBlk:\t0000000000000000")
+        #expect(try request(port: worker.port, "GET", "/fork-terminate")?.text == "-15")
         // And the worker still drains on TERM, whichever of its threads the kernel picks.
         worker.signal(SIGTERM)
         #expect(worker.waitForExit() == 0)

@@ -143,6 +143,41 @@ import Testing
         #expect(client.isClosedByServer())
     }
 
+    @Test func headerTextIsLatin1() throws {
+        let worker = try WSGIApps.worker("probe:header_text")
+        let utf8 = try #require(try request(port: worker.port, "GET", "/utf8"))
+        #expect(utf8.status == 200)
+        #expect(utf8.header("x-text") == "caf\u{E9}", "the UTF-8 bytes the app meant")
+        for path in ["/euro", "/surrogate"] {
+            #expect(try request(port: worker.port, "GET", path)?.status == 500, "\(path)")
+        }
+        #expect(eventually { worker.log.contains("UnicodeEncodeError") })
+        #expect(try request(port: worker.port, "GET", "/utf8")?.status == 200, "the worker carries on")
+    }
+
+    @Test func continueComesBeforeAHeadWrittenEarly() throws {
+        let worker = try WSGIApps.worker("probe:early_write")
+        let client = try RawClient(port: worker.port)
+        client.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        #expect(client.readResponse()?.status == 100)
+        client.send("ping")
+        let response = try #require(client.readResponse())
+        #expect(response.status == 200)
+        #expect(response.text == "head\ngot 4")
+    }
+
+    @Test func anInterruptedReadInGeventModeLosesNothing() throws {
+        let worker = try WSGIApps.worker("probe:timed_reader", ["-k", "gevent"])
+        let client = try RawClient(port: worker.port)
+        client.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhello")
+        usleep(800_000)   // past the app's gevent.Timeout(0.3): the slow client is the point
+        client.send("world")
+        // The interrupted read returned nothing; what it had read stays in the stream, and the
+        // piece its call was still owed reaches the next read.
+        #expect(client.readResponse()?.text == "|helloworld")
+        #expect(try request(port: worker.port, "POST", "/", body: Array("again".utf8))?.text == "again|")
+    }
+
     @Test func fileWrapperSendsTheFileFromItsPosition() throws {
         let worker = try WSGIApps.worker("probe:file_wrapper")
         let response = try #require(try request(port: worker.port, "GET", "/"))

@@ -104,6 +104,15 @@ def spin():
         pass
     return 'spun'
 
+@app.route('/fork-terminate')
+def fork_terminate():
+    import multiprocessing
+    child = multiprocessing.get_context('fork').Process(target=time.sleep, args=(60,))
+    child.start()
+    child.terminate()
+    child.join(10)
+    return str(child.exitcode)
+
 @app.route('/pid')
 def pid():
     return str(os.getpid())

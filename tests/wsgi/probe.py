@@ -127,3 +127,26 @@ def hop_by_hop(environ, start_response):
     """Hop-by-hop headers are the server's: gunicorn leaves them out, and so does corral."""
     start_response('200 OK', [('Connection', 'close'), ('Keep-Alive', 'timeout=99'), ('X-Kept', 'yes')])
     return [b'hop']
+
+def header_text(environ, start_response):
+    """/utf8: UTF-8 bytes in a latin-1 str (PEP 3333's way); /euro: not latin-1; /surrogate: an
+    undecodable file name's lone surrogate. The last two are the app's errors: 500."""
+    values = {'/utf8': 'caf\u00e9'.encode('utf-8').decode('latin-1'), '/euro': '\u20ac', '/surrogate': '\udcff'}
+    start_response('200 OK', [('X-Text', values[environ['PATH_INFO']])])
+    return [b'sent']
+
+def early_write(environ, start_response):
+    """Writes before it reads the body (the head goes out first): 100 Continue must precede it."""
+    write = start_response('200 OK', [('Content-Type', 'text/plain')])
+    write(b'head\n')
+    return [b'got %d' % len(environ['wsgi.input'].read(1 << 20))]
+
+def timed_reader(environ, start_response):
+    """gevent: a read interrupted by gevent.Timeout loses nothing; the next read gets it all."""
+    import gevent
+    stream = environ['wsgi.input']
+    first = b''
+    with gevent.Timeout(0.3, False):
+        first = stream.read(1 << 20)
+    start_response('200 OK', [])
+    return [first + b'|' + stream.read(1 << 20)]

@@ -35,6 +35,8 @@ final class Exchange: @unchecked Sendable {
     var active = false
     var reportedHung = false
     var bodyError: HTTPError?
+    /// The client went away while the body was read: the engine closes the connection quietly.
+    var readFailure: (any Error)?
 
     private var lock = pthread_mutex_t()
     private var replied = pthread_cond_t()

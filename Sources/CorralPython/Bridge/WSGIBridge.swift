@@ -72,13 +72,13 @@ public final class WSGIBridge: @unchecked Sendable {
                                                Interpreter.integer(threads), Interpreter.list(pythonpath)])
     }
 
-    /// gevent mode: the main thread runs gevent's hub until the worker stops, then finalises
-    /// Python (the app's atexit handlers run) before `shutdown` lets the process exit.
+    /// gevent mode: the main thread runs gevent's hub until the worker stops, then the app's
+    /// exit handlers, before `shutdown` lets the process exit.
     public func serveOnMainThread() throws(PythonError) {
         threadStarted()
         defer { threadExited() }
         try Interpreter.call(runtime!, "serve_gevent", [])
-        _ = Py_FinalizeEx()
+        Interpreter.runExitHandlers()
     }
 
     private var runtime: UnsafeMutablePointer<PyObject>?
@@ -102,6 +102,7 @@ public final class WSGIBridge: @unchecked Sendable {
         exchange.active = true
         exchange.reportedHung = false
         exchange.bodyError = nil
+        exchange.readFailure = nil
         inFlight += 1
         deliver(.request(token: exchange.token))
         return exchange

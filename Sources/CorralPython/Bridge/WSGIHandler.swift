@@ -41,10 +41,10 @@ public struct WSGIHandler: Sendable {
                 try end(exchange)
                 throw HTTPError(500, "the application raised")
             case .finish, .chunk:
-                // Only a client gone before the head could end here (the runtime sends no
-                // chunk before its head): nothing is left to answer.
+                // Only a client gone before the head ends here (the runtime sends no chunk
+                // before its head): end() throws the read failure and the connection closes.
                 try end(exchange)
-                throw WSGIStreamError.clientGone
+                throw HTTPError(500, "the application ended without a response")
             }
         }
     }
@@ -90,15 +90,17 @@ public struct WSGIHandler: Sendable {
             exchange.bodyError = error
             exchange.reply(.failed("request body: \(error.status) \(error.reason)"))
         } catch {
+            exchange.readFailure = error
             exchange.reply(.failed("the client is gone"))
         }
     }
 
     /// The application is done with `exchange`; a body that could not be read decides the answer.
     private func end(_ exchange: Exchange) throws {
-        let bodyError = exchange.bodyError
+        let bodyError = exchange.bodyError, readFailure = exchange.readFailure
         bridge.end(exchange)
         if let bodyError { throw bodyError }
+        if let readFailure { throw readFailure }
     }
 }
 

@@ -87,11 +87,26 @@ public enum Interpreter {
         mainThread = PyEval_SaveThread()
     }
 
-    /// Takes the GIL back on the main thread and finalises (atexit handlers run) when every
-    /// application thread has finished; otherwise leaves Python as it is for the process exit.
+    /// Takes the GIL back on the main thread and runs the app's exit handlers when every thread
+    /// of the runtime has finished; otherwise (one is stuck in the app) leaves Python as it is.
     public static func finish(threadsDone: Bool) {
         guard threadsDone, let mainThread else { return }
         PyEval_RestoreThread(mainThread)
-        _ = Py_FinalizeEx()
+        runExitHandlers()
+    }
+
+    /// The app's atexit handlers and a flush of its stdout and stderr, but not Py_FinalizeEx,
+    /// which would wait for every non-daemon thread the app started: the worker must exit even
+    /// when one of those never ends.
+    static func runExitHandlers() {
+        _ = PyRun_SimpleStringFlags("""
+            import atexit, sys
+            atexit._run_exitfuncs()
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:
+                    pass
+            """, nil)
     }
 }

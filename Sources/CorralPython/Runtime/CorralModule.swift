@@ -52,6 +52,31 @@ enum CorralModule {
         return String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
     }
 
+    /// Text for the log: what cannot be UTF-8 (lone surrogates, from undecodable file names)
+    /// is written as backslash escapes rather than failing.
+    static func logText(_ object: PyRef) -> String? {
+        if let text = string(object) { return text }
+        PyErr_Clear()
+        guard let encoded = PyUnicode_AsEncodedString(object, "utf-8", "backslashreplace") else { return nil }
+        defer { corral_py_decref(encoded) }
+        return bytes(encoded).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// A header name or value: PEP 3333's str is latin-1, one code point a byte. The engine
+    /// writes header text as UTF-8, which gives those same bytes for ASCII (nearly every header)
+    /// and for latin-1 strings that carry UTF-8 bytes (`'é'.encode().decode('latin-1')`, the
+    /// PEP's way); other bytes above 0x7F cannot be sent and are refused.
+    private static func headerText(_ object: PyRef) -> String? {
+        if corral_py_is_ascii(object) != 0 { return string(object) }
+        guard let encoded = PyUnicode_AsLatin1String(object) else { return nil }
+        defer { corral_py_decref(encoded) }
+        guard let raw = bytes(encoded), let text = String(validating: raw, as: UTF8.self) else {
+            PyErr_SetString(corral_py_value_error(), "header bytes above 0x7F must be UTF-8 to be sent by corral")
+            return nil
+        }
+        return text
+    }
+
     private static func bytes(_ object: PyRef) -> [UInt8]? {
         var pointer: UnsafeMutablePointer<CChar>?
         var length = 0
@@ -69,7 +94,7 @@ enum CorralModule {
         var fields = HTTPFields()
         for index in 0..<PyList_Size(list) {
             let pair = PyList_GetItem(list, index)!
-            guard let name = string(PyTuple_GetItem(pair, 0)!), let value = string(PyTuple_GetItem(pair, 1)!) else {
+            guard let name = headerText(PyTuple_GetItem(pair, 0)!), let value = headerText(PyTuple_GetItem(pair, 1)!) else {
                 return nil
             }
             fields.add(name, value)
@@ -220,14 +245,14 @@ enum CorralModule {
     }
 
     private static let fail: corral_py_fastcall = { _, args, _ in
-        guard let exchange = exchange(args), let text = string(argument(args, 1)) else { return nil }
+        guard let exchange = exchange(args), let text = logText(argument(args, 1)) else { return nil }
         exchange.post(.fail(text))
         return corral_py_none()
     }
 
     /// log(level, text): the syslog level numbers the error log uses.
     private static let logLine: corral_py_fastcall = { _, args, _ in
-        guard let text = string(argument(args, 1)) else { return nil }
+        guard let text = logText(argument(args, 1)) else { return nil }
         log.log(ErrorLog.Level(rawValue: integer(args, 0)) ?? .error, text)
         return corral_py_none()
     }

@@ -20,24 +20,20 @@ class ClientGone(OSError):
     """The client went away, or the request body could not be read."""
 
 class ErrorStream:
-    """wsgi.errors: text written here reaches the worker's error log, a line at a time."""
-    def __init__(self):
-        self._partial = ''
+    """wsgi.errors: each line written reaches the worker's error log. Shared by every request
+    and thread, so it keeps nothing between calls (a write is its own lines)."""
     def write(self, text):
         if not isinstance(text, str):
             raise TypeError('wsgi.errors.write() takes str, not %s' % type(text).__name__)
-        lines = (self._partial + text).split('\n')
-        self._partial = lines.pop()
-        for line in lines:
-            _corral.log(ERROR, line)
+        for line in text.split('\n'):
+            if line:
+                _corral.log(ERROR, line)
         return len(text)
     def writelines(self, lines):
         for line in lines:
             self.write(line)
     def flush(self):
-        if self._partial:
-            _corral.log(ERROR, self._partial)
-            self._partial = ''
+        pass
 
 class FileWrapper:
     """wsgi.file_wrapper: served with sendfile when the file has a descriptor."""
@@ -62,10 +58,29 @@ waiters = {}
 
 def _gevent_call(function, token, *args):
     from gevent.hub import Waiter
+    owed = _take_owed_reply(token)
+    if owed is not None and owed[0] is function is _corral.read_body:
+        return owed[1]                # the body piece an interrupted read asked for
     function(token, *args)            # posts and returns at once; the hub's watcher switches back
     waiter = Waiter()
-    waiters[token] = waiter
-    return waiter.get()
+    waiters[token] = (function, waiter)
+    value = waiter.get()              # interrupted (gevent.Timeout): stays, its reply still owed
+    del waiters[token]
+    return value
+
+def _take_owed_reply(token):
+    """The loop answers every call, in order: the reply an interrupted call did not wait for is
+    taken, (function, value), before the next call or the end of the request is posted."""
+    owed = waiters.get(token)
+    if owed is None:
+        return None
+    function, waiter = owed
+    try:
+        return function, waiter.get()     # at once when the reply came meanwhile
+    except ClientGone:
+        return None
+    finally:
+        waiters.pop(token, None)
 
 class Input:
     """wsgi.input: the request body, read from the socket as the app asks, never past its end."""
@@ -154,6 +169,8 @@ def _checked_headers(headers):
             raise TypeError('header names and values must be str: %r' % (header,))
         if not name or any(c in name for c in ' \t\r\n:\0') or any(c in value for c in '\r\n\0'):
             raise ValueError('invalid header %r' % (header,))
+        if not (name.isascii() and value.isascii()):
+            (name + value).encode('latin-1')     # PEP 3333: header text is latin-1
         hop_by_hop = hop_by_hop or name.lower() in HOP_BY_HOP
     if hop_by_hop:
         return [header for header in headers if header[0].lower() not in HOP_BY_HOP]
@@ -186,6 +203,8 @@ class Responder:
             raise TypeError('the body must be bytes, not %s' % type(data).__name__)
         if self.status is None:
             raise AssertionError('body data before start_response()')
+        if self.token is None:
+            raise RuntimeError('write() after the response ended')
         if not data or self.head_only:
             return
         if self.sent:
@@ -247,7 +266,7 @@ def handle(token, environ, has_body):
     body = Input(token, has_body)
     environ['wsgi.input'] = body
     running[token] = (thread_ident(), _current_greenlet(), environ.get('RAW_URI', ''))
-    result = None
+    result = ending = None
     try:
         try:
             result = application(environ, responder.start_response)
@@ -259,12 +278,22 @@ def handle(token, environ, has_body):
     except ClientGone:
         ending = (_corral.finish, token)
     except BaseException:
-        ending = (_corral.fail, token, 'Error handling request %s\n%s'
-                  % (environ.get('RAW_URI', ''), traceback.format_exc().rstrip('\n')))
+        if ending is not None and ending[0] is _corral.send_file:
+            os.close(ending[4])           # the descriptor final() duplicated for sendfile
+        ending = (_corral.fail, token, _failure(environ))
     finally:
         del running[token]
         body._close()
-    ending[0](*ending[1:])
+        responder.token = None
+    if gevent_mode:
+        _take_owed_reply(token)
+    try:
+        ending[0](*ending[1:])
+    except Exception:                     # e.g. a header the engine cannot send: still a 500
+        _corral.fail(token, _failure(environ))
+
+def _failure(environ):
+    return 'Error handling request %s\n%s' % (environ.get('RAW_URI', ''), traceback.format_exc().rstrip('\n'))
 
 def _current_greenlet():
     if not gevent_mode:
@@ -279,7 +308,10 @@ def serve_threads():
             item = _corral.next_request()
             if item is None:
                 return
-            handle(*item)
+            try:
+                handle(*item)
+            except BaseException:         # never lose a pool thread
+                _corral.log(CRITICAL, 'corral-wsgi runtime: %s' % traceback.format_exc())
     finally:
         _corral.thread_exited()
 
@@ -299,15 +331,18 @@ def serve_gevent():
         except BlockingIOError:
             pass
         for kind, token, value in _corral.poll():
-            if kind == 0:
-                group.spawn(handle, token, *value)
-            elif kind == 1:
-                waiters.pop(token).switch(value)
-            elif kind == 2:
-                waiters.pop(token).throw(ClientGone(value))
-            else:
-                watcher.stop()
-                stopped.set()
+            try:
+                if kind == 0:
+                    group.spawn(handle, token, *value)
+                elif kind == 1:
+                    waiters[token][1].switch(value)
+                elif kind == 2:
+                    waiters[token][1].throw(ClientGone(value))
+                else:
+                    watcher.stop()
+                    stopped.set()
+            except BaseException:         # one bad event must not lose the rest of the batch
+                _corral.log(CRITICAL, 'corral-wsgi runtime: %s' % traceback.format_exc())
     watcher.start(ready)
     stopped.wait()
     group.join()

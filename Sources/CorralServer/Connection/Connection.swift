@@ -438,6 +438,12 @@ public final class Connection: FDWatcher, @unchecked Sendable {
             guard await flushOutput() else { return false }
             return await sendFile(file, offset: offset, count: count)
         case .stream(let produce), .streamOfLength(_, let produce):
+            // A producer may read the body after the head is out (a WSGI app does): the client
+            // still waiting for 100 Continue is told to send it first, not in the middle of the body.
+            if expectsContinue && !continueSent {
+                if case .none = body {} else { buffers.output.insert(contentsOf: Self.continueLine, at: 0) }
+                continueSent = true
+            }
             guard await flushOutput() else {
                 await response.body.discard(on: self)
                 return false

@@ -38,6 +38,13 @@ public final class ErrorLog: @unchecked Sendable {
     private var fd: Int32 = 2
     private var journal = JournalWriter()
     private let identifier: String
+    /// Other threads log too (corral-wsgi's Python threads): the journal's iovecs and the file
+    /// descriptor, which reopen() replaces, are touched under this lock.
+    private let lock: UnsafeMutablePointer<pthread_mutex_t> = {
+        let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(lock, nil)
+        return lock
+    }()
 
     /// `destination`: "-" (stderr), "journal", or a file path opened for appending.
     public init(destination: String = "-", level: Level = .info, identifier: String = "corral-worker") throws(SystemError) {
@@ -52,8 +59,10 @@ public final class ErrorLog: @unchecked Sendable {
         guard destination != "-", destination != "journal" else { return }
         let newFD = open(destination, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard newFD >= 0 else { throw SystemError("open \(destination)") }
+        pthread_mutex_lock(lock)
         if fd != 2 { close(fd) }
         fd = newFD
+        pthread_mutex_unlock(lock)
     }
 
     /// Sees every line written (corrald keeps the recent ones for `maintail`).
@@ -83,10 +92,14 @@ public final class ErrorLog: @unchecked Sendable {
     }
 
     private func sendToJournal(_ assignments: [String]) {
+        pthread_mutex_lock(lock)
         journal.send(assignments)
+        pthread_mutex_unlock(lock)
     }
 
     private func write(_ bytes: [UInt8]) {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
