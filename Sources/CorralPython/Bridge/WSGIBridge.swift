@@ -35,7 +35,8 @@ public final class WSGIBridge: @unchecked Sendable {
     private var overdueReady = pthread_cond_t()
     private var threadsChanged = pthread_cond_t()
     private var events: [Event] = []
-    private var hung: [Int] = []
+    /// Overdue requests: slot and start, which the monitor checks against the request it finds.
+    private var hung: [(token: Int, startedAt: Int64)] = []
     private var stopping = false
     private var liveThreads = 0
     /// gevent mode: written when `events` stops being empty.
@@ -124,7 +125,7 @@ public final class WSGIBridge: @unchecked Sendable {
         pthread_mutex_lock(&lock)
         for exchange in overdue {
             exchange.reportedHung = true
-            hung.append(exchange.token)
+            hung.append((exchange.token, exchange.startedAt))
         }
         pthread_cond_signal(&overdueReady)
         pthread_mutex_unlock(&lock)
@@ -199,11 +200,11 @@ public final class WSGIBridge: @unchecked Sendable {
     }
 
     /// The monitor thread: the next request that ran past `timeout`, blocking; nil at the end.
-    func nextOverdue() -> Exchange? {
+    func nextOverdue() -> (token: Int, startedAt: Int64)? {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
         while hung.isEmpty && !stopping { pthread_cond_wait(&overdueReady, &lock) }
         if hung.isEmpty { return nil }
-        return slots[hung.removeFirst()]
+        return hung.removeFirst()
     }
 }

@@ -121,13 +121,15 @@ enum CorralModule {
         return environ
     }
 
-    /// (token, environ, has_body)
+    /// (token, environ, has_body, started): `started` tells this request from a later one in
+    /// the same slot (the monitor must not log the stack of a request that is not overdue).
     private static func requestTuple(_ exchange: Exchange) -> PyRef? {
         guard let environ = environ(for: exchange) else { return nil }
-        let tuple = PyTuple_New(3)!
+        let tuple = PyTuple_New(4)!
         PyTuple_SetItem(tuple, 0, PyLong_FromLong(exchange.token))
         PyTuple_SetItem(tuple, 1, environ)
         PyTuple_SetItem(tuple, 2, corral_py_bool(exchange.environ.hasBody ? 1 : 0))
+        PyTuple_SetItem(tuple, 3, PyLong_FromLongLong(exchange.startedAt))
         return tuple
     }
 
@@ -172,7 +174,7 @@ enum CorralModule {
         return requestTuple(exchange)
     }
 
-    /// gevent mode: [(0, token, (environ, has_body)) | (1, token, value) | (2, token, reason) | (3, 0, None)]
+    /// gevent mode: [(0, token, (environ, has_body, started)) | (1, token, value) | (2, token, reason) | (3, 0, None)]
     private static let poll: corral_py_fastcall = { _, _, _ in
         let events = bridge.takeEvents()
         let list = PyList_New(0)!
@@ -181,7 +183,7 @@ enum CorralModule {
             switch event {
             case .request(let token):
                 guard let request = requestTuple(bridge.exchange(token)!) else { corral_py_decref(list); return nil }
-                let value = PyTuple_GetSlice(request, 1, 3)
+                let value = PyTuple_GetSlice(request, 1, 4)
                 item = triple(0, token, value)
                 corral_py_decref(request)
             case .reply(let token, .failed(let reason)):
@@ -257,15 +259,16 @@ enum CorralModule {
         return corral_py_none()
     }
 
-    /// (token, timeout seconds) of a request past its timeout, blocking; None at shutdown.
+    /// (token, started, timeout seconds) of a request past its timeout, blocking; None at shutdown.
     private static let nextOverdue: corral_py_fastcall = { _, _, _ in
         let state = PyEval_SaveThread()
-        let exchange = bridge.nextOverdue()
+        let overdue = bridge.nextOverdue()
         PyEval_RestoreThread(state)
-        guard let exchange else { return corral_py_none() }
-        let tuple = PyTuple_New(2)!
-        PyTuple_SetItem(tuple, 0, PyLong_FromLong(exchange.token))
-        PyTuple_SetItem(tuple, 1, PyFloat_FromDouble(timeoutSeconds))
+        guard let overdue else { return corral_py_none() }
+        let tuple = PyTuple_New(3)!
+        PyTuple_SetItem(tuple, 0, PyLong_FromLong(overdue.token))
+        PyTuple_SetItem(tuple, 1, PyLong_FromLongLong(overdue.startedAt))
+        PyTuple_SetItem(tuple, 2, PyFloat_FromDouble(timeoutSeconds))
         return tuple
     }
 

@@ -261,11 +261,11 @@ running = {}
 errors = ErrorStream()
 gevent_mode = False
 
-def handle(token, environ, has_body):
+def handle(token, environ, has_body, started):
     responder = Responder(token, environ['REQUEST_METHOD'] == 'HEAD')
     body = Input(token, has_body)
     environ['wsgi.input'] = body
-    running[token] = (thread_ident(), _current_greenlet(), environ.get('RAW_URI', ''))
+    running[token] = (started, thread_ident(), _current_greenlet(), environ.get('RAW_URI', ''))
     result = ending = None
     try:
         try:
@@ -354,11 +354,11 @@ def monitor():
         overdue = _corral.next_overdue()
         if overdue is None:
             return
-        token, seconds = overdue
+        token, started, seconds = overdue
         entry = running.get(token)
-        if entry is None:
-            continue
-        ident, greenlet, target = entry
+        if entry is None or entry[0] != started:
+            continue                      # it finished meanwhile (its slot may serve another)
+        _, ident, greenlet, target = entry
         # A waiting greenlet keeps its frame; the running one (a view that hogs the hub) is
         # the hub thread's current frame.
         frame = greenlet.gr_frame if greenlet is not None else None
