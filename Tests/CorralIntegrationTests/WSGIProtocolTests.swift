@@ -143,6 +143,18 @@ import Testing
         #expect(client.isClosedByServer())
     }
 
+    /// TERM: the app's atexit handlers run, and a non-daemon thread the app started does not
+    /// keep the worker from exiting (Py_FinalizeEx would wait for it).
+    @Test(arguments: [["-k", "sync"], ["-k", "gevent"]]) func exitRunsAtexitHandlersAndDoesNotWaitForTheAppsThreads(mode: [String]) throws {
+        let scratch = TemporaryDirectory()
+        let marker = scratch.file("exited")
+        let worker = try WSGIApps.worker("probe:at_exit", mode, environment: ["PROBE_EXIT_FILE": marker])
+        #expect(try request(port: worker.port, "GET", "/")?.text == "registered")
+        worker.signal(SIGTERM)
+        #expect(worker.waitForExit(timeout: 20) == 0)
+        #expect((try? String(contentsOfFile: marker, encoding: .utf8)) == "ran")
+    }
+
     @Test func headerTextIsLatin1() throws {
         let worker = try WSGIApps.worker("probe:header_text")
         let utf8 = try #require(try request(port: worker.port, "GET", "/utf8"))

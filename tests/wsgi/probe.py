@@ -150,3 +150,11 @@ def timed_reader(environ, start_response):
         first = stream.read(1 << 20)
     start_response('200 OK', [])
     return [first + b'|' + stream.read(1 << 20)]
+
+def at_exit(environ, start_response):
+    """Registers an atexit handler that writes PROBE_EXIT_FILE, and a thread that never ends."""
+    import atexit, threading, time
+    atexit.register(lambda: open(os.environ['PROBE_EXIT_FILE'], 'w').write('ran'))
+    threading.Thread(target=time.sleep, args=(3600,)).start()   # not a daemon
+    start_response('200 OK', [])
+    return [b'registered']
