@@ -4,4 +4,4 @@ import CorralSupervisor
 import Glibc
 
 // corralctl: see README ("corralctl").
-Corralctl.main()
+Corralctl.main(ArgumentOrder.verbFirst(Array(CommandLine.arguments.dropFirst())))

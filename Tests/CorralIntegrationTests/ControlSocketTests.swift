@@ -265,6 +265,12 @@ import Testing
         #expect(daemon.waitUntilServing(workers: 1))
         #expect(eventually { shell("\(Binaries.path("corralctl")) pid -c \(daemon.configPath)").output == "\(daemon.pid)\n" },
                 "socket path and credentials from the config")
+        // As supervisorctl is typed: the connection options before the verb.
+        let ctl = Binaries.path("corralctl")
+        #expect(shell("\(ctl) -c \(daemon.configPath) pid").output == "\(daemon.pid)\n")
+        #expect(shell("\(ctl) --config=\(daemon.configPath) --json status").output.hasPrefix("[{\"name\":\"0\""))
+        #expect(shell("\(ctl) -s unix://\(socket) -c \(daemon.configPath) reload").output.contains("reloaded: 1 workers"))
+        #expect(shell("\(ctl) -s unix:///nonexistent.sock status").status == 4)
         let anonymous = shell("\(Self.supervisorctl) -s unix://\(socket) pid")
         #expect(!anonymous.output.contains("\(daemon.pid)"), "Basic auth is required: \(anonymous.output)")
         #expect(shell("\(Self.supervisorctl) -s unix://\(socket) -u ops -p s3cret pid").output.contains("\(daemon.pid)"))

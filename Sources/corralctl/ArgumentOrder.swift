@@ -1,0 +1,26 @@
+/// supervisorctl's habit, `corralctl -s unix:///run/corral/corral.sock status` or `corralctl -c
+/// /etc/corral/corral.toml reload`: connection options written before the verb are moved after
+/// it, where every verb takes them.
+enum ArgumentOrder {
+    private static let options = ["-s", "--socket", "-c", "--config"]
+    private static let flags = ["--json"]
+
+    static func verbFirst(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let word = arguments[index]
+            if options.contains(word), index + 1 < arguments.count {
+                leading += [word, arguments[index + 1]]
+                index += 2
+            } else if flags.contains(word) || options.contains(where: { $0.hasPrefix("--") && word.hasPrefix($0 + "=") }) {
+                leading.append(word)
+                index += 1
+            } else {
+                break
+            }
+        }
+        guard !leading.isEmpty, index < arguments.count else { return arguments }
+        return [arguments[index]] + leading + arguments[(index + 1)...]
+    }
+}
