@@ -62,9 +62,17 @@ int corral_signalfd(const int *signals, int count) {
 static pthread_t forward_target;
 static sigset_t forwarded;
 
+static pid_t forward_pid;
+
 static void forward_signal(int signo) {
     int saved = errno;
-    pthread_kill(forward_target, signo);   // async-signal-safe; pending there for the signalfd
+    if (getpid() != forward_pid) {
+        // A child forked without exec, before its atfork handler ran: not this worker.
+        signal(signo, SIG_DFL);
+        raise(signo);
+    } else {
+        pthread_kill(forward_target, signo);   // async-signal-safe; pending there for the signalfd
+    }
     errno = saved;
 }
 
@@ -81,6 +89,7 @@ int corral_forward_signals(pthread_t loop_thread, const int *signals, int count)
     if (!registered && pthread_atfork(NULL, NULL, restore_default_signals_in_child) != 0) return -1;
     registered = 1;
     forward_target = loop_thread;
+    forward_pid = getpid();
     sigemptyset(&forwarded);
     sigaddset(&forwarded, SIGPIPE);
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) return -1;
