@@ -239,12 +239,11 @@ final class Daemon: @unchecked Sendable {
         while true {
             let pid = waitpid(-1, &status, WNOHANG)
             guard pid > 0 else { break }
-            let description = (status & 0x7f) == 0 ? "exited with status \((status >> 8) & 0xff)"
-                                                   : "was killed by signal \(status & 0x7f)"
+            let description = WaitStatus(raw: status).description
             let lastOutput = output.finish(pid)
             workerRevisions[pid] = nil
             if let worker = state.workers[pid] {
-                let exitStatus = (status & 0x7f) == 0 ? "\((status >> 8) & 0xff)" : "signal \(status & 0x7f)"
+                let exitStatus = WaitStatus(raw: status).field
                 logger.log(level: worker.state == .stopping || worker.retiring ? .info : .error,
                            "worker \(worker.slot) (pid \(pid), generation \(worker.generation)) \(description)\(worker.status.isEmpty ? "" : "; last status: \(worker.status)")",
                            metadata: event("exit", worker, ["exit_status": "\(exitStatus)"]))

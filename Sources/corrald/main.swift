@@ -26,7 +26,7 @@ func checkApplication(_ configuration: Configuration) -> Int32 {
     }
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return WaitStatus(raw: status).shellCode
 }
 
 let loader: ConfigurationLoader

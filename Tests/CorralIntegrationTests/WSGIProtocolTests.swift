@@ -97,9 +97,7 @@ import Testing
         #expect(client.readResponse() == nil, "a head already sent cannot become an error: the connection is cut")
         #expect(eventually { late.log.contains("KeyError: 'too late'") })
 
-        let twice = try WSGIApps.worker("probe:second_start_response")
-        #expect(try request(port: twice.port, "GET", "/")?.status == 500)
-        #expect(eventually { twice.log.contains("start_response() called a second time without exc_info") })
+        try expectServerError(from: "probe:second_start_response", logging: "start_response() called a second time without exc_info")
     }
 
     @Test func writeCallableAndStrictTypes() throws {
@@ -122,9 +120,7 @@ import Testing
             #expect(response.header("keep-alive") == nil && response.header("connection") == nil)
         }
 
-        let text = try WSGIApps.worker("probe:text_body")
-        #expect(try request(port: text.port, "GET", "/")?.status == 500)
-        #expect(eventually { text.log.contains("TypeError") })
+        try expectServerError(from: "probe:text_body", logging: "TypeError")
     }
 
     @Test func aStreamedBodyKeepsTheAppsContentLength() throws {
@@ -205,9 +201,9 @@ import Testing
     }
 
     @Test func uncaughtExceptionIs500WithTracebackAndTheWorkerCarriesOn() throws {
-        let worker = try WSGIApps.worker("probe:tracked", environment: ["PROBE_CLOSE_LOG": "/dev/null"])
-        #expect(try request(port: worker.port, "GET", "/raise")?.status == 500)
-        #expect(eventually { worker.log.contains("Error handling request /raise") && worker.log.contains("ValueError: raised before returning") })
+        let worker = try expectServerError(from: "probe:tracked", path: "/raise", logging: "ValueError: raised before returning",
+                                           environment: ["PROBE_CLOSE_LOG": "/dev/null"])
+        #expect(worker.log.contains("Error handling request /raise"))
         #expect(try request(port: worker.port, "GET", "/normal")?.status == 200)
     }
 
@@ -253,5 +249,15 @@ import Testing
         let process = try TestProcess([Binaries.path("corral-wsgi"), "-k", "tornado", "probe:echo"], logPath: directory.file("log"))
         #expect(process.waitForExit() == 1)
         #expect(process.log.contains("unknown worker_class \"tornado\"; expected one of: sync, gthread"))
+    }
+
+    /// `app` answers `path` with a 500 and the error log gets `message`; the worker, for more.
+    @discardableResult
+    private func expectServerError(from app: String, path: String = "/", logging message: String,
+                                   environment: [String: String] = [:]) throws -> WorkerProcess {
+        let worker = try WSGIApps.worker(app, environment: environment)
+        #expect(try request(port: worker.port, "GET", path)?.status == 500, "\(app) \(path)")
+        #expect(eventually { worker.log.contains(message) }, "\(worker.log)")
+        return worker
     }
 }

@@ -120,16 +120,18 @@ public final class WSGIBridge: @unchecked Sendable {
     /// yet) to the monitor thread, which logs their Python stacks; returns how many.
     @discardableResult
     public func reportOverdue(now: Int64, timeout: Int64) -> Int {
-        let overdue = (0..<made).compactMap { slots[$0] }.filter { $0.active && !$0.reportedHung && now - $0.startedAt > timeout }
-        guard !overdue.isEmpty else { return 0 }
-        pthread_mutex_lock(&lock)
-        for exchange in overdue {
+        var count = 0
+        for token in 0..<made {
+            let exchange = slots[token]!
+            guard exchange.active && !exchange.reportedHung && now - exchange.startedAt > timeout else { continue }
             exchange.reportedHung = true
+            pthread_mutex_lock(&lock)
             hung.append((exchange.token, exchange.startedAt))
+            pthread_cond_signal(&overdueReady)
+            pthread_mutex_unlock(&lock)
+            count += 1
         }
-        pthread_cond_signal(&overdueReady)
-        pthread_mutex_unlock(&lock)
-        return overdue.count
+        return count
     }
 
     func deliver(_ event: Event) {

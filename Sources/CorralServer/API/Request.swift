@@ -80,13 +80,8 @@ public struct Request {
         var text = [CChar](repeating: 0, count: 48)
         let count = Int(corral_format_address(&storage, &text, 48))
         let name = String(decoding: text[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let port: UInt16
-        switch Int32(storage.ss_family) {
-        case AF_INET: port = withUnsafeBytes(of: &storage) { $0.load(as: sockaddr_in.self).sin_port.bigEndian }
-        case AF_INET6: port = withUnsafeBytes(of: &storage) { $0.load(as: sockaddr_in6.self).sin6_port.bigEndian }
-        default: return (name.isEmpty ? "localhost" : name, "")
-        }
-        return (name, String(port))
+        let port = corral_address_port(&storage)
+        return (name.isEmpty ? "localhost" : name, port < 0 ? "" : String(port))
     }
 
     /// The worker's event loop: `sleep(for:)`, `readable(_:)`, `writable(_:)` suspend the handler

@@ -50,7 +50,7 @@ public struct Configuration: Equatable, Sendable {
     public var workerClass = "sync"
     public var rootPath = ""
     public var forwardedAllowIPs = "127.0.0.1,::1"
-    public var secureSchemeHeaders = Self.headerTable(WSGISettings.defaultSecureSchemeHeaders)
+    public var secureSchemeHeaders = try! WSGISettings.headerTable(WSGISettings.defaultSecureSchemeHeaders)
     /// The worker command when an app is given and worker_cmd is not.
     public var wsgiWorkerCommand: [String]
 
@@ -122,7 +122,7 @@ public struct Configuration: Equatable, Sendable {
             environment["CORRAL_TIMEOUT"] = String(timeout)
             environment["CORRAL_ROOT_PATH"] = rootPath
             environment["CORRAL_FORWARDED_ALLOW_IPS"] = forwardedAllowIPs
-            environment["CORRAL_SECURE_SCHEME_HEADERS"] = Self.headerText(secureSchemeHeaders)
+            environment["CORRAL_SECURE_SCHEME_HEADERS"] = WSGISettings.headerText(secureSchemeHeaders)
         }
         for entry in rawEnv {
             let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -164,18 +164,4 @@ public struct Configuration: Equatable, Sendable {
     }
 
     static func nanoseconds(_ seconds: Double) -> Int64 { Int64(seconds * 1_000_000_000) }
-
-    /// `HEADER=value,…` (the command-line and environment form) as a table, and back (sorted).
-    static func headerTable(_ text: String) -> [String: String] {
-        var table: [String: String] = [:]
-        for entry in text.split(separator: ",") {
-            let parts = entry.split(separator: "=", maxSplits: 1)
-            table[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-        }
-        return table
-    }
-
-    static func headerText(_ table: [String: String]) -> String {
-        table.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-    }
 }

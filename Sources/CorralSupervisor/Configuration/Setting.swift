@@ -124,7 +124,10 @@ struct Setting: Sendable {
         // A TOML table { "X-FORWARDED-PROTO" = "https" } in the file, HEADER=value,… on a command line.
         Setting(name: "secure_scheme_headers", apply: { config, value, _ throws(SettingError) in
             switch value {
-            case .text(let text): config.secureSchemeHeaders = Configuration.headerTable(text)
+            case .text(let text):
+                do { config.secureSchemeHeaders = try WSGISettings.headerTable(text) } catch {
+                    throw SettingError(expected: "HEADER=value pairs, comma-separated", got: value)
+                }
             case .table(let entries): config.secureSchemeHeaders = entries
             default: throw SettingError(expected: "a table of header = value", got: value)
             }
@@ -133,7 +136,7 @@ struct Setting: Sendable {
             for (header, value) in config.secureSchemeHeaders { table[header] = value }
             return table
         }, check: { config in
-            do { _ = try WSGISettings(secureSchemeHeaders: Configuration.headerText(config.secureSchemeHeaders)) } catch { return "\(error)" }
+            do { _ = try WSGISettings(secureSchemeHeaders: WSGISettings.headerText(config.secureSchemeHeaders)) } catch { return "\(error)" }
             return nil
         }),
     ]

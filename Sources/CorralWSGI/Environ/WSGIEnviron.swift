@@ -40,7 +40,7 @@ public struct WSGIEnviron {
         add("REMOTE_ADDR", remoteAddress)
         if let remotePort {
             let entry = beginEntry("REMOTE_PORT".utf8)
-            appendDecimal(remotePort)
+            ResponseHead.appendDecimal(remotePort, to: &storage)
             endEntry(entry)
         }
 
@@ -119,11 +119,6 @@ public struct WSGIEnviron {
         let entry = beginEntry(UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
         storage.append(contentsOf: value.utf8)
         endEntry(entry)
-    }
-
-    private mutating func appendDecimal(_ value: Int) {
-        if value >= 10 { appendDecimal(value / 10) }
-        storage.append(UInt8(ascii: "0") + UInt8(value % 10))
     }
 
     /// PATH_INFO: the percent-decoded path (bytes, so latin-1 on the Python side), without the

@@ -19,15 +19,26 @@ public struct WSGISettings: Sendable {
         }
         self.scriptName = name
         self.forwardedAllowIPs = forwardedAllowIPs
-        self.secureSchemeHeaders = []
-        for entry in secureSchemeHeaders.split(separator: ",") where !entry.allSatisfy({ $0 == " " }) {
+        self.secureSchemeHeaders = try Self.headerTable(secureSchemeHeaders).sorted { $0.key < $1.key }
+            .map { (Array($0.key.lowercased().utf8), Array($0.value.utf8)) }
+    }
+
+    /// `HEADER=value,…` (the command-line and CORRAL_SECURE_SCHEME_HEADERS form) as a table.
+    public static func headerTable(_ text: String) throws(WSGISettingError) -> [String: String] {
+        var table: [String: String] = [:]
+        for entry in text.split(separator: ",") where !entry.allSatisfy({ $0 == " " }) {
             let parts = entry.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else {
+            guard parts.count == 2, !parts[0].trimmingSpaces.isEmpty else {
                 throw WSGISettingError("secure_scheme_headers entries are HEADER=value, got \"\(entry)\"")
             }
-            self.secureSchemeHeaders.append((Array(parts[0].trimmingSpaces.lowercased().utf8),
-                                             Array(parts[1].trimmingSpaces.utf8)))
+            table[String(parts[0].trimmingSpaces)] = String(parts[1].trimmingSpaces)
         }
+        return table
+    }
+
+    /// The table back in that form, sorted.
+    public static func headerText(_ table: [String: String]) -> String {
+        table.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
     }
 }
 
