@@ -46,35 +46,6 @@ public enum BodyFraming: Equatable, Sendable {
     case chunked
 }
 
-/// gunicorn's limits, with gunicorn's names and defaults; `body` is corral's own (413).
-public struct HTTPLimits: Equatable, Sendable {
-    /// `limit_request_line`: longest request line in bytes (0 = unlimited, i.e. 8190). Over → 414.
-    public var requestLine: Int
-    /// `limit_request_fields`: most header fields (max 32768). Over → 431.
-    public var fieldCount: Int
-    /// `limit_request_field_size`: longest header line in bytes (0 = unlimited). Over → 431.
-    public var fieldSize: Int
-    /// `limit_request_body`: largest body in bytes (0 = unlimited). Over → 413.
-    public var bodySize: Int
-
-    public init(requestLine: Int = 4094, fieldCount: Int = 100, fieldSize: Int = 8190,
-                bodySize: Int = 100 << 20) {
-        self.requestLine = requestLine
-        self.fieldCount = fieldCount
-        self.fieldSize = fieldSize
-        self.bodySize = bodySize
-    }
-
-    /// The request line limit actually enforced (gunicorn: 0 means its maximum, 8190).
-    public var effectiveRequestLine: Int { requestLine <= 0 ? 8190 : requestLine }
-    public var effectiveFieldSize: Int { fieldSize <= 0 ? 8190 : fieldSize }
-
-    /// The largest request head these limits allow: the read buffer never needs more.
-    public var maximumHeadSize: Int {
-        effectiveRequestLine + 2 + fieldCount * (effectiveFieldSize + 2) + 2
-    }
-}
-
 /// A request the engine refuses: the status to answer with and a short reason for the error log.
 public struct HTTPError: Error, Equatable, Sendable {
     public var status: UInt16

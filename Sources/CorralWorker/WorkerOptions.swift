@@ -93,17 +93,14 @@ public struct WorkerOptions: ParsableArguments, Sendable {
 
     public func serverConfiguration() throws -> ServerConfiguration {
         var configuration = ServerConfiguration()
-        configuration.limits = HTTPLimits(
-            requestLine: try number(limitRequestLine, "limit_request_line", default: 4094),
-            fieldCount: try number(limitRequestFields, "limit_request_fields", default: 100),
-            fieldSize: try number(limitRequestFieldSize, "limit_request_field_size", default: 8190),
-            bodySize: try number(limitRequestBody, "limit_request_body", default: 100 << 20))
-        guard (0...8190).contains(configuration.limits.requestLine) else {
-            throw ValidationError("limit_request_line must be from 0 to 8190")
+        let requestLine = try number(limitRequestLine, "limit_request_line", default: 4094)
+        let fieldCount = try number(limitRequestFields, "limit_request_fields", default: 100)
+        let fieldSize = try number(limitRequestFieldSize, "limit_request_field_size", default: 8190)
+        guard requestLine >= 0, fieldCount >= 0, fieldSize >= 0 else {
+            throw ValidationError("limit_request_line, limit_request_fields and limit_request_field_size must be 0 or more")
         }
-        guard (1...32768).contains(configuration.limits.fieldCount) else {
-            throw ValidationError("limit_request_fields must be from 1 to 32768")
-        }
+        configuration.limits = HTTPLimits(requestLine: requestLine, fieldCount: fieldCount, fieldSize: fieldSize,
+                                          bodySize: try number(limitRequestBody, "limit_request_body", default: 100 << 20))
         configuration.keepalive = Self.nanoseconds(try number(keepalive, "keepalive", default: 2))
         configuration.headerTimeout = Self.nanoseconds(try number(headerTimeout, "header_timeout", default: 10))
         configuration.workerConnections = try number(workerConnections, "worker_connections", default: 1000)

@@ -236,9 +236,6 @@ struct RequestParserTests {
         ("Content-Length: \t42 \t\r\n", .contentLength(42)),
         ("content-length: 7\r\n", .contentLength(7)),
         ("Content-Length: 007\r\n", .contentLength(7)),
-        ("Content-Length: 5\r\nContent-Length: 5\r\n", .contentLength(5)),
-        ("Content-Length: 5, 5\r\n", .contentLength(5)),
-        ("Content-Length: 5,5,5\r\n", .contentLength(5)),
         ("Content-Length: 104857600\r\n", .contentLength(104_857_600)),
         ("Transfer-Encoding: chunked\r\n", .chunked),
         ("Transfer-Encoding: Chunked\r\n", .chunked),
@@ -379,9 +376,9 @@ struct RequestParserTests {
         #expect(line.utf8.count == limits.requestLine)
         #expect(ParserHarness.parse(line + "\r\nHost: h\r\n\r\n").head != nil)
         #expect(ParserHarness.parseIncrementally(line + "\r\nHost: h\r\n\r\n").head != nil)
-        // A field line of exactly `fieldSize` bytes.
-        let field = "X-Big: " + String(repeating: "v", count: limits.fieldSize - 7)
-        #expect(field.utf8.count == limits.fieldSize)
+        // A field line of `fieldSize` bytes with its CRLF, as gunicorn counts it.
+        let field = "X-Big: " + String(repeating: "v", count: limits.fieldSize - 2 - 7)
+        #expect(field.utf8.count + 2 == limits.fieldSize)
         #expect(ParserHarness.parse("GET / HTTP/1.1\r\nHost: h\r\n\(field)\r\n\r\n").head != nil)
         #expect(ParserHarness.parseIncrementally("GET / HTTP/1.1\r\nHost: h\r\n\(field)\r\n\r\n").head != nil)
         // Exactly `fieldCount` fields.
@@ -395,14 +392,50 @@ struct RequestParserTests {
         #expect(ParserHarness.parse(cl).head?.framing == .contentLength(limits.bodySize))
     }
 
-    @Test func zeroLimitsMeanGunicornMaximum() throws {
-        let limits = HTTPLimits(requestLine: 0, fieldSize: 0)
-        let long = "GET /" + String(repeating: "a", count: 8000) + " HTTP/1.1\r\nHost: h\r\n\r\n"
+    @Test func zeroLimitsMeanWhatTheyMeanInGunicorn() throws {
+        // limit_request_line = 0 is unlimited (bounded at 64 KiB); limit_request_field_size = 0 is 8190.
+        let limits = HTTPLimits(requestLine: 0, fieldCount: 0, fieldSize: 0)
+        #expect(limits.requestLine == HTTPLimits.unlimitedRequestLine)
+        #expect(limits.fieldCount == 32768)
+        let long = "GET /" + String(repeating: "a", count: 20000) + " HTTP/1.1\r\nHost: h\r\n\r\n"
         #expect(ParserHarness.parse(long, limits: limits).head != nil)
-        let tooLong = "GET /" + String(repeating: "a", count: 8190) + " HTTP/1.1\r\nHost: h\r\n\r\n"
+        let tooLong = "GET /" + String(repeating: "a", count: 65536) + " HTTP/1.1\r\nHost: h\r\n\r\n"
         #expect(ParserHarness.parse(tooLong, limits: limits).status == 414)
-        let bigField = "GET / HTTP/1.1\r\nHost: h\r\nX: " + String(repeating: "a", count: 8187) + "\r\n\r\n"
+        let bigField = "GET / HTTP/1.1\r\nHost: h\r\nX: " + String(repeating: "a", count: 8185) + "\r\n\r\n"
         #expect(ParserHarness.parse(bigField, limits: limits).head != nil)
+        let tooBigField = "GET / HTTP/1.1\r\nHost: h\r\nX: " + String(repeating: "a", count: 8186) + "\r\n\r\n"
+        #expect(ParserHarness.parse(tooBigField, limits: limits).status == 431)
+    }
+
+    @Test func limitsAboveGunicornsMaximaAreClampedAndSaidSo() {
+        let limits = HTTPLimits(requestLine: 20000, fieldCount: 100_000, fieldSize: 1 << 20)
+        #expect(limits.requestLine == 8190)
+        #expect(limits.fieldCount == 32768)
+        #expect(limits.fieldSize == 1 << 20)  // no upper bound, as in gunicorn
+        #expect(limits.maximumHeadSize == HTTPLimits.maximumHead)
+        #expect(HTTPLimits.adjustments(requestLine: 20000, fieldCount: 100_000) == [
+            "limit_request_line 20000 is clamped to 8190, gunicorn's maximum",
+            "limit_request_fields 100000 is clamped to 32768, gunicorn's maximum",
+        ])
+        #expect(HTTPLimits.adjustments(requestLine: 8190, fieldCount: 32768).isEmpty)
+        #expect(HTTPLimits.adjustments(requestLine: 0, fieldCount: 0).isEmpty)
+        let line = "GET /" + String(repeating: "a", count: 8190 - 14) + " HTTP/1.1"
+        #expect(ParserHarness.parse(line + "\r\nHost: h\r\n\r\n", limits: limits).head != nil)
+        #expect(ParserHarness.parse("GET /a" + line.dropFirst(5) + "\r\nHost: h\r\n\r\n", limits: limits).status == 414)
+        let field = "X: " + String(repeating: "b", count: 100_000)
+        #expect(ParserHarness.parse("GET / HTTP/1.1\r\nHost: h\r\n\(field)\r\n\r\n", limits: limits).head != nil)
+    }
+
+    @Test func contentLengthMustBeOneValueInOneField() {
+        for fields in ["Content-Length: 5, 5\r\n", "Content-Length: 5,5,5\r\n", "Content-Length: 5\r\nContent-Length: 5\r\n"] {
+            #expect(ParserHarness.parse("POST / HTTP/1.1\r\nHost: h\r\n\(fields)\r\n").status == 400, "\(fields)")
+        }
+    }
+
+    @Test func secondContentTypeIs400() {
+        let one = "POST / HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n"
+        #expect(ParserHarness.parse(one + "\r\n").head != nil)
+        #expect(ParserHarness.parse(one + "content-type: text/html\r\n\r\n").status == 400)
     }
 
     @Test func smallFieldTableFailsWith431InsteadOfOverflowing() {
@@ -481,7 +514,7 @@ struct RequestParserTests {
         #expect(ParserHarness.parse(atLimit + "\r").result == .incomplete)
         #expect(ParserHarness.parse(atLimit + "a").status == 414)
         // A field line with no newline yet, already past the limit.
-        let partialField = "GET / HTTP/1.1\r\nX: " + String(repeating: "b", count: limits.fieldSize)
+        let partialField = "GET / HTTP/1.1\r\nX: " + String(repeating: "b", count: limits.fieldSize - 2)
         #expect(ParserHarness.parse(partialField).status == 431)
         // One field too many, before its line ends.
         var raw = "GET / HTTP/1.1\r\n"
@@ -494,7 +527,7 @@ struct RequestParserTests {
     @Test func maximumHeadSizeIsEnforced() {
         // With tiny limits the head-size bound is reachable through leading empty lines.
         let limits = HTTPLimits(requestLine: 20, fieldCount: 1, fieldSize: 10)
-        #expect(limits.maximumHeadSize == 36)
+        #expect(limits.maximumHeadSize == 34)
         let raw = String(repeating: "\r\n", count: 8) + "GET / HTTP/1.1\r\nHost: h"
         #expect(raw.utf8.count > limits.maximumHeadSize)
         #expect(ParserHarness.parse(raw, limits: limits).status == 431)

@@ -28,6 +28,9 @@ struct SmugglingTests {
         .init(name: "duplicate differing CL", raw: post("Content-Length: 5\r\nContent-Length: 6\r\n"), status: 400),
         .init(name: "CL list differing", raw: post("Content-Length: 5, 6\r\n"), status: 400),
         .init(name: "CL list then field differing", raw: post("Content-Length: 5,5\r\nContent-Length: 50\r\n"), status: 400),
+        .init(name: "CL list of equal values", raw: post("Content-Length: 5, 5\r\n"), status: 400),
+        .init(name: "duplicate equal CL", raw: post("Content-Length: 5\r\nContent-Length: 5\r\n"), status: 400),
+        .init(name: "second Content-Type", raw: post("Content-Type: a/b\r\nContent-Type: c/d\r\n"), status: 400),
         .init(name: "CL +5", raw: post("Content-Length: +5\r\n"), status: 400),
         .init(name: "CL 0x10", raw: post("Content-Length: 0x10\r\n"), status: 400),
         .init(name: "CL ' 5 5'", raw: post("Content-Length:  5 5\r\n"), status: 400),
@@ -127,20 +130,20 @@ struct SmugglingTests {
         let longLine = "GET /" + String(repeating: "a", count: l.requestLine + 1 - fixed) + " HTTP/1.1"
         var manyFields = "GET / HTTP/1.1\r\nHost: h\r\n"
         for i in 1...l.fieldCount { manyFields += "X-\(i): v\r\n" }  // Host + 100 = 101 fields
-        let bigField = "X-Big: " + String(repeating: "v", count: l.fieldSize + 1 - 7)
+        let bigField = "X-Big: " + String(repeating: "v", count: l.fieldSize - 1 - 7)  // 8189 bytes + CRLF
         return [
             .init(name: "request line 4095 bytes", raw: longLine + "\r\nHost: h\r\n\r\n", status: 414),
             .init(name: "request line 4095 bytes, bare LF", raw: longLine + "\nHost: h\n\n", status: 414),
             .init(name: "request line 64 KiB", raw: "GET /" + String(repeating: "a", count: 65536), status: 414),
             .init(name: "101 fields", raw: manyFields + "\r\n", status: 431),
-            .init(name: "8191-byte field", raw: "GET / HTTP/1.1\r\nHost: h\r\n\(bigField)\r\n\r\n", status: 431),
-            .init(name: "8191-byte field, no newline yet", raw: "GET / HTTP/1.1\r\nHost: h\r\n\(bigField)", status: 431),
+            .init(name: "8189-byte field (8191 with CRLF)", raw: "GET / HTTP/1.1\r\nHost: h\r\n\(bigField)\r\n\r\n", status: 431),
+            .init(name: "8189-byte field, no newline yet", raw: "GET / HTTP/1.1\r\nHost: h\r\n\(bigField)", status: 431),
             .init(name: "custom request line limit", raw: "GET /abcdef HTTP/1.1\r\nHost: h\r\n\r\n", status: 414,
                   limits: HTTPLimits(requestLine: 16)),
             .init(name: "custom field count", raw: "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n", status: 431,
                   limits: HTTPLimits(fieldCount: 2)),
             .init(name: "custom field size", raw: "GET / HTTP/1.1\r\nHost: h\r\nX-Long: 12345\r\n\r\n", status: 431,
-                  limits: HTTPLimits(fieldSize: 12)),
+                  limits: HTTPLimits(fieldSize: 14)),  // "X-Long: 12345" is 13 bytes, 15 with CRLF
         ]
     }()
 

@@ -89,8 +89,18 @@ import Testing
         #expect(found.contains { $0.hasSuffix(":3: reuse_port: expected true or false, got the integer 1") }, "\(found)")
         #expect(found.count == 3, "every error at once: \(found)")
         #expect(try errors("workers = 0\n").first?.contains("expected a positive integer or \"auto\"") == true)
-        #expect(try errors("limit_request_line = 9000\n").first?.contains("from 0 to 8190") == true)
+        #expect(try errors("limit_request_line = -1\n").first?.contains("expected an integer at least 0, got the integer -1") == true)
         #expect(try errors(commandLine: [("backlog", "lots")]).first == "command line: backlog: expected an integer from 1 to 65535, got the string \"lots\"")
+    }
+
+    @Test func limitsGunicornAcceptsLoadAndTheirClampsAreWarnings() throws {
+        let loaded = try load("workers = 1\nlimit_request_line = 9000\nlimit_request_fields = 40000\nlimit_request_field_size = 100000\n")
+        #expect(loaded.configuration.limitRequestFieldSize == 100_000)
+        let warnings = loaded.warnings.map(\.description)
+        #expect(warnings.contains { $0.hasSuffix(":2: limit_request_line 9000 is clamped to 8190, gunicorn's maximum") }, "\(warnings)")
+        #expect(warnings.contains { $0.hasSuffix(":3: limit_request_fields 40000 is clamped to 32768, gunicorn's maximum") }, "\(warnings)")
+        #expect(warnings.count == 2)
+        #expect(try load("limit_request_line = 0\nlimit_request_fields = 0\nlimit_request_field_size = 0\n").warnings.isEmpty)
     }
 
     @Test func aSyntaxErrorNamesTheLine() throws {
@@ -176,7 +186,7 @@ import Testing
         let environment = try load("keepalive = 5\nworker_connections = 7\nlimit_request_fields = 0\naccesslog = \"-\"\nraw_env = [\"CORRAL_KEEPALIVE=9\"]\n")
             .configuration.workerEnvironment
         #expect(environment["CORRAL_WORKER_CONNECTIONS"] == "7")
-        #expect(environment["CORRAL_LIMIT_REQUEST_FIELDS"] == "32768", "0 means gunicorn's maximum")
+        #expect(environment["CORRAL_LIMIT_REQUEST_FIELDS"] == "0", "the worker reads 0 as gunicorn's maximum")
         #expect(environment["CORRAL_ACCESSLOG"] == "-")
         #expect(environment["CORRAL_KEEPALIVE"] == "9", "raw_env wins")
     }

@@ -56,6 +56,9 @@ public struct ChunkedDecoder: Sendable {
     private var sizeLineLength = 0
     private var remaining = 0
     private var trailerBytes = 0
+    /// The trailer field name being read, lowercased (names longer than 32 bytes are never prohibited).
+    private var trailerName = SIMD32<UInt8>()
+    private var trailerNameLength = 0
     private var error: HTTPError?
     public let bodyLimit: Int
     /// Body bytes announced by the chunk sizes so far.
@@ -199,6 +202,9 @@ public struct ChunkedDecoder: Sendable {
                     state = .finalLF
                 } else if HTTPGrammar.isTokenChar(c) {
                     state = .trailerName
+                    trailerName = SIMD32()
+                    trailerName[0] = HTTPGrammar.lowercased(c)
+                    trailerNameLength = 1
                 } else if HTTPGrammar.isWhitespace(c) {
                     return fail(400, "obsolete line folding in trailer")
                 } else {
@@ -206,8 +212,12 @@ public struct ChunkedDecoder: Sendable {
                 }
             case .trailerName:
                 if HTTPGrammar.isTokenChar(c) {
-                    break
+                    if trailerNameLength < 32 { trailerName[trailerNameLength] = HTTPGrammar.lowercased(c) }
+                    trailerNameLength += 1
                 } else if c == HTTPGrammar.colon {
+                    if trailerNameLength <= 32 && Self.prohibitedTrailers.contains(trailerName) {
+                        return fail(400, "field not allowed in a trailer")
+                    }
                     state = .trailerValue
                 } else if HTTPGrammar.isWhitespace(c) {
                     return fail(400, "whitespace before colon in trailer")
@@ -248,6 +258,21 @@ public struct ChunkedDecoder: Sendable {
         case .failed: return .failed(error ?? HTTPError(400, "invalid chunked body"))
         default: return .needMore(consumed: n)
         }
+    }
+
+    /// Fields a sender must not put in a trailer (RFC 9110 §6.5.1: framing, routing, request
+    /// modifiers, authentication, response control and content metadata). A recipient that merged
+    /// them into the head would let a body override what a proxy checked, so they are refused.
+    static let prohibitedTrailers: [SIMD32<UInt8>] = [
+        "content-length", "transfer-encoding", "host", "trailer", "te", "connection", "keep-alive", "upgrade",
+        "cache-control", "expect", "max-forwards", "pragma", "range", "if-match", "if-none-match",
+        "if-modified-since", "if-unmodified-since", "if-range", "authorization", "proxy-authorization",
+        "cookie", "set-cookie", "www-authenticate", "proxy-authenticate", "age", "expires", "date",
+        "location", "retry-after", "vary", "warning", "content-encoding", "content-type", "content-range",
+    ].map { name in
+        var lanes = SIMD32<UInt8>()
+        for (index, byte) in name.utf8.enumerated() { lanes[index] = byte }
+        return lanes
     }
 
     private mutating func fail(_ status: UInt16, _ reason: StaticString) -> Step {

@@ -88,8 +88,8 @@ public struct RequestParser: Sendable {
 
     private mutating func scan(_ buffer: UnsafeRawBufferPointer) -> ScanResult {
         let n = buffer.count
-        let requestLineLimit = limits.effectiveRequestLine
-        let fieldLimit = limits.effectiveFieldSize
+        let requestLineLimit = limits.requestLine
+        let fieldLimit = limits.longestFieldLine
         var i = scanned
         while true {
             i = Self.findLF(buffer, from: i)
@@ -177,6 +177,7 @@ public struct RequestParser: Sendable {
         // Field lines.
         var framing = FramingState()
         var hostCount = 0
+        var contentTypeCount = 0
         var connectionClose = false
         var connectionKeepAlive = false
         var expectsContinue = false
@@ -238,6 +239,9 @@ public struct RequestParser: Sendable {
                     }
                     return true
                 }
+            case 12 where nameBytes.equalsLowercased("content-type"):
+                contentTypeCount += 1
+                if contentTypeCount > 1 { return .failed(HTTPError(400, "more than one Content-Type")) }
             case 14 where nameBytes.equalsLowercased("content-length"):
                 if let error = framing.addContentLength(valueBytes) { return .failed(error) }
             case 17 where nameBytes.equalsLowercased("transfer-encoding"):
@@ -437,199 +441,6 @@ public struct RequestParser: Sendable {
 private func memcmpBytes(_ a: UnsafeRawPointer, _ b: UnsafePointer<UInt8>, _ count: Int) -> Bool {
     for i in 0..<count where a.load(fromByteOffset: i, as: UInt8.self) != b[i] { return false }
     return true
-}
-
-// MARK: - Framing (Content-Length / Transfer-Encoding)
-
-private struct FramingState {
-    var contentLength: Int?
-    var sawTransferEncoding = false
-    /// Codings seen across all Transfer-Encoding fields, in order.
-    var codingCount = 0
-    var lastIsChunked = false
-    var chunkedCount = 0
-    var sawOtherCoding = false
-
-    /// One Content-Length field: a list of identical decimal values (RFC 9110 §8.6).
-    mutating func addContentLength(_ value: UnsafeRawBufferPointer) -> HTTPError? {
-        var error: HTTPError?
-        var elements = 0
-        HTTPGrammar.forEachListElement(value, skipEmpty: false) { element in
-            elements += 1
-            guard let n = HTTPGrammar.parseDecimal(element) else {
-                error = HTTPError(400, "invalid Content-Length")
-                return false
-            }
-            if let previous = contentLength, previous != n {
-                error = HTTPError(400, "conflicting Content-Length values")
-                return false
-            }
-            contentLength = n
-            return true
-        }
-        if error == nil && elements == 0 { error = HTTPError(400, "invalid Content-Length") }
-        return error
-    }
-
-    /// One Transfer-Encoding field: a list of codings (RFC 9112 §6.1).
-    mutating func addTransferEncoding(_ value: UnsafeRawBufferPointer) -> HTTPError? {
-        sawTransferEncoding = true
-        var error: HTTPError?
-        HTTPGrammar.forEachListElement(value) { coding in
-            for i in 0..<coding.count where !HTTPGrammar.isTokenChar(coding[i]) {
-                error = HTTPError(400, "invalid Transfer-Encoding")
-                return false
-            }
-            codingCount += 1
-            if coding.equalsLowercased("chunked") {
-                chunkedCount += 1
-                lastIsChunked = true
-            } else {
-                sawOtherCoding = true
-                lastIsChunked = false
-            }
-            return true
-        }
-        return error
-    }
-
-    func resolve(version: HTTPVersion, bodyLimit: Int) -> Result<BodyFraming, HTTPError> {
-        if sawTransferEncoding {
-            if version == .http1_0 { return .failure(HTTPError(400, "Transfer-Encoding in an HTTP/1.0 request")) }
-            if contentLength != nil {
-                return .failure(HTTPError(400, "both Content-Length and Transfer-Encoding"))
-            }
-            if !lastIsChunked { return .failure(HTTPError(400, "chunked is not the final transfer coding")) }
-            if chunkedCount > 1 { return .failure(HTTPError(400, "chunked applied more than once")) }
-            if sawOtherCoding { return .failure(HTTPError(501, "unsupported transfer coding")) }
-            return .success(.chunked)
-        }
-        if let n = contentLength {
-            if bodyLimit > 0 && n > bodyLimit { return .failure(HTTPError(413, "request body too large")) }
-            return .success(.contentLength(n))
-        }
-        return .success(.none)
-    }
-}
-
-// MARK: - Grammar helpers
-
-/// RFC 9110 character classes, without tables or allocation.
-public enum HTTPGrammar {
-    public static let cr: UInt8 = 0x0D
-    public static let lf: UInt8 = 0x0A
-    public static let sp: UInt8 = 0x20
-    public static let htab: UInt8 = 0x09
-    public static let colon: UInt8 = 0x3A
-
-    /// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~"
-    ///         / DIGIT / ALPHA
-    @inline(__always)
-    public static func isTokenChar(_ c: UInt8) -> Bool {
-        // Bit masks of tchar for bytes 0-63 and 64-127.
-        let low: UInt64 = 0x03FF_6CFA_0000_0000
-        let high: UInt64 = 0x57FF_FFFF_C7FF_FFFE
-        if c < 64 { return (low >> UInt64(c)) & 1 == 1 }
-        if c < 128 { return (high >> UInt64(c &- 64)) & 1 == 1 }
-        return false
-    }
-
-    /// field-vchar / SP / HTAB (obs-text allowed); rejects NUL, CR, LF, other CTLs and DEL.
-    @inline(__always)
-    public static func isFieldValueByte(_ c: UInt8) -> Bool {
-        (c >= 0x20 && c != 0x7F) || c == htab
-    }
-
-    /// Whether every byte of `buffer[start..<end]` is a field value byte. Eight bytes at a time.
-    @inline(__always)
-    public static func isFieldValue(_ buffer: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Bool {
-        var i = start
-        while i &+ 8 <= end {
-            let w = buffer.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            if swarHasLess(w, 0x20) | swarHasByte(w, 0x7F) != 0 {
-                for k in i..<(i &+ 8) where !isFieldValueByte(buffer[k]) { return false }
-            }
-            i &+= 8
-        }
-        while i < end {
-            if !isFieldValueByte(buffer[i]) { return false }
-            i &+= 1
-        }
-        return true
-    }
-
-    /// The offset of the first byte in `buffer[start..<end]` that is SP, a CTL or DEL, or `end`.
-    @inline(__always)
-    static func firstSpaceOrControl(_ buffer: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int {
-        var i = start
-        while i &+ 8 <= end {
-            let w = buffer.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            if swarHasLess(w, 0x21) | swarHasByte(w, 0x7F) != 0 { break }
-            i &+= 8
-        }
-        while i < end {
-            let c = buffer[i]
-            if c <= 0x20 || c == 0x7F { return i }
-            i &+= 1
-        }
-        return end
-    }
-
-    /// Non-zero iff some byte of `w` is below `n` (n <= 128). The answer "any" is exact.
-    @inline(__always)
-    static func swarHasLess(_ w: UInt64, _ n: UInt8) -> UInt64 {
-        (w &- 0x0101_0101_0101_0101 &* UInt64(n)) & ~w & 0x8080_8080_8080_8080
-    }
-
-    /// Non-zero iff some byte of `w` equals `c`.
-    @inline(__always)
-    static func swarHasByte(_ w: UInt64, _ c: UInt8) -> UInt64 {
-        let x = w ^ (0x0101_0101_0101_0101 &* UInt64(c))
-        return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
-    }
-
-    @inline(__always)
-    public static func isWhitespace(_ c: UInt8) -> Bool { c == sp || c == htab }
-
-    @inline(__always)
-    public static func isDigit(_ c: UInt8) -> Bool { c &- 0x30 < 10 }
-
-    @inline(__always)
-    public static func isAlpha(_ c: UInt8) -> Bool { (c | 0x20) &- 0x61 < 26 }
-
-    /// 1*DIGIT as a non-negative Int, or nil (empty, any other byte, or overflow).
-    public static func parseDecimal(_ bytes: UnsafeRawBufferPointer) -> Int? {
-        if bytes.isEmpty { return nil }
-        var n = 0
-        for c in bytes {
-            guard isDigit(c) else { return nil }
-            let (times10, o1) = n.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times10.addingReportingOverflow(Int(c &- 0x30))
-            if o1 || o2 { return nil }
-            n = sum
-        }
-        return n
-    }
-
-    /// Calls `body` with each comma-separated element of `list`, trimmed of SP/HTAB; stops when
-    /// `body` returns false. Empty elements are skipped (RFC 9110 §5.6.1) unless `skipEmpty` is false.
-    @inline(__always)
-    public static func forEachListElement(_ list: UnsafeRawBufferPointer, skipEmpty: Bool = true,
-                                          _ body: (UnsafeRawBufferPointer) -> Bool) {
-        let n = list.count
-        var start = 0
-        while start <= n {
-            var end = start
-            while end < n && list[end] != UInt8(ascii: ",") { end += 1 }
-            var s = start, e = end
-            while s < e && isWhitespace(list[s]) { s += 1 }
-            while e > s && isWhitespace(list[e - 1]) { e -= 1 }
-            if s < e || !skipEmpty {
-                if !body(UnsafeRawBufferPointer(rebasing: list[s..<e])) { return }
-            }
-            start = end + 1
-        }
-    }
 }
 
 // MARK: - Field lookup

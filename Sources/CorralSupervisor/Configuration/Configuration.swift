@@ -100,8 +100,7 @@ public struct Configuration: Equatable, Sendable {
             "CORRAL_GRACEFUL_TIMEOUT": String(gracefulTimeout),
             "CORRAL_HEADER_TIMEOUT": String(headerTimeout),
             "CORRAL_LIMIT_REQUEST_LINE": String(limitRequestLine),
-            // gunicorn reads 0 (or less) as its maximum.
-            "CORRAL_LIMIT_REQUEST_FIELDS": String(limitRequestFields > 0 ? limitRequestFields : 32768),
+            "CORRAL_LIMIT_REQUEST_FIELDS": String(limitRequestFields),
             "CORRAL_LIMIT_REQUEST_FIELD_SIZE": String(limitRequestFieldSize),
             "CORRAL_LIMIT_REQUEST_BODY": String(limitRequestBody),
             "CORRAL_MAX_REQUESTS": String(maxRequests),

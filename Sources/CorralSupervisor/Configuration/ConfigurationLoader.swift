@@ -1,3 +1,4 @@
+import CorralHTTP
 import Glibc
 import TOMLKit
 
@@ -65,6 +66,10 @@ public struct ConfigurationLoader: Sendable {
             }
         }
         guard issues.isEmpty else { throw ConfigurationErrors(issues: issues) }
+        for note in HTTPLimits.adjustments(requestLine: configuration.limitRequestLine, fieldCount: configuration.limitRequestFields) {
+            let name = String(note.prefix { $0 != " " })
+            warnings.append(ConfigurationIssue(note, at: origins[name]))
+        }
         return Loaded(configuration: configuration, warnings: warnings)
     }
 

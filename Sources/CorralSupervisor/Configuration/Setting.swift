@@ -38,9 +38,10 @@ struct Setting: Sendable {
         seconds("timeout", \.timeout),
         seconds("graceful_timeout", \.gracefulTimeout),
         seconds("keepalive", \.keepalive),
-        integer("limit_request_line", \.limitRequestLine, 0...8190),
-        integer("limit_request_fields", \.limitRequestFields, 0...32768),
-        integer("limit_request_field_size", \.limitRequestFieldSize, 0...Int(Int32.max)),
+        // gunicorn's ranges: too large is clamped (HTTPLimits, with a warning), 0 has a meaning.
+        integer("limit_request_line", \.limitRequestLine, 0...Int.max),
+        integer("limit_request_fields", \.limitRequestFields, 0...Int.max),
+        integer("limit_request_field_size", \.limitRequestFieldSize, 0...Int.max),
         integer("limit_request_body", \.limitRequestBody, 0...Int.max),
         seconds("header_timeout", \.headerTimeout),
         integer("max_requests", \.maxRequests, 0...Int.max),
