@@ -55,6 +55,18 @@ public struct WorkerOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("log-level"), help: "debug, info, warning, error or critical (default info).")
     var logLevel: String?
 
+    @Option(name: .customLong("forwarded-allow-ips"), help: "Peers whose secure_scheme_headers are believed: addresses, networks or '*' (default 127.0.0.1,::1; env CORRAL_FORWARDED_ALLOW_IPS, else FORWARDED_ALLOW_IPS).")
+    var forwardedAllowIPs: String?
+
+    @Option(name: .customLong("secure-scheme-headers"), help: "HEADER=value pairs that mean https, comma-separated (default gunicorn's).")
+    var secureSchemeHeaders: String?
+
+    @Flag(name: .customLong("proxy-protocol"), help: "Read a PROXY protocol header (v1 or v2) before the first request; only --proxy-allow-from peers may connect (env CORRAL_PROXY_PROTOCOL).")
+    var proxyProtocol = false
+
+    @Option(name: .customLong("proxy-allow-from"), help: "proxy_allow_ips: peers allowed to connect with --proxy-protocol (default 127.0.0.1,::1).")
+    var proxyAllowIPs: String?
+
     public init() {}
 
     /// A setting from the flag, else the environment, else nil.
@@ -101,6 +113,16 @@ public struct WorkerOptions: ParsableArguments, Sendable {
         }
         configuration.limits = HTTPLimits(requestLine: requestLine, fieldCount: fieldCount, fieldSize: fieldSize,
                                           bodySize: try number(limitRequestBody, "limit_request_body", default: 100 << 20))
+        do {
+            configuration.forwarded = try ForwardedScheme(
+                forwardedAllowIPs: value(forwardedAllowIPs, "forwarded_allow_ips")
+                    ?? getenv("FORWARDED_ALLOW_IPS").map { String(cString: $0) } ?? ForwardedScheme.defaultAllowList,
+                secureSchemeHeaders: value(secureSchemeHeaders, "secure_scheme_headers") ?? ForwardedScheme.defaultSecureSchemeHeaders)
+            configuration.proxyProtocol = proxyProtocol || value(nil, "proxy_protocol") == "true"
+            configuration.proxyAllowList = try AddressAllowList(value(proxyAllowIPs, "proxy_allow_ips") ?? ForwardedScheme.defaultAllowList)
+        } catch {
+            throw ValidationError("\(error)")
+        }
         configuration.keepalive = Self.nanoseconds(try number(keepalive, "keepalive", default: 2))
         configuration.headerTimeout = Self.nanoseconds(try number(headerTimeout, "header_timeout", default: 10))
         configuration.workerConnections = try number(workerConnections, "worker_connections", default: 1000)

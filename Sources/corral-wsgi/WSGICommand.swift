@@ -37,14 +37,8 @@ struct WSGICommand: ParsableArguments {
     @Option(name: .customLong("root-path"), help: "SCRIPT_NAME: where the app is mounted (env CORRAL_ROOT_PATH, else SCRIPT_NAME).")
     var rootPath: String?
 
-    @Option(name: .customLong("forwarded-allow-ips"), help: "Peers whose proxy headers are trusted, comma-separated, or '*' (default 127.0.0.1,::1; env CORRAL_FORWARDED_ALLOW_IPS, else FORWARDED_ALLOW_IPS).")
-    var forwardedAllowIPs: String?
-
     @Flag(name: .customLong("check-config"), help: "Load the application and exit: 0, or 4 with the traceback (corrald --check-config runs this).")
     var checkConfig = false
-
-    @Option(name: .customLong("secure-scheme-headers"), help: "HEADER=value pairs that mean https, comma-separated (default gunicorn's).")
-    var secureSchemeHeaders: String?
 }
 
 /// The resolved settings corral-wsgi runs with.
@@ -84,11 +78,6 @@ struct WSGIWorkerSettings {
             throw WSGISettingError("timeout must be a number of seconds, got \(timeoutText ?? "")")
         }
         self.timeout = timeout
-        environ = try WSGISettings(
-            scriptName: command.rootPath ?? env("CORRAL_ROOT_PATH") ?? env("SCRIPT_NAME") ?? "",
-            forwardedAllowIPs: ForwardedAllowList(command.forwardedAllowIPs ?? env("CORRAL_FORWARDED_ALLOW_IPS")
-                                                  ?? env("FORWARDED_ALLOW_IPS") ?? "127.0.0.1,::1"),
-            secureSchemeHeaders: command.secureSchemeHeaders ?? env("CORRAL_SECURE_SCHEME_HEADERS")
-                ?? WSGISettings.defaultSecureSchemeHeaders)
+        environ = try WSGISettings(scriptName: command.rootPath ?? env("CORRAL_ROOT_PATH") ?? env("SCRIPT_NAME") ?? "")
     }
 }

@@ -110,6 +110,15 @@ struct DaemonOptions: ParsableCommand {
     @Option(name: .customLong("threads"), help: "Python threads per worker in the threaded classes (default 1).")
     var threads: String?
 
+    @Option(name: .customLong("forwarded-allow-ips"), help: "Peers whose secure_scheme_headers are believed: addresses, networks or '*' (default 127.0.0.1,::1).")
+    var forwardedAllowIPs: String?
+
+    @Flag(name: .customLong("proxy-protocol"), help: "Workers read a PROXY protocol header (v1 or v2) before the first request.")
+    var proxyProtocol = false
+
+    @Option(name: .customLong("proxy-allow-from"), help: "proxy_allow_ips: the only peers that may connect with --proxy-protocol (default 127.0.0.1,::1).")
+    var proxyAllowIPs: String?
+
     @Flag(name: .customLong("check-config"), help: "Validate the configuration (and that worker_cmd is executable), then exit 0 or 1.")
     var checkConfig = false
 
@@ -156,6 +165,9 @@ struct DaemonOptions: ParsableCommand {
         add("virtualenv", virtualenv)
         add("worker_class", workerClass)
         add("threads", threads)
+        add("forwarded_allow_ips", forwardedAllowIPs)
+        add("proxy_protocol", proxyProtocol ? "true" : nil)
+        add("proxy_allow_ips", proxyAllowIPs)
         return result
     }
 

@@ -103,10 +103,20 @@ import Testing
         #expect(try RawClient.get(port: worker.port, "/")?.text == "<h1>home</h1>\n")
         let redirect = try #require(try RawClient.get(port: worker.port, "/docs"))
         #expect(redirect.status == 301)
-        #expect(redirect.header("location") == "/docs/")
+        #expect(redirect.header("location") == "http://test/docs/")
+        // Behind a TLS-terminating proxy on a trusted peer (127.0.0.1 is in the default
+        // forwarded_allow_ips), the redirect keeps the client on https, and the query.
+        let behindTLS = try #require(try RawClient.get(port: worker.port, "/docs?x=1", headers: "X-Forwarded-Proto: https\r\n"))
+        #expect(behindTLS.header("location") == "https://test/docs/?x=1")
         let docs = try #require(try RawClient.get(port: worker.port, "/docs/"))
         #expect(docs.text == "<p>docs</p>\n")
         #expect(docs.header("content-type") == "text/html; charset=utf-8")
+    }
+
+    @Test func proxyHeadersFromPeersOutsideForwardedAllowIPsAreIgnored() throws {
+        let strict = try WorkerProcess(arguments: ["--root", root.path, "--forwarded-allow-ips", "10.9.9.9"])
+        let redirect = try #require(try RawClient.get(port: strict.port, "/docs", headers: "X-Forwarded-Proto: https\r\n"))
+        #expect(redirect.header("location") == "http://test/docs/")
     }
 
     @Test func conditionalRequestsGet304() throws {

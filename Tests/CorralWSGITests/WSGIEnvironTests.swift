@@ -3,12 +3,15 @@ import CorralWSGI
 import Testing
 
 /// Parses `raw` with the engine's parser and builds its environ, as corral-wsgi does.
-func environ(_ raw: String, peer: String = "127.0.0.1", settings: WSGISettings? = nil) throws -> WSGIEnviron {
-    try environ(bytes: Array(raw.utf8), peer: peer, settings: settings)
+func environ(_ raw: String, peer: String = "127.0.0.1", settings: WSGISettings? = nil,
+             forwarded: ForwardedScheme? = nil) throws -> WSGIEnviron {
+    try environ(bytes: Array(raw.utf8), peer: peer, settings: settings, forwarded: forwarded)
 }
 
-func environ(bytes: [UInt8], peer: String = "127.0.0.1", settings: WSGISettings? = nil) throws -> WSGIEnviron {
+func environ(bytes: [UInt8], peer: String = "127.0.0.1", settings: WSGISettings? = nil,
+             forwarded: ForwardedScheme? = nil) throws -> WSGIEnviron {
     let settings = try settings ?? WSGISettings()
+    let forwarded = try forwarded ?? ForwardedScheme()
     var parser = RequestParser(limits: HTTPLimits())
     var table = [HeaderField](repeating: HeaderField(name: .empty, value: .empty), count: 100)
     var result = WSGIEnviron()
@@ -19,8 +22,10 @@ func environ(bytes: [UInt8], peer: String = "127.0.0.1", settings: WSGISettings?
                 throw WSGISettingError("the test request did not parse")
             }
             peerBytes.withUnsafeBytes { peer in
-                result.build(head: head, buffer: raw, fields: UnsafeBufferPointer(rebasing: fields[..<head.fieldCount]),
-                             remoteAddress: peer, remotePort: 54321, settings: settings, serverAddress: { ("10.0.0.1", "8000") })
+                let requestFields = UnsafeBufferPointer(rebasing: fields[..<head.fieldCount])
+                result.build(head: head, buffer: raw, fields: requestFields, remoteAddress: peer, remotePort: 54321,
+                             isSecure: forwarded.isSecure(peer: peer, fields: requestFields, buffer: raw),
+                             settings: settings, serverAddress: { ("10.0.0.1", "8000") })
             }
         }
     }
@@ -124,17 +129,17 @@ func environ(bytes: [UInt8], peer: String = "127.0.0.1", settings: WSGISettings?
         let untrusted = try environ(request, peer: "203.0.113.9")
         #expect(untrusted["wsgi.url_scheme"] == "http")
         #expect(untrusted["SERVER_PORT"] == "80")
-        let everyone = try WSGISettings(forwardedAllowIPs: ForwardedAllowList("*"))
-        #expect(try environ(request, peer: "203.0.113.9", settings: everyone)["wsgi.url_scheme"] == "https")
+        let everyone = try ForwardedScheme(forwardedAllowIPs: "*")
+        #expect(try environ(request, peer: "203.0.113.9", forwarded: everyone)["wsgi.url_scheme"] == "https")
     }
 
     @Test func secureSchemeHeadersMustMatchTheirValue() throws {
         #expect(try environ("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: http\r\n\r\n")["wsgi.url_scheme"] == "http")
         #expect(try environ("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Ssl: on\r\n\r\n")["wsgi.url_scheme"] == "https")
-        let custom = try WSGISettings(secureSchemeHeaders: "X-Scheme=https")
-        #expect(try environ("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: https\r\n\r\n", settings: custom)["wsgi.url_scheme"] == "http")
-        #expect(try environ("GET / HTTP/1.1\r\nHost: a\r\nX-Scheme: https\r\n\r\n", settings: custom)["wsgi.url_scheme"] == "https")
-        #expect(throws: WSGISettingError.self) { try WSGISettings(secureSchemeHeaders: "X-Scheme") }
+        let custom = try ForwardedScheme(secureSchemeHeaders: "X-Scheme=https")
+        #expect(try environ("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: https\r\n\r\n", forwarded: custom)["wsgi.url_scheme"] == "http")
+        #expect(try environ("GET / HTTP/1.1\r\nHost: a\r\nX-Scheme: https\r\n\r\n", forwarded: custom)["wsgi.url_scheme"] == "https")
+        #expect(throws: ProxySettingError.self) { try ForwardedScheme(secureSchemeHeaders: "X-Scheme") }
     }
 
     @Test func serverNameForms() throws {
@@ -160,7 +165,7 @@ func environ(bytes: [UInt8], peer: String = "127.0.0.1", settings: WSGISettings?
             try table.withUnsafeMutableBufferPointer { fields in
                 guard case .complete(let head) = parser.parseHead(raw, fields: fields) else { throw WSGISettingError("parse") }
                 env.build(head: head, buffer: raw, fields: UnsafeBufferPointer(rebasing: fields[..<head.fieldCount]),
-                          remoteAddress: UnsafeRawBufferPointer(start: nil, count: 0), remotePort: nil, settings: try WSGISettings(),
+                          remoteAddress: UnsafeRawBufferPointer(start: nil, count: 0), remotePort: nil, isSecure: false, settings: try WSGISettings(),
                           serverAddress: { ("x", "1") })
             }
         }
@@ -183,14 +188,5 @@ func environ(bytes: [UInt8], peer: String = "127.0.0.1", settings: WSGISettings?
         #expect(message.contains("\"tornado\""))
         #expect(message.contains("gthread") && message.contains("egg:meinheld#gunicorn_worker"))
         #expect(WorkerClass.explanation(of: "eventlet", threads: 1).contains("served as gevent"))
-    }
-
-    @Test func forwardedAllowList() {
-        let list = ForwardedAllowList("127.0.0.1, ::1 ,10.1.2.3")
-        for (address, allowed) in [("127.0.0.1", true), ("::1", true), ("10.1.2.3", true), ("10.1.2.30", false), ("", true)] {
-            let bytes = Array(address.utf8)
-            #expect(bytes.withUnsafeBytes { list.allows($0) } == allowed, "\(address)")
-        }
-        #expect(ForwardedAllowList("*").allowsAll)
     }
 }

@@ -97,7 +97,8 @@ public final class WSGIBridge: @unchecked Sendable {
         }
         let exchange = slots[free.removeLast()]!
         exchange.environ.build(head: request.head, buffer: request.buffer, fields: request.fields,
-                               remoteAddress: request.remoteAddressBytes, remotePort: request.remotePort, settings: settings,
+                               remoteAddress: request.remoteAddressBytes, remotePort: request.remotePort,
+                               isSecure: request.isSecure, settings: settings,
                                serverAddress: { request.localAddress })
         exchange.startedAt = now
         exchange.active = true

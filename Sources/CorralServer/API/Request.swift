@@ -59,13 +59,23 @@ public struct Request {
         fields.map { (string($0.name), string($0.value)) }
     }
 
-    /// The peer's address ("127.0.0.1", "::1"; empty for a unix socket).
+    /// The client's address ("127.0.0.1", "::1"; empty for a unix socket): the socket's peer, or
+    /// the client a PROXY header named (proxy_protocol).
     public var remoteAddress: String { String(decoding: connection.remoteAddress, as: UTF8.self) }
 
-    /// The peer's address as bytes, valid until the handler returns (nothing is copied).
+    /// The client's address as bytes, valid until the handler returns (nothing is copied).
     public var remoteAddressBytes: UnsafeRawBufferPointer { connection.remoteAddress }
 
-    /// The peer's port; nil for a unix socket.
+    /// The socket's peer (the balancer, behind one), as bytes.
+    public var peerAddressBytes: UnsafeRawBufferPointer { connection.peerAddress }
+
+    /// Whether the client spoke https to a trusted proxy (`secure_scheme_headers` from a peer in
+    /// `forwarded_allow_ips`): the scheme for absolute URLs and `wsgi.url_scheme`.
+    public var isSecure: Bool {
+        connection.server.configuration.forwarded.isSecure(peer: connection.peerAddress, fields: fields, buffer: buffer)
+    }
+
+    /// The client's port; nil for a unix socket.
     public var remotePort: Int? { connection.remotePort >= 0 ? Int(connection.remotePort) : nil }
 
     /// The address and port the request arrived at (one getsockname call).

@@ -27,10 +27,16 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     private var writeReady = true
     private var waiter: UnsafeContinuation<Outcome, Never>?
     private var waitingFor: UInt32 = 0
+    /// The client's address as text: the socket's peer, or the client a PROXY header named.
     private let address: UnsafeMutableRawBufferPointer
     private var addressLength = 0
-    /// The peer's port; -1 for a unix socket.
+    /// The socket's peer as text (the balancer, when there is a PROXY header).
+    private let peer: UnsafeMutableRawBufferPointer
+    private var peerLength = 0
+    /// The client's port; -1 for a unix socket.
     private(set) var remotePort: Int32 = -1
+    /// Whether a PROXY header may still come (proxy_protocol, before the first request).
+    private var proxyHeaderPending = false
     // Response facts for the access log.
     var status: UInt16 = 0
     var bodyBytesSent = 0
@@ -51,14 +57,18 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         self.server = server
         parser = RequestParser(limits: server.configuration.limits)
         address = .allocate(byteCount: 48, alignment: 1)
+        peer = .allocate(byteCount: 48, alignment: 1)
         super.init()
     }
 
     /// Starts a new life on an accepted socket: every per-connection field is reset here.
     func open(fd: Int32, peer: UnsafePointer<sockaddr_storage>) {
         self.fd = fd
-        addressLength = Int(corral_format_address(peer, address.baseAddress!.assumingMemoryBound(to: CChar.self), 48))
+        peerLength = Int(corral_format_address(peer, self.peer.baseAddress!.assumingMemoryBound(to: CChar.self), 48))
+        address.copyMemory(from: UnsafeRawBufferPointer(rebasing: self.peer[..<peerLength]))
+        addressLength = peerLength
         remotePort = corral_address_port(peer)
+        proxyHeaderPending = server.configuration.proxyProtocol
         state = ConnectionState()
         parser.reset()
         filled = 0
@@ -81,10 +91,15 @@ public final class Connection: FDWatcher, @unchecked Sendable {
 
     deinit {
         address.deallocate()
+        peer.deallocate()
     }
 
     var remoteAddress: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: address[..<addressLength])
+    }
+
+    var peerAddress: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: peer[..<peerLength])
     }
 
     var requestBytes: UnsafeRawBufferPointer {
@@ -182,18 +197,22 @@ public final class Connection: FDWatcher, @unchecked Sendable {
                     waitUntil = server.loop.now + server.configuration.headerTimeout
                 }
                 let buffers = buffers!
-                switch parser.parseHead(UnsafeRawBufferPointer(start: buffers.bytes, count: filled),
-                                        fields: UnsafeMutableBufferPointer(start: buffers.fields,
-                                                                           count: buffers.fieldCapacity)) {
-                case .complete(let head):
-                    return .head(head)
-                case .failed(let error):
-                    await refuse(error)
-                    return .close
-                case .incomplete:
-                    if filled == buffers.capacity {
-                        // The parser enforces the limits; this only makes room up to them.
-                        buffers.grow(to: min(buffers.capacity * 2, server.configuration.limits.maximumHeadSize + 4096))
+                if proxyHeaderPending && !readProxyHeader(buffers) { return .close }
+                // Unless a PROXY header is still arriving, or was all that arrived.
+                if !proxyHeaderPending && filled > 0 {
+                    switch parser.parseHead(UnsafeRawBufferPointer(start: buffers.bytes, count: filled),
+                                            fields: UnsafeMutableBufferPointer(start: buffers.fields,
+                                                                               count: buffers.fieldCapacity)) {
+                    case .complete(let head):
+                        return .head(head)
+                    case .failed(let error):
+                        await refuse(error)
+                        return .close
+                    case .incomplete:
+                        if filled == buffers.capacity {
+                            // The parser enforces the limits; this only makes room up to them.
+                            buffers.grow(to: min(buffers.capacity * 2, server.configuration.limits.maximumHeadSize + 4096))
+                        }
                     }
                 }
             }
@@ -202,6 +221,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
                 continue
             case .timedOut:
                 if filled == 0 && server.loop.now < deadline { return .park(until: deadline) }
+                if proxyHeaderPending && filled > 0 { return .close }  // half a PROXY header: no HTTP answer
                 if state.timeoutAction() == .respond408AndClose {
                     server.log.info("closing \(String(decoding: remoteAddress, as: UTF8.self)): request head not complete in time")
                     await refuse(HTTPError(408, "request head timeout"))
@@ -210,6 +230,36 @@ public final class Connection: FDWatcher, @unchecked Sendable {
             case .closed, .failed, .shutdown:
                 return .close
             }
+        }
+    }
+
+    /// Reads a PROXY header at the start of the buffer and takes it off the front; false when the
+    /// connection must close. `proxyHeaderPending` stays true while the header is incomplete.
+    private func readProxyHeader(_ buffers: RequestBuffers) -> Bool {
+        switch ProxyHeader.parse(UnsafeRawBufferPointer(start: buffers.bytes, count: filled)) {
+        case .incomplete:
+            return true
+        case .absent:
+            proxyHeaderPending = false
+            return true
+        case .failed(let reason):
+            server.log.info("closing \(String(decoding: peerAddress, as: UTF8.self)): \(reason)")
+            return false
+        case .complete(let header, let length):
+            proxyHeaderPending = false
+            switch header {
+            case .inet(let client):
+                addressLength = client.format(into: address)
+                remotePort = Int32(client.port)
+            case .unix:
+                addressLength = 0
+                remotePort = -1
+            case .local:
+                break
+            }
+            memmove(buffers.bytes, buffers.bytes + length, filled - length)
+            filled -= length
+            return true
         }
     }
 

@@ -18,6 +18,21 @@ public struct StaticFiles: Sendable {
         rootFD = fd
     }
 
+    /// Where a directory without its trailing slash redirects: absolute, with the scheme the client
+    /// used (https behind a trusted TLS-terminating proxy, by `secure_scheme_headers`), and the
+    /// query kept. A Host that is not a plain host[:port] gets a relative Location instead.
+    static func directoryLocation(_ request: Request, path: UnsafeRawBufferPointer) -> String {
+        var location = ""
+        if let host = request.headerBytes("host"), !host.isEmpty, host.allSatisfy({ byte in
+            HTTPGrammar.isAlpha(byte) || HTTPGrammar.isDigit(byte) || Array(".-:[]".utf8).contains(byte)
+        }) {
+            location = (request.isSecure ? "https://" : "http://") + String(decoding: host, as: UTF8.self)
+        }
+        location += String(decoding: path, as: UTF8.self) + "/"
+        if let query = request.head.query { location += "?" + String(decoding: query.bytes(in: request.buffer), as: UTF8.self) }
+        return location
+    }
+
     private static let allow: HTTPFields = ["Allow": "GET, HEAD", "Content-Type": "text/plain; charset=utf-8"]
 
     public func respond(to request: Request) async throws -> Response {
@@ -38,7 +53,7 @@ public struct StaticFiles: Sendable {
                 close(fd)
                 // Relative links inside the index page need the trailing slash.
                 var location = HTTPFields()
-                location.add("Location", String(decoding: pathBytes, as: UTF8.self) + "/")
+                location.add("Location", Self.directoryLocation(request, path: pathBytes))
                 return Response(status: 301, headers: location)
             }
             let index = openBeneath(fd, Array("index.html".utf8))

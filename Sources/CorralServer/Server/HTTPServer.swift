@@ -107,6 +107,12 @@ public final class HTTPServer: @unchecked Sendable {
             }
             let connection = takeConnection()
             connection.open(fd: fd, peer: &peer)
+            if configuration.proxyProtocol && !configuration.proxyAllowList.allows(connection.peerAddress) {
+                log.info("closing \(String(decoding: connection.peerAddress, as: UTF8.self)): not in proxy_allow_ips")
+                close(fd)
+                freeConnections.append(connection)
+                continue
+            }
             do {
                 try loop.register(fd, events: EventLoop.readable | EventLoop.writable | EventLoop.peerClosed
                                   | EventLoop.edgeTriggered, watcher: connection)

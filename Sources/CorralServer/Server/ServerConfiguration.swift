@@ -14,6 +14,12 @@ public struct ServerConfiguration: Sendable {
     public var workerConnections = 1000
     /// Requests after which the worker drains and exits (0 = never); jitter already applied.
     public var maxRequests = 0
+    /// `forwarded_allow_ips` and `secure_scheme_headers`: when a request counts as https.
+    public var forwarded = try! ForwardedScheme()
+    /// `proxy_protocol`: a PROXY header (v1 or v2) may precede the first request, and then names
+    /// the client; only peers in `proxy_allow_ips` may connect at all.
+    public var proxyProtocol = false
+    public var proxyAllowList = try! AddressAllowList(ForwardedScheme.defaultAllowList)
 
     public init() {}
 }

@@ -49,8 +49,11 @@ public struct Configuration: Equatable, Sendable {
     public var threads = 1
     public var workerClass = "sync"
     public var rootPath = ""
-    public var forwardedAllowIPs = "127.0.0.1,::1"
-    public var secureSchemeHeaders = try! WSGISettings.headerTable(WSGISettings.defaultSecureSchemeHeaders)
+    // Behind a load balancer (every worker): gunicorn's names and defaults.
+    public var forwardedAllowIPs = ForwardedScheme.defaultAllowList
+    public var secureSchemeHeaders = try! ForwardedScheme.headerTable(ForwardedScheme.defaultSecureSchemeHeaders)
+    public var proxyProtocol = false
+    public var proxyAllowIPs = ForwardedScheme.defaultAllowList
     /// The worker command when an app is given and worker_cmd is not.
     public var wsgiWorkerCommand: [String]
 
@@ -108,6 +111,10 @@ public struct Configuration: Equatable, Sendable {
             "CORRAL_ACCESS_LOG_FORMAT": accessLogFormat,
             "CORRAL_ERRORLOG": errorlog,
             "CORRAL_LOGLEVEL": loglevel,
+            "CORRAL_FORWARDED_ALLOW_IPS": forwardedAllowIPs,
+            "CORRAL_SECURE_SCHEME_HEADERS": ForwardedScheme.headerText(secureSchemeHeaders),
+            "CORRAL_PROXY_PROTOCOL": String(proxyProtocol),
+            "CORRAL_PROXY_ALLOW_IPS": proxyAllowIPs,
         ]
         environment["CORRAL_ACCESSLOG"] = accesslog
         environment["CORRAL_PROC_NAME"] = procName
@@ -120,8 +127,6 @@ public struct Configuration: Equatable, Sendable {
             environment["CORRAL_WORKER_CLASS"] = workerClass
             environment["CORRAL_TIMEOUT"] = String(timeout)
             environment["CORRAL_ROOT_PATH"] = rootPath
-            environment["CORRAL_FORWARDED_ALLOW_IPS"] = forwardedAllowIPs
-            environment["CORRAL_SECURE_SCHEME_HEADERS"] = WSGISettings.headerText(secureSchemeHeaders)
         }
         for entry in rawEnv {
             let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

@@ -7,7 +7,6 @@ enum GunicornSettings {
         if tls.contains(name) { return "corral does not terminate TLS; put nginx or a load balancer in front" }
         if logging.contains(name) { return "Python logging configuration does not apply; use errorlog (a file, \"-\" or \"journal\") and loglevel" }
         if statsd.contains(name) { return "corral does not send statsd metrics" }
-        if proxy.contains(name) { return "proxy headers are not interpreted: %(h)s is the peer address" }
         if parsing.contains(name) { return "corral's HTTP parser is strict and has no lenient modes" }
         return nil
     }
@@ -17,7 +16,7 @@ enum GunicornSettings {
 
     /// Every name corrald knows, for "did you mean" suggestions.
     static var allNames: [String] {
-        Setting.all.map(\.name) + Array(ignored.keys) + Array(aliases.keys) + hooks + tls + logging + statsd + proxy + parsing
+        Setting.all.map(\.name) + Array(ignored.keys) + Array(aliases.keys) + hooks + tls + logging + statsd + parsing
     }
 
     private static let ignored: [String: String] = [
@@ -38,6 +37,7 @@ enum GunicornSettings {
         "enable_stdio_inheritance": "workers' stdout and stderr always reach corrald's own",
         "sendfile": "corral-worker always uses sendfile for large file bodies",
         "default_proc_name": "set by gunicorn itself",
+        "forwarder_headers": "SCRIPT_NAME and PATH_INFO are not taken from proxy headers; set root_path",
         "user_group": "use user and group",
     ]
 
@@ -55,9 +55,6 @@ enum GunicornSettings {
         "syslog_facility", "disable_redirect_access_to_syslog",
     ]
     private static let statsd = ["statsd_host", "statsd_prefix", "dogstatsd_tags"]
-    private static let proxy = [
-        "forwarder_headers", "proxy_protocol", "proxy_allow_ips",
-    ]
     private static let parsing = [
         "strip_header_spaces", "permit_unconventional_http_method", "permit_unconventional_http_version",
         "casefold_http_method", "header_map", "permit_obsolete_folding", "tolerate_dangerous_framing",

@@ -121,12 +121,14 @@ struct Setting: Sendable {
         text("root_path", \.rootPath, check: { path in
             path.isEmpty || path.hasPrefix("/") ? nil : "expected a path starting with \"/\", got \"\(path)\""
         }),
-        text("forwarded_allow_ips", \.forwardedAllowIPs),
+        text("forwarded_allow_ips", \.forwardedAllowIPs, check: checkAllowList),
+        boolean("proxy_protocol", \.proxyProtocol),
+        text("proxy_allow_ips", \.proxyAllowIPs, check: checkAllowList),
         // A TOML table { "X-FORWARDED-PROTO" = "https" } in the file, HEADER=value,… on a command line.
         Setting(name: "secure_scheme_headers", apply: { config, value, _ throws(SettingError) in
             switch value {
             case .text(let text):
-                do { config.secureSchemeHeaders = try WSGISettings.headerTable(text) } catch {
+                do { config.secureSchemeHeaders = try ForwardedScheme.headerTable(text) } catch {
                     throw SettingError(expected: "HEADER=value pairs, comma-separated", got: value)
                 }
             case .table(let entries): config.secureSchemeHeaders = entries
@@ -137,10 +139,15 @@ struct Setting: Sendable {
             for (header, value) in config.secureSchemeHeaders { table[header] = value }
             return table
         }, check: { config in
-            do { _ = try WSGISettings(secureSchemeHeaders: WSGISettings.headerText(config.secureSchemeHeaders)) } catch { return "\(error)" }
+            do { _ = try ForwardedScheme(secureSchemeHeaders: ForwardedScheme.headerText(config.secureSchemeHeaders)) } catch { return "\(error)" }
             return nil
         }),
     ]
+
+    private static func checkAllowList(_ list: String) -> String? {
+        do { _ = try AddressAllowList(list) } catch { return "\(error)" }
+        return nil
+    }
 
     private static func checkGroup(_ group: String?) -> String? {
         guard let group, Int(group) == nil, getgrnam(group) == nil else { return nil }

@@ -12,8 +12,6 @@ public struct WSGIEnviron {
     private var entries: [Entry] = []
     /// The request has a body (Content-Length above 0, or chunked).
     public private(set) var hasBody = false
-    /// Whether a proxy header made wsgi.url_scheme "https".
-    public private(set) var isSecure = false
 
     /// Empty: the buffers grow with the first requests and keep their capacity after.
     public init() {}
@@ -22,7 +20,7 @@ public struct WSGIEnviron {
     /// request has no Host header (HTTP/1.0).
     public mutating func build(head: RequestHead, buffer: UnsafeRawBufferPointer,
                                fields: UnsafeBufferPointer<HeaderField>,
-                               remoteAddress: UnsafeRawBufferPointer, remotePort: Int?, settings: WSGISettings,
+                               remoteAddress: UnsafeRawBufferPointer, remotePort: Int?, isSecure: Bool, settings: WSGISettings,
                                serverAddress: () -> (name: String, port: String)) {
         storage.removeAll(keepingCapacity: true)
         entries.removeAll(keepingCapacity: true)
@@ -44,17 +42,10 @@ public struct WSGIEnviron {
             endEntry(entry)
         }
 
-        isSecure = false
-        let trustsProxy = settings.forwardedAllowIPs.allows(remoteAddress)
         var host: UnsafeRawBufferPointer?
         for (index, field) in fields.enumerated() {
             let name = field.name.bytes(in: buffer)
             if name.equalsLowercased("host") { host = field.value.bytes(in: buffer) }
-            if trustsProxy && !isSecure {
-                isSecure = settings.secureSchemeHeaders.contains { header in
-                    asciiEqualsLowercase(name, header.name) && field.value.bytes(in: buffer).elementsEqual(header.value)
-                }
-            }
             // gunicorn's header_map = "drop": `X_Forwarded_For` must not pose as X-Forwarded-For.
             if name.contains(UInt8(ascii: "_")) { continue }
             // Repeats are joined into the first one's entry.
