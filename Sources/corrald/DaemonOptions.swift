@@ -119,6 +119,9 @@ struct DaemonOptions: ParsableCommand {
     @Option(name: .customLong("proxy-allow-from"), help: "proxy_allow_ips: the only peers that may connect with --proxy-protocol (default 127.0.0.1,::1).")
     var proxyAllowIPs: String?
 
+    @Option(name: .customLong("from-gunicorn"), help: ArgumentHelp("Run a gunicorn config file (gunicorn_config.py) with python3 as gunicorn reads it, print the equivalent corral.toml, and exit.", valueName: "file"))
+    var fromGunicorn: String?
+
     @Flag(name: .customLong("check-config"), help: "Validate the configuration (and that worker_cmd is executable), then exit 0 or 1.")
     var checkConfig = false
 

@@ -29,6 +29,17 @@ func checkApplication(_ configuration: Configuration) -> Int32 {
     return WaitStatus(raw: status).shellCode
 }
 
+if let gunicornConfig = options.fromGunicorn {
+    do {
+        let entries = try GunicornConfigReader.read(gunicornConfig)
+        let defaults = Configuration(defaultWorkerCommand: ["corral-worker"], wsgiWorkerCommand: ["corral-wsgi"])
+        print(GunicornConversion.toml(entries, source: gunicornConfig, defaults: defaults), terminator: "")
+        exit(0)
+    } catch {
+        fail("\(error)")
+    }
+}
+
 let loader: ConfigurationLoader
 let loaded: ConfigurationLoader.Loaded
 do {

@@ -102,7 +102,7 @@ public struct ConfigurationLoader: Sendable {
         return assignments.sorted { lineNumber($0.origin) < lineNumber($1.origin) }
     }
 
-    private static func settingValue(_ value: TOMLValueConvertible) -> SettingValue? {
+    static func settingValue(_ value: TOMLValueConvertible) -> SettingValue? {
         switch value.type {
         case .string: value.string.map(SettingValue.text)
         case .int: value.int.map(SettingValue.integer)
