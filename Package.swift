@@ -35,6 +35,8 @@ let package = Package(
         .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         // libpython (Debian's python3-dev): only corral-wsgi links it.
         .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["python3-dev"])]),
+        // libedit: line editing and history at corralctl's interactive prompt.
+        .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .target(name: "CorralEventLoop", dependencies: ["CCorral"], swiftSettings: hotPath),
         .target(name: "CorralHTTP", swiftSettings: hotPath),
         .target(name: "CorralSystemd", dependencies: ["CSystemd", "CCorral", "CorralEventLoop",
@@ -76,7 +78,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),
         .executableTarget(name: "corralctl",
-                          dependencies: ["CorralControl", "CorralServer", "CorralSupervisor",
+                          dependencies: ["CEdit", "CorralControl", "CorralServer", "CorralSupervisor",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),
         .executableTarget(name: "corral-example-json", dependencies: ["CorralWorker"],

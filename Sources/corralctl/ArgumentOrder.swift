@@ -5,7 +5,8 @@ enum ArgumentOrder {
     private static let options = ["-s", "--socket", "-c", "--config"]
     private static let flags = ["--json"]
 
-    static func verbFirst(_ arguments: [String]) -> [String] {
+    /// The connection options at the front, and the verb with its own arguments after them.
+    static func split(_ arguments: [String]) -> (connection: [String], command: ArraySlice<String>) {
         var leading: [String] = []
         var index = 0
         while index < arguments.count {
@@ -20,7 +21,12 @@ enum ArgumentOrder {
                 break
             }
         }
-        guard !leading.isEmpty, index < arguments.count else { return arguments }
-        return [arguments[index]] + leading + arguments[(index + 1)...]
+        return (leading, arguments[index...])
+    }
+
+    static func verbFirst(_ arguments: [String]) -> [String] {
+        let (leading, command) = split(arguments)
+        guard let verb = command.first, !leading.isEmpty else { return arguments }
+        return [verb] + leading + command.dropFirst()
     }
 }

@@ -180,7 +180,7 @@ struct Workers: ParsableCommand {
         try connection.run { client in
             let current = (try client.call("supervisor.getAllProcessInfo").array ?? []).count
             guard let number = Int(change.hasPrefix("+") ? String(change.dropFirst()) : change) else {
-                fail("expected +N, -N or N, got \(change)", Exit.failed)
+                throw CommandFailure("expected +N, -N or N, got \(change)", Exit.failed)
             }
             let delta = change.hasPrefix("+") || change.hasPrefix("-") ? number : number - current
             let now = try client.call("corral.changeWorkers", [.int(delta)]).int ?? 0

@@ -35,27 +35,35 @@ struct Connection: ParsableArguments {
     var json = false
 
     func client() throws -> ControlClient {
-        var credentials: String?
-        var path = socket.map { $0.hasPrefix("unix://") ? String($0.dropFirst(7)) : $0 }
-        if path == nil || config != nil {
-            let defaults = Configuration(defaultWorkerCommand: ["/bin/true"], wsgiWorkerCommand: ["/bin/true"])
-            let loaded = try ConfigurationLoader(defaults: defaults, file: config).load().configuration
-            path = path ?? loaded.controlSocketPath(underSystemd: false) ?? "/run/corral/corral.sock"
-            credentials = loaded.controlUsername.map { "\($0):\(loaded.controlPassword ?? "")" }
+        if let socket, config == nil {
+            return ControlClient(path: socket.hasPrefix("unix://") ? String(socket.dropFirst(7)) : socket, credentials: nil)
         }
-        return ControlClient(path: path!, credentials: credentials)
+        if let config {
+            let loaded = try Self.load(config)
+            let path = socket.map { $0.hasPrefix("unix://") ? String($0.dropFirst(7)) : $0 }
+                ?? loaded.controlSocketPath(underSystemd: false) ?? "/run/corral/corral.sock"
+            return ControlClient(path: path, credentials: loaded.credentials)
+        }
+        return try SocketDiscovery.find()
+    }
+
+    static func load(_ config: String) throws -> Configuration {
+        let defaults = Configuration(defaultWorkerCommand: ["/bin/true"], wsgiWorkerCommand: ["/bin/true"])
+        return try ConfigurationLoader(defaults: defaults, file: config).load().configuration
     }
 
     /// Runs `body` with a client; unreachable → exit 4, faults and failures → exit 1.
     func run(_ body: (ControlClient) throws -> Void) throws {
         let client: ControlClient
-        do { client = try self.client() } catch { fail("\(error)", Exit.failed) }
+        do { client = try self.client() } catch let failure as CommandFailure { throw failure } catch {
+            throw CommandFailure("\(error)", Exit.failed)
+        }
         do {
             try body(client)
         } catch let failure as ControlClient.Failure {
-            fail(failure.description, failure.description.hasPrefix("cannot connect") ? Exit.unreachable : Exit.failed)
+            throw CommandFailure(failure.description, failure.description.hasPrefix("cannot connect") ? Exit.unreachable : Exit.failed)
         } catch let fault as XMLRPCFault {
-            fail(fault.string, Exit.failed)
+            throw CommandFailure(fault.string, Exit.failed)
         }
     }
 
@@ -65,10 +73,27 @@ struct Connection: ParsableArguments {
     }
 }
 
-func fail(_ message: String, _ code: Int32) -> Never {
-    let text = Array("corralctl: \(message)\n".utf8)
-    _ = write(2, text, text.count)
-    exit(code)
+/// A verb that did not succeed: the message for stderr and the exit code. At the prompt it is
+/// printed and the prompt goes on.
+struct CommandFailure: Error {
+    let message: String
+    let code: Int32
+
+    init(_ message: String, _ code: Int32) {
+        self.message = message
+        self.code = code
+    }
+
+    func report() {
+        fflush(nil)  // in order with what the verb printed before it failed
+        let text = Array("corralctl: \(message)\n".utf8)
+        _ = write(2, text, text.count)
+    }
+}
+
+extension Configuration {
+    /// `control_username:control_password` when the config sets them.
+    var credentials: String? { controlUsername.map { "\($0):\(controlPassword ?? "")" } }
 }
 
 func printJSON(_ value: XMLRPCValue) {

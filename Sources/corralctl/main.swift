@@ -1,7 +1,9 @@
-import ArgumentParser
-import CorralControl
-import CorralSupervisor
 import Glibc
 
-// corralctl: see README ("corralctl").
-Corralctl.main(ArgumentOrder.verbFirst(Array(CommandLine.arguments.dropFirst())))
+// corralctl: see README ("corralctl"). With connection options only (or nothing), the prompt.
+let arguments = Array(CommandLine.arguments.dropFirst())
+let (connection, command) = ArgumentOrder.split(arguments)
+if command.isEmpty {
+    exit(InteractiveShell(connectionArguments: connection).run())
+}
+exit(Corralctl.execute(ArgumentOrder.verbFirst(arguments)))
