@@ -22,12 +22,16 @@ release: deps
 	$(SWIFT) build -c release
 
 # Flask and gevent for corral-wsgi's tests, in a venv made with Debian's python3 (the one
-# libpython3.11 belongs to, as on a user's Debian host; `python3` on PATH may be another build).
+# libpython3.11 belongs to, as on a user's Debian host; `python3` on PATH may be another build),
+# and prometheus_client, whose text parser reads corrald's /metrics in the tests.
 WSGI_VENV := .build/wsgi-venv
-$(WSGI_VENV)/.installed:
+WSGI_VENV_PACKAGES := 'flask==3.1.*' 'gevent>=24' 'prometheus-client==0.26.*'
+# The stamp names the package list, so changing the list rebuilds the venv.
+WSGI_VENV_STAMP := $(WSGI_VENV)/.installed-$(shell echo "$(WSGI_VENV_PACKAGES)" | md5sum | cut -c1-8)
+$(WSGI_VENV_STAMP):
 	rm -rf $(WSGI_VENV)
 	/usr/bin/python3 -m venv $(WSGI_VENV)
-	$(WSGI_VENV)/bin/pip install -q 'flask==3.1.*' 'gevent>=24'
+	$(WSGI_VENV)/bin/pip install -q $(WSGI_VENV_PACKAGES)
 	touch $@
 
 # corrald with the example config (the seed settings: workers auto, backlog 2048, access log
@@ -37,7 +41,7 @@ run: build
 
 # The article's Flask app (config/flask: its gunicorn_config.py as corral.toml) on
 # http://127.0.0.1:5000, served by corral-wsgi workers, logs on the terminal. Ctrl-C stops it.
-run-flask: build $(WSGI_VENV)/.installed
+run-flask: build $(WSGI_VENV_STAMP)
 	cd config/flask && $(CURDIR)/$(BIN_DEBUG)/corrald -c corral.toml --virtualenv $(CURDIR)/$(WSGI_VENV) \
 		-p $(CURDIR)/.build/flask.pid --error-logfile - --access-logfile - flask_server:app
 
@@ -48,7 +52,7 @@ $(SUPERVISOR_VENV)/bin/supervisorctl:
 	$(SUPERVISOR_VENV)/bin/pip install -q 'supervisor==4.3.0'
 
 # Then the end-to-end test: the .deb installed under a real systemd booted in namespaces (root).
-test: deps $(SUPERVISOR_VENV)/bin/supervisorctl $(WSGI_VENV)/.installed
+test: deps $(SUPERVISOR_VENV)/bin/supervisorctl $(WSGI_VENV_STAMP)
 	$(SWIFT) build --build-tests
 	CORRAL_SUPERVISORCTL=$(CURDIR)/$(SUPERVISOR_VENV)/bin/supervisorctl CORRAL_WSGI_VENV=$(CURDIR)/$(WSGI_VENV) \
 		$(SWIFT) test --skip-build

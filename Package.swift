@@ -39,17 +39,20 @@ let package = Package(
         .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .target(name: "CorralEventLoop", dependencies: ["CCorral"], swiftSettings: hotPath),
         .target(name: "CorralHTTP", swiftSettings: hotPath),
+        // Metrics: gunicorn's statsd lines (batched per loop iteration), the duration histogram
+        // workers report to corrald, and the Prometheus text corrald serves at metrics_bind.
+        .target(name: "CorralMetrics", swiftSettings: hotPath),
         .target(name: "CorralSystemd", dependencies: ["CSystemd", "CCorral", "CorralEventLoop",
                                                       .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [nonsending]),
         .target(name: "CorralServer",
-                dependencies: ["CorralEventLoop", "CorralHTTP", "CorralSystemd", "CCorral",
+                dependencies: ["CorralEventLoop", "CorralHTTP", "CorralMetrics", "CorralSystemd", "CCorral",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: hotPath),
         // corrald's brain: the worker/generation state machine (pure, no I/O), the configuration
         // (gunicorn's settings from TOML and command lines), the pidfile.
         .target(name: "CorralSupervisor",
-                dependencies: ["CorralHTTP", "CorralSystemd", "CorralWSGI", .product(name: "TOMLKit", package: "TOMLKit")],
+                dependencies: ["CorralHTTP", "CorralMetrics", "CorralSystemd", "CorralWSGI", .product(name: "TOMLKit", package: "TOMLKit")],
                 swiftSettings: [nonsending]),
         // The control socket: supervisord's XML-RPC, served by the engine inside corrald's loop.
         .target(name: "CorralControl", dependencies: ["CXML2", "CorralServer", "CorralEventLoop", "CorralHTTP"],
@@ -69,7 +72,8 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),
         .executableTarget(name: "corrald",
-                          dependencies: ["CorralSupervisor", "CorralControl", "CorralServer", "CorralSystemd", "CorralEventLoop", "CCorral",
+                          dependencies: ["CorralSupervisor", "CorralControl", "CorralMetrics", "CorralServer", "CorralSystemd",
+                                         "CorralEventLoop", "CCorral",
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),
@@ -86,8 +90,9 @@ let package = Package(
         .executableTarget(name: "corral-example-hello", dependencies: ["CorralWorker"],
                           path: "Examples/hello"),
         .testTarget(name: "CorralHTTPTests", dependencies: ["CorralHTTP"]),
+        .testTarget(name: "CorralMetricsTests", dependencies: ["CorralMetrics"]),
         .testTarget(name: "CorralEventLoopTests", dependencies: ["CorralEventLoop"]),
-        .testTarget(name: "CorralSupervisorTests", dependencies: ["CorralSupervisor"]),
+        .testTarget(name: "CorralSupervisorTests", dependencies: ["CorralSupervisor", "CorralMetrics"]),
         .testTarget(name: "CorralControlTests", dependencies: ["CorralControl"]),
         .testTarget(name: "CorralWSGITests", dependencies: ["CorralWSGI", "CorralHTTP"]),
         .testTarget(name: "CorralIntegrationTests", dependencies: ["CorralServer", "CorralSystemd", "CorralEventLoop"]),

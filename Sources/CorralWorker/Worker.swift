@@ -136,10 +136,14 @@ public final class Worker: @unchecked Sendable {
     public func run() -> Never {
         loop.spawn { [self] in
             notifier.send("READY=1\nSTATUS=serving")
-            guard let interval = notifier.watchdogInterval else { return }
+            // corrald asks for a report every second when it serves metrics (CORRAL_METRICS_INTERVAL).
+            let reportInterval = getenv("CORRAL_METRICS_INTERVAL").flatMap { Double(String(cString: $0)) }
+                .map { Duration.milliseconds(Int64($0 * 1000)) }
+            guard let interval = [notifier.watchdogInterval, reportInterval].compactMap({ $0 }).min() else { return }
             // Pinged from the loop itself: a blocked loop stops pinging, which is the point.
             while true {
-                notifier.send("WATCHDOG=1\nSTATUS=requests=\(server.requestsServed) connections=\(server.openConnections)\(statusDetails())")
+                notifier.send("WATCHDOG=1\nSTATUS=requests=\(server.requestsServed) connections=\(server.openConnections)\(statusDetails())"
+                              + "\nCORRAL_DURATIONS=\(server.metrics.durations.encoded)")
                 await loop.sleep(for: interval)
             }
         }

@@ -67,6 +67,15 @@ public struct WorkerOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("proxy-allow-from"), help: "proxy_allow_ips: peers allowed to connect with --proxy-protocol (default 127.0.0.1,::1).")
     var proxyAllowIPs: String?
 
+    @Option(name: .customLong("statsd-host"), help: "Send gunicorn's statsd metrics to HOST:PORT (UDP) or unix:PATH (env CORRAL_STATSD_HOST).")
+    var statsdHost: String?
+
+    @Option(name: .customLong("statsd-prefix"), help: "Prefix for the statsd metric names (a dot is added).")
+    var statsdPrefix: String?
+
+    @Option(name: .customLong("dogstatsd-tags"), help: "DogStatsD tags for every metric: key:value,… ")
+    var dogstatsdTags: String?
+
     public init() {}
 
     /// A setting from the flag, else the environment, else nil.
@@ -120,6 +129,10 @@ public struct WorkerOptions: ParsableArguments, Sendable {
                 secureSchemeHeaders: value(secureSchemeHeaders, "secure_scheme_headers") ?? ForwardedScheme.defaultSecureSchemeHeaders)
             configuration.proxyProtocol = proxyProtocol || value(nil, "proxy_protocol") == "true"
             configuration.proxyAllowList = try AddressAllowList(value(proxyAllowIPs, "proxy_allow_ips") ?? ForwardedScheme.defaultAllowList)
+            if let host = value(statsdHost, "statsd_host"), !host.isEmpty {
+                configuration.statsd = try StatsdTarget(host: host, prefix: value(statsdPrefix, "statsd_prefix") ?? "",
+                                                        tags: value(dogstatsdTags, "dogstatsd_tags") ?? "")
+            }
         } catch {
             throw ValidationError("\(error)")
         }

@@ -32,7 +32,7 @@ final class Daemon: @unchecked Sendable {
     /// journal, else gunicorn's text lines through `log`.
     private var logger: Logger
     private let loader: ConfigurationLoader
-    private var state: SupervisorState
+    private(set) var state: SupervisorState
     private var plans: [Int: Plan] = [:]
     private var latestRevision = 0
     private var workerRevisions: [Int32: Int] = [:]
@@ -41,6 +41,10 @@ final class Daemon: @unchecked Sendable {
     private let output: WorkerOutput
     private var mainLogRecent = RecentOutput(capacity: 64 * 1024)
     private var control: ControlServer?
+    /// Prometheus (metrics_bind) and statsd's gunicorn.workers: Daemon+Metrics.swift.
+    var metricsLedger = MetricsLedger()
+    var metricsEndpoint: MetricsEndpoint?
+    let startedAt: Int64
     private let pidfile: Pidfile?
     private let systemd = Notifier()
     /// The last reload's outcome, and how many have ended (corralctl waits for that to move).
@@ -60,6 +64,7 @@ final class Daemon: @unchecked Sendable {
         self.loader = loader
         log = try Self.errorLog(for: configuration)
         loop = try EventLoop()
+        startedAt = loop.now
         output = WorkerOutput(loop: loop)
         if let name = configuration.procName { corral_set_process_name(name) }
         if let path = configuration.pidfile {
@@ -91,6 +96,7 @@ final class Daemon: @unchecked Sendable {
             heard()
         })
         try openControlSocket(configuration)
+        try startMetrics(configuration)
         let listening = sockets.isInherited ? plans[0]!.sockets.map(\.name).joined(separator: ", ") + " (inherited from systemd)"
                                             : configuration.bind.joined(separator: ", ") + " (backlog \(configuration.backlog))"
         started = true
@@ -243,6 +249,7 @@ final class Daemon: @unchecked Sendable {
             let lastOutput = output.finish(pid)
             workerRevisions[pid] = nil
             if let worker = state.workers[pid] {
+                metricsLedger.exited(pid: pid, slot: worker.slot, unexpected: !(worker.state == .stopping || worker.retiring))
                 let exitStatus = WaitStatus(raw: status).field
                 logger.log(level: worker.state == .stopping || worker.retiring ? .info : .error,
                            "worker \(worker.slot) (pid \(pid), generation \(worker.generation)) \(description)\(worker.status.isEmpty ? "" : "; last status: \(worker.status)")",
@@ -264,7 +271,10 @@ final class Daemon: @unchecked Sendable {
                     perform(state.ready(pid: message.pid, now: loop.now))
                 case "WATCHDOG" where value == "1": state.ping(pid: message.pid, now: loop.now)
                 case "STOPPING" where value == "1": state.retiring(pid: message.pid)
-                case "STATUS": state.status(pid: message.pid, text: value)
+                case "STATUS":
+                    state.status(pid: message.pid, text: value)
+                    metricsLedger.status(pid: message.pid, text: value)
+                case "CORRAL_DURATIONS": metricsLedger.durations(pid: message.pid, encoded: value)
                 default: break
                 }
             }
@@ -304,6 +314,7 @@ final class Daemon: @unchecked Sendable {
                            metadata: ["event": "supervisor-exit", "exit_status": "\(code)"])
                 pidfile?.release()
                 control = nil
+                metricsEndpoint = nil
                 sockets.close(allBut: [])
                 exit(code)
             }
@@ -355,6 +366,7 @@ final class Daemon: @unchecked Sendable {
 
     private func recordReload(succeeded: Bool, _ detail: String) {
         reloadCount += 1
+        metricsLedger.reloaded(succeeded: succeeded)
         lastReload = ReloadRecord(succeeded: succeeded, detail: detail)
         systemd.send("READY=1\nSTATUS=reload \(reloadCount) \(succeeded ? "done" : "failed"): \(detail)")
         logger.log(level: succeeded ? .info : .error, "reload \(succeeded ? "done" : "failed"): \(detail)",

@@ -119,6 +119,18 @@ struct DaemonOptions: ParsableCommand {
     @Option(name: .customLong("proxy-allow-from"), help: "proxy_allow_ips: the only peers that may connect with --proxy-protocol (default 127.0.0.1,::1).")
     var proxyAllowIPs: String?
 
+    @Option(name: .customLong("statsd-host"), help: "Send gunicorn's statsd metrics to HOST:PORT (UDP) or unix:PATH.")
+    var statsdHost: String?
+
+    @Option(name: .customLong("statsd-prefix"), help: "Prefix for the statsd metric names.")
+    var statsdPrefix: String?
+
+    @Option(name: .customLong("dogstatsd-tags"), help: "DogStatsD tags for every metric: key:value,…")
+    var dogstatsdTags: String?
+
+    @Option(name: .customLong("metrics-bind"), help: "Serve Prometheus metrics at GET /metrics here (HOST:PORT or unix:PATH).")
+    var metricsBind: String?
+
     @Option(name: .customLong("from-gunicorn"), help: ArgumentHelp("Run a gunicorn config file (gunicorn_config.py) with python3 as gunicorn reads it, print the equivalent corral.toml, and exit.", valueName: "file"))
     var fromGunicorn: String?
 
@@ -171,6 +183,10 @@ struct DaemonOptions: ParsableCommand {
         add("forwarded_allow_ips", forwardedAllowIPs)
         add("proxy_protocol", proxyProtocol ? "true" : nil)
         add("proxy_allow_ips", proxyAllowIPs)
+        add("statsd_host", statsdHost)
+        add("statsd_prefix", statsdPrefix)
+        add("dogstatsd_tags", dogstatsdTags)
+        add("metrics_bind", metricsBind)
         return result
     }
 

@@ -1,6 +1,7 @@
 import CorralEventLoop
 import CorralSystemd
 import Glibc
+import Synchronization
 
 /// The error log with gunicorn's line format (`[2026-11-28 15:20:08 +0000] [pid] [INFO] text`),
 /// to stderr (`-`), a file (reopened on SIGUSR1 for logrotate) or the journal (`journal`, one
@@ -65,10 +66,34 @@ public final class ErrorLog: @unchecked Sendable {
         pthread_mutex_unlock(lock)
     }
 
+    /// Lines logged at warning and above, counted for statsd's `gunicorn.log.*` (any thread logs).
+    public final class LevelCounts: Sendable {
+        public struct Snapshot: Equatable, Sendable {
+            public var warning = 0, error = 0, critical = 0
+        }
+        private let warning = Atomic<Int>(0), error = Atomic<Int>(0), critical = Atomic<Int>(0)
+
+        func count(_ level: Level) {
+            switch level {
+            case .warning: warning.add(1, ordering: .relaxed)
+            case .error: error.add(1, ordering: .relaxed)
+            case .critical: critical.add(1, ordering: .relaxed)
+            case .debug, .info: break
+            }
+        }
+
+        public var snapshot: Snapshot {
+            Snapshot(warning: warning.load(ordering: .relaxed), error: error.load(ordering: .relaxed),
+                     critical: critical.load(ordering: .relaxed))
+        }
+    }
+    public let counts = LevelCounts()
+
     /// Sees every line written (corrald keeps the recent ones for `maintail`).
     public var observer: ((String) -> Void)?
 
     public func log(_ level: Level, _ message: @autoclosure () -> String) {
+        counts.count(level)
         guard level >= self.level else { return }
         let text = message()
         let line = "[\(Self.timestamp())] [\(getpid())] [\(level.label)] \(text)\n"

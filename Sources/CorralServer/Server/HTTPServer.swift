@@ -10,6 +10,7 @@ public final class HTTPServer: @unchecked Sendable {
     public let configuration: ServerConfiguration
     public let log: ErrorLog
     public let accessLog: AccessLog?
+    public let metrics: RequestMetrics
     let handler: Handler
     let pool: BufferPool
     private var listeners: [Listener] = []
@@ -37,6 +38,7 @@ public final class HTTPServer: @unchecked Sendable {
         self.configuration = configuration
         self.log = log
         self.accessLog = accessLog
+        metrics = RequestMetrics(statsd: configuration.statsd, log: log, loop: loop)
         self.handler = handler
         pool = BufferPool(fieldCapacity: configuration.limits.fieldCount, keep: 256)
         wallClockOffset = corral_realtime_us() * 1000 - corral_monotonic_ns()
@@ -168,6 +170,7 @@ public final class HTTPServer: @unchecked Sendable {
 
     func requestCompleted(_ connection: Connection, head: RequestHead) {
         requestsServed += 1
+        metrics.record(status: Int(connection.status), microseconds: Int(corral_monotonic_ns() - connection.startedAt) / 1000)
         accessLog?.record(connection, head: head, now: wallSeconds)
         if configuration.maxRequests > 0 && requestsServed == configuration.maxRequests && !isDraining {
             log.info("max_requests (\(configuration.maxRequests)) reached; draining")

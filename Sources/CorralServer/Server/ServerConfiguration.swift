@@ -20,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     /// the client; only peers in `proxy_allow_ips` may connect at all.
     public var proxyProtocol = false
     public var proxyAllowList = try! AddressAllowList(ForwardedScheme.defaultAllowList)
+    /// `statsd_host` (with `statsd_prefix`, `dogstatsd_tags`): where gunicorn's metrics go.
+    public var statsd: StatsdTarget?
 
     public init() {}
 }

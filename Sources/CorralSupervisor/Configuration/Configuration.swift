@@ -54,6 +54,12 @@ public struct Configuration: Equatable, Sendable {
     public var secureSchemeHeaders = try! ForwardedScheme.headerTable(ForwardedScheme.defaultSecureSchemeHeaders)
     public var proxyProtocol = false
     public var proxyAllowIPs = ForwardedScheme.defaultAllowList
+    // Metrics: gunicorn's statsd settings (sent by the workers; corrald sends gunicorn.workers),
+    // and corral's own Prometheus endpoint.
+    public var statsdHost: String?
+    public var statsdPrefix = ""
+    public var dogstatsdTags = ""
+    public var metricsBind: String?
     /// The worker command when an app is given and worker_cmd is not.
     public var wsgiWorkerCommand: [String]
 
@@ -115,7 +121,12 @@ public struct Configuration: Equatable, Sendable {
             "CORRAL_SECURE_SCHEME_HEADERS": ForwardedScheme.headerText(secureSchemeHeaders),
             "CORRAL_PROXY_PROTOCOL": String(proxyProtocol),
             "CORRAL_PROXY_ALLOW_IPS": proxyAllowIPs,
+            "CORRAL_STATSD_PREFIX": statsdPrefix,
+            "CORRAL_DOGSTATSD_TAGS": dogstatsdTags,
         ]
+        environment["CORRAL_STATSD_HOST"] = statsdHost
+        // Workers report every second when corrald serves metrics, not only at each heartbeat.
+        environment["CORRAL_METRICS_INTERVAL"] = metricsBind == nil ? nil : "1"
         environment["CORRAL_ACCESSLOG"] = accesslog
         environment["CORRAL_PROC_NAME"] = procName
         if let wsgiApp {

@@ -6,7 +6,6 @@ enum GunicornSettings {
         if hooks.contains(name) { return "gunicorn's Python server hooks do not apply; corrald logs these events and reports them to systemd" }
         if tls.contains(name) { return "corral does not terminate TLS; put nginx or a load balancer in front" }
         if logging.contains(name) { return "Python logging configuration does not apply; use errorlog (a file, \"-\" or \"journal\") and loglevel" }
-        if statsd.contains(name) { return "corral does not send statsd metrics" }
         if parsing.contains(name) { return "corral's HTTP parser is strict and has no lenient modes" }
         return nil
     }
@@ -16,7 +15,7 @@ enum GunicornSettings {
 
     /// Every name corrald knows, for "did you mean" suggestions.
     static var allNames: [String] {
-        Setting.all.map(\.name) + Array(ignored.keys) + Array(aliases.keys) + hooks + tls + logging + statsd + parsing
+        Setting.all.map(\.name) + Array(ignored.keys) + Array(aliases.keys) + hooks + tls + logging + parsing
     }
 
     private static let ignored: [String: String] = [
@@ -54,7 +53,6 @@ enum GunicornSettings {
         "logger_class", "logconfig", "logconfig_dict", "logconfig_json", "syslog", "syslog_addr", "syslog_prefix",
         "syslog_facility", "disable_redirect_access_to_syslog",
     ]
-    private static let statsd = ["statsd_host", "statsd_prefix", "dogstatsd_tags"]
     private static let parsing = [
         "strip_header_spaces", "permit_unconventional_http_method", "permit_unconventional_http_version",
         "casefold_http_method", "header_map", "permit_obsolete_folding", "tolerate_dangerous_framing",

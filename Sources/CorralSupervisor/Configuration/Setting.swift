@@ -124,6 +124,20 @@ struct Setting: Sendable {
         text("forwarded_allow_ips", \.forwardedAllowIPs, check: checkAllowList),
         boolean("proxy_protocol", \.proxyProtocol),
         text("proxy_allow_ips", \.proxyAllowIPs, check: checkAllowList),
+        optionalText("statsd_host", \.statsdHost, check: { host in
+            guard let host, !host.hasPrefix("unix:") else { return nil }
+            guard let colon = host.lastIndex(of: ":"), UInt16(host[host.index(after: colon)...]) != nil, colon != host.startIndex else {
+                return "expected HOST:PORT or unix:PATH, got \"\(host)\""
+            }
+            return nil
+        }),
+        text("statsd_prefix", \.statsdPrefix),
+        text("dogstatsd_tags", \.dogstatsdTags),
+        optionalText("metrics_bind", \.metricsBind, check: { bind in
+            guard let bind else { return nil }
+            do { _ = try BindAddress(parsing: bind) } catch { return "\(error)" }
+            return nil
+        }),
         // A TOML table { "X-FORWARDED-PROTO" = "https" } in the file, HEADER=value,… on a command line.
         Setting(name: "secure_scheme_headers", apply: { config, value, _ throws(SettingError) in
             switch value {

@@ -1,0 +1,34 @@
+import CorralEventLoop
+import CorralHTTP
+import CorralMetrics
+import CorralServer
+import CorralSystemd
+import Glibc
+
+/// `metrics_bind`: GET /metrics in the Prometheus text format, served by corral's engine inside
+/// corrald's loop (small limits, like the control socket). The text is made at each scrape.
+final class MetricsEndpoint {
+    let address: BindAddress
+    private let server: HTTPServer
+
+    init(bind: String, loop: EventLoop, log: ErrorLog, render: @escaping @Sendable () -> String) throws {
+        address = try BindAddress(parsing: bind)
+        let fd = try address.listen(backlog: 64)
+        var configuration = ServerConfiguration()
+        configuration.limits = HTTPLimits(requestLine: 1024, fieldCount: 32, fieldSize: 4096, bodySize: 1024)
+        configuration.headerTimeout = 5_000_000_000
+        configuration.workerConnections = 64
+        server = HTTPServer(loop: loop, configuration: configuration, log: log, accessLog: nil) { request in
+            guard request.method == .get || request.method == .head else {
+                return Response(status: 405, headers: ["Allow": "GET, HEAD"], body: .string("405 Method Not Allowed\n"))
+            }
+            guard request.rawPath == "/metrics" else { return Response(status: 404, body: .string("Not found: try /metrics\n")) }
+            return Response(headers: ["Content-Type": PrometheusText.contentType], body: .string(render()))
+        }
+        try server.listen(on: [fd])
+    }
+
+    deinit {
+        if case .unix(let path) = address { unlink(path) }
+    }
+}
