@@ -241,6 +241,9 @@ final class Daemon: @unchecked Sendable {
     }
 
     private func reap() {
+        // What a worker said before it died comes first: a READY=1 still queued on the notify
+        // socket means it booted (else a short-lived worker would count as a boot failure).
+        heard()
         var status: Int32 = 0
         while true {
             let pid = waitpid(-1, &status, WNOHANG)
