@@ -22,6 +22,9 @@
 # 5. WSGI apps: bench/wsgi.py serves a bare WSGI hello, Flask's hello and a Flask view that sleeps
 #    0.1 s with corral-wsgi and with gunicorn + meinheld, gunicorn + gevent, gunicorn gthread and
 #    granian, one process each, access logs on (its table: bench/results/wsgi.md).
+# 6. Moving over: bench/migration.py measures statsd's packets per request and cost beside
+#    gunicorn + meinheld's, the PROXY protocol's cost per connection behind HAProxy, and the
+#    time of a Prometheus scrape of corrald.
 # Prints a table of medians with the ratios corral/nginx and corral/meinheld, and writes it to
 # bench/results/latest.md. Every process started here is stopped on exit, however it ends.
 #
@@ -35,6 +38,7 @@
 #   IDLE_CONNS [10000]   BENCH_IDLE [1]: 0 leaves out step 2   BENCH_ALLOCS [1]: 0 leaves out step 3
 #   BENCH_SUPERVISOR [1]: 0 leaves out step 4 (its own knobs: see bench/supervisor.py)
 #   BENCH_WSGI [1]: 0 leaves out step 5 (its own knobs: see bench/wsgi.py)
+#   BENCH_MIGRATION [1]: 0 leaves out step 6 (its own knobs: see bench/migration.py)
 #   BENCH_SERVERS  which servers step 1 runs ["corral nginx meinheld"]; leaving corral out (to
 #                  try the harness without a build) is announced and its ratios read n/a
 #   BENCH_RESULTS  where the markdown goes [bench/results/latest.md]
@@ -264,6 +268,15 @@ if [ "$BENCH_WSGI" = 1 ]; then
     fi
 else
     echo "bench: NOTE: WSGI benchmark left out (BENCH_WSGI=$BENCH_WSGI)" >&2
+fi
+# --- 6. moving over from gunicorn ------------------------------------------------------------
+if [ "${BENCH_MIGRATION:-1}" = 1 ]; then
+    if ! MIGRATION_RESULTS="$BENCH_RESULTS" ROUNDS="$ROUNDS" DURATION="$DURATION" CORRAL_HELLO="$CORRAL_HELLO" \
+            python3 "$here/migration.py"; then
+        echo "bench: error: the migration benchmark failed" >&2; status=1
+    fi
+else
+    echo "bench: NOTE: migration benchmark left out (BENCH_MIGRATION=${BENCH_MIGRATION:-1})" >&2
 fi
 [ "$status" = 0 ] || echo "bench: some measurements FAILED (see above); the table marks them" >&2
 exit "$status"
