@@ -3,12 +3,14 @@
 `make bench`; alone: `python3 bench/migration.py` after `make release` and bench/setup.sh).
 
 1. statsd: the hello example (one worker, 13-byte body) under `wrk -t1 -c64`, with and without
-   --statsd-host, and gunicorn + meinheld (-w 1) the same way. Packets are counted by the kernel
+   --statsd-host, and gunicorn (-w 1, its sync worker: meinheld's worker sends gunicorn no
+   request metrics) the same way. Packets are counted by the kernel
    (Udp OutDatagrams in /proc/net/snmp) and divided by the requests wrk made; throughput with
    statsd on is given as a share of throughput with it off.
 2. PROXY protocol: new connections per second (wrk with `Connection: close`) through HAProxy
    (`http-reuse never`, so every client connection is a new one to corral), to a corral worker
-   started with --proxy-protocol, HAProxy sending `send-proxy-v2` or no header, alternating.
+   started with --proxy-protocol, HAProxy sending `send-proxy-v2` or no header, alternating; and
+   the worker's own CPU time per connection (utime + stime from /proc), which leaves HAProxy out.
 3. The Prometheus scrape: corrald with 4 hello workers and metrics_bind, under keep-alive load;
    SCRAPES GETs of /metrics on one kept-alive connection, median and p99 in ms, and the size.
 Prints a markdown section and appends it to MIGRATION_RESULTS if set.
@@ -119,13 +121,13 @@ def bench_statsd(work):
     with open(f"{work}/hello_wsgi.py", "w") as f:
         f.write("def app(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
                 "    return [b'Hello, World!']\n")
-    gunicorn = lambda host: [GUNICORN, "-w", "1", "-k", "egg:meinheld#gunicorn_worker", "-b", f"127.0.0.1:{PORT}",
+    gunicorn = lambda host: [GUNICORN, "-w", "1", "-b", f"127.0.0.1:{PORT}",
                              "--chdir", work] + (["--statsd-host", host] if host else []) + ["hello_wsgi:app"]
-    rows = {"corral": [], "meinheld": []}
+    rows = {"corral": [], "gunicorn": []}
     for _ in range(ROUNDS):
         rows["corral"].append(statsd_round("corral", corral, work))
         if os.access(GUNICORN, os.X_OK):
-            rows["meinheld"].append(statsd_round("meinheld", gunicorn, work))
+            rows["gunicorn"].append(statsd_round("gunicorn", gunicorn, work))
     return rows
 
 
@@ -135,6 +137,7 @@ def bench_proxy(work):
     if not serving(PORT):
         die("the PROXY worker did not serve")
     rates = {"send-proxy-v2": [], "none": []}
+    cpu = {"send-proxy-v2": [], "none": []}
     for round_ in range(ROUNDS):
         for option in ("send-proxy-v2", "none"):
             config = f"{work}/haproxy-{option}.cfg"
@@ -157,10 +160,19 @@ backend corral
             if not serving(PORT + 1):
                 die(f"haproxy did not serve (log: {work}/haproxy.log)")
             wrk(PORT + 1, connections=16, close=True)
-            rates[option].append(wrk(PORT + 1, connections=16, close=True)[0])
+            ticks = cpu_ticks(worker.pid)
+            rate, requests = wrk(PORT + 1, connections=16, close=True)
+            rates[option].append(rate)
+            cpu[option].append((cpu_ticks(worker.pid) - ticks) * 1e6 / os.sysconf("SC_CLK_TCK") / requests)
             stop(balancer)
     stop(worker)
-    return rates
+    return rates, cpu
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])   # utime + stime
 
 
 def bench_scrape(work):
@@ -197,7 +209,7 @@ def main():
     work = tempfile.mkdtemp(prefix="corral-bench-migration-")
     try:
         statsd = bench_statsd(work)
-        proxy = bench_proxy(work)
+        proxy, proxy_cpu = bench_proxy(work)
         scrape = bench_scrape(work)
     finally:
         stop_all()
@@ -213,9 +225,11 @@ def main():
         packets = median([r[True][1] for r in rounds])
         lines.append(f"| {name} | {off:,.0f} | {on:,.0f} | {on / off:.2f} | {packets:.3f} |")
     with_header, without = median(proxy["send-proxy-v2"]), median(proxy["none"])
-    lines += ["", "| new connections/s through HAProxy (`http-reuse never`, -c16) | no header | `send-proxy-v2` | with ÷ without |",
+    cpu_with, cpu_without = median(proxy_cpu["send-proxy-v2"]), median(proxy_cpu["none"])
+    lines += ["", "| through HAProxy (`http-reuse never`, -c16), one connection per request | no header | `send-proxy-v2` | with ÷ without |",
               "|---|---|---|---|",
-              f"| corral-worker --proxy-protocol | {without:,.0f} | {with_header:,.0f} | {with_header / without:.3f} |",
+              f"| new connections/s | {without:,.0f} | {with_header:,.0f} | {with_header / without:.3f} |",
+              f"| corral worker CPU per connection (µs) | {cpu_without:.1f} | {cpu_with:.1f} | {cpu_with / cpu_without:.3f} |",
               "", f"Prometheus scrape (corrald, 4 workers, under load): median {scrape[0]:.2f} ms, p99 {scrape[1]:.2f} ms, "
               f"{scrape[2]:,} bytes, over {SCRAPES} GETs on one connection.", ""]
     text = "\n".join(lines)

@@ -1,7 +1,6 @@
 /// gunicorn's statsd metrics, batched: a request adds to counters and one duration line; a flush
-/// (once per loop iteration) turns them into as few UDP packets as fit, newline-separated metrics
-/// as statsd and DogStatsD read them. gunicorn sends three packets per request; this sends one
-/// per iteration for all the requests of that iteration. Nothing is allocated in the steady state.
+/// turns them into as few UDP packets as fit, newline-separated metrics as statsd and DogStatsD
+/// read them (gunicorn sends three packets per request). Nothing is allocated in the steady state.
 public struct StatsdBuffer {
     /// A packet this size fits an Ethernet MTU with room for IP and UDP headers.
     public static let packetLimit = 1432
@@ -25,6 +24,8 @@ public struct StatsdBuffer {
     }
 
     public var isEmpty: Bool { requests == 0 && lines.isEmpty }
+    /// The lines waiting fill a packet: time to flush.
+    public var isFull: Bool { lines.count >= Self.packetLimit - 128 }
 
     /// `gunicorn.requests`, `gunicorn.request.status.NNN` (counters) and `gunicorn.request.duration` (ms).
     public mutating func request(status: Int, microseconds: Int) {

@@ -149,6 +149,7 @@ public final class Worker: @unchecked Sendable {
         }
         loop.run()
         server.accessLog?.flush()
+        server.metrics.flush()
         beforeExit()
         log.info("exiting after \(server.requestsServed) request(s)")
         exit(0)

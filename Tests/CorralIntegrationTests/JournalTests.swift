@@ -29,6 +29,17 @@ import Testing
         #expect((entry["MESSAGE"] as? String)?.hasSuffix("\(path) x=1") == true)
     }
 
+    @Test func behindAProxyTheEntrysREMOTE_ADDRIsTheClient() throws {
+        try journald.start()
+        let worker = try WorkerProcess(arguments: ["--proxy-protocol", "--access-logfile", "journal"])
+        let path = "/proxied-\(UUID().uuidString)"
+        let client = try RawClient(port: worker.port)
+        client.send("PROXY TCP4 198.51.100.9 127.0.0.1 40000 80\r\nGET \(path) HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(client.readResponse()?.status == 200)
+        #expect(eventually { entries(["SYSLOG_IDENTIFIER=corral-access", "REQUEST_PATH=\(path)"]).first?["REMOTE_ADDR"] as? String == "198.51.100.9" },
+                "\(entries(["SYSLOG_IDENTIFIER=corral-access", "REQUEST_PATH=\(path)"]))")
+    }
+
     /// journalctl's entries for these matches, as JSON objects.
     private func entries(_ matches: [String]) -> [[String: Any]] {
         journald.query(matches).split(separator: "\n").compactMap {

@@ -57,6 +57,17 @@ import Testing
         #expect(v1.readResponse()?.status == 400)
     }
 
+    @Test func aWSGIAppSeesTheClientAsREMOTE_ADDRAndTheSchemeOfTheTrustedBalancer() throws {
+        try WSGIApps.requireVirtualenv()
+        let worker = try WSGIApps.worker("probe:echo", ["--proxy-protocol"])
+        let client = try RawClient(port: worker.port)
+        client.send("PROXY TCP6 2001:db8::7 ::1 56324 443\r\nGET / HTTP/1.1\r\nHost: shop.example\r\nX-Forwarded-Proto: https\r\n\r\n")
+        let environ = client.readResponse()?.text.split(separator: "\n").map(String.init) ?? []
+        #expect(environ.contains("REMOTE_ADDR=2001:db8::7"), "\(environ)")
+        #expect(environ.contains("REMOTE_PORT=56324"), "\(environ)")
+        #expect(environ.contains("wsgi.url_scheme=https"), "trust is in the balancer (127.0.0.1), not the client: \(environ)")
+    }
+
     @Test(arguments: [
         "PROXY TCP4 203.0.113.7 127.0.0.1 56324\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n",
         "PROXY TCP4 999.0.113.7 127.0.0.1 1 2\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n",

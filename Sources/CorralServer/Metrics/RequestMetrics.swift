@@ -15,19 +15,29 @@ public struct StatsdTarget: Sendable {
 }
 
 /// What a worker measures of its requests: the duration histogram it reports to corrald (for
-/// Prometheus), and gunicorn's statsd metrics, sent once per loop iteration when configured.
+/// Prometheus), and gunicorn's statsd metrics when configured, sent when a packet is full or
+/// 50 ms after the last one (statsd servers aggregate over seconds), so a busy worker sends one
+/// datagram per ~40 requests, not three per request as gunicorn does.
 public final class RequestMetrics: @unchecked Sendable {
     public private(set) var durations = DurationHistogram()
     private var statsd: StatsdBuffer?
     private let target: StatsdTarget?
     private let log: ErrorLog
     private var logCountsSent = ErrorLog.LevelCounts.Snapshot()
+    private let loop: EventLoop
+    private var lastFlush: Int64 = 0
+    static let flushInterval: Int64 = 50_000_000
 
     init(statsd target: StatsdTarget?, log: ErrorLog, loop: EventLoop) {
         self.target = target
         self.log = log
+        self.loop = loop
         statsd = target.map { StatsdBuffer(prefix: $0.prefix, tags: $0.tags) }
-        if target != nil { loop.onEachIteration { [unowned self] in flush() } }
+        if target != nil {
+            loop.onEachIteration { [unowned self] in
+                if loop.now - lastFlush >= Self.flushInterval || statsd?.isFull == true { flush() }
+            }
+        }
     }
 
     func record(status: Int, microseconds: Int) {
@@ -36,7 +46,9 @@ public final class RequestMetrics: @unchecked Sendable {
     }
 
     /// `gunicorn.log.*` for the lines logged since the last flush, then one packet or a few.
-    private func flush() {
+    /// The worker calls it once more before it exits.
+    public func flush() {
+        lastFlush = loop.now
         guard var buffer = statsd, let target else { return }
         let counts = log.counts.snapshot
         if counts != logCountsSent {
