@@ -20,51 +20,18 @@ MIG_PORT [18200], ROUNDS [3], DURATION [5] seconds, SCRAPES [200].
 import http.client
 import os
 import re
-import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
-here = os.path.dirname(os.path.abspath(__file__))
-top = os.path.dirname(here)
-CORRALD = os.environ.get("CORRALD", f"{top}/.build/release/corrald")
-HELLO = os.environ.get("CORRAL_HELLO", f"{top}/.build/release/corral-example-hello")
-GUNICORN = os.environ.get("GUNICORN", f"{here}/.venv/bin/gunicorn")
+from processes import CORRALD, GUNICORN, HELLO, cpu_ticks, die, start, stop, stop_all
+
 PORT = int(os.environ.get("MIG_PORT", "18200"))
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "5"))
 SCRAPES = int(os.environ.get("SCRAPES", "200"))
-started = []
-
-
-def die(message):
-    print(f"bench: error: {message}", file=sys.stderr)
-    stop_all()
-    sys.exit(1)
-
-
-def start(argv, log_path, cwd=None):
-    process = subprocess.Popen(argv, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True, cwd=cwd)
-    started.append(process)
-    return process
-
-
-def stop(process):
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def stop_all():
-    for process in started:
-        stop(process)
 
 
 def serving(port, timeout=20.0):
@@ -167,12 +134,6 @@ backend corral
             stop(balancer)
     stop(worker)
     return rates, cpu
-
-
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])   # utime + stime
 
 
 def bench_scrape(work):

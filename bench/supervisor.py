@@ -22,27 +22,17 @@ import re
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
-here = os.path.dirname(os.path.abspath(__file__))
-top = os.path.dirname(here)
-CORRALD = os.environ.get("CORRALD", f"{top}/.build/release/corrald")
-HELLO = os.environ.get("CORRAL_HELLO", f"{top}/.build/release/corral-example-hello")
-GUNICORN = os.environ.get("GUNICORN", f"{here}/.venv/bin/gunicorn")
+from processes import CORRALD, GUNICORN, HELLO, cpu_ticks, die, start, stop_all
+
 PORT = int(os.environ.get("SUP_PORT", "18100"))
 ROUNDS = int(os.environ.get("ROUNDS_SUP", "10"))
 RELOADS = int(os.environ.get("RELOADS", "100"))
 IDLE_SECONDS = float(os.environ.get("IDLE_SECONDS", "10"))
 LOAD_CONNS = int(os.environ.get("LOAD_CONNS", "16"))
 WORKERS = 4
-started = []
-
-
-def die(message):
-    print(f"bench: error: {message}", file=sys.stderr)
-    sys.exit(1)
 
 
 def wait_for(condition, timeout=30.0, interval=0.0005):
@@ -76,34 +66,6 @@ def status_kb(pid, field):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
-
-
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])   # utime + stime
-
-
-def start(argv, log_path):
-    log = open(log_path, "ab")
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                               start_new_session=True)
-    started.append(process)
-    return process
-
-
-def stop_all():
-    for process in started:
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    for process in started:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 def read(path):

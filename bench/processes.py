@@ -1,0 +1,51 @@
+"""The processes a benchmark starts (bench/supervisor.py, bench/migration.py): where corral's
+release binaries and the bench venv's gunicorn are, starting each in its own session with its
+output in a log, and stopping every one of them however the benchmark ends."""
+import os
+import signal
+import subprocess
+import sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+top = os.path.dirname(here)
+CORRALD = os.environ.get("CORRALD", f"{top}/.build/release/corrald")
+HELLO = os.environ.get("CORRAL_HELLO", f"{top}/.build/release/corral-example-hello")
+GUNICORN = os.environ.get("GUNICORN", f"{here}/.venv/bin/gunicorn")
+started = []
+
+
+def die(message):
+    print(f"bench: error: {message}", file=sys.stderr)
+    stop_all()
+    sys.exit(1)
+
+
+def start(argv, log_path, cwd=None):
+    process = subprocess.Popen(argv, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True, cwd=cwd)
+    started.append(process)
+    return process
+
+
+def stop(process):
+    """TERM to its process group, KILL after 15 s."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def stop_all():
+    for process in started:
+        stop(process)
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])   # utime + stime
