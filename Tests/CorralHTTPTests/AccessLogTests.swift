@@ -49,6 +49,8 @@ struct TestLogEntry: AccessLogEntry {
     let request: AccessLogRawRequest
     let head: RequestHead
     var remoteAddress: UnsafeRawBufferPointer
+    var remotePort: Int32 = 54321
+    var secure = false
     var status: UInt16
     var bodyBytesSent: Int
     var durationMicroseconds: Int
@@ -60,6 +62,8 @@ struct TestLogEntry: AccessLogEntry {
     var fields: UnsafeBufferPointer<HeaderField> {
         UnsafeBufferPointer(rebasing: request.table[..<head.fieldCount])
     }
+
+    func isSecure() -> Bool { secure }
 
     func responseHeader(_ lowercasedName: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
         let name = String(decoding: lowercasedName, as: UTF8.self)
@@ -376,6 +380,8 @@ struct AccessLogTests {
         ("{RAW_URI}e", "/caf%C3%A9%20x?a=%20"),
         ("{SERVER_PROTOCOL}e", "HTTP/1.1"),
         ("{REMOTE_ADDR}e", "192.168.0.9"),
+        ("{REMOTE_PORT}e", "54321"),
+        ("{wsgi.url_scheme}e", "http"),
         ("{http_user_agent}e", "curl/8.0"),
         ("{HTTP_USER_AGENT}e", "curl/8.0"),
         ("{HTTP_X_FORWARDED_FOR}e", "9.9.9.9"),
@@ -387,6 +393,13 @@ struct AccessLogTests {
             + "X-Forwarded-For: 9.9.9.9\r\nContent-Length: 0\r\n\r\n"
         let entry = try TestLogEntry.make(raw, remote: "192.168.0.9")
         #expect(try renderAccessLog("%(\(atom))s", entry) == expected + "\n")
+    }
+
+    @Test func schemeAndPortAtoms() throws {
+        var entry = try TestLogEntry.make("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        entry.secure = true
+        entry.remotePort = -1
+        #expect(try renderAccessLog("%({wsgi.url_scheme}e)s://%({http_host}e)s %({remote_port}e)s", entry) == "https://h -\n")
     }
 
     /// gunicorn files Content-Type and Content-Length under CONTENT_*, never HTTP_CONTENT_*.

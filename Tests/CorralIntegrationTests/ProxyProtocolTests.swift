@@ -100,7 +100,7 @@ import Testing
             workers = 1
             proxy_protocol = true
             accesslog = "\(log)"
-            access_log_format = "%(h)s %(U)s %(s)s"
+            access_log_format = "%(h)s %({wsgi.url_scheme}e)s %(U)s %(s)s"
             worker_cmd = ["\(Binaries.path("corral-worker"))", "--root", "\(root.path)"]
             """)
         #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
@@ -135,6 +135,6 @@ import Testing
         #expect(redirect?.header("location") == "https://shop.example/docs/", "X-Forwarded-Proto from a trusted peer")
         // After the test's own readiness probe, made directly from 127.0.0.1 without a header.
         #expect(eventually { accessLines(log).count == 3 }, "\(accessLines(log)) \(daemon.log)")
-        #expect(accessLines(log).dropFirst() == ["127.0.0.2 /a.txt 200", "127.0.0.2 /docs 301"])
+        #expect(accessLines(log).dropFirst() == ["127.0.0.2 https /a.txt 200", "127.0.0.2 https /docs 301"])
     }
 }

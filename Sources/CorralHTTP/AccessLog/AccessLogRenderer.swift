@@ -177,6 +177,10 @@ public struct AccessLogRenderer {
                 ResponseHead.append(head.version.text, to: &out)
             } else if key.equalsLowercased("remote_addr") {
                 value(entry.remoteAddress.isEmpty ? nil : entry.remoteAddress, to: &out)
+            } else if key.equalsLowercased("remote_port") {
+                if entry.remotePort >= 0 { ResponseHead.appendDecimal(Int(entry.remotePort), to: &out) } else { out.append(UInt8(ascii: "-")) }
+            } else if key.equalsLowercased("wsgi.url_scheme") {
+                ResponseHead.append(entry.isSecure() ? "https" : "http", to: &out)
             } else if key.equalsLowercased("content_type") {
                 // gunicorn files these two under CONTENT_*, not HTTP_* (the last field wins).
                 value(Self.header("content-type", entry), to: &out)

@@ -117,6 +117,7 @@ struct AccessRecord: AccessLogEntry {
     let requestBuffer: UnsafeRawBufferPointer
     let fields: UnsafeBufferPointer<HeaderField>
     let remoteAddress: UnsafeRawBufferPointer
+    let remotePort: Int32
     let status: UInt16
     let bodyBytesSent: Int
 
@@ -128,11 +129,16 @@ struct AccessRecord: AccessLogEntry {
         requestBuffer = connection.requestBytes
         fields = connection.requestFields(count: head.fieldCount)
         remoteAddress = connection.remoteAddress
+        remotePort = connection.remotePort
         status = connection.status
         bodyBytesSent = connection.bodyBytesSent
     }
 
     func responseHeader(_ lowercasedName: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
         connection.responseHeader(lowercasedName)
+    }
+
+    func isSecure() -> Bool {
+        connection.server.configuration.forwarded.isSecure(peer: connection.peerAddress, fields: fields, buffer: requestBuffer)
     }
 }
