@@ -139,6 +139,8 @@ replaced() { [ "$(workers | wc -l)" = "$count" ] && ! workers | grep -qx "$victi
 check "kill -9 of a worker: replaced" eventually replaced
 check "journalctl -u corral CORRAL_EVENT=reload-done finds the reload" sh -c "nsenter -t $boot_pid -m -p journalctl -u corral CORRAL_EVENT=reload-done -o cat | grep -q 'reload done'"
 check "access entries carry STATUS" sh -c "nsenter -t $boot_pid -m -p journalctl SYSLOG_IDENTIFIER=corral-access STATUS=200 -o cat | grep -q ."
+check "corralctl with no -s or -c finds corrald's socket under systemd" sh -c "nsenter -t $boot_pid -m -p corralctl status | grep -q RUNNING"
+check "and its prompt takes verbs from a pipe" sh -c "printf 'pid\\nquit\\n' | nsenter -t $boot_pid -m -p corralctl | grep -qx '$(property corral.service MainPID)'"
 
 # A second app from the template, on its own port.
 printf 'bind = ["127.0.0.1:8001"]\nworkers = 1\nworker_cmd = ["/usr/bin/corral-worker", "--root", "/var/lib/corral/www"]\n' > /etc/corral/shop.toml
