@@ -22,4 +22,19 @@ public struct Notifier: Sendable {
         guard isEnabled else { return }
         _ = sd_notify(0, state)
     }
+
+    /// Hands a duplicate of `fd` to systemd's fd store under `name` (FDSTORE=1): the next start of
+    /// the service gets it back in LISTEN_FDS, so a listening socket outlives a crash or restart.
+    /// False when there is no supervisor or it refused (no FileDescriptorStoreMax=).
+    @discardableResult
+    public func store(_ fd: Int32, name: String) -> Bool {
+        guard isEnabled else { return false }
+        var fds = [fd]
+        return sd_pid_notify_with_fds(0, 0, "FDSTORE=1\nFDNAME=\(name)", &fds, 1) > 0
+    }
+
+    /// Drops the stored fds named `name` (FDSTOREREMOVE=1).
+    public func removeStored(name: String) {
+        send("FDSTOREREMOVE=1\nFDNAME=\(name)")
+    }
 }

@@ -78,7 +78,7 @@ final class Daemon: @unchecked Sendable {
         var started = false
         let claimed = pidfile
         defer { if !started { claimed?.release() } }
-        sockets = ListeningSockets(inherited: ListenFDs.take())
+        sockets = ListeningSockets(inherited: ListenFDs.take(), systemd: Notifier())
         // Abstract: nothing to clean up after a crash, reachable by workers of any user. Senders
         // are known by their credentials, so a stranger's datagram is ignored.
         notify = try NotifyListener(path: "@corrald-\(getpid())-notify")
@@ -89,6 +89,12 @@ final class Daemon: @unchecked Sendable {
         output.relayLine = { [unowned self] line, pid, slot in log.relay(line, from: pid, slot: slot) }
         for warning in loaded.warnings { logger.warning("\(warning)") }
         plans[0] = try plan(for: configuration)
+        if !sockets.adopted.isEmpty {
+            logger.info("taken back from systemd's fd store: \(sockets.adopted.joined(separator: ", "))")
+        }
+        for name in sockets.closeUnclaimed() {
+            logger.info("closed \(name) from systemd's fd store: no bind uses it any more")
+        }
         try loop.watchSignals([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGCHLD, SIGPIPE]) { [unowned self] in
             received($0)
         }
@@ -318,7 +324,7 @@ final class Daemon: @unchecked Sendable {
                 pidfile?.release()
                 control = nil
                 metricsEndpoint = nil
-                sockets.close(allBut: [])
+                sockets.close(allBut: [], forget: false)
                 exit(code)
             }
         }

@@ -188,6 +188,53 @@ check "systemctl stop: corral.service inactive" has corral.service ActiveState i
 check "nothing left in its cgroup" has corral.service TasksCurrent "[not set]"
 check "corrald exited cleanly" has corral.service Result success
 
+# systemd's fd store: corral.service alone (no corral.socket) opens its own socket and hands it to
+# systemd, so a crash of corrald leaves the port bound: new clients wait, none is refused.
+inside systemctl start corral.service
+check "corral.service alone is active" eventually has corral.service ActiveState active
+check "its listening socket is in systemd's fd store" eventually has corral.service NFileDescriptorStore 1
+cat > "$work/connect.py" <<'CONNECT'
+import http.client, os, sys
+stop, answered, refused, other = sys.argv[1], 0, 0, 0
+while not os.path.exists(stop):
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", 8000, timeout=20)
+        connection.request("GET", "/", headers={"Connection": "close"})
+        response = connection.getresponse(); response.read(); connection.close()
+        answered += response.status == 200
+    except ConnectionRefusedError:
+        refused += 1
+    except Exception:
+        other += 1   # a request in a killed worker's hands is cut; the test counts refusals
+print(answered, refused, other)
+CONNECT
+python3 "$work/connect.py" "$work/stop-connect" > "$work/connect.txt" &
+load=$!
+crashed_pid="$(property corral.service MainPID)"
+sleep 0.5
+inside kill -KILL "$crashed_pid"
+restarted() { local pid; pid="$(property corral.service MainPID)"; [ "$pid" != 0 ] && [ "$pid" != "$crashed_pid" ] && [ "$(property corral.service ActiveState)" = active ]; }
+check "kill -9 of corrald: systemd restarts it" eventually restarted
+check "the new corrald took its socket back from the fd store" sh -c "nsenter -t $boot_pid -m -p journalctl -u corral -o cat | grep -q \"taken back from systemd's fd store: 127.0.0.1:8000\""
+sleep 1
+touch "$work/stop-connect"; wait "$load" || true
+load=""
+read -r answered refused other < "$work/connect.txt"
+check "across the crash clients saw delay, not refusal ($answered answered, ${refused:-?} refused, ${other:-?} cut)" test "${refused:-1}" = 0 -a "${answered:-0}" -gt 10
+rm -f "$work/stop-connect"
+python3 "$work/connect.py" "$work/stop-connect" > "$work/connect.txt" &
+load=$!
+sleep 0.5
+inside systemctl restart corral.service
+check "systemctl restart: active again" eventually has corral.service ActiveState active
+sleep 1
+touch "$work/stop-connect"; wait "$load" || true
+load=""
+read -r answered refused other < "$work/connect.txt"
+check "across systemctl restart clients saw delay, not refusal ($answered answered, ${refused:-?} refused, ${other:-?} cut)" test "${refused:-1}" = 0 -a "${answered:-0}" -gt 10
+inside systemctl stop corral.service
+check "stopped again: corral.service inactive" has corral.service ActiveState inactive
+
 if [ "$failures" != 0 ]; then
     echo "e2e: $failures check(s) failed; corral's journal:" >&2
     # Without the access entries, which would crowd out the rest.
