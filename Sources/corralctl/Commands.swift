@@ -53,6 +53,35 @@ struct Reload: ParsableCommand {
     }
 }
 
+struct Upgrade: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Re-execute corrald's binary in place (same pid, same sockets, workers replaced without downtime); waits for the outcome and exits 1 if it failed.")
+    @OptionGroup var connection: Connection
+
+    func run() throws {
+        var succeeded = false
+        try connection.run { client in
+            let started = try client.call("corral.upgrade")
+            guard started["succeeded"]?.bool == true, let id = started["id"]?.string else {
+                return print("upgrade failed: \(started["detail"]?.string ?? "")")
+            }
+            // corrald re-executes: the connection goes, the socket comes back. Ask until the
+            // upgrade that was started reports its outcome.
+            var status: XMLRPCValue?
+            for _ in 0..<1200 {
+                usleep(100_000)
+                guard let answer = try? client.call("corral.upgradeStatus"), answer["id"]?.string == id,
+                      answer["done"]?.bool == true else { continue }
+                status = answer
+                break
+            }
+            guard let status else { return print("upgrade failed: no outcome within 120 s") }
+            succeeded = status["succeeded"]?.bool == true
+            print((succeeded ? "upgraded: " : "upgrade failed: ") + (status["detail"]?.string ?? ""))
+        }
+        if !succeeded { throw ExitCode(Exit.failed) }
+    }
+}
+
 /// stop, start and restart of workers by slot (`0`, `corral:0`) or `all`.
 struct Stop: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Stop workers (corrald keeps the sockets).")

@@ -19,7 +19,7 @@ struct Corralctl: ParsableCommand {
             Exit codes: 0 done; 1 the operation failed (a reload that did not take, a fault); \
             2 bad usage; 3 status found a worker that is not RUNNING; 4 corrald cannot be reached.
             """,
-        subcommands: [Status.self, Reload.self, Restart.self, Stop.self, Start.self, Signal.self, Tail.self,
+        subcommands: [Status.self, Reload.self, Upgrade.self, Restart.self, Stop.self, Start.self, Signal.self, Tail.self,
                       Maintail.self, Pid.self, Workers.self, Shutdown.self, Version.self])
 }
 

@@ -30,23 +30,26 @@ final class Daemon: @unchecked Sendable {
     private(set) var log: ErrorLog
     /// What corrald says: native journal entries with CORRAL_* fields when its log is the
     /// journal, else gunicorn's text lines through `log`.
-    private var logger: Logger
+    var logger: Logger
     private let loader: ConfigurationLoader
-    private(set) var state: SupervisorState
+    var state: SupervisorState
     private var plans: [Int: Plan] = [:]
     private var latestRevision = 0
     private var workerRevisions: [Int32: Int] = [:]
-    private let sockets: ListeningSockets
+    let sockets: ListeningSockets
     private let notify: NotifyListener
-    private let output: WorkerOutput
+    let output: WorkerOutput
     private var mainLogRecent = RecentOutput(capacity: 64 * 1024)
     private var control: ControlServer?
     /// Prometheus (metrics_bind) and statsd's gunicorn.workers: Daemon+Metrics.swift.
     var metricsLedger = MetricsLedger()
     var metricsEndpoint: MetricsEndpoint?
     let startedAt: Int64
+    /// Re-exec upgrades (Daemon+Upgrade.swift): the one this image came from, and the last outcome.
+    var handover: UpgradeHandover?
+    var upgradeOutcome: UpgradeOutcome?
     private let pidfile: Pidfile?
-    private let systemd = Notifier()
+    let systemd = Notifier()
     /// The last reload's outcome, and how many have ended (corralctl waits for that to move).
     private var lastReload: ReloadRecord?
     private var reloadCount = 0
@@ -57,7 +60,7 @@ final class Daemon: @unchecked Sendable {
     private var wakeToken = 0
     private var scheduledWake: Int64?
 
-    private var configuration: Configuration { plans[state.settings.revision]!.configuration }
+    var configuration: Configuration { plans[state.settings.revision]!.configuration }
 
     init(loader: ConfigurationLoader, loaded: ConfigurationLoader.Loaded) throws {
         let configuration = loaded.configuration
@@ -78,24 +81,34 @@ final class Daemon: @unchecked Sendable {
         var started = false
         let claimed = pidfile
         defer { if !started { claimed?.release() } }
-        sockets = ListeningSockets(inherited: ListenFDs.take(), systemd: Notifier())
+        let handover = Self.takeHandover()
+        self.handover = handover
+        sockets = ListeningSockets(inherited: handover.map { $0.sockets.map { ListenFD(fd: $0.fd, name: $0.name) } } ?? ListenFDs.take(),
+                                   systemd: Notifier())
         // Abstract: nothing to clean up after a crash, reachable by workers of any user. Senders
         // are known by their credentials, so a stranger's datagram is ignored.
         notify = try NotifyListener(path: "@corrald-\(getpid())-notify")
         state = SupervisorState(settings: configuration.supervisorSettings)
+        for worker in handover?.workers ?? [] {
+            state.adopt(pid: worker.pid, slot: worker.slot, now: loop.now)
+            output.watch(stdout: worker.stdout, stderr: worker.stderr, of: worker.pid, slot: worker.slot)
+        }
         logger = Logger(label: "corrald")
         log.observer = { [unowned self] line in mainLogRecent.append(Array(line.utf8)[...]) }
         logger = makeLogger(configuration)
         output.relayLine = { [unowned self] line, pid, slot in log.relay(line, from: pid, slot: slot) }
         for warning in loaded.warnings { logger.warning("\(warning)") }
         plans[0] = try plan(for: configuration)
-        if !sockets.adopted.isEmpty {
+        if let handover {
+            logger.info("upgrade: took over from \(handover.fromVersion): \(handover.sockets.count) sockets, \(handover.workers.count) workers adopted",
+                        metadata: ["event": "upgrade-adopt"])
+        } else if !sockets.adopted.isEmpty {
             logger.info("taken back from systemd's fd store: \(sockets.adopted.joined(separator: ", "))")
         }
         for name in sockets.closeUnclaimed() {
             logger.info("closed \(name) from systemd's fd store: no bind uses it any more")
         }
-        try loop.watchSignals([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGCHLD, SIGPIPE]) { [unowned self] in
+        try loop.watchSignals([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGCHLD, SIGPIPE]) { [unowned self] in
             received($0)
         }
         try loop.register(notify.fd, events: EventLoop.readable, watcher: ReadinessHandler { [unowned self] in
@@ -196,6 +209,8 @@ final class Daemon: @unchecked Sendable {
         case SIGUSR1:
             do { try log.reopen() } catch { logger.error("cannot reopen the error log: \(error)") }
             for pid in state.workers.keys { kill(pid, SIGUSR1) }
+        case SIGUSR2:
+            loop.spawn { [self] in _ = await beginUpgrade() }
         default: break
         }
     }
@@ -261,7 +276,7 @@ final class Daemon: @unchecked Sendable {
                 metricsLedger.exited(pid: pid, slot: worker.slot, unexpected: !(worker.state == .stopping || worker.retiring))
                 let exitStatus = WaitStatus(raw: status).field
                 logger.log(level: worker.state == .stopping || worker.retiring ? .info : .error,
-                           "worker \(worker.slot) (pid \(pid), generation \(worker.generation)) \(description)\(worker.status.isEmpty ? "" : "; last status: \(worker.status)")",
+                           "worker \(worker.slot) (pid \(pid), \(worker.generation == SupervisorState.adoptedGeneration ? "adopted" : "generation \(worker.generation)")) \(description)\(worker.status.isEmpty ? "" : "; last status: \(worker.status)")",
                            metadata: event("exit", worker, ["exit_status": "\(exitStatus)"]))
                 if worker.state == .starting { lastBootOutput = lastOutput }
             }
@@ -292,7 +307,7 @@ final class Daemon: @unchecked Sendable {
 
     // MARK: Actions
 
-    private func perform(_ actions: [SupervisorState.Action]) {
+    func perform(_ actions: [SupervisorState.Action]) {
         for action in actions {
             switch action {
             case .spawn(let slot, let generation):
@@ -306,7 +321,11 @@ final class Daemon: @unchecked Sendable {
             case .generationReady(let generation):
                 logger.info("all \(state.settings.workers) workers of generation \(generation) ready",
                             metadata: ["event": "generation-ready", "generation": "\(generation)"])
-                systemd.send("READY=1\nMAINPID=\(getpid())\nSTATUS=\(state.settings.workers) workers of generation \(generation) ready")
+                if handover != nil {
+                    finishUpgrade()
+                } else {
+                    systemd.send("READY=1\nMAINPID=\(getpid())\nSTATUS=\(state.settings.workers) workers of generation \(generation) ready")
+                }
                 reportPeriodically()
             case .reloadFinished(let outcome):
                 switch outcome {
@@ -503,6 +522,15 @@ extension Daemon: ControlTarget {
         }
         guard reloadCount > before, let last = lastReload else { return (false, "no outcome: corrald is stopping") }
         return (last.succeeded, last.detail)
+    }
+
+    func upgrade() async -> (succeeded: Bool, detail: String, id: Int) {
+        let outcome = await beginUpgrade()
+        return (outcome.succeeded || !outcome.done, outcome.detail, Int(outcome.id))
+    }
+
+    func upgradeStatus() -> (id: Int, done: Bool, succeeded: Bool, detail: String)? {
+        upgradeOutcome.map { (Int($0.id), $0.done, $0.succeeded, $0.detail) }
     }
 
     func changeWorkers(by delta: Int) -> Int {

@@ -134,6 +134,9 @@ struct DaemonOptions: ParsableCommand {
     @Option(name: .customLong("from-gunicorn"), help: ArgumentHelp("Run a gunicorn config file (gunicorn_config.py) with python3 as gunicorn reads it, print the equivalent corral.toml, and exit.", valueName: "file"))
     var fromGunicorn: String?
 
+    @Flag(name: .customLong("check-upgrade"), help: ArgumentHelp("Load the configuration as for --check-config and print the upgrade state format this binary reads (run by the corrald being upgraded).", visibility: .hidden))
+    var checkUpgrade = false
+
     @Flag(name: .customLong("check-config"), help: "Validate the configuration (and that worker_cmd is executable), then exit 0 or 1.")
     var checkConfig = false
 

@@ -73,39 +73,17 @@ enum GunicornConfigReader {
         guard access(path, R_OK) == 0 else {
             throw Failed(description: "\(path): cannot read the gunicorn config file: \(String(cString: strerror(errno)))")
         }
-        var pipeFDs: [Int32] = [0, 0]
-        guard pipe(&pipeFDs) == 0 else { throw Failed(description: "pipe: \(String(cString: strerror(errno)))") }
-        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }  // the dup2 to fd 1 stays open in python
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
         let python = Self.python
-        let argv = [python, "-c", script, path]
-        var cArguments = argv.map { strdup($0) } + [nil]
-        defer { cArguments.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, python, &actions, nil, &cArguments, environ)
-        close(pipeFDs[1])
-        guard spawned == 0 else {
-            close(pipeFDs[0])
-            throw Failed(description: "cannot run \(python): \(String(cString: strerror(spawned)))")
+        let finished: ChildProcess.Finished
+        do {
+            finished = try ChildProcess.run([python, "-c", script, path])
+        } catch {
+            throw Failed(description: "\(error)")
         }
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = Glibc.read(pipeFDs[0], &chunk, chunk.count)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            output += chunk[..<n]
-        }
-        close(pipeFDs[0])
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        guard WaitStatus(raw: status).shellCode == 0 else {
+        guard finished.status.shellCode == 0 else {
             throw Failed(description: "\(path): running it with \(python) failed (the traceback is above); gunicorn would not start with it either")
         }
-        return String(decoding: output, as: UTF8.self).split(separator: "\n").compactMap(entry)
+        return finished.output.split(separator: "\n").compactMap(entry)
     }
 
     private static func entry(_ line: Substring) -> GunicornConversion.Entry? {

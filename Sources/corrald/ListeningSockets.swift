@@ -66,6 +66,12 @@ final class ListeningSockets {
         }
     }
 
+    /// Every socket, named as LISTEN_FDNAMES would name it (`bind-ADDRESS` for corrald's own), to
+    /// hand over across a re-exec: the new image takes its own ones back as from the fd store.
+    var handover: [ListenFD] {
+        inherited + open.values.map { ListenFD(fd: $0.fd, name: Self.storePrefix + $0.name) }
+    }
+
     /// Binds whose socket came back from systemd's fd store (for the start-up log line).
     private(set) var adopted: [String] = []
 

@@ -68,19 +68,33 @@ final class WorkerOutput {
     }
 
     func attach(_ pipes: Pipes, to pid: Int32, slot: Int) {
+        close(pipes.stdout.write)
+        close(pipes.stderr.write)
+        watch(stdout: pipes.stdout.read, stderr: pipes.stderr.read, of: pid, slot: slot)
+    }
+
+    /// Reads a worker's output from pipes it already writes to (a worker adopted across a re-exec).
+    func watch(stdout: Int32, stderr: Int32, of pid: Int32, slot: Int) {
         lastWords[pid] = RecentOutput(capacity: Self.lastWordsBytes)
-        for (ends, channel) in [(pipes.stdout, OutputChannel.stdout), (pipes.stderr, .stderr)] {
-            close(ends.write)
-            _ = corral_set_nonblocking(ends.read)
-            sources[ends.read] = Source(pid: pid, slot: slot, channel: channel)
+        for (fd, channel) in [(stdout, OutputChannel.stdout), (stderr, .stderr)] {
+            _ = corral_set_nonblocking(fd)
+            sources[fd] = Source(pid: pid, slot: slot, channel: channel)
             do {
-                try loop.register(ends.read, events: EventLoop.readable, watcher: ReadinessHandler { [unowned self] in
-                    drain(ends.read)
+                try loop.register(fd, events: EventLoop.readable, watcher: ReadinessHandler { [unowned self] in
+                    drain(fd)
                 })
             } catch {
-                drain(ends.read)
+                drain(fd)
             }
         }
+    }
+
+    /// The read ends of a worker's stdout and stderr pipes, to hand over across a re-exec.
+    func readEnds(of pid: Int32) -> (stdout: Int32, stderr: Int32)? {
+        let mine = sources.filter { $0.value.pid == pid }
+        guard let out = mine.first(where: { $0.value.channel == .stdout })?.key,
+              let err = mine.first(where: { $0.value.channel == .stderr })?.key else { return nil }
+        return (out, err)
     }
 
     /// A slot's recent output on one channel.

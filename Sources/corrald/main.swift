@@ -50,6 +50,11 @@ do {
 } catch {
     fail("\(error)")
 }
+if options.checkUpgrade {
+    // The running corrald's check before it re-executes this binary in place.
+    print("upgrade state format \(UpgradeHandover.format)")
+    exit(0)
+}
 if options.printConfig || options.checkConfig {
     for warning in loaded.warnings { print("warning: \(warning)") }
     if options.checkConfig, let app = loaded.configuration.wsgiApp,

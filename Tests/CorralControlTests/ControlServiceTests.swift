@@ -18,6 +18,11 @@ private final class FakeTarget: ControlTarget, @unchecked Sendable {
     func requestReload() { actions.append("reload") }
     func configurationChanged() -> Bool { true }
     func requestShutdown() { actions.append("shutdown") }
+    func upgrade() async -> (succeeded: Bool, detail: String, id: Int) {
+        actions.append("upgrade")
+        return (false, "the new binary exited with status 3 on --check-upgrade", 7)
+    }
+    func upgradeStatus() -> (id: Int, done: Bool, succeeded: Bool, detail: String)? { (7, true, false, "checked") }
     func reloadAndWait() async -> (succeeded: Bool, detail: String) {
         actions.append("reload and wait")
         return (false, "worker 0 of generation 2 exited with status 3 during boot")

@@ -22,7 +22,20 @@ public final class ControlClient {
     deinit { if fd >= 0 { close(fd) } }
 
     /// Calls a method; a fault comes back as the thrown XMLRPCFault.
+    /// A call on the kept-alive connection; after a failure the next call connects again (corrald
+    /// re-executing in an upgrade closes it, then listens again at the same path).
     public func call(_ method: String, _ params: [XMLRPCValue] = []) throws -> XMLRPCValue {
+        do {
+            return try callOnce(method, params)
+        } catch {
+            if fd >= 0 { close(fd) }
+            fd = -1
+            pending = []
+            throw error
+        }
+    }
+
+    private func callOnce(_ method: String, _ params: [XMLRPCValue]) throws -> XMLRPCValue {
         let body = Array(XMLRPC.call(method, params).utf8)
         try send("POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nContent-Length: \(body.count)\r\n"
                  + (authorization.map { "Authorization: \($0)\r\n" } ?? "") + "\r\n", body: body)

@@ -157,6 +157,16 @@ public final class ControlService: @unchecked Sendable {
             let (succeeded, detail) = await service.target.reloadAndWait()
             return .struct([("succeeded", .bool(succeeded)), ("detail", .string(detail))])
         },
+        "corral.upgrade": Method(arity: 0...0) { service, _ throws(XMLRPCFault) in
+            try service.notShuttingDown()
+            let (succeeded, detail, id) = await service.target.upgrade()
+            return .struct([("succeeded", .bool(succeeded)), ("detail", .string(detail)), ("id", .string(String(id)))])
+        },
+        "corral.upgradeStatus": Method(arity: 0...0) { service, _ in
+            guard let status = service.target.upgradeStatus() else { return .struct([("id", .string("")), ("done", .bool(false))]) }
+            return .struct([("id", .string(String(status.id))), ("done", .bool(status.done)),
+                            ("succeeded", .bool(status.succeeded)), ("detail", .string(status.detail))])
+        },
         "corral.changeWorkers": Method(arity: 1...1) { service, params throws(XMLRPCFault) in
             try service.notShuttingDown()
             return .int(service.target.changeWorkers(by: try number(params, 0)))

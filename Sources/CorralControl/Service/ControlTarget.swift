@@ -71,6 +71,11 @@ public protocol ControlTarget: AnyObject, Sendable {
     func reloadAndWait() async -> (succeeded: Bool, detail: String)
     /// TTIN/TTOU: `delta` workers more or fewer (never below one); returns the new count.
     func changeWorkers(by delta: Int) -> Int
+    /// Checks the binary on disk and, if it passes, re-executes it in place (after the answer):
+    /// `id` identifies this upgrade in `upgradeStatus`.
+    func upgrade() async -> (succeeded: Bool, detail: String, id: Int)
+    /// The last upgrade: done or still in progress, and how it went.
+    func upgradeStatus() -> (id: Int, done: Bool, succeeded: Bool, detail: String)?
     /// SIGTERM's graceful stop.
     func requestShutdown()
     func stop(slots: [Int])

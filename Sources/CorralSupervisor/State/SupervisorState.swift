@@ -91,6 +91,23 @@ public struct SupervisorState {
         workers[pid] = WorkerRecord(slot: slot, generation: generation, pid: pid, now: now)
     }
 
+    /// The generation of workers a re-executed corrald found running (its predecessor's): in no
+    /// generation of its own, never restarted, retired once its own first generation is ready.
+    public static let adoptedGeneration = -1
+
+    /// A live worker of the image before a re-exec upgrade, still this process's child.
+    public mutating func adopt(pid: Int32, slot: Int, now: Int64) {
+        var worker = WorkerRecord(slot: slot, generation: Self.adoptedGeneration, pid: pid, now: now)
+        worker.state = .running
+        worker.readyAt = now
+        workers[pid] = worker
+    }
+
+    /// TERM to the adopted workers (SIGKILL after graceful_timeout, as for any stopping worker).
+    public mutating func retireAdopted(now: Int64) -> [Action] {
+        workers.values.filter { $0.generation == Self.adoptedGeneration }.map(\.pid).sorted().flatMap { stop($0, now: now) }
+    }
+
     /// fork/exec failed for this slot: treated like a worker that died at once.
     public mutating func spawnFailed(slot: Int, generation: Int, reason: String, now: Int64) -> [Action] {
         died(slot: slot, generation: generation, wasStopping: false, wasStarting: true, uptime: 0,

@@ -18,10 +18,11 @@ final class CorraldProcess: @unchecked Sendable {
     /// `-b 127.0.0.1:PORT` unless `bindFlag` is false (the config binds the port). `wrapper` is a
     /// command that runs corrald as its only child (e.g. `unshare --pid --fork`).
     init(_ arguments: [String] = [], config: String? = nil, environment: [String: String] = [:],
-         port: UInt16 = freePort(), bindFlag: Bool = true, wrapper: [String] = []) throws {
+         port: UInt16 = freePort(), bindFlag: Bool = true, wrapper: [String] = [],
+         executable: String = Binaries.path("corrald")) throws {
         self.port = port
         wrapped = !wrapper.isEmpty
-        var argv = wrapper + [Binaries.path("corrald")]
+        var argv = wrapper + [executable]
         if let config {
             directory.write("corral.toml", config)
             argv += ["-c", directory.file("corral.toml")]

@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+
+/// `corralctl upgrade`: corrald re-executes its binary in place under load. Same pid, no failed
+/// request, the workers adopted then replaced; a new binary that fails its check changes nothing.
+@Suite(.serialized) struct UpgradeTests {
+    private func corralctl(_ daemon: CorraldProcess, _ arguments: String) -> (output: String, status: Int32) {
+        shell("\(Binaries.path("corralctl")) \(arguments) -s unix://\(daemon.directory.file("corrald.sock"))")
+    }
+
+    private func openFDs(_ pid: pid_t) -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1 }
+
+    @Test func underLoadTheSamePidAdoptsThenReplacesTheWorkersAndNoRequestFails() throws {
+        let daemon = try CorraldProcess(["-w", "2"])
+        #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
+        let pid = daemon.pid
+        let fdsBefore = openFDs(pid)
+        let load = LoadClients(port: daemon.port, clients: 3)
+        for round in 1...5 {
+            let before = daemon.workers
+            let upgraded = corralctl(daemon, "upgrade")
+            #expect(upgraded.status == 0, "round \(round): \(upgraded.output)\n\(daemon.log)")
+            #expect(upgraded.output.hasPrefix("upgraded: corral "), "\(upgraded.output)")
+            #expect(daemon.pid == pid, "the same corrald, re-executed")
+            #expect(eventually { daemon.workers.count == 2 && daemon.workers.isDisjoint(with: before) }, "round \(round): old workers retired")
+        }
+        let result = load.stop()
+        #expect(result.failures == 0, "\(result)")
+        #expect(result.responses > 100, "\(result)")
+        #expect(daemon.count("upgrade: took over from corral ") == 5 && daemon.count("2 workers adopted") == 5, "\(daemon.log)")
+        #expect(daemon.count("(pid ") >= 10 && daemon.log.contains(", adopted) exited with status 0"), "adopted workers drained and exited")
+        #expect(eventually { openFDs(pid) == fdsBefore }, "no fd leaked across 5 upgrades: \(fdsBefore) → \(openFDs(pid))")
+        #expect(!daemon.workers.contains { isGone($0) }, "no zombie among corrald's children")
+        #expect(try RawClient.get(port: daemon.port, "/")?.status == 200)
+        #expect(corralctl(daemon, "reload").output.contains("reloaded: 2 workers"), "an upgraded corrald still reloads")
+    }
+
+    @Test(arguments: [
+        ("echo broken on purpose >&2; exit 3", "exited with status 3 on --check-upgrade: broken on purpose"),
+        ("echo upgrade state format 99", "does not read this corrald's upgrade state (format 1): upgrade state format 99"),
+    ])
+    func aNewBinaryThatFailsItsCheckChangesNothing(_ body: String, _ reason: String) throws {
+        // corrald runs from a copy, so the file at its path can be replaced as a package would.
+        let directory = TemporaryDirectory()
+        let copy = directory.file("corrald")
+        try FileManager.default.copyItem(atPath: Binaries.path("corrald"), toPath: copy)
+        let daemon = try CorraldProcess(["-w", "2", "--worker-cmd", Binaries.path("corral-worker")], executable: copy)
+        #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
+        let pid = daemon.pid, before = daemon.workers
+        try FileManager.default.removeItem(atPath: copy)
+        _ = script("corrald", in: directory, "#!/bin/sh\n\(body)\n")
+        let load = LoadClients(port: daemon.port, clients: 3)
+        let upgraded = corralctl(daemon, "upgrade")
+        let result = load.stop()
+        #expect(upgraded.status == 1, "\(upgraded.output)")
+        #expect(upgraded.output.contains("upgrade failed: the new binary \(copy)"), "\(upgraded.output)")
+        #expect(upgraded.output.contains(reason), "\(upgraded.output)")
+        #expect(daemon.pid == pid && daemon.workers == before, "nothing happened")
+        #expect(result.failures == 0, "\(result)")
+        #expect(try RawClient.get(port: daemon.port, "/")?.status == 200)
+    }
+}
