@@ -23,7 +23,7 @@ cleanup() {
     if [ -n "$boot_pid" ]; then kill -KILL "$boot_pid" 2>/dev/null || true; fi
     [ -n "${load:-}" ] && kill "$load" 2>/dev/null
     dpkg --purge corral-wsgi corral >/dev/null 2>&1 || true
-    rm -rf "$work" "$flask"
+    rm -rf "$work" "$flask" /srv/corral-e2e-debs
 }
 trap cleanup EXIT
 check() {   # check DESCRIPTION COMMAND...
@@ -141,6 +141,27 @@ check "journalctl -u corral CORRAL_EVENT=reload-done finds the reload" sh -c "ns
 check "access entries carry STATUS" sh -c "nsenter -t $boot_pid -m -p journalctl SYSLOG_IDENTIFIER=corral-access STATUS=200 -o cat | grep -q ."
 check "corralctl with no -s or -c finds corrald's socket under systemd" sh -c "nsenter -t $boot_pid -m -p corralctl status | grep -q RUNNING"
 check "and its prompt takes verbs from a pipe" sh -c "printf 'pid\\nquit\\n' | nsenter -t $boot_pid -m -p corralctl | grep -qx '$(property corral.service MainPID)'"
+
+# The package upgrade path: dpkg -i of the package (again) inside the booted system, under load.
+# Its postinst runs `corralctl upgrade`: corrald re-executes the new binary with the same MAINPID.
+mkdir -p /srv/corral-e2e-debs && cp "$deb" /srv/corral-e2e-debs/corral.deb
+main_pid="$(property corral.service MainPID)"
+before="$(workers)"
+rm -f "$work/stop-load"
+python3 "$work/load.py" "$work/stop-load" > "$work/load.txt" &
+load=$!
+sleep 0.5
+check "dpkg -i of the package under load succeeds" sh -c "nsenter -t $boot_pid -m -p dpkg -i /srv/corral-e2e-debs/corral.deb > $work/dpkg-upgrade.log 2>&1"
+check "its postinst upgraded corral in place" grep -q 'corral: corral.service upgraded: corral' "$work/dpkg-upgrade.log"
+check "MainPID unchanged by the upgrade" has corral.service MainPID "$main_pid"
+check "StatusText names the new version" status_matches 'upgraded to corral [0-9]'
+upgraded_workers() { [ -n "$(workers)" ] && [ -z "$(comm -12 <(echo "$before") <(workers))" ]; }
+check "every worker replaced by the upgrade" eventually upgraded_workers
+touch "$work/stop-load"; wait "$load" || true
+load=""
+read -r answered failed < "$work/load.txt"
+check "no failed request across the package upgrade ($answered answered, ${failed:-?} failed)" test "${failed:-1}" = 0 -a "${answered:-0}" -gt 100
+rm -rf /srv/corral-e2e-debs
 
 # A second app from the template, on its own port.
 printf 'bind = ["127.0.0.1:8001"]\nworkers = 1\nworker_cmd = ["/usr/bin/corral-worker", "--root", "/var/lib/corral/www"]\n' > /etc/corral/shop.toml
