@@ -32,6 +32,7 @@ ROUNDS = int(os.environ.get("ROUNDS_SUP", "10"))
 RELOADS = int(os.environ.get("RELOADS", "100"))
 IDLE_SECONDS = float(os.environ.get("IDLE_SECONDS", "10"))
 LOAD_CONNS = int(os.environ.get("LOAD_CONNS", "16"))
+UPGRADES = int(os.environ.get("UPGRADES", "20"))
 WORKERS = 4
 
 
@@ -89,6 +90,12 @@ def wrk_stop(process, out):
     return requests, socket_errors + (int(non2xx.group(1)) if non2xx else 0), text
 
 
+def max_latency(text):
+    """wrk's Max latency in ms."""
+    value, unit = re.search(r"Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+
 def summary(values):
     return f"{statistics.median(values):.0f} (min {min(values):.0f}, max {max(values):.0f})"
 
@@ -137,6 +144,22 @@ def measure_corrald(work):
         deaths.append((time.perf_counter() - t0) * 1000)
     figures["death_ready"] = deaths
 
+    def upgrade_once(count):
+        """SIGUSR2: re-exec in place; → "upgrade done" (new image's workers ready), → adopted ones gone."""
+        old = children(pid)
+        t0 = time.perf_counter()
+        os.kill(pid, signal.SIGUSR2)
+        if not wait_for(lambda: read(log_path).count("upgrade done") == count):
+            die(f"upgrade {count} did not finish:\n{read(log_path)[-2000:]}")
+        ready = time.perf_counter() - t0
+        if not wait_for(lambda: all(gone(p) for p in old)):
+            die("the adopted workers did not exit")
+        return ready * 1000, (time.perf_counter() - t0) * 1000
+
+    upgrades = [upgrade_once(r + 1) for r in range(ROUNDS)]
+    figures["usr2_ready"] = [u[0] for u in upgrades]
+    figures["usr2_retired"] = [u[1] for u in upgrades]
+
     wrk, out = wrk_start(work, "corrald")
     time.sleep(1)
     t0 = time.perf_counter()
@@ -144,7 +167,18 @@ def measure_corrald(work):
     for r in range(RELOADS):
         reload_once(done + r + 1)
     figures["load_seconds"] = time.perf_counter() - t0
-    figures["load_requests"], figures["load_failed"], _ = wrk_stop(wrk, out)
+    figures["load_requests"], figures["load_failed"], text = wrk_stop(wrk, out)
+    figures["reload_max_latency"] = max_latency(text)
+
+    wrk, out = wrk_start(work, "corrald-upgrades")
+    time.sleep(1)
+    done = read(log_path).count("upgrade done")
+    for r in range(UPGRADES):
+        upgrade_once(done + r + 1)
+    figures["upgrade_requests"], figures["upgrade_failed"], text = wrk_stop(wrk, out)
+    figures["upgrade_max_latency"] = max_latency(text)
+    if gone(pid):
+        die("corrald is gone after the upgrades")
     os.kill(pid, signal.SIGTERM)
     daemon.wait(timeout=40)
     figures["exit"] = daemon.returncode
@@ -206,6 +240,11 @@ def main():
         f"| failed requests during {RELOADS} reloads under wrk -c{LOAD_CONNS} keep-alive load | "
         f"{corral['load_failed']} of {corral['load_requests']:,} | 0 | {g_failed} |",
         f"| time per reload in that run | {corral['load_seconds'] / RELOADS * 1000:.0f} ms (each waits for the old generation to exit) | | {g_time} |",
+        f"| USR2 (re-exec upgrade, same pid) → new image's workers READY (ms) | {summary(corral['usr2_ready'])} | | new master, new pid |",
+        f"| USR2 → adopted workers exited (ms) | {summary(corral['usr2_retired'])} | | |",
+        f"| failed requests during {UPGRADES} upgrades under the same load | {corral['upgrade_failed']} of {corral['upgrade_requests']:,} | 0 | |",
+        f"| longest request during the upgrades ÷ during the reloads (wrk max latency) | "
+        f"{corral['upgrade_max_latency']:.1f} ms ÷ {corral['reload_max_latency']:.1f} ms = {corral['upgrade_max_latency'] / corral['reload_max_latency']:.2f} | | |",
         "",
         "A failed request is a wrk socket error (connect, read, write, timeout) or a non-2xx response.",
     ]

@@ -35,6 +35,17 @@ import Testing
         #expect(corralctl(daemon, "reload").output.contains("reloaded: 2 workers"), "an upgraded corrald still reloads")
     }
 
+    @Test func sigusr2UpgradesTooAsInGunicornButKeepsThePid() throws {
+        let daemon = try CorraldProcess(["-w", "1"])
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        let pid = daemon.pid, before = daemon.workers
+        daemon.signal(SIGUSR2)
+        #expect(eventually { daemon.log.contains("upgrade done: corral ") }, "\(daemon.log)")
+        #expect(daemon.pid == pid)
+        #expect(eventually { daemon.workers.count == 1 && daemon.workers.isDisjoint(with: before) })
+        #expect(corralctl(daemon, "upgrade").status == 0, "a second one, through corralctl, after the first")
+    }
+
     @Test(arguments: [
         ("echo broken on purpose >&2; exit 3", "exited with status 3 on --check-upgrade: broken on purpose"),
         ("echo upgrade state format 99", "does not read this corrald's upgrade state (format 1): upgrade state format 99"),
