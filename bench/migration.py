@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import time
 
-from processes import CORRALD, GUNICORN, HELLO, cpu_ticks, die, start, stop, stop_all
+from processes import CORRALD, GUNICORN, HELLO, cpu_ticks, die, require_release, start, stop, stop_all
 
 PORT = int(os.environ.get("MIG_PORT", "18200"))
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
@@ -164,9 +164,7 @@ def median(values):
 
 
 def main():
-    for path in (HELLO, CORRALD):
-        if not os.access(path, os.X_OK):
-            die(f"{path} is missing: run `make release` first")
+    require_release()
     work = tempfile.mkdtemp(prefix="corral-bench-migration-")
     try:
         statsd = bench_statsd(work)

@@ -20,6 +20,12 @@ def die(message):
     sys.exit(1)
 
 
+def require_release():
+    for path in (CORRALD, HELLO):
+        if not os.access(path, os.X_OK):
+            die(f"{path} is missing: build the release first (make bench does)")
+
+
 def start(argv, log_path, cwd=None):
     process = subprocess.Popen(argv, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=cwd)

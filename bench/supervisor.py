@@ -25,7 +25,7 @@ import subprocess
 import tempfile
 import time
 
-from processes import CORRALD, GUNICORN, HELLO, cpu_ticks, die, start, stop_all
+from processes import CORRALD, GUNICORN, HELLO, cpu_ticks, die, require_release, start, stop_all
 
 PORT = int(os.environ.get("SUP_PORT", "18100"))
 ROUNDS = int(os.environ.get("ROUNDS_SUP", "10"))
@@ -116,16 +116,25 @@ def measure_corrald(work):
     time.sleep(IDLE_SECONDS)
     figures["idle_ticks"] = cpu_ticks(pid) - before
 
-    def reload_once(count):
+    def replace_once(signal_number, done_line, count):
+        """A signal that replaces every worker (HUP: reload; USR2: upgrade in place); the ms until
+        `done_line` is logged for the `count`th time (the new workers are READY), and until the
+        old workers have exited."""
         old = children(pid)
         t0 = time.perf_counter()
-        os.kill(pid, signal.SIGHUP)
-        if not wait_for(lambda: read(log_path).count("reload done") == count):
-            die(f"reload {count} did not finish:\n{read(log_path)[-2000:]}")
+        os.kill(pid, signal_number)
+        if not wait_for(lambda: read(log_path).count(done_line) == count):
+            die(f"{done_line} {count} did not come:\n{read(log_path)[-2000:]}")
         ready = time.perf_counter() - t0
         if not wait_for(lambda: all(gone(p) for p in old)):
-            die("the old generation did not exit")
+            die("the old workers did not exit")
         return ready * 1000, (time.perf_counter() - t0) * 1000
+
+    def reload_once(count):
+        return replace_once(signal.SIGHUP, "reload done", count)
+
+    def upgrade_once(count):
+        return replace_once(signal.SIGUSR2, "upgrade done", count)
 
     reloads = [reload_once(r + 1) for r in range(ROUNDS)]
     figures["hup_ready"] = [r[0] for r in reloads]
@@ -143,18 +152,6 @@ def measure_corrald(work):
             die("no replacement became ready")
         deaths.append((time.perf_counter() - t0) * 1000)
     figures["death_ready"] = deaths
-
-    def upgrade_once(count):
-        """SIGUSR2: re-exec in place; → "upgrade done" (new image's workers ready), → adopted ones gone."""
-        old = children(pid)
-        t0 = time.perf_counter()
-        os.kill(pid, signal.SIGUSR2)
-        if not wait_for(lambda: read(log_path).count("upgrade done") == count):
-            die(f"upgrade {count} did not finish:\n{read(log_path)[-2000:]}")
-        ready = time.perf_counter() - t0
-        if not wait_for(lambda: all(gone(p) for p in old)):
-            die("the adopted workers did not exit")
-        return ready * 1000, (time.perf_counter() - t0) * 1000
 
     upgrades = [upgrade_once(r + 1) for r in range(ROUNDS)]
     figures["usr2_ready"] = [u[0] for u in upgrades]
@@ -214,9 +211,7 @@ def measure_gunicorn(work):
 
 
 def main():
-    for path in (CORRALD, HELLO):
-        if not os.access(path, os.X_OK):
-            die(f"{path} is missing: build the release first (make bench does)")
+    require_release()
     work = tempfile.mkdtemp(prefix="corral-bench-supervisor.")
     try:
         corral = measure_corrald(work)
