@@ -52,14 +52,15 @@ import Testing
     ])
     func aNewBinaryThatFailsItsCheckChangesNothing(_ body: String, _ reason: String) throws {
         // corrald runs from a copy, so the file at its path can be replaced as a package would.
+        // Written by cp and sh, not in this process: a child another test spawns meanwhile would
+        // inherit a write fd to the file, and exec'ing it would fail with ETXTBSY.
         let directory = TemporaryDirectory()
         let copy = directory.file("corrald")
-        try FileManager.default.copyItem(atPath: Binaries.path("corrald"), toPath: copy)
+        #expect(shell("cp \(Binaries.path("corrald")) \(copy)").status == 0)
         let daemon = try CorraldProcess(["-w", "2", "--worker-cmd", Binaries.path("corral-worker")], executable: copy)
         #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
         let pid = daemon.pid, before = daemon.workers
-        try FileManager.default.removeItem(atPath: copy)
-        _ = script("corrald", in: directory, "#!/bin/sh\n\(body)\n")
+        #expect(shell("rm \(copy) && printf '#!/bin/sh\\n%s\\n' \(shellQuoted(body)) > \(copy) && chmod 755 \(copy)").status == 0)
         let load = LoadClients(port: daemon.port, clients: 3)
         let upgraded = corralctl(daemon, "upgrade")
         let result = load.stop()
