@@ -16,7 +16,7 @@ import Testing
         let pid = daemon.pid
         let fdsBefore = openFDs(pid)
         let load = LoadClients(port: daemon.port, clients: 3)
-        for round in 1...5 {
+        for round in 1...20 {
             let before = daemon.workers
             let upgraded = corralctl(daemon, "upgrade")
             #expect(upgraded.status == 0, "round \(round): \(upgraded.output)\n\(daemon.log)")
@@ -27,9 +27,9 @@ import Testing
         let result = load.stop()
         #expect(result.failures == 0, "\(result)")
         #expect(result.responses > 100, "\(result)")
-        #expect(daemon.count("upgrade: took over from corral ") == 5 && daemon.count("2 workers adopted") == 5, "\(daemon.log)")
-        #expect(daemon.count("(pid ") >= 10 && daemon.log.contains(", adopted) exited with status 0"), "adopted workers drained and exited")
-        #expect(eventually { openFDs(pid) == fdsBefore }, "no fd leaked across 5 upgrades: \(fdsBefore) → \(openFDs(pid))")
+        #expect(daemon.count("upgrade: took over from corral ") == 20 && daemon.count("2 workers adopted") == 20, "\(daemon.log)")
+        #expect(daemon.count("(pid ") >= 40 && daemon.log.contains(", adopted) exited with status 0"), "adopted workers drained and exited")
+        #expect(eventually { openFDs(pid) == fdsBefore }, "no fd leaked across 20 upgrades: \(fdsBefore) → \(openFDs(pid))")
         #expect(!daemon.workers.contains { isGone($0) }, "no zombie among corrald's children")
         #expect(try RawClient.get(port: daemon.port, "/")?.status == 200)
         #expect(corralctl(daemon, "reload").output.contains("reloaded: 2 workers"), "an upgraded corrald still reloads")
