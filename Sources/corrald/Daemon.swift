@@ -31,7 +31,7 @@ final class Daemon: @unchecked Sendable {
     /// What corrald says: native journal entries with CORRAL_* fields when its log is the
     /// journal, else gunicorn's text lines through `log`.
     var logger: Logger
-    private let loader: ConfigurationLoader
+    let loader: ConfigurationLoader
     var state: SupervisorState
     private var plans: [Int: Plan] = [:]
     private var latestRevision = 0
@@ -39,8 +39,8 @@ final class Daemon: @unchecked Sendable {
     let sockets: ListeningSockets
     private let notify: NotifyListener
     let output: WorkerOutput
-    private var mainLogRecent = RecentOutput(capacity: 64 * 1024)
-    private var control: ControlServer?
+    var mainLogRecent = RecentOutput(capacity: 64 * 1024)
+    var control: ControlServer?
     /// Prometheus (metrics_bind) and statsd's gunicorn.workers: Daemon+Metrics.swift.
     var metricsLedger = MetricsLedger()
     var metricsEndpoint: MetricsEndpoint?
@@ -51,8 +51,8 @@ final class Daemon: @unchecked Sendable {
     private let pidfile: Pidfile?
     let systemd = Notifier()
     /// The last reload's outcome, and how many have ended (corralctl waits for that to move).
-    private var lastReload: ReloadRecord?
-    private var reloadCount = 0
+    var lastReload: ReloadRecord?
+    var reloadCount = 0
     /// Reloads asked for (numbered in STATUS=, as systemctl status shows them).
     private var reloadsStarted = 0
     /// What the last worker that died during boot wrote, for corrald's last words.
@@ -224,7 +224,7 @@ final class Daemon: @unchecked Sendable {
     }
 
     /// Stops every worker (TERM, or QUIT when not graceful), telling systemd how long it may take.
-    private func shutdown(graceful: Bool, reason: String) {
+    func shutdown(graceful: Bool, reason: String) {
         logger.info("\(graceful ? "graceful" : "fast") shutdown (\(reason))", metadata: ["event": "stop"])
         let allowance = Int64(configuration.gracefulTimeout * 1_000_000) + 5_000_000
         systemd.send("STOPPING=1\nEXTEND_TIMEOUT_USEC=\(allowance)\nSTATUS=stopping: \(state.workers.count) workers draining")
@@ -233,7 +233,7 @@ final class Daemon: @unchecked Sendable {
 
     /// SIGHUP: re-read the configuration; if it is valid, boot a new generation with it beside
     /// the serving one, which is retired once every new worker is ready.
-    private func reload() {
+    func reload() {
         logger.info("reload requested", metadata: ["event": "reload-start"])
         reloadsStarted += 1
         systemd.send("RELOADING=1\nMONOTONIC_USEC=\(corral_monotonic_ns() / 1000)\nSTATUS=reload \(reloadsStarted) in progress")
@@ -450,118 +450,6 @@ final class Daemon: @unchecked Sendable {
             perform(state.tick(now: loop.now))
         }
     }
-}
-
-// MARK: - The control socket's view
-
-extension Daemon: ControlTarget {
-    private func openControlSocket(_ configuration: Configuration) throws {
-        let underSystemd = getenv("INVOCATION_ID") != nil
-        guard let path = configuration.controlSocketPath(underSystemd: underSystemd) else {
-            logger.info("no control socket (set control_socket, or a pidfile to have one beside it)")
-            return
-        }
-        if path == "/run/corral/corral.sock" { mkdir("/run/corral", 0o755) }
-        var group: gid_t?
-        if let name = configuration.controlGroup { group = gid_t(name) ?? getgrnam(name)?.pointee.gr_gid }
-        let credentials = configuration.controlUsername.map { "\($0):\(configuration.controlPassword ?? "")" }
-        control = try ControlServer(path: path, group: group, credentials: credentials,
-                                    service: ControlService(target: self), target: self, loop: loop, log: log)
-        logger.info("control socket at \(path)")
-    }
-
-    var groupName: String { configuration.procName ?? "corral" }
-    var supervisorPid: Int32 { getpid() }
-    var isShuttingDown: Bool { state.shuttingDown }
-    var now: Int { time(nil) }
-
-    func snapshot() -> [ProcessSnapshot] {
-        let wallOffset = Int64(time(nil)) * 1_000_000_000 - loop.now
-        func epoch(_ monotonic: Int64) -> Int { Int((monotonic + wallOffset) / 1_000_000_000) }
-        let serving = state.serving
-        return (0..<state.settings.workers).map { slot in
-            let exit = state.lastExit[slot]
-            let stoppedAt = exit.map { epoch($0.at) } ?? 0
-            if let worker = serving.first(where: { $0.slot == slot && $0.state != .stopping })
-                ?? serving.first(where: { $0.slot == slot }) {
-                let processState: ProcessState = switch worker.state {
-                case .starting: .starting
-                case .running: .running
-                case .stopping: .stopping
-                }
-                return ProcessSnapshot(slot: slot, pid: worker.pid, state: processState, generation: worker.generation,
-                                       startedAt: epoch(worker.spawnedAt), stoppedAt: stoppedAt,
-                                       lastExit: exit?.description ?? "", status: worker.status,
-                                       heartbeatAge: Double(loop.now - worker.lastPing) / 1e9)
-            }
-            let processState: ProcessState = state.stoppedSlots.contains(slot) ? .stopped
-                : state.restarts[slot] != nil ? .backoff : .exited
-            return ProcessSnapshot(slot: slot, pid: 0, state: processState, generation: state.generation, startedAt: 0,
-                                   stoppedAt: stoppedAt, lastExit: exit?.description ?? "")
-        }
-    }
-
-    /// Reload and shutdown start after the answer has gone out.
-    func requestReload() {
-        loop.spawn { [self] in
-            await loop.sleep(for: .milliseconds(10))
-            reload()
-        }
-    }
-
-    func configurationChanged() -> Bool {
-        (try? loader.load())?.configuration != configuration
-    }
-
-    func reloadAndWait() async -> (succeeded: Bool, detail: String) {
-        let before = reloadCount
-        reload()
-        let deadline = loop.now + state.settings.bootTimeout * 2 + 10_000_000_000
-        while reloadCount == before && loop.now < deadline && !state.shuttingDown {
-            await loop.sleep(for: .milliseconds(20))
-        }
-        guard reloadCount > before, let last = lastReload else { return (false, "no outcome: corrald is stopping") }
-        return (last.succeeded, last.detail)
-    }
-
-    func upgrade() async -> (succeeded: Bool, detail: String, id: Int) {
-        let outcome = await beginUpgrade()
-        return (outcome.succeeded || !outcome.done, outcome.detail, Int(outcome.id))
-    }
-
-    func upgradeStatus() -> (id: Int, done: Bool, succeeded: Bool, detail: String)? {
-        upgradeOutcome.map { (Int($0.id), $0.done, $0.succeeded, $0.detail) }
-    }
-
-    func changeWorkers(by delta: Int) -> Int {
-        perform(state.changeWorkerCount(by: delta, now: loop.now))
-        return state.settings.workers
-    }
-
-    func requestShutdown() {
-        loop.spawn { [self] in
-            await loop.sleep(for: .milliseconds(10))
-            shutdown(graceful: true, reason: "requested on the control socket")
-        }
-    }
-
-    func stop(slots: [Int]) { perform(state.stopSlots(slots, now: loop.now)) }
-    func start(slots: [Int]) { perform(state.startSlots(slots, now: loop.now)) }
-
-    func signal(slots: [Int], _ signal: Int32) -> [Int] {
-        state.serving.filter { slots.contains($0.slot) && $0.state != .stopping }.compactMap { worker in
-            kill(worker.pid, signal) == 0 ? worker.slot : nil
-        }
-    }
-
-    func output(slot: Int, channel: OutputChannel) -> (bytes: [UInt8], total: Int) {
-        let recent = output.output(slot: slot, channel: channel)
-        return (recent.bytes, recent.total)
-    }
-
-    func mainLog() -> (bytes: [UInt8], total: Int) { (mainLogRecent.bytes, mainLogRecent.total) }
-
-    func pause(seconds: Double) async { await loop.sleep(for: .milliseconds(Int(seconds * 1000))) }
 }
 
 struct ValidationFailure: Error, CustomStringConvertible {

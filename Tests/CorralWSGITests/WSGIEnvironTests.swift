@@ -24,7 +24,7 @@ func environ(bytes: [UInt8], peer: String = "127.0.0.1", settings: WSGISettings?
             peerBytes.withUnsafeBytes { peer in
                 let requestFields = UnsafeBufferPointer(rebasing: fields[..<head.fieldCount])
                 result.build(head: head, buffer: raw, fields: requestFields, remoteAddress: peer, remotePort: 54321,
-                             isSecure: forwarded.isSecure(peer: peer, fields: requestFields, buffer: raw),
+                             isSecure: forwarded.isSecure(peerTrusted: forwarded.allowList.allows(peer), fields: requestFields, buffer: raw),
                              settings: settings, serverAddress: { ("10.0.0.1", "8000") })
             }
         }

@@ -16,11 +16,12 @@ public struct ForwardedScheme: Sendable {
             .map { (Array($0.key.lowercased().utf8), Array($0.value.utf8)) }
     }
 
-    /// Whether the request in `buffer` is https by its proxy headers, `peer` being the socket's
-    /// peer (not a PROXY-protocol client address: trust is in the machine that connected).
-    public func isSecure(peer: UnsafeRawBufferPointer, fields: UnsafeBufferPointer<HeaderField>,
+    /// Whether the request in `buffer` is https by its proxy headers. `peerTrusted`: the socket's
+    /// peer is in `allowList` (the machine that connected, not a PROXY-protocol client address);
+    /// the engine decides it once per connection.
+    public func isSecure(peerTrusted: Bool, fields: UnsafeBufferPointer<HeaderField>,
                          buffer: UnsafeRawBufferPointer) -> Bool {
-        guard !secureHeaders.isEmpty, allowList.allows(peer) else { return false }
+        guard peerTrusted, !secureHeaders.isEmpty else { return false }
         for field in fields {
             let name = field.name.bytes(in: buffer)
             for header in secureHeaders where header.name.count == name.count {

@@ -72,7 +72,7 @@ public struct Request {
     /// Whether the client spoke https to a trusted proxy (`secure_scheme_headers` from a peer in
     /// `forwarded_allow_ips`): the scheme for absolute URLs and `wsgi.url_scheme`.
     public var isSecure: Bool {
-        connection.server.configuration.forwarded.isSecure(peer: connection.peerAddress, fields: fields, buffer: buffer)
+        connection.server.configuration.forwarded.isSecure(peerTrusted: connection.peerTrustedForScheme, fields: fields, buffer: buffer)
     }
 
     /// The client's port; nil for a unix socket.

@@ -37,6 +37,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     private(set) var remotePort: Int32 = -1
     /// Whether a PROXY header may still come (proxy_protocol, before the first request).
     private var proxyHeaderPending = false
+    /// The socket's peer is in forwarded_allow_ips: its secure_scheme_headers are believed.
+    private(set) var peerTrustedForScheme = false
     // Response facts for the access log.
     var status: UInt16 = 0
     var bodyBytesSent = 0
@@ -69,6 +71,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         addressLength = peerLength
         remotePort = corral_address_port(peer)
         proxyHeaderPending = server.configuration.proxyProtocol
+        peerTrustedForScheme = server.configuration.forwarded.allowList.allows(peerAddress)
         state = ConnectionState()
         parser.reset()
         filled = 0

@@ -43,9 +43,8 @@ public final class AccessLog: @unchecked Sendable {
         fd = newFD
     }
 
-    func record(_ connection: Connection, head: RequestHead, now: Int) {
-        let record = AccessRecord(connection: connection, head: head, pid: pid,
-                                  durationMicroseconds: Int(corral_monotonic_ns() - connection.startedAt) / 1000)
+    func record(_ connection: Connection, head: RequestHead, now: Int, durationMicroseconds: Int) {
+        let record = AccessRecord(connection: connection, head: head, pid: pid, durationMicroseconds: durationMicroseconds)
         if isJournal {
             sendToJournal(record, now: now)
             return
@@ -139,6 +138,6 @@ struct AccessRecord: AccessLogEntry {
     }
 
     func isSecure() -> Bool {
-        connection.server.configuration.forwarded.isSecure(peer: connection.peerAddress, fields: fields, buffer: requestBuffer)
+        connection.server.configuration.forwarded.isSecure(peerTrusted: connection.peerTrustedForScheme, fields: fields, buffer: requestBuffer)
     }
 }

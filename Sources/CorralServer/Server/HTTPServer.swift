@@ -170,8 +170,9 @@ public final class HTTPServer: @unchecked Sendable {
 
     func requestCompleted(_ connection: Connection, head: RequestHead) {
         requestsServed += 1
-        metrics.record(status: Int(connection.status), microseconds: Int(corral_monotonic_ns() - connection.startedAt) / 1000)
-        accessLog?.record(connection, head: head, now: wallSeconds)
+        let microseconds = Int(corral_monotonic_ns() - connection.startedAt) / 1000
+        metrics.record(status: Int(connection.status), microseconds: microseconds)
+        accessLog?.record(connection, head: head, now: wallSeconds, durationMicroseconds: microseconds)
         if configuration.maxRequests > 0 && requestsServed == configuration.maxRequests && !isDraining {
             log.info("max_requests (\(configuration.maxRequests)) reached; draining")
             onMaxRequests()
