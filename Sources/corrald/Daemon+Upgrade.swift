@@ -100,7 +100,8 @@ extension Daemon {
             workers: state.workers.values.sorted { $0.pid < $1.pid }.compactMap { worker in
                 output.readEnds(of: worker.pid).map { UpgradeHandover.Worker(pid: worker.pid, slot: worker.slot, stdout: $0.stdout, stderr: $0.stderr) }
             },
-            fromVersion: "corral \(ControlService.version)", startedAt: id)
+            fromVersion: "corral \(ControlService.version)", startedAt: id,
+            generation: state.generation, reloadsStarted: reloadsStarted, reloadsEnded: reloadCount)
         let handed = handover.sockets.map(\.fd) + handover.workers.flatMap { [$0.stdout, $0.stderr] }
         for fd in handed { _ = fcntl(fd, F_SETFD, 0) }
         logger.info("upgrade: re-executing \(Self.executablePath) with \(handover.sockets.count) sockets and \(handover.workers.count) workers",

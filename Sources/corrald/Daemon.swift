@@ -54,7 +54,7 @@ final class Daemon: @unchecked Sendable {
     var lastReload: ReloadRecord?
     var reloadCount = 0
     /// Reloads asked for (numbered in STATUS=, as systemctl status shows them).
-    private var reloadsStarted = 0
+    var reloadsStarted = 0
     /// What the last worker that died during boot wrote, for corrald's last words.
     private var lastBootOutput = ""
     private var wakeToken = 0
@@ -83,6 +83,8 @@ final class Daemon: @unchecked Sendable {
         defer { if !started { claimed?.release() } }
         let handover = Self.takeHandover()
         self.handover = handover
+        reloadsStarted = handover?.reloadsStarted ?? 0
+        reloadCount = handover?.reloadsEnded ?? 0
         sockets = ListeningSockets(inherited: handover.map { $0.sockets.map { ListenFD(fd: $0.fd, name: $0.name) } } ?? ListenFDs.take(),
                                    systemd: Notifier())
         // Abstract: nothing to clean up after a crash, reachable by workers of any user. Senders
@@ -124,7 +126,7 @@ final class Daemon: @unchecked Sendable {
     }
 
     func run() -> Never {
-        loop.spawn { [self] in perform(state.start(now: loop.now)) }
+        loop.spawn { [self] in perform(state.start(now: loop.now, generation: (handover?.generation ?? 0) + 1)) }
         loop.run()
         exit(0)
     }

@@ -21,6 +21,7 @@ import Testing
             let upgraded = corralctl(daemon, "upgrade")
             #expect(upgraded.status == 0, "round \(round): \(upgraded.output)\n\(daemon.log)")
             #expect(upgraded.output.hasPrefix("upgraded: corral "), "\(upgraded.output)")
+            #expect(upgraded.output.contains("workers of generation \(round + 1) ready"), "generations go on counting: \(upgraded.output)")
             #expect(daemon.pid == pid, "the same corrald, re-executed")
             #expect(eventually { daemon.workers.count == 2 && daemon.workers.isDisjoint(with: before) }, "round \(round): old workers retired")
         }

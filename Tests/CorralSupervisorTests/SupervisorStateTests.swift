@@ -223,12 +223,13 @@ private struct Harness {
         state.adopt(pid: 901, slot: 1, now: 0)
         // One died in the gap before the new image started its own workers: no restart, no exit.
         #expect(state.exited(pid: 901, description: "exit status 1", now: 1).isEmpty)
-        #expect(state.start(now: 2) == [.spawn(slot: 0, generation: 1), .spawn(slot: 1, generation: 1)])
+        // The predecessor served generation 4: this image's first is 5.
+        #expect(state.start(now: 2, generation: 5) == [.spawn(slot: 0, generation: 5), .spawn(slot: 1, generation: 5)])
         #expect(state.serving.isEmpty, "adopted workers are in no generation")
-        state.spawned(slot: 0, generation: 1, pid: 10, now: 3)
-        state.spawned(slot: 1, generation: 1, pid: 11, now: 3)
+        state.spawned(slot: 0, generation: 5, pid: 10, now: 3)
+        state.spawned(slot: 1, generation: 5, pid: 11, now: 3)
         _ = state.ready(pid: 10, now: 4)
-        #expect(state.ready(pid: 11, now: 4) == [.generationReady(generation: 1)])
+        #expect(state.ready(pid: 11, now: 4) == [.generationReady(generation: 5)])
         #expect(state.retireAdopted(now: 5) == [.signal(pid: 900, signal: SIGTERM)])
         #expect(state.retireAdopted(now: 6).isEmpty, "asked once")
         #expect(state.exited(pid: 900, description: "exit status 0", cleanly: true, now: 7).isEmpty)
@@ -240,7 +241,8 @@ private struct Harness {
     @Test func roundTripsAndRefusesWhatItCannotRead() throws {
         let handover = UpgradeHandover(sockets: [.init(fd: 5, name: "bind-127.0.0.1_8000"), .init(fd: 3, name: "corral.socket")],
                                        workers: [.init(pid: 4242, slot: 1, stdout: 12, stderr: 13)],
-                                       fromVersion: "corral 0.4.0", startedAt: 123_456)
+                                       fromVersion: "corral 0.4.0", startedAt: 123_456,
+                                       generation: 4, reloadsStarted: 3, reloadsEnded: 3)
         #expect(try UpgradeHandover(text: handover.text) == handover)
         #expect(throws: UpgradeHandover.Rejected.self) { try UpgradeHandover(text: "corral-upgrade 99\n") }
         #expect(throws: UpgradeHandover.Rejected.self) { try UpgradeHandover(text: "something else") }

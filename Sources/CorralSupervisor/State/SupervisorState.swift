@@ -82,9 +82,11 @@ public struct SupervisorState {
 
     // MARK: Events
 
-    public mutating func start(now: Int64) -> [Action] {
-        generation = 1
-        return (0..<settings.workers).map { .spawn(slot: $0, generation: 1) }
+    /// The first generation: 1, or the one after the predecessor's after a re-exec upgrade (so
+    /// generations keep counting across it).
+    public mutating func start(now: Int64, generation first: Int = 1) -> [Action] {
+        generation = first
+        return (0..<settings.workers).map { .spawn(slot: $0, generation: first) }
     }
 
     public mutating func spawned(slot: Int, generation: Int, pid: Int32, now: Int64) {
@@ -130,9 +132,9 @@ public struct SupervisorState {
                 for slot in failedFirstSlots { restarts[slot] = now }
                 failedFirstSlots = []
             }
-            if isComplete(generation) && generation == 1 && !announcedFirst {
+            if isComplete(generation) && !announcedFirst {
                 announcedFirst = true
-                actions.append(.generationReady(generation: 1))
+                actions.append(.generationReady(generation: generation))
             }
         }
         return actions

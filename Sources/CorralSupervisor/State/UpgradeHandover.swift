@@ -29,16 +29,25 @@ public struct UpgradeHandover: Equatable, Sendable {
     public var fromVersion: String
     /// Monotonic nanoseconds when the upgrade began (same clock across the exec).
     public var startedAt: Int64
+    /// The generation serving, and the reloads started and ended, so the counts go on.
+    public var generation = 0
+    public var reloadsStarted = 0
+    public var reloadsEnded = 0
 
-    public init(sockets: [Socket], workers: [Worker], fromVersion: String, startedAt: Int64) {
+    public init(sockets: [Socket], workers: [Worker], fromVersion: String, startedAt: Int64,
+                generation: Int = 0, reloadsStarted: Int = 0, reloadsEnded: Int = 0) {
         self.sockets = sockets
         self.workers = workers
         self.fromVersion = fromVersion
         self.startedAt = startedAt
+        self.generation = generation
+        self.reloadsStarted = reloadsStarted
+        self.reloadsEnded = reloadsEnded
     }
 
     public var text: String {
-        var lines = ["corral-upgrade \(Self.format)", "from \(fromVersion)", "started \(startedAt)"]
+        var lines = ["corral-upgrade \(Self.format)", "from \(fromVersion)", "started \(startedAt)",
+                     "counts \(generation) \(reloadsStarted) \(reloadsEnded)"]
         lines += sockets.map { "socket \($0.fd) \($0.name)" }
         lines += workers.map { "worker \($0.pid) \($0.slot) \($0.stdout) \($0.stderr)" }
         return lines.joined(separator: "\n")
@@ -65,6 +74,11 @@ public struct UpgradeHandover: Equatable, Sendable {
             switch (words.first, words.count) {
             case ("from", _): fromVersion = words.dropFirst().joined(separator: " ")
             case ("started", 2): startedAt = Int64(words[1]) ?? 0
+            case ("counts", 4):
+                guard let g = Int(words[1]), let started = Int(words[2]), let ended = Int(words[3]) else {
+                    throw Rejected(description: "bad counts line: \(words.joined(separator: " "))")
+                }
+                (generation, reloadsStarted, reloadsEnded) = (g, started, ended)
             case ("socket", 3):
                 guard let fd = Int32(words[1]) else { throw Rejected(description: "bad socket line: \(words.joined(separator: " "))") }
                 sockets.append(Socket(fd: fd, name: words[2]))
