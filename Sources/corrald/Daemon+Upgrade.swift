@@ -26,21 +26,58 @@ extension Daemon {
         return n > 0 ? String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
     }()
 
-    /// The state a predecessor handed over, if this image is the result of a re-exec. A state it
-    /// cannot read is fatal: its sockets and workers are fds and children it cannot account for.
-    static func takeHandover() -> UpgradeHandover? {
+    /// Where the state is (`fd:N`, a sealed memfd), and the way back: `EXE:STATE`, an O_PATH fd of
+    /// the binary that handed over and the state's fd, for a new image that cannot read it.
+    static let stateVariable = UpgradeHandover.environmentName
+    static let backVariable = "CORRAL_UPGRADE_BACK"
+    static let rejectedVariable = "CORRAL_UPGRADE_REJECTED"
+
+    /// The state a predecessor handed over, if this image is the result of a re-exec, and why a
+    /// newer binary sent it back, if it did. A state this image cannot read sends it back to the
+    /// binary that wrote it (same pid, same state); without a way back that is fatal, as its
+    /// sockets and workers are fds and children it cannot account for.
+    static func takeHandover() -> (UpgradeHandover, rejectedBy: String?)? {
         _ = executablePath
-        guard let text = getenv(UpgradeHandover.environmentName).map({ String(cString: $0) }) else { return nil }
-        unsetenv(UpgradeHandover.environmentName)
+        guard let location = environment(stateVariable) else { return nil }
+        let back = environment(backVariable)?.split(separator: ":").compactMap { Int32($0) }
+        let rejectedBy = environment(rejectedVariable)
+        for name in [stateVariable, backVariable, rejectedVariable] { unsetenv(name) }
         do {
-            let handover = try UpgradeHandover(text: text)
+            let handover = try UpgradeHandover(text: try readState(location))
             for fd in handover.sockets.map(\.fd) + handover.workers.flatMap({ [$0.stdout, $0.stderr] }) {
                 _ = fcntl(fd, F_SETFD, FD_CLOEXEC)   // handed over; not for the next children
             }
-            return handover
+            for fd in back ?? [] { close(fd) }
+            if location.hasPrefix("fd:"), let fd = Int32(location.dropFirst(3)) { close(fd) }
+            return (handover, rejectedBy)
         } catch {
-            fail("cannot take over from the previous corrald: \(error)")
+            guard let back, back.count == 2 else { fail("cannot take over from the previous corrald: \(error)") }
+            setenv(stateVariable, "fd:\(back[1])", 1)
+            setenv(rejectedVariable, "\(error)", 1)
+            var arguments = CommandLine.arguments.map { strdup($0) } + [nil]
+            _ = corral_exec_fd(back[0], &arguments, environ)
+            fail("cannot take over from the previous corrald (\(error)), nor go back to it: \(String(cString: strerror(errno)))")
         }
+    }
+
+    private static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+
+    private static func readState(_ location: String) throws(UpgradeHandover.Rejected) -> String {
+        guard location.hasPrefix("fd:"), let fd = Int32(location.dropFirst(3)) else {
+            throw UpgradeHandover.Rejected(description: "\(stateVariable) is not fd:N")
+        }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        var offset: off_t = 0
+        while true {
+            let n = pread(fd, &chunk, chunk.count, offset)
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw UpgradeHandover.Rejected(description: "cannot read the state: \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            bytes += chunk[..<n]
+            offset += off_t(n)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Checks the new binary, then re-executes it (after the caller's answer has gone out).
@@ -102,13 +139,24 @@ extension Daemon {
             },
             fromVersion: "corral \(ControlService.version)", startedAt: id,
             generation: state.generation, reloadsStarted: reloadsStarted, reloadsEnded: reloadCount)
+        let text = Array(handover.text.utf8)
+        let stateFD = corral_sealed_memfd("corral-upgrade", text, text.count)
+        let previousFD = corral_open_own_binary()
+        guard stateFD >= 0, previousFD >= 0 else {
+            let reason = String(cString: strerror(errno))
+            for fd in [stateFD, previousFD] where fd >= 0 { close(fd) }
+            upgradeOutcome = UpgradeOutcome(id: id, done: true, succeeded: false, detail: "cannot write the upgrade state: \(reason)")
+            logger.error("upgrade failed: cannot write the upgrade state: \(reason)", metadata: ["event": "upgrade-failed"])
+            return
+        }
         let handed = handover.sockets.map(\.fd) + handover.workers.flatMap { [$0.stdout, $0.stderr] }
         for fd in handed { _ = fcntl(fd, F_SETFD, 0) }
         logger.info("upgrade: re-executing \(Self.executablePath) with \(handover.sockets.count) sockets and \(handover.workers.count) workers",
                     metadata: ["event": "upgrade-exec"])
         systemd.send("RELOADING=1\nMONOTONIC_USEC=\(corral_monotonic_ns() / 1000)\nSTATUS=upgrading: re-executing \(Self.executablePath)")
         var environment = ProcessEnvironment.current
-        environment[UpgradeHandover.environmentName] = handover.text
+        environment[Self.stateVariable] = "fd:\(stateFD)"
+        environment[Self.backVariable] = "\(previousFD):\(stateFD)"
         let entries = environment.map { "\($0.key)=\($0.value)" }
         var cEnvironment = entries.map { strdup($0) } + [nil]
         var cArguments = ([Self.executablePath] + CommandLine.arguments.dropFirst()).map { strdup($0) } + [nil]
@@ -122,6 +170,8 @@ extension Daemon {
         cEnvironment.forEach { free($0) }
         cArguments.forEach { free($0) }
         for fd in handed { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        close(stateFD)
+        close(previousFD)
         upgradeOutcome = UpgradeOutcome(id: id, done: true, succeeded: false, detail: "execve \(Self.executablePath): \(reason); still running the old image")
         logger.error("upgrade failed: execve \(Self.executablePath): \(reason); the old image carries on", metadata: ["event": "upgrade-failed"])
         systemd.send("READY=1\nSTATUS=upgrade failed: execve: \(reason)")
@@ -132,7 +182,15 @@ extension Daemon {
         guard let handover else { return }
         perform(state.retireAdopted(now: loop.now))
         let milliseconds = (loop.now - handover.startedAt) / 1_000_000
-        let detail = "\(handover.fromVersion) → corral \(ControlService.version) in \(milliseconds) ms; \(state.settings.workers) workers of generation \(state.generation) ready, \(handover.workers.count) adopted ones retiring"
+        let workers = "\(state.settings.workers) workers of generation \(state.generation) ready, \(handover.workers.count) adopted ones retiring"
+        if let rejectedBy = upgradeRejection {
+            let detail = "the new binary could not read the upgrade state (\(rejectedBy)) and handed back to corral \(ControlService.version) after \(milliseconds) ms; \(workers)"
+            upgradeOutcome = UpgradeOutcome(id: handover.startedAt, done: true, succeeded: false, detail: detail)
+            logger.error("upgrade failed: \(detail)", metadata: ["event": "upgrade-failed"])
+            systemd.send("READY=1\nMAINPID=\(getpid())\nSTATUS=upgrade failed, still corral \(ControlService.version): \(state.settings.workers) workers ready")
+            return
+        }
+        let detail = "\(handover.fromVersion) → corral \(ControlService.version) in \(milliseconds) ms; \(workers)"
         upgradeOutcome = UpgradeOutcome(id: handover.startedAt, done: true, succeeded: true, detail: detail)
         logger.info("upgrade done: \(detail)", metadata: ["event": "upgrade-done"])
         systemd.send("READY=1\nMAINPID=\(getpid())\nSTATUS=upgraded to corral \(ControlService.version): \(state.settings.workers) workers ready")

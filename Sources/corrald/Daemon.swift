@@ -47,6 +47,8 @@ final class Daemon: @unchecked Sendable {
     let startedAt: Int64
     /// Re-exec upgrades (Daemon+Upgrade.swift): the one this image came from, and the last outcome.
     var handover: UpgradeHandover?
+    /// Why a newer binary handed the state back (this image is the old one again).
+    var upgradeRejection: String?
     var upgradeOutcome: UpgradeOutcome?
     private let pidfile: Pidfile?
     let systemd = Notifier()
@@ -81,8 +83,10 @@ final class Daemon: @unchecked Sendable {
         var started = false
         let claimed = pidfile
         defer { if !started { claimed?.release() } }
-        let handover = Self.takeHandover()
+        let taken = Self.takeHandover()
+        let handover = taken?.0
         self.handover = handover
+        upgradeRejection = taken?.rejectedBy
         reloadsStarted = handover?.reloadsStarted ?? 0
         reloadCount = handover?.reloadsEnded ?? 0
         sockets = ListeningSockets(inherited: handover.map { $0.sockets.map { ListenFD(fd: $0.fd, name: $0.name) } } ?? ListenFDs.take(),

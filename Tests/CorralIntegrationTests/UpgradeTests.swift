@@ -72,4 +72,35 @@ import Testing
         #expect(result.failures == 0, "\(result)")
         #expect(try RawClient.get(port: daemon.port, "/")?.status == 200)
     }
+
+    @Test func aNewBinaryThatCannotReadTheStateHandsBackToTheOldOneUnderLoad() throws {
+        // The "new binary" passes the check, then gives the real corrald a state it cannot read
+        // (format 99) in place of the one handed over; corrald execs back into the old binary (the
+        // replaced, deleted copy, kept open) with the original state.
+        let directory = TemporaryDirectory()
+        let copy = directory.file("corrald")
+        #expect(shell("cp \(Binaries.path("corrald")) \(copy)").status == 0)
+        let daemon = try CorraldProcess(["-w", "2", "--worker-cmd", Binaries.path("corral-worker")], executable: copy)
+        #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
+        let pid = daemon.pid
+        let wrapper = """
+            #!/bin/sh
+            case " $* " in *" --check-upgrade "*) echo "upgrade state format 1"; exit 0;; esac
+            printf 'corral-upgrade 99\\n' > \(directory.file("bad-state"))
+            exec 9< \(directory.file("bad-state"))
+            CORRAL_UPGRADE_STATE=fd:9 exec \(Binaries.path("corrald")) "$@"
+            """
+        directory.write("wrapper.txt", wrapper)
+        #expect(shell("rm \(copy) && cp \(directory.file("wrapper.txt")) \(copy) && chmod 755 \(copy)").status == 0)
+        let load = LoadClients(port: daemon.port, clients: 3)
+        let upgraded = corralctl(daemon, "upgrade")
+        let result = load.stop()
+        #expect(upgraded.status == 1, "\(upgraded.output)\n\(daemon.log)")
+        #expect(upgraded.output.contains("upgrade failed: the new binary could not read the upgrade state (upgrade state format 99, this corrald reads format 1) and handed back to corral"),
+                "\(upgraded.output)")
+        #expect(daemon.pid == pid, "the same pid throughout")
+        #expect(result.failures == 0, "\(result)")
+        #expect(try RawClient.get(port: daemon.port, "/")?.status == 200)
+        #expect(corralctl(daemon, "reload").output.contains("reloaded: 2 workers"), "the old binary, back, still reloads")
+    }
 }

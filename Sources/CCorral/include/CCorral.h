@@ -45,6 +45,16 @@ int64_t corral_realtime_us(void);
 // malloc_trim: gives whole free pages in the middle of the heap back to the system.
 void corral_release_free_memory(void);
 
+// A sealed memfd holding `bytes` (corrald's upgrade state): read-only for whoever gets it,
+// close-on-exec cleared. -1 with errno on failure.
+int corral_sealed_memfd(const char *name, const void *bytes, size_t count);
+// execveat(fd, "", …, AT_EMPTY_PATH): runs the binary an O_PATH fd holds, whatever is now at its
+// path (the upgrade's way back to the old binary). Returns only on failure.
+int corral_exec_fd(int fd, char *const argv[], char *const envp[]);
+// An O_PATH fd of the running binary (/proc/self/exe, even when the file was replaced), inherited
+// across exec.
+int corral_open_own_binary(void);
+
 // Receives one sd_notify datagram on a SO_PASSCRED socket: returns its length (0 when none is
 // waiting, -1 on error) and the sender's pid from SCM_CREDENTIALS in *pid (0 if absent).
 int corral_receive_notification(int fd, char *buffer, int capacity, int *pid);

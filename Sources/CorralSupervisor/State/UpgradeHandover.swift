@@ -55,6 +55,7 @@ public struct UpgradeHandover: Equatable, Sendable {
 
     public struct Rejected: Error, CustomStringConvertible, Sendable {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
     public init(text: String) throws(Rejected) {
