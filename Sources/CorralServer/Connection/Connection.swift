@@ -12,31 +12,31 @@ public final class Connection: FDWatcher, @unchecked Sendable {
 
     private(set) var fd: Int32 = -1
     unowned(unsafe) let server: HTTPServer
-    private var state = ConnectionState()
-    private var parser: RequestParser
-    private var buffers: RequestBuffers?
+    var state = ConnectionState()
+    var parser: RequestParser
+    var buffers: RequestBuffers?
     /// Bytes in the read buffer; `bodyStart`..`bodyCursor` is body not yet given to the handler.
-    private var filled = 0
-    private var headLength = 0
-    private var bodyCursor = 0
-    private var body = BodyProgress.none
-    private var expectsContinue = false
-    private var continueSent = false
+    var filled = 0
+    var headLength = 0
+    var bodyCursor = 0
+    var body = BodyProgress.none
+    var expectsContinue = false
+    var continueSent = false
     /// Edge-triggered readiness: whether the last syscall left more to do without waiting.
-    private var readReady = true
-    private var writeReady = true
-    private var waiter: UnsafeContinuation<Outcome, Never>?
-    private var waitingFor: UInt32 = 0
+    var readReady = true
+    var writeReady = true
+    var waiter: UnsafeContinuation<Outcome, Never>?
+    var waitingFor: UInt32 = 0
     /// The client's address as text: the socket's peer, or the client a PROXY header named.
-    private let address: UnsafeMutableRawBufferPointer
-    private var addressLength = 0
+    let address: UnsafeMutableRawBufferPointer
+    var addressLength = 0
     /// The socket's peer as text (the balancer, when there is a PROXY header).
-    private let peer: UnsafeMutableRawBufferPointer
-    private var peerLength = 0
+    let peer: UnsafeMutableRawBufferPointer
+    var peerLength = 0
     /// The client's port; -1 for a unix socket.
     private(set) var remotePort: Int32 = -1
     /// Whether a PROXY header may still come (proxy_protocol, before the first request).
-    private var proxyHeaderPending = false
+    var proxyHeaderPending = false
     /// The socket's peer is in forwarded_allow_ips: its secure_scheme_headers are believed.
     private(set) var peerTrustedForScheme = false
     // Response facts for the access log.
@@ -44,6 +44,9 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     var bodyBytesSent = 0
     var startedAt: Int64 = 0
     var responseHeaders = HTTPFields()
+    /// How the streamed body in progress is framed, and whether the connection closes after it.
+    var streamFraming = ResponseHead.Framing.none
+    var closeAfterResponse = false
     // The server's intrusive list of open connections.
     var previous: Connection?
     var next: Connection?
@@ -153,8 +156,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     /// How long a keep-alive connection may sit idle before its coroutine ends (it is "parked"
     /// and restarted by the next readable event). Busy connections keep their coroutine and
     /// allocate nothing; idle ones shrink to the Connection object.
-    private static let parkAfter: Int64 = 250_000_000
-    private var parked = false
+    static let parkAfter: Int64 = 250_000_000
+    var parked = false
 
     enum HeadOutcome {
         case head(RequestHead)
@@ -179,13 +182,13 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         }
     }
 
-    private func finish() {
+    func finish() {
         if let buffers { server.pool.give(buffers) }
         buffers = nil
         server.connectionClosed(self)
     }
 
-    private func readHead() async -> HeadOutcome {
+    func readHead() async -> HeadOutcome {
         parser.reset()
         let idleBetweenRequests = state.requestsServed > 0 && filled == 0
         let deadline = server.loop.now + (idleBetweenRequests ? server.configuration.keepalive
@@ -238,7 +241,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
 
     /// Reads a PROXY header at the start of the buffer and takes it off the front; false when the
     /// connection must close. `proxyHeaderPending` stays true while the header is incomplete.
-    private func readProxyHeader(_ buffers: RequestBuffers) -> Bool {
+    func readProxyHeader(_ buffers: RequestBuffers) -> Bool {
         switch ProxyHeader.parse(UnsafeRawBufferPointer(start: buffers.bytes, count: filled)) {
         case .incomplete:
             return true
@@ -267,7 +270,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     }
 
     /// Runs the handler and writes its response; false when the connection must close.
-    private func serve(_ head: RequestHead) async -> Bool {
+    func serve(_ head: RequestHead) async -> Bool {
         state.headParsed(keepAlive: head.keepAlive)
         headLength = head.headLength
         bodyCursor = headLength
@@ -310,7 +313,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         return true
     }
 
-    private func prepareForNextRequest() {
+    func prepareForNextRequest() {
         // Pipelined bytes after this request move to the front; an empty buffer goes back.
         let consumed = bodyCursor
         if filled > consumed, let buffers {
@@ -329,7 +332,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     // MARK: Reading
 
     /// Reads what is available into the buffer, waiting until `deadline` if nothing is.
-    private func fill(until deadline: Int64) async -> Outcome {
+    func fill(until deadline: Int64) async -> Outcome {
         while true {
             if readReady {
                 if buffers == nil { buffers = server.pool.take() }
@@ -358,7 +361,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         }
     }
 
-    private func wait(for interest: UInt32, until deadline: Int64) async -> Outcome {
+    func wait(for interest: UInt32, until deadline: Int64) async -> Outcome {
         if state.phase == .closed { return .shutdown }
         server.loop.setTimeout(fd, after: max(0, deadline - server.loop.now))
         let outcome = await withUnsafeContinuation { (continuation: UnsafeContinuation<Outcome, Never>) in
@@ -428,7 +431,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     }
 
     /// Moves an unconsumed partial chunk-framing line down to just after the head.
-    private func compactBody() {
+    func compactBody() {
         let pending = filled - bodyCursor
         guard bodyCursor > headLength, let buffers else { return }
         memmove(buffers.bytes + headLength, buffers.bytes + bodyCursor, pending)
@@ -436,191 +439,6 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         filled = headLength + pending
     }
 
-    // MARK: Writing
-
-    private static let continueLine: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
-    private static let smallBody = 16 * 1024
-
-    private func write(_ response: Response, for head: RequestHead, close: Bool) async -> Bool {
-        let buffers = buffers!
-        status = response.status
-        if server.accessLog?.usesResponseHeaders == true { responseHeaders = response.headers }
-        let bodyless = ResponseHead.isBodyless(status: response.status, method: head.method)
-        let framing: ResponseHead.Framing
-        if response.status < 200 || response.status == 204 || response.status == 304 {
-            framing = .none
-        } else if head.method == .head, let declared = response.headers["content-length"].flatMap(Int.init) {
-            // HEAD: the length a GET would have, when the handler knows it (a WSGI app's header).
-            framing = .contentLength(declared)
-        } else if let length = response.body.knownLength {
-            framing = .contentLength(length)
-        } else {
-            framing = head.version == .http1_1 ? .chunked : .untilClose
-        }
-        let mustClose = close || framing == .untilClose
-        closeAfterResponse = mustClose
-        buffers.output.removeAll(keepingCapacity: true)
-        server.appendResponseStart(status: response.status, version: head.version, to: &buffers.output)
-        for field in response.headers.fields where !Self.isFramingField(field.name) {
-            ResponseHead.appendField(name: field.name, value: field.value, to: &buffers.output)
-        }
-        ResponseHead.appendEnd(framing: framing, version: head.version, close: mustClose, to: &buffers.output)
-        if bodyless {
-            await response.body.discard(on: self)
-            return await flushOutput()
-        }
-        switch response.body {
-        case .empty:
-            return await flushOutput()
-        case .bytes(let bytes):
-            if bytes.count <= Self.smallBody {
-                buffers.output.append(contentsOf: bytes)
-                bodyBytesSent = bytes.count
-                return await flushOutput()
-            }
-            guard await flushOutput() else { return false }
-            guard await writeAll(bytes) else { return false }
-            bodyBytesSent = bytes.count
-            return true
-        case .string(let string):
-            buffers.output.append(contentsOf: string.utf8)
-            bodyBytesSent = string.utf8.count
-            return await flushOutput()
-        case .file(let file, let offset, let count):
-            defer { Glibc.close(file) }
-            guard await flushOutput() else { return false }
-            return await sendFile(file, offset: offset, count: count)
-        case .stream(let produce), .streamOfLength(_, let produce):
-            // A producer may read the body after the head is out (a WSGI app does): the client
-            // still waiting for 100 Continue is told to send it first, not in the middle of the body.
-            if expectsContinue && !continueSent {
-                if case .none = body {} else { buffers.output.insert(contentsOf: Self.continueLine, at: 0) }
-                continueSent = true
-            }
-            guard await flushOutput() else {
-                await response.body.discard(on: self)
-                return false
-            }
-            streamFraming = framing
-            do {
-                try await produce(BodyWriter(connection: self, discarding: false))
-            } catch {
-                server.log.error("streaming response failed: \(error)")
-                return false
-            }
-            switch framing {
-            case .chunked: return await writeAll(Self.lastChunk)
-            // Fewer bytes than the head promised: only closing tells the client.
-            case .contentLength(let count): return bodyBytesSent == count
-            default: return true
-            }
-        }
-    }
-
-    private static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
-    private var streamFraming = ResponseHead.Framing.none
-    private var closeAfterResponse = false
-
-    private static func isFramingField(_ name: String) -> Bool {
-        asciiCaseInsensitiveEqual(name, "content-length") || asciiCaseInsensitiveEqual(name, "transfer-encoding")
-            || asciiCaseInsensitiveEqual(name, "connection")
-    }
-
-    func writeStreamChunk<Bytes: Collection<UInt8>>(_ bytes: Bytes) async throws {
-        guard !bytes.isEmpty else { return }
-        // A body of a stated length gets no byte past it: the rest is cut and the producer told.
-        if case .contentLength(let count) = streamFraming, bodyBytesSent + bytes.count > count {
-            try await writeStreamChunk(bytes.prefix(count - bodyBytesSent))
-            closeAfterResponse = true
-            throw ConnectionError.closed
-        }
-        let buffers = buffers!
-        buffers.output.removeAll(keepingCapacity: true)
-        if streamFraming == .chunked {
-            ResponseHead.appendHex(bytes.count, to: &buffers.output)
-            ResponseHead.append("\r\n", to: &buffers.output)
-        }
-        buffers.output.append(contentsOf: bytes)
-        if streamFraming == .chunked { ResponseHead.append("\r\n", to: &buffers.output) }
-        bodyBytesSent += bytes.count
-        guard await flushOutput() else { throw ConnectionError.closed }
-    }
-
-    private func flushOutput() async -> Bool {
-        await writeAll(buffers!.output)
-    }
-
-    /// Writes all of `bytes`, suspending while the socket buffer is full.
-    private func writeAll(_ bytes: [UInt8]) async -> Bool {
-        var offset = 0
-        return await writeUntil({ offset == bytes.count }) {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if n > 0 { offset += n }
-            return n
-        }
-    }
-
-    private func sendFile(_ file: Int32, offset: Int, count: Int) async -> Bool {
-        var position = off_t(offset)
-        var remaining = count
-        return await writeUntil({ remaining == 0 }) {
-            let n = sendfile(fd, file, &position, remaining)
-            if n > 0 {
-                remaining -= n
-                bodyBytesSent += n
-            }
-            return n   // 0: the file shrank under us
-        }
-    }
-
-    /// Repeats `attempt` (one non-blocking write: bytes written, 0 for no progress, -1 with errno)
-    /// until `done`, suspending on EAGAIN until writable or the send timeout passes.
-    private func writeUntil(_ done: () -> Bool, _ attempt: () -> Int) async -> Bool {
-        let deadline = server.loop.now + server.configuration.sendTimeout
-        while !done() {
-            if writeReady {
-                let n = attempt()
-                if n > 0 { continue }
-                if n == 0 { return false }
-                switch errno {
-                case EAGAIN: writeReady = false
-                case EINTR: continue
-                default: return false
-                }
-            }
-            guard await wait(for: EventLoop.writable, until: deadline) == .ready else { return false }
-        }
-        return true
-    }
-
-    /// Answers a request the parser refused, then the connection closes.
-    private func refuse(_ error: HTTPError) async {
-        state.failed()
-        let buffers = self.buffers ?? server.pool.take()
-        self.buffers = buffers
-        status = error.status
-        server.log.debug("refused request from \(String(decoding: remoteAddress, as: UTF8.self)): \(error.status) \(error.reason)")
-        let response = Self.errorResponse(error.status)
-        buffers.output.removeAll(keepingCapacity: true)
-        server.appendResponseStart(status: error.status, version: .http1_1, to: &buffers.output)
-        for field in response.headers.fields { ResponseHead.appendField(name: field.name, value: field.value, to: &buffers.output) }
-        guard case .bytes(let text) = response.body else { return }
-        ResponseHead.appendEnd(framing: .contentLength(text.count), version: .http1_1, close: true, to: &buffers.output)
-        buffers.output.append(contentsOf: text)
-        _ = await flushOutput()
-    }
-
-    static let plainText: HTTPFields = ["Content-Type": "text/plain; charset=utf-8"]
-
-    /// A short plain-text response for an error status ("404 Not Found\n").
-    static func errorResponse(_ status: UInt16) -> Response {
-        var text: [UInt8] = []
-        ResponseHead.appendDecimal(Int(status), to: &text)
-        text.append(0x20)
-        ResponseHead.append(HTTPStatus.reasonPhrase(status), to: &text)
-        text.append(0x0A)
-        return Response(status: status, headers: plainText, body: .bytes(text))
-    }
 }
 
 enum ConnectionError: Error {
@@ -640,5 +458,5 @@ extension Connection {
         return nil
     }
 
-    private static let serverName: StaticString = "corral"
+    static let serverName: StaticString = "corral"
 }

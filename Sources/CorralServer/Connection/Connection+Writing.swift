@@ -1,0 +1,190 @@
+import CCorral
+import CorralEventLoop
+import CorralHTTP
+import Glibc
+
+/// A connection's writing side: the response head and body in as few syscalls as fit (writev,
+/// sendfile for files, chunked streams), waiting on EAGAIN, and the refusals of bad requests.
+extension Connection {
+    static let continueLine: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+    static let smallBody = 16 * 1024
+
+    func write(_ response: Response, for head: RequestHead, close: Bool) async -> Bool {
+        let buffers = buffers!
+        status = response.status
+        if server.accessLog?.usesResponseHeaders == true { responseHeaders = response.headers }
+        let bodyless = ResponseHead.isBodyless(status: response.status, method: head.method)
+        let framing: ResponseHead.Framing
+        if response.status < 200 || response.status == 204 || response.status == 304 {
+            framing = .none
+        } else if head.method == .head, let declared = response.headers["content-length"].flatMap(Int.init) {
+            // HEAD: the length a GET would have, when the handler knows it (a WSGI app's header).
+            framing = .contentLength(declared)
+        } else if let length = response.body.knownLength {
+            framing = .contentLength(length)
+        } else {
+            framing = head.version == .http1_1 ? .chunked : .untilClose
+        }
+        let mustClose = close || framing == .untilClose
+        closeAfterResponse = mustClose
+        buffers.output.removeAll(keepingCapacity: true)
+        server.appendResponseStart(status: response.status, version: head.version, to: &buffers.output)
+        for field in response.headers.fields where !Self.isFramingField(field.name) {
+            ResponseHead.appendField(name: field.name, value: field.value, to: &buffers.output)
+        }
+        ResponseHead.appendEnd(framing: framing, version: head.version, close: mustClose, to: &buffers.output)
+        if bodyless {
+            await response.body.discard(on: self)
+            return await flushOutput()
+        }
+        switch response.body {
+        case .empty:
+            return await flushOutput()
+        case .bytes(let bytes):
+            if bytes.count <= Self.smallBody {
+                buffers.output.append(contentsOf: bytes)
+                bodyBytesSent = bytes.count
+                return await flushOutput()
+            }
+            guard await flushOutput() else { return false }
+            guard await writeAll(bytes) else { return false }
+            bodyBytesSent = bytes.count
+            return true
+        case .string(let string):
+            buffers.output.append(contentsOf: string.utf8)
+            bodyBytesSent = string.utf8.count
+            return await flushOutput()
+        case .file(let file, let offset, let count):
+            defer { Glibc.close(file) }
+            guard await flushOutput() else { return false }
+            return await sendFile(file, offset: offset, count: count)
+        case .stream(let produce), .streamOfLength(_, let produce):
+            // A producer may read the body after the head is out (a WSGI app does): the client
+            // still waiting for 100 Continue is told to send it first, not in the middle of the body.
+            if expectsContinue && !continueSent {
+                if case .none = body {} else { buffers.output.insert(contentsOf: Self.continueLine, at: 0) }
+                continueSent = true
+            }
+            guard await flushOutput() else {
+                await response.body.discard(on: self)
+                return false
+            }
+            streamFraming = framing
+            do {
+                try await produce(BodyWriter(connection: self, discarding: false))
+            } catch {
+                server.log.error("streaming response failed: \(error)")
+                return false
+            }
+            switch framing {
+            case .chunked: return await writeAll(Self.lastChunk)
+            // Fewer bytes than the head promised: only closing tells the client.
+            case .contentLength(let count): return bodyBytesSent == count
+            default: return true
+            }
+        }
+    }
+
+    static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
+
+    static func isFramingField(_ name: String) -> Bool {
+        asciiCaseInsensitiveEqual(name, "content-length") || asciiCaseInsensitiveEqual(name, "transfer-encoding")
+            || asciiCaseInsensitiveEqual(name, "connection")
+    }
+
+    func writeStreamChunk<Bytes: Collection<UInt8>>(_ bytes: Bytes) async throws {
+        guard !bytes.isEmpty else { return }
+        // A body of a stated length gets no byte past it: the rest is cut and the producer told.
+        if case .contentLength(let count) = streamFraming, bodyBytesSent + bytes.count > count {
+            try await writeStreamChunk(bytes.prefix(count - bodyBytesSent))
+            closeAfterResponse = true
+            throw ConnectionError.closed
+        }
+        let buffers = buffers!
+        buffers.output.removeAll(keepingCapacity: true)
+        if streamFraming == .chunked {
+            ResponseHead.appendHex(bytes.count, to: &buffers.output)
+            ResponseHead.append("\r\n", to: &buffers.output)
+        }
+        buffers.output.append(contentsOf: bytes)
+        if streamFraming == .chunked { ResponseHead.append("\r\n", to: &buffers.output) }
+        bodyBytesSent += bytes.count
+        guard await flushOutput() else { throw ConnectionError.closed }
+    }
+
+    func flushOutput() async -> Bool {
+        await writeAll(buffers!.output)
+    }
+
+    /// Writes all of `bytes`, suspending while the socket buffer is full.
+    func writeAll(_ bytes: [UInt8]) async -> Bool {
+        var offset = 0
+        return await writeUntil({ offset == bytes.count }) {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if n > 0 { offset += n }
+            return n
+        }
+    }
+
+    func sendFile(_ file: Int32, offset: Int, count: Int) async -> Bool {
+        var position = off_t(offset)
+        var remaining = count
+        return await writeUntil({ remaining == 0 }) {
+            let n = sendfile(fd, file, &position, remaining)
+            if n > 0 {
+                remaining -= n
+                bodyBytesSent += n
+            }
+            return n   // 0: the file shrank under us
+        }
+    }
+
+    /// Repeats `attempt` (one non-blocking write: bytes written, 0 for no progress, -1 with errno)
+    /// until `done`, suspending on EAGAIN until writable or the send timeout passes.
+    func writeUntil(_ done: () -> Bool, _ attempt: () -> Int) async -> Bool {
+        let deadline = server.loop.now + server.configuration.sendTimeout
+        while !done() {
+            if writeReady {
+                let n = attempt()
+                if n > 0 { continue }
+                if n == 0 { return false }
+                switch errno {
+                case EAGAIN: writeReady = false
+                case EINTR: continue
+                default: return false
+                }
+            }
+            guard await wait(for: EventLoop.writable, until: deadline) == .ready else { return false }
+        }
+        return true
+    }
+
+    /// Answers a request the parser refused, then the connection closes.
+    func refuse(_ error: HTTPError) async {
+        state.failed()
+        let buffers = self.buffers ?? server.pool.take()
+        self.buffers = buffers
+        status = error.status
+        server.log.debug("refused request from \(String(decoding: remoteAddress, as: UTF8.self)): \(error.status) \(error.reason)")
+        let response = Self.errorResponse(error.status)
+        buffers.output.removeAll(keepingCapacity: true)
+        server.appendResponseStart(status: error.status, version: .http1_1, to: &buffers.output)
+        for field in response.headers.fields { ResponseHead.appendField(name: field.name, value: field.value, to: &buffers.output) }
+        guard case .bytes(let text) = response.body else { return }
+        ResponseHead.appendEnd(framing: .contentLength(text.count), version: .http1_1, close: true, to: &buffers.output)
+        buffers.output.append(contentsOf: text)
+        _ = await flushOutput()
+    }
+
+    static let plainText: HTTPFields = ["Content-Type": "text/plain; charset=utf-8"]
+
+    /// A short plain-text response for an error status ("404 Not Found\n").
+    static func errorResponse(_ status: UInt16) -> Response {
+        var text: [UInt8] = []
+        ResponseHead.appendDecimal(Int(status), to: &text)
+        text.append(0x20)
+        ResponseHead.append(HTTPStatus.reasonPhrase(status), to: &text)
+        text.append(0x0A)
+        return Response(status: status, headers: plainText, body: .bytes(text))
+    }
+}
