@@ -1,4 +1,5 @@
 import CorralHTTP
+import Glibc
 import Testing
 
 /// The PROXY protocol header, v1 and v2, parsed from bytes as the first read delivers them.
@@ -127,5 +128,38 @@ import Testing
         for text in ["10.0.0.1/33", "localhost", "10.0.0.0/x", "1.2.3"] {
             #expect(throws: ProxySettingError.self, "\(text)") { try AddressAllowList(text) }
         }
+    }
+}
+
+@Suite struct PeerAddressTests {
+    static func peer(_ fill: (UnsafeMutablePointer<sockaddr_storage>) -> Void) -> ProxyAddress? {
+        var storage = sockaddr_storage()
+        fill(&storage)
+        return ProxyAddress(socketAddress: &storage)
+    }
+
+    @Test func acceptsAddressesMatchTheListsWithoutText() throws {
+        let list = try AddressAllowList("10.1.0.0/16, fd00::/8")
+        let v4 = Self.peer { storage in
+            UnsafeMutableRawPointer(storage).withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                $0.pointee.sin_family = sa_family_t(AF_INET)
+                $0.pointee.sin_addr.s_addr = inet_addr("10.1.2.3")
+            }
+        }
+        #expect(list.allows(v4))
+        func v6(_ text: String) -> ProxyAddress? {
+            Self.peer { storage in
+                UnsafeMutableRawPointer(storage).withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                    $0.pointee.sin6_family = sa_family_t(AF_INET6)
+                    _ = inet_pton(AF_INET6, text, &$0.pointee.sin6_addr)
+                }
+            }
+        }
+        #expect(list.allows(v6("fd12::1")))
+        #expect(!list.allows(v6("fe80::1")))
+        #expect(list.allows(v6("::ffff:10.1.9.9")), "an IPv4 client of a [::] listener matches as IPv4")
+        #expect(!list.allows(v6("::ffff:10.2.9.9")))
+        let unix = Self.peer { $0.pointee.ss_family = sa_family_t(AF_UNIX) }
+        #expect(unix == nil && list.allows(unix), "a unix peer is trusted, as gunicorn trusts it")
     }
 }

@@ -53,15 +53,21 @@ public struct AddressAllowList: Sendable, Equatable {
 
     /// Whether the peer `address` (the engine's text form; empty for a unix socket) is allowed.
     public func allows(_ address: UnsafeRawBufferPointer) -> Bool {
-        if allowsAll || address.isEmpty { return true }
-        if networks.isEmpty { return false }
+        if address.isEmpty { return allows(nil) }
         var text = address
         let mappedPrefix = "::ffff:".utf8
         if text.count > mappedPrefix.count, text.prefix(mappedPrefix.count).elementsEqual(mappedPrefix),
            text.contains(UInt8(ascii: ".")) {
             text = UnsafeRawBufferPointer(rebasing: text[mappedPrefix.count...])
         }
-        guard let peer = ProxyAddress(text: text, ipv6: text.contains(UInt8(ascii: ":"))) else { return false }
+        guard let peer = ProxyAddress(text: text, ipv6: text.contains(UInt8(ascii: ":"))) else { return allowsAll }
+        return allows(peer)
+    }
+
+    /// Whether the peer is allowed; nil is a unix-socket peer. The engine asks with the address
+    /// accept() gave, so nothing is formatted or parsed.
+    public func allows(_ peer: ProxyAddress?) -> Bool {
+        guard let peer, !allowsAll else { return true }
         return networks.contains { $0.contains(peer) }
     }
 }

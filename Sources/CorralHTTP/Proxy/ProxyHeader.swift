@@ -142,14 +142,39 @@ public struct ProxyAddress: Equatable, Sendable {
     public var port: UInt16
 
     init(ipv4 b: UnsafeRawBufferPointer, port: UInt16) {
-        isIPv6 = false
-        bytes.0 = UInt64(b.loadUnaligned(as: UInt32.self))
-        self.port = port
+        self.init(ipv4: b.loadUnaligned(as: UInt32.self), port: port)
     }
 
     init(ipv6 b: UnsafeRawBufferPointer, port: UInt16) {
         isIPv6 = true
         bytes = (b.loadUnaligned(fromByteOffset: 0, as: UInt64.self), b.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        self.port = port
+    }
+
+    /// The address accept() reported; nil for a unix socket. An IPv4-mapped IPv6 address (a `[::]`
+    /// listener's IPv4 client) is its IPv4 address.
+    public init?(socketAddress: UnsafePointer<sockaddr_storage>) {
+        switch Int32(socketAddress.pointee.ss_family) {
+        case AF_INET:
+            let inet = UnsafeRawPointer(socketAddress).load(as: sockaddr_in.self)
+            self.init(ipv4: inet.sin_addr.s_addr, port: UInt16(bigEndian: inet.sin_port))
+        case AF_INET6:
+            let inet6 = UnsafeRawPointer(socketAddress).load(as: sockaddr_in6.self)
+            let port = UInt16(bigEndian: inet6.sin6_port)
+            let address = withUnsafeBytes(of: inet6.sin6_addr) { Array($0) }
+            if address[0..<10].allSatisfy({ $0 == 0 }) && address[10] == 0xFF && address[11] == 0xFF {
+                self.init(ipv4: address[12...].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }, port: port)
+            } else {
+                self = address.withUnsafeBytes { ProxyAddress(ipv6: $0, port: port) }
+            }
+        default:
+            return nil
+        }
+    }
+
+    private init(ipv4 networkOrder: UInt32, port: UInt16) {
+        isIPv6 = false
+        bytes.0 = UInt64(networkOrder)
         self.port = port
     }
 

@@ -37,6 +37,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     private(set) var remotePort: Int32 = -1
     /// Whether a PROXY header may still come (proxy_protocol, before the first request).
     var proxyHeaderPending = false
+    /// The socket's peer as accept() gave it (nil for a unix socket), for the allow lists.
+    private(set) var peerIP: ProxyAddress?
     /// The socket's peer is in forwarded_allow_ips: its secure_scheme_headers are believed.
     private(set) var peerTrustedForScheme = false
     // Response facts for the access log.
@@ -74,7 +76,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         addressLength = peerLength
         remotePort = corral_address_port(peer)
         proxyHeaderPending = server.configuration.proxyProtocol
-        peerTrustedForScheme = server.configuration.forwarded.allowList.allows(peerAddress)
+        peerIP = ProxyAddress(socketAddress: peer)
+        peerTrustedForScheme = server.configuration.forwarded.allowList.allows(peerIP)
         state = ConnectionState()
         parser.reset()
         filled = 0

@@ -109,7 +109,7 @@ public final class HTTPServer: @unchecked Sendable {
             }
             let connection = takeConnection()
             connection.open(fd: fd, peer: &peer)
-            if configuration.proxyProtocol && !configuration.proxyAllowList.allows(connection.peerAddress) {
+            if configuration.proxyProtocol && !configuration.proxyAllowList.allows(connection.peerIP) {
                 log.info("closing \(String(decoding: connection.peerAddress, as: UTF8.self)): not in proxy_allow_ips")
                 close(fd)
                 freeConnections.append(connection)
