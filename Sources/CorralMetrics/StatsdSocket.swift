@@ -11,10 +11,33 @@ public final class StatsdSocket: @unchecked Sendable {
         public let description: String
     }
 
+    /// `statsd_host` read, without resolving or connecting (corrald checks configs with it).
+    public enum Target: Equatable, Sendable {
+        case unix(path: String)
+        case inet(host: String, port: UInt16)
+
+        public init(parsing text: String) throws(Failure) {
+            if text.hasPrefix("unix:") {
+                self = .unix(path: String(text.dropFirst(5)))
+                return
+            }
+            guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
+                  let port = UInt16(text[text.index(after: colon)...]) else {
+                throw Failure(description: "expected HOST:PORT or unix:PATH, got \"\(text)\"")
+            }
+            var host = String(text[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            self = .inet(host: host, port: port)
+        }
+    }
+
     public init(_ target: String) throws(Failure) {
         self.target = target
-        if target.hasPrefix("unix:") {
-            let path = String(target.dropFirst(5))
+        let host: String, port: UInt16
+        let parsed: Target
+        do { parsed = try Target(parsing: target) } catch { throw Failure(description: "statsd_host: \(error.description)") }
+        switch parsed {
+        case .unix(let path):
             fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             var address = sockaddr_un()
             address.sun_family = sa_family_t(AF_UNIX)
@@ -31,12 +54,9 @@ public final class StatsdSocket: @unchecked Sendable {
                 throw Failure(description: "statsd_host \(target): \(String(cString: strerror(errno)))")
             }
             return
+        case .inet(let name, let number):
+            (host, port) = (name, number)
         }
-        guard let colon = target.lastIndex(of: ":"), let port = UInt16(target[target.index(after: colon)...]) else {
-            throw Failure(description: "statsd_host: expected HOST:PORT or unix:PATH, got \"\(target)\"")
-        }
-        var host = String(target[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
         var found: UnsafeMutablePointer<addrinfo>?

@@ -413,7 +413,7 @@ struct RequestParserTests {
         #expect(limits.fieldCount == 32768)
         #expect(limits.fieldSize == 1 << 20)  // no upper bound, as in gunicorn
         #expect(limits.maximumHeadSize == HTTPLimits.maximumHead)
-        #expect(HTTPLimits.adjustments(requestLine: 20000, fieldCount: 100_000) == [
+        #expect(HTTPLimits.adjustments(requestLine: 20000, fieldCount: 100_000).map(\.message) == [
             "limit_request_line 20000 is clamped to 8190, gunicorn's maximum",
             "limit_request_fields 100000 is clamped to 32768, gunicorn's maximum",
         ])

@@ -30,15 +30,21 @@ public struct HTTPLimits: Equatable, Sendable {
         self.bodySize = bodySize
     }
 
-    /// The written values these limits change (other than 0's documented meanings), as
-    /// "limit_request_line 9000 is clamped to 8190 as gunicorn does".
-    public static func adjustments(requestLine: Int, fieldCount: Int) -> [String] {
-        var notes: [String] = []
+    /// A written value these limits change (other than 0's documented meanings), for a warning.
+    public struct Adjustment: Equatable, Sendable {
+        public let setting: String
+        public let message: String
+    }
+
+    public static func adjustments(requestLine: Int, fieldCount: Int) -> [Adjustment] {
+        var notes: [Adjustment] = []
         if requestLine > maximumRequestLine {
-            notes.append("limit_request_line \(requestLine) is clamped to \(maximumRequestLine), gunicorn's maximum")
+            notes.append(Adjustment(setting: "limit_request_line",
+                                    message: "limit_request_line \(requestLine) is clamped to \(maximumRequestLine), gunicorn's maximum"))
         }
         if fieldCount > maximumFieldCount {
-            notes.append("limit_request_fields \(fieldCount) is clamped to \(maximumFieldCount), gunicorn's maximum")
+            notes.append(Adjustment(setting: "limit_request_fields",
+                                    message: "limit_request_fields \(fieldCount) is clamped to \(maximumFieldCount), gunicorn's maximum"))
         }
         return notes
     }

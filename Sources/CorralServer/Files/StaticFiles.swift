@@ -24,7 +24,10 @@ public struct StaticFiles: Sendable {
     static func directoryLocation(_ request: Request, path: UnsafeRawBufferPointer) -> String {
         var location = ""
         if let host = request.headerBytes("host"), !host.isEmpty, host.allSatisfy({ byte in
-            HTTPGrammar.isAlpha(byte) || HTTPGrammar.isDigit(byte) || Array(".-:[]".utf8).contains(byte)
+            switch byte {
+            case UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"): true
+            default: HTTPGrammar.isAlpha(byte) || HTTPGrammar.isDigit(byte)
+            }
         }) {
             location = (request.isSecure ? "https://" : "http://") + String(decoding: host, as: UTF8.self)
         }

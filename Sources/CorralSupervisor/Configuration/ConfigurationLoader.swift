@@ -67,8 +67,7 @@ public struct ConfigurationLoader: Sendable {
         }
         guard issues.isEmpty else { throw ConfigurationErrors(issues: issues) }
         for note in HTTPLimits.adjustments(requestLine: configuration.limitRequestLine, fieldCount: configuration.limitRequestFields) {
-            let name = String(note.prefix { $0 != " " })
-            warnings.append(ConfigurationIssue(note, at: origins[name]))
+            warnings.append(ConfigurationIssue(note.message, at: origins[note.setting]))
         }
         return Loaded(configuration: configuration, warnings: warnings)
     }

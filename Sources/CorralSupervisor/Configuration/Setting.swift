@@ -1,4 +1,5 @@
 import CorralHTTP
+import CorralMetrics
 import CorralSystemd
 import CorralWSGI
 import Glibc
@@ -125,10 +126,8 @@ struct Setting: Sendable {
         boolean("proxy_protocol", \.proxyProtocol),
         text("proxy_allow_ips", \.proxyAllowIPs, check: checkAllowList),
         optionalText("statsd_host", \.statsdHost, check: { host in
-            guard let host, !host.hasPrefix("unix:") else { return nil }
-            guard let colon = host.lastIndex(of: ":"), UInt16(host[host.index(after: colon)...]) != nil, colon != host.startIndex else {
-                return "expected HOST:PORT or unix:PATH, got \"\(host)\""
-            }
+            guard let host else { return nil }
+            do { _ = try StatsdSocket.Target(parsing: host) } catch { return "\(error)" }
             return nil
         }),
         text("statsd_prefix", \.statsdPrefix),
