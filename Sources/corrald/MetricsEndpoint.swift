@@ -14,10 +14,7 @@ final class MetricsEndpoint {
     init(bind: String, loop: EventLoop, log: ErrorLog, render: @escaping @Sendable () -> String) throws {
         address = try BindAddress(parsing: bind)
         let fd = try address.listen(backlog: 64)
-        var configuration = ServerConfiguration()
-        configuration.limits = HTTPLimits(requestLine: 1024, fieldCount: 32, fieldSize: 4096, bodySize: 1024)
-        configuration.headerTimeout = 5_000_000_000
-        configuration.workerConnections = 64
+        let configuration = ServerConfiguration.supervisorEndpoint(bodySize: 1024)
         server = HTTPServer(loop: loop, configuration: configuration, log: log, accessLog: nil) { request in
             guard request.method == .get || request.method == .head else {
                 return Response(status: 405, headers: ["Allow": "GET, HEAD"], body: .string("405 Method Not Allowed\n"))

@@ -25,11 +25,7 @@ public final class ControlServer {
             chmod(path, 0o660)
         }
         guard Glibc.listen(fd, 64) == 0 else { throw SystemError("listen \(path)") }
-        var configuration = ServerConfiguration()
-        configuration.limits = HTTPLimits(requestLine: 1024, fieldCount: 32, fieldSize: 4096, bodySize: 1 << 20)
-        configuration.headerTimeout = 5_000_000_000
-        configuration.keepalive = 60_000_000_000
-        configuration.workerConnections = 64
+        let configuration = ServerConfiguration.supervisorEndpoint(bodySize: 1 << 20, keepalive: 60)
         let expected = credentials.map { "Basic " + Base64.encode(Array($0.utf8)) }
         server = HTTPServer(loop: loop, configuration: configuration, log: log, accessLog: nil) { request in
             if let expected, request.header("authorization") != expected {

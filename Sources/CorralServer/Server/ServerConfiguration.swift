@@ -24,4 +24,15 @@ public struct ServerConfiguration: Sendable {
     public var statsd: StatsdTarget?
 
     public init() {}
+
+    /// For the small endpoints corrald serves inside its own loop (the control socket, /metrics):
+    /// tight limits and a short head timeout, so a slow or hostile client cannot hold the supervisor.
+    public static func supervisorEndpoint(bodySize: Int, keepalive seconds: Int64 = 2) -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        configuration.limits = HTTPLimits(requestLine: 1024, fieldCount: 32, fieldSize: 4096, bodySize: bodySize)
+        configuration.headerTimeout = 5_000_000_000
+        configuration.keepalive = seconds * 1_000_000_000
+        configuration.workerConnections = 64
+        return configuration
+    }
 }
