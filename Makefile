@@ -51,11 +51,17 @@ $(SUPERVISOR_VENV)/bin/supervisorctl:
 	python3 -m venv $(SUPERVISOR_VENV)
 	$(SUPERVISOR_VENV)/bin/pip install -q 'supervisor==4.3.0'
 
+# A second corrald whose --version differs, in a build folder of its own, for the test that
+# upgrades a running corrald from one build to another and back.
+UPGRADE_B := .build/upgrade-b
+UPGRADE_B_VERSION := 0.4.0+b
+
 # Then the end-to-end test: the .deb installed under a real systemd booted in namespaces (root).
 test: deps $(SUPERVISOR_VENV)/bin/supervisorctl $(WSGI_VENV_STAMP)
 	$(SWIFT) build --build-tests
+	$(SWIFT) build --product corrald --scratch-path $(UPGRADE_B) -Xcc '-DCORRAL_VERSION="$(UPGRADE_B_VERSION)"'
 	CORRAL_SUPERVISORCTL=$(CURDIR)/$(SUPERVISOR_VENV)/bin/supervisorctl CORRAL_WSGI_VENV=$(CURDIR)/$(WSGI_VENV) \
-		$(SWIFT) test --skip-build
+		CORRAL_UPGRADE_B=$(CURDIR)/$(UPGRADE_B)/debug/corrald $(SWIFT) test --skip-build
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) deb && bash tests/e2e/systemd.sh; \
 	else echo "e2e: SKIPPED: booting systemd needs root (CI runs as root)"; fi
 

@@ -55,7 +55,7 @@ let package = Package(
                 dependencies: ["CorralHTTP", "CorralMetrics", "CorralSystemd", "CorralWSGI", .product(name: "TOMLKit", package: "TOMLKit")],
                 swiftSettings: [nonsending]),
         // The control socket: supervisord's XML-RPC, served by the engine inside corrald's loop.
-        .target(name: "CorralControl", dependencies: ["CXML2", "CorralServer", "CorralEventLoop", "CorralHTTP"],
+        .target(name: "CorralControl", dependencies: ["CXML2", "CCorral", "CorralServer", "CorralEventLoop", "CorralHTTP"],
                 swiftSettings: [nonsending]),
         // WSGI without Python: the environ from a parsed head, gunicorn's WSGI settings.
         .target(name: "CorralWSGI", dependencies: ["CorralHTTP"], swiftSettings: hotPath),

@@ -31,6 +31,12 @@ for product in corrald corralctl corral-worker corral-wsgi; do
         exit 1
     fi
 done
+# The binaries say the version the package has (CCorral's CORRAL_VERSION is the upstream part).
+built="$("$scratch/release/corrald" --version)"
+if [ "$built" != "${version%-*}" ]; then
+    echo "build-deb: corrald --version says $built, packaging/changelog says ${version%-*}: update Sources/CCorral/shim.c" >&2
+    exit 1
+fi
 
 install -d "$stage/DEBIAN" "$stage/usr/bin" "$stage/lib/systemd/system" "$stage/usr/lib/sysusers.d" \
     "$stage/usr/lib/tmpfiles.d" "$stage/etc/corral" "$stage/usr/share/man/man1" "$stage/usr/share/doc/corral" \

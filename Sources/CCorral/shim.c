@@ -341,3 +341,9 @@ int corral_exec_fd(int fd, char *const argv[], char *const envp[]) {
 int corral_open_own_binary(void) {
     return open("/proc/self/exe", O_PATH);
 }
+
+#ifndef CORRAL_VERSION
+#define CORRAL_VERSION "0.4.0"
+#endif
+
+const char *corral_version(void) { return CORRAL_VERSION; }

@@ -36,6 +36,13 @@ public final class NotifyListener: @unchecked Sendable {
         self.path = path
     }
 
+    /// A socket bound before (handed over across a re-exec upgrade, SO_PASSCRED already set):
+    /// datagrams workers sent during the exec are waiting in it.
+    public init(adopting fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+    }
+
     deinit {
         close(fd)
         if !path.hasPrefix("@") { unlink(path) }

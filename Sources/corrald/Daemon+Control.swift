@@ -15,7 +15,8 @@ extension Daemon: ControlTarget {
         if let name = configuration.controlGroup { group = gid_t(name) ?? getgrnam(name)?.pointee.gr_gid }
         let credentials = configuration.controlUsername.map { "\($0):\(configuration.controlPassword ?? "")" }
         control = try ControlServer(path: path, group: group, credentials: credentials,
-                                    service: ControlService(target: self), target: self, loop: loop, log: log)
+                                    service: ControlService(target: self), target: self, loop: loop, log: log,
+                                    adopting: handover?.endpoint(.control, at: path))
         logger.info("control socket at \(path)")
     }
 
@@ -28,17 +29,22 @@ extension Daemon: ControlTarget {
         let wallOffset = Int64(time(nil)) * 1_000_000_000 - loop.now
         func epoch(_ monotonic: Int64) -> Int { Int((monotonic + wallOffset) / 1_000_000_000) }
         let serving = state.serving
+        // Until its successor runs, a slot is shown by the worker serving it: after a re-exec
+        // upgrade, the adopted one (as during a reload, the old generation's).
+        let adopted = state.workers.values.filter { $0.generation == SupervisorState.adoptedGeneration && $0.state == .running }
         return (0..<state.settings.workers).map { slot in
             let exit = state.lastExit[slot]
             let stoppedAt = exit.map { epoch($0.at) } ?? 0
-            if let worker = serving.first(where: { $0.slot == slot && $0.state != .stopping })
+            if let worker = serving.first(where: { $0.slot == slot && $0.state == .running })
+                ?? adopted.first(where: { $0.slot == slot })
+                ?? serving.first(where: { $0.slot == slot && $0.state != .stopping })
                 ?? serving.first(where: { $0.slot == slot }) {
                 let processState: ProcessState = switch worker.state {
                 case .starting: .starting
                 case .running: .running
                 case .stopping: .stopping
                 }
-                return ProcessSnapshot(slot: slot, pid: worker.pid, state: processState, generation: worker.generation,
+                return ProcessSnapshot(slot: slot, pid: worker.pid, state: processState, generation: generation(shownFor: worker),
                                        startedAt: epoch(worker.spawnedAt), stoppedAt: stoppedAt,
                                        lastExit: exit?.description ?? "", status: worker.status,
                                        heartbeatAge: Double(loop.now - worker.lastPing) / 1e9)

@@ -8,7 +8,9 @@ import Glibc
 extension Daemon {
     func startMetrics(_ configuration: Configuration) throws {
         if let bind = configuration.metricsBind {
-            metricsEndpoint = try MetricsEndpoint(bind: bind, loop: loop, log: log) { [unowned self] in prometheusText() }
+            metricsEndpoint = try MetricsEndpoint(bind: bind, loop: loop, log: log, adopting: handover?.endpoint(.metrics, at: bind)) {
+                [unowned self] in prometheusText()
+            }
             log.info("Prometheus metrics at http://\(bind)/metrics")
         }
         if let host = configuration.statsdHost {

@@ -44,9 +44,7 @@ extension Daemon {
         for name in [stateVariable, backVariable, rejectedVariable] { unsetenv(name) }
         do {
             let handover = try UpgradeHandover(text: try readState(location))
-            for fd in handover.sockets.map(\.fd) + handover.workers.flatMap({ [$0.stdout, $0.stderr] }) {
-                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)   // handed over; not for the next children
-            }
+            for fd in handover.fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }   // handed over; not for the next children
             for fd in back ?? [] { close(fd) }
             if location.hasPrefix("fd:"), let fd = Int32(location.dropFirst(3)) { close(fd) }
             return (handover, rejectedBy)
@@ -134,11 +132,16 @@ extension Daemon {
     private func reexecute(id: Int64) {
         let handover = UpgradeHandover(
             sockets: sockets.handover.map { UpgradeHandover.Socket(fd: $0.fd, name: $0.name) },
+            endpoints: handedEndpoints,
             workers: state.workers.values.sorted { $0.pid < $1.pid }.compactMap { worker in
-                output.readEnds(of: worker.pid).map { UpgradeHandover.Worker(pid: worker.pid, slot: worker.slot, stdout: $0.stdout, stderr: $0.stderr) }
+                output.readEnds(of: worker.pid).map {
+                    UpgradeHandover.Worker(pid: worker.pid, slot: worker.slot, stdout: $0.stdout, stderr: $0.stderr,
+                                           generation: generation(shownFor: worker), spawnedAt: worker.spawnedAt,
+                                           lastPing: worker.lastPing, status: worker.status)
+                }
             },
-            fromVersion: "corral \(ControlService.version)", startedAt: id,
-            generation: state.generation, reloadsStarted: reloadsStarted, reloadsEnded: reloadCount)
+            fromVersion: "corral \(ControlService.version)", startedAt: id, daemonStartedAt: startedAt,
+            generation: state.generation, reloadsStarted: reloadsStarted, reloadsEnded: reloadCount, ledger: metricsLedger)
         let text = Array(handover.text.utf8)
         let stateFD = corral_sealed_memfd("corral-upgrade", text, text.count)
         let previousFD = corral_open_own_binary()
@@ -149,7 +152,7 @@ extension Daemon {
             logger.error("upgrade failed: cannot write the upgrade state: \(reason)", metadata: ["event": "upgrade-failed"])
             return
         }
-        let handed = handover.sockets.map(\.fd) + handover.workers.flatMap { [$0.stdout, $0.stderr] }
+        let handed = handover.fds
         for fd in handed { _ = fcntl(fd, F_SETFD, 0) }
         logger.info("upgrade: re-executing \(Self.executablePath) with \(handover.sockets.count) sockets and \(handover.workers.count) workers",
                     metadata: ["event": "upgrade-exec"])
@@ -175,6 +178,18 @@ extension Daemon {
         upgradeOutcome = UpgradeOutcome(id: id, done: true, succeeded: false, detail: "execve \(Self.executablePath): \(reason); still running the old image")
         logger.error("upgrade failed: execve \(Self.executablePath): \(reason); the old image carries on", metadata: ["event": "upgrade-failed"])
         systemd.send("READY=1\nSTATUS=upgrade failed: execve: \(reason)")
+    }
+
+    private var handedEndpoints: [UpgradeHandover.Endpoint] {
+        var endpoints = [UpgradeHandover.Endpoint(role: .notify, fd: notify.fd, address: notify.path)]
+        if let control { endpoints.append(.init(role: .control, fd: control.fd, address: control.path)) }
+        if let metricsEndpoint { endpoints.append(.init(role: .metrics, fd: metricsEndpoint.fd, address: metricsEndpoint.bind)) }
+        return endpoints
+    }
+
+    /// The generation status shows for a worker: an adopted one's is the predecessor's.
+    func generation(shownFor worker: WorkerRecord) -> Int {
+        worker.generation == SupervisorState.adoptedGeneration ? handover?.workers.first { $0.pid == worker.pid }?.generation ?? 0 : worker.generation
     }
 
     /// The new image's first generation is ready: the adopted workers drain and exit.

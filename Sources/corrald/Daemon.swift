@@ -37,13 +37,14 @@ final class Daemon: @unchecked Sendable {
     private var latestRevision = 0
     private var workerRevisions: [Int32: Int] = [:]
     let sockets: ListeningSockets
-    private let notify: NotifyListener
+    let notify: NotifyListener
     let output: WorkerOutput
     var mainLogRecent = RecentOutput(capacity: 64 * 1024)
     var control: ControlServer?
     /// Prometheus (metrics_bind) and statsd's gunicorn.workers: Daemon+Metrics.swift.
     var metricsLedger = MetricsLedger()
     var metricsEndpoint: MetricsEndpoint?
+    /// When corrald started (carried across re-exec upgrades: the process is the same).
     let startedAt: Int64
     /// Re-exec upgrades (Daemon+Upgrade.swift): the one this image came from, and the last outcome.
     var handover: UpgradeHandover?
@@ -69,7 +70,6 @@ final class Daemon: @unchecked Sendable {
         self.loader = loader
         log = try Self.errorLog(for: configuration)
         loop = try EventLoop()
-        startedAt = loop.now
         output = WorkerOutput(loop: loop)
         if let name = configuration.procName { corral_set_process_name(name) }
         if let path = configuration.pidfile {
@@ -87,16 +87,20 @@ final class Daemon: @unchecked Sendable {
         let handover = taken?.0
         self.handover = handover
         upgradeRejection = taken?.rejectedBy
+        startedAt = handover.flatMap { $0.daemonStartedAt > 0 ? $0.daemonStartedAt : nil } ?? loop.now
         reloadsStarted = handover?.reloadsStarted ?? 0
         reloadCount = handover?.reloadsEnded ?? 0
+        metricsLedger = handover?.ledger ?? MetricsLedger()
         sockets = ListeningSockets(inherited: handover.map { $0.sockets.map { ListenFD(fd: $0.fd, name: $0.name) } } ?? ListenFDs.take(),
                                    systemd: Notifier())
         // Abstract: nothing to clean up after a crash, reachable by workers of any user. Senders
         // are known by their credentials, so a stranger's datagram is ignored.
-        notify = try NotifyListener(path: "@corrald-\(getpid())-notify")
+        let notifyPath = "@corrald-\(getpid())-notify"
+        notify = try handover?.endpoint(.notify, at: notifyPath).map { NotifyListener(adopting: $0, path: notifyPath) }
+            ?? NotifyListener(path: notifyPath)
         state = SupervisorState(settings: configuration.supervisorSettings)
         for worker in handover?.workers ?? [] {
-            state.adopt(pid: worker.pid, slot: worker.slot, now: loop.now)
+            state.adopt(worker, now: loop.now)
             output.watch(stdout: worker.stdout, stderr: worker.stderr, of: worker.pid, slot: worker.slot)
         }
         logger = Logger(label: "corrald")
@@ -106,7 +110,8 @@ final class Daemon: @unchecked Sendable {
         for warning in loaded.warnings { logger.warning("\(warning)") }
         plans[0] = try plan(for: configuration)
         if let handover {
-            logger.info("upgrade: took over from \(handover.fromVersion): \(handover.sockets.count) sockets, \(handover.workers.count) workers adopted",
+            let pids = handover.workers.map { String($0.pid) }.joined(separator: ", ")
+            logger.info("upgrade: took over from \(handover.fromVersion): \(handover.sockets.count) sockets, \(handover.workers.count) workers adopted (pids \(pids))",
                         metadata: ["event": "upgrade-adopt"])
         } else if !sockets.adopted.isEmpty {
             logger.info("taken back from systemd's fd store: \(sockets.adopted.joined(separator: ", "))")
@@ -122,6 +127,11 @@ final class Daemon: @unchecked Sendable {
         })
         try openControlSocket(configuration)
         try startMetrics(configuration)
+        let kept = [notify.fd, control?.fd, metricsEndpoint?.fd]
+        for endpoint in handover?.endpoints ?? [] where !kept.contains(endpoint.fd) {
+            logger.info("upgrade: \(endpoint.role.rawValue) socket \(endpoint.address) is no longer configured; closed")
+            close(endpoint.fd)
+        }
         let listening = sockets.isInherited ? plans[0]!.sockets.map(\.name).joined(separator: ", ") + " (inherited from systemd)"
                                             : configuration.bind.joined(separator: ", ") + " (backlog \(configuration.backlog))"
         started = true

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CorralControl
 import CorralSupervisor
 import Glibc
 
@@ -12,7 +13,8 @@ struct DaemonOptions: ParsableCommand {
             Settings come from, in increasing precedence: defaults, the TOML file (-c), the \
             CORRAL_CMD_ARGS environment variable (flags as here), this command line. Setting names \
             and meanings are gunicorn's; `corrald --print-config` lists them all.
-            """)
+            """,
+        version: ControlService.version)
 
     @Option(name: [.short, .customLong("config")], help: "The TOML config file.")
     var config: String?

@@ -8,12 +8,17 @@ import Glibc
 /// `metrics_bind`: GET /metrics in the Prometheus text format, served by corral's engine inside
 /// corrald's loop (small limits, like the control socket). The text is made at each scrape.
 final class MetricsEndpoint {
+    /// `metrics_bind` as configured, and its listening socket (a re-exec upgrade hands it over).
+    let bind: String
     let address: BindAddress
+    let fd: Int32
     private let server: HTTPServer
 
-    init(bind: String, loop: EventLoop, log: ErrorLog, render: @escaping @Sendable () -> String) throws {
+    init(bind: String, loop: EventLoop, log: ErrorLog, adopting listening: Int32? = nil,
+         render: @escaping @Sendable () -> String) throws {
+        self.bind = bind
         address = try BindAddress(parsing: bind)
-        let fd = try address.listen(backlog: 64)
+        fd = try listening ?? address.listen(backlog: 64)
         let configuration = ServerConfiguration.supervisorEndpoint(bodySize: 1024)
         server = HTTPServer(loop: loop, configuration: configuration, log: log, accessLog: nil) { request in
             guard request.method == .get || request.method == .head else {

@@ -32,7 +32,7 @@ import Testing
         return (response, try parsed(response.text))
     }
 
-    @Test func prometheusSeesRequestsCrashesReloadsAndDurationsAndCountersNeverGoBack() throws {
+    @Test func prometheusSeesRequestsCrashesReloadsUpgradesAndDurationsAndCountersNeverGoBack() throws {
         let metricsPort = freePort()
         let daemon = try CorraldProcess(config: "workers = 2\nmetrics_bind = \"127.0.0.1:\(metricsPort)\"\n")
         #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
@@ -69,6 +69,20 @@ import Testing
         #expect(metrics["corral_generation"]?[""] == 2)
         #expect((metrics["corral_worker_requests_total"] ?? [:]).values.reduce(0, +) >= served, "counters never go back: \(metrics)")
         #expect((metrics["corral_request_duration_seconds_count"]?[""] ?? 0) >= served)
+
+        // A re-exec upgrade is the same corrald: its counters and its uptime carry on.
+        let beforeUpgrade = metrics
+        daemon.signal(SIGUSR2)
+        #expect(eventually { daemon.log.contains("upgrade done") }, "\(daemon.log)")
+        metrics = try Self.scrape(metricsPort).1
+        #expect(metrics["corral_generation"]?[""] == 3)
+        #expect(metrics["corral_reloads_total"]?["outcome=succeeded"] == 1, "\(metrics)")
+        #expect((metrics["corral_worker_restarts_total"] ?? [:]).values.reduce(0, +) == 1, "\(metrics)")
+        for (name, before) in [("corral_worker_requests_total", beforeUpgrade["corral_worker_requests_total"] ?? [:]),
+                               ("corral_request_duration_seconds_count", beforeUpgrade["corral_request_duration_seconds_count"] ?? [:])] {
+            #expect((metrics[name] ?? [:]).values.reduce(0, +) >= before.values.reduce(0, +), "\(name) never goes back: \(metrics)")
+        }
+        #expect((metrics["corral_uptime_seconds"]?[""] ?? 0) >= beforeUpgrade["corral_uptime_seconds"]?[""] ?? 1, "\(metrics)")
 
         #expect(try RawClient.get(port: metricsPort, "/other")?.status == 404)
     }

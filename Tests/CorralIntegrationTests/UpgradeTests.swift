@@ -10,11 +10,30 @@ import Testing
 
     private func openFDs(_ pid: pid_t) -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1 }
 
+    /// The sockets corrald holds, by inode: the same ones after an upgrade means none was re-made.
+    private func sockets(_ pid: pid_t) -> Set<String> {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        return Set(names.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)") }
+            .filter { $0.hasPrefix("socket:") })
+    }
+
+    /// pid → (generation, state) from `corralctl status --json`.
+    private func status(_ daemon: CorraldProcess) -> [Int: (generation: Int, state: String)] {
+        let output = corralctl(daemon, "status --json").output
+        let processes = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [[String: Any]] ?? []
+        return Dictionary(processes.compactMap { process in
+            guard let pid = process["pid"] as? Int, let generation = process["generation"] as? Int,
+                  let state = process["statename"] as? String else { return nil }
+            return (pid, (generation, state))
+        }, uniquingKeysWith: { first, _ in first })
+    }
+
     @Test func underLoadTheSamePidAdoptsThenReplacesTheWorkersAndNoRequestFails() throws {
         let daemon = try CorraldProcess(["-w", "2"])
         #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
         let pid = daemon.pid
-        let fdsBefore = openFDs(pid)
+        let fdsBefore = openFDs(pid), socketsBefore = sockets(pid)
+        #expect(socketsBefore.count >= 3, "the bind, the notify and the control socket: \(socketsBefore)")
         let load = LoadClients(port: daemon.port, clients: 3)
         for round in 1...20 {
             let before = daemon.workers
@@ -31,9 +50,76 @@ import Testing
         #expect(daemon.count("upgrade: took over from corral ") == 20 && daemon.count("2 workers adopted") == 20, "\(daemon.log)")
         #expect(daemon.count("(pid ") >= 40 && daemon.log.contains(", adopted) exited with status 0"), "adopted workers drained and exited")
         #expect(eventually { openFDs(pid) == fdsBefore }, "no fd leaked across 20 upgrades: \(fdsBefore) → \(openFDs(pid))")
+        #expect(sockets(pid) == socketsBefore, "the listening, notify and control sockets are the same ones, handed over")
         #expect(!daemon.workers.contains { isGone($0) }, "no zombie among corrald's children")
         #expect(try RawClient.get(port: daemon.port, "/")?.status == 200)
         #expect(corralctl(daemon, "reload").output.contains("reloaded: 2 workers"), "an upgraded corrald still reloads")
+    }
+
+    @Test func fromOneBuildToAnotherAndBackTheWorkersAreAdoptedThenReplacedAndNoRequestFails() throws {
+        let buildB = try #require(ProcessInfo.processInfo.environment["CORRAL_UPGRADE_B"],
+                                  "CORRAL_UPGRADE_B names a second corrald build (`make test` builds it)")
+        let versionA = shell("\(Binaries.path("corrald")) --version").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let versionB = shell("\(buildB) --version").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!versionA.isEmpty && !versionB.isEmpty && versionA != versionB, "\(versionA) / \(versionB)")
+        // Workers boot slowly once `slow` exists, so the adopted ones can be seen serving the
+        // slots while the new generation starts.
+        let directory = TemporaryDirectory()
+        let copy = directory.file("corrald"), slow = directory.file("slow")
+        let worker = script("worker", in: directory, "#!/bin/sh\n[ -e \(slow) ] && sleep 2\nexec \(Binaries.path("corral-worker")) \"$@\"")
+        #expect(shell("cp \(Binaries.path("corrald")) \(copy)").status == 0)
+        let daemon = try CorraldProcess(["-w", "2", "--worker-cmd", worker], executable: copy)
+        #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
+        let pid = daemon.pid, first = daemon.workers
+        let load = LoadClients(port: daemon.port, clients: 3)
+
+        #expect(shell("touch \(slow) && rm \(copy) && cp \(buildB) \(copy)").status == 0)
+        daemon.signal(SIGUSR2)
+        let adoptedPids = first.sorted().map(String.init).joined(separator: ", ")
+        #expect(eventually { daemon.log.contains("took over from corral \(versionA)") }, "\(daemon.log)")
+        #expect(daemon.log.contains("2 workers adopted (pids \(adoptedPids))"), "\(daemon.log)")
+        #expect(corralctl(daemon, "version").output.contains("corral \(versionB)"), "build B runs, in the same process")
+        let adopted = status(daemon)
+        #expect(Set(adopted.keys.map { pid_t($0) }) == first && adopted.values.allSatisfy { $0 == (1, "RUNNING") },
+                "the adopted workers serve their slots, shown in their own generation: \(adopted)")
+        #expect(eventually { daemon.log.contains("upgrade done: corral \(versionA) → corral \(versionB)") }, "\(daemon.log)")
+        #expect(eventually { daemon.workers.count == 2 && daemon.workers.isDisjoint(with: first) }, "then replaced")
+        #expect(status(daemon).values.allSatisfy { $0 == (2, "RUNNING") })
+
+        // And back from B to A, through corralctl, which waits for the outcome.
+        #expect(shell("rm \(slow) \(copy) && cp \(Binaries.path("corrald")) \(copy)").status == 0)
+        let second = daemon.workers
+        let back = corralctl(daemon, "upgrade")
+        #expect(back.status == 0 && back.output.contains("corral \(versionB) → corral \(versionA)"), "\(back.output)\n\(daemon.log)")
+        #expect(eventually { daemon.workers.count == 2 && daemon.workers.isDisjoint(with: second) })
+        let result = load.stop()
+        #expect(daemon.pid == pid, "one corrald throughout")
+        #expect(result.failures == 0 && result.responses > 100, "\(result)")
+        #expect(corralctl(daemon, "version").output.contains("corral \(versionA)"))
+    }
+
+    @Test func anExecveThatFailsLeavesTheOldImageServing() throws {
+        // The "new binary" passes its check, then makes itself non-executable, so the execve
+        // that follows fails (EACCES): the old image restores what it changed and carries on.
+        let directory = TemporaryDirectory()
+        let copy = directory.file("corrald")
+        #expect(shell("cp \(Binaries.path("corrald")) \(copy)").status == 0)
+        let daemon = try CorraldProcess(["-w", "2", "--worker-cmd", Binaries.path("corral-worker")], executable: copy)
+        #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
+        let pid = daemon.pid, before = daemon.workers, fdsBefore = openFDs(pid)
+        let check = "#!/bin/sh\nchmod 644 \"$0\"\necho upgrade state format 1\n"
+        directory.write("check.txt", check)
+        #expect(shell("rm \(copy) && cp \(directory.file("check.txt")) \(copy) && chmod 755 \(copy)").status == 0)
+        let load = LoadClients(port: daemon.port, clients: 3)
+        let upgraded = corralctl(daemon, "upgrade")
+        let result = load.stop()
+        #expect(upgraded.status == 1, "\(upgraded.output)\n\(daemon.log)")
+        #expect(upgraded.output.contains("execve \(copy): Permission denied; still running the old image"), "\(upgraded.output)")
+        #expect(daemon.pid == pid && daemon.workers == before, "the same corrald and the same workers")
+        #expect(result.failures == 0, "\(result)")
+        #expect(openFDs(pid) == fdsBefore, "the state's memfd and the binary's fd are closed again")
+        #expect(corralctl(daemon, "reload").output.contains("reloaded: 2 workers"), "the old image still reloads")
+        #expect(try RawClient.get(port: daemon.port, "/")?.status == 200)
     }
 
     @Test func sigusr2UpgradesTooAsInGunicornButKeepsThePid() throws {

@@ -219,8 +219,8 @@ private struct Harness {
 @Suite struct AdoptionTests {
     @Test func adoptedWorkersServeUntilTheNewGenerationIsReadyThenStopAndAreNeverRestarted() {
         var state = SupervisorState(settings: .init(workers: 2))
-        state.adopt(pid: 900, slot: 0, now: 0)
-        state.adopt(pid: 901, slot: 1, now: 0)
+        state.adopt(.init(pid: 900, slot: 0, stdout: 7, stderr: 8), now: 0)
+        state.adopt(.init(pid: 901, slot: 1, stdout: 9, stderr: 10), now: 0)
         // One died in the gap before the new image started its own workers: no restart, no exit.
         #expect(state.exited(pid: 901, description: "exit status 1", now: 1).isEmpty)
         // The predecessor served generation 4: this image's first is 5.
@@ -235,18 +235,12 @@ private struct Harness {
         #expect(state.exited(pid: 900, description: "exit status 0", cleanly: true, now: 7).isEmpty)
         #expect(state.serving.map(\.pid) == [10, 11])
     }
-}
 
-@Suite struct UpgradeHandoverTests {
-    @Test func roundTripsAndRefusesWhatItCannotRead() throws {
-        let handover = UpgradeHandover(sockets: [.init(fd: 5, name: "bind-127.0.0.1_8000"), .init(fd: 3, name: "corral.socket")],
-                                       workers: [.init(pid: 4242, slot: 1, stdout: 12, stderr: 13)],
-                                       fromVersion: "corral 0.4.0", startedAt: 123_456,
-                                       generation: 4, reloadsStarted: 3, reloadsEnded: 3)
-        #expect(try UpgradeHandover(text: handover.text) == handover)
-        #expect(throws: UpgradeHandover.Rejected.self) { try UpgradeHandover(text: "corral-upgrade 99\n") }
-        #expect(throws: UpgradeHandover.Rejected.self) { try UpgradeHandover(text: "something else") }
-        #expect(throws: UpgradeHandover.Rejected.self) { try UpgradeHandover(text: "corral-upgrade 1\nworker x 1 2 3") }
-        #expect(throws: UpgradeHandover.Rejected.self) { try UpgradeHandover(text: "corral-upgrade 1\nfrobnicate 1") }
+    @Test func anAdoptedWorkerThatHungBeforeTheExecIsAbortedWhenItsTimeoutIsUp() {
+        var state = SupervisorState(settings: .init(workers: 1, heartbeatTimeout: 30))
+        state.adopt(.init(pid: 900, slot: 0, stdout: 7, stderr: 8, generation: 3, spawnedAt: 0, lastPing: 10, status: "requests=5"), now: 35)
+        #expect(state.workers[900]?.status == "requests=5" && state.workers[900]?.spawnedAt == 0)
+        #expect(state.tick(now: 40).isEmpty, "silent for 30 ns: not yet")
+        #expect(state.tick(now: 41) == [.signal(pid: 900, signal: SIGABRT)], "the silence before the exec counts")
     }
 }

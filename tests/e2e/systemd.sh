@@ -154,7 +154,8 @@ sleep 0.5
 check "dpkg -i of the package under load succeeds" sh -c "nsenter -t $boot_pid -m -p dpkg -i /srv/corral-e2e-debs/corral.deb > $work/dpkg-upgrade.log 2>&1"
 check "its postinst upgraded corral in place" grep -q 'corral: corral.service upgraded: corral' "$work/dpkg-upgrade.log"
 check "MainPID unchanged by the upgrade" has corral.service MainPID "$main_pid"
-check "StatusText names the new version" status_matches 'upgraded to corral [0-9]'
+version="$(sed -n '1s/^corral (\(.*\)-[^-]*) .*/\1/p' "$top/packaging/changelog")"
+check "StatusText names the new version ($version)" status_matches "upgraded to corral $version"
 upgraded_workers() { [ -n "$(workers)" ] && [ -z "$(comm -12 <(echo "$before") <(workers))" ]; }
 check "every worker replaced by the upgrade" eventually upgraded_workers
 touch "$work/stop-load"; wait "$load" || true

@@ -71,4 +71,8 @@ int corral_spawn(const char *path, char *const argv[], char *const envp[], const
 // The process name `ps -o comm`, top and pgrep show (PR_SET_NAME; at most 15 bytes are kept).
 void corral_set_process_name(const char *name);
 
+// corral's version, as `corrald --version` and the control socket report it. A build may set it
+// (-Xcc -DCORRAL_VERSION='"X"'); packaging/build-deb.sh checks it against the package's.
+const char *corral_version(void);
+
 #endif

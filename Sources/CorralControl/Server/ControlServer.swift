@@ -10,21 +10,15 @@ import Glibc
 public final class ControlServer {
     public let path: String
     private let server: HTTPServer
-    private let fd: Int32
+    /// The listening socket, which a re-exec upgrade hands over.
+    public let fd: Int32
 
-    /// `credentials`: "user:password" that Basic auth must present, or nil for none.
+    /// `credentials`: "user:password" that Basic auth must present, or nil for none. `adopting`:
+    /// the socket already listening at `path` (handed over across a re-exec upgrade).
     public init(path: String, group: gid_t?, credentials: String?, service: ControlService, target: ControlTarget,
-                loop: EventLoop, log: ErrorLog) throws {
+                loop: EventLoop, log: ErrorLog, adopting listening: Int32? = nil) throws {
         self.path = path
-        // Created with no access for others from the first instant, then opened to the group.
-        let previous = umask(0o177)
-        defer { umask(previous) }
-        fd = try UnixSocket.bound(at: path, type: Int32(SOCK_STREAM.rawValue))
-        if let group {
-            chown(path, uid_t.max, group)
-            chmod(path, 0o660)
-        }
-        guard Glibc.listen(fd, 64) == 0 else { throw SystemError("listen \(path)") }
+        fd = try listening ?? Self.listen(at: path, group: group)
         let configuration = ServerConfiguration.supervisorEndpoint(bodySize: 1 << 20, keepalive: 60)
         let expected = credentials.map { "Basic " + Base64.encode(Array($0.utf8)) }
         server = HTTPServer(loop: loop, configuration: configuration, log: log, accessLog: nil) { request in
@@ -38,6 +32,23 @@ public final class ControlServer {
 
     deinit {
         unlink(path)
+    }
+
+    private static func listen(at path: String, group: gid_t?) throws -> Int32 {
+        // Created with no access for others from the first instant, then opened to the group.
+        let previous = umask(0o177)
+        defer { umask(previous) }
+        let fd = try UnixSocket.bound(at: path, type: Int32(SOCK_STREAM.rawValue))
+        if let group {
+            chown(path, uid_t.max, group)
+            chmod(path, 0o660)
+        }
+        guard Glibc.listen(fd, 64) == 0 else {
+            let error = SystemError("listen \(path)")
+            close(fd)
+            throw error
+        }
+        return fd
     }
 
     private static func route(_ request: Request, service: ControlService, target: ControlTarget) async throws -> Response {

@@ -1,3 +1,4 @@
+import CCorral
 import CorralServer
 import Glibc
 
@@ -22,7 +23,8 @@ public enum Faults {
 /// ControlTarget. Workers are one process group, `groupName:slot`. Used on corrald's loop thread
 /// only.
 public final class ControlService: @unchecked Sendable {
-    public static let version = "0.4.0"
+    /// The build's version (CCorral's CORRAL_VERSION), as `corrald --version` prints it.
+    public static let version = String(cString: corral_version())
     private let target: ControlTarget
 
     public init(target: ControlTarget) {

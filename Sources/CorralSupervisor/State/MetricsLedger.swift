@@ -3,7 +3,7 @@ import CorralMetrics
 /// What corrald's Prometheus endpoint reports beyond the supervisor's state: each worker's last
 /// report (from its STATUS= and CORRAL_DURATIONS= notifications), and what must survive a
 /// worker's exit so counters never go backwards (its requests and durations, restarts, reloads).
-public struct MetricsLedger: Sendable {
+public struct MetricsLedger: Equatable, Sendable {
     public struct Report: Equatable, Sendable {
         public var requests = 0
         public var connections = 0
@@ -65,5 +65,45 @@ public struct MetricsLedger: Sendable {
     /// Every request's duration since corrald started.
     public var allDurations: DurationHistogram {
         reports.values.reduce(retiredDurations) { $0 + $1.durations }
+    }
+
+    // MARK: Across a re-exec upgrade
+
+    /// The ledger as text lines (`reloads S F`, `slot N REQUESTS RESTARTS`, `retired HISTOGRAM`,
+    /// `report PID REQUESTS CONNECTIONS HISTOGRAM`), for the upgrade state.
+    public var lines: [String] {
+        var lines = ["reloads \(reloadsSucceeded) \(reloadsFailed)", "retired \(retiredDurations.encoded)"]
+        for slot in Set(retiredRequests.keys).union(restarts.keys).sorted() {
+            lines.append("slot \(slot) \(retiredRequests[slot, default: 0]) \(restarts[slot, default: 0])")
+        }
+        for (pid, report) in reports.sorted(by: { $0.key < $1.key }) {
+            lines.append("report \(pid) \(report.requests) \(report.connections) \(report.durations.encoded)")
+        }
+        return lines
+    }
+
+    /// The ledger `lines` wrote; nil if a line is not one of those.
+    public init?(lines: [String]) {
+        for line in lines {
+            let words = line.split(separator: " ")
+            switch (words.first, words.count) {
+            case ("reloads", 3):
+                guard let succeeded = Int(words[1]), let failed = Int(words[2]) else { return nil }
+                (reloadsSucceeded, reloadsFailed) = (succeeded, failed)
+            case ("retired", 2):
+                guard let histogram = DurationHistogram(encoded: words[1]) else { return nil }
+                retiredDurations = histogram
+            case ("slot", 4):
+                guard let slot = Int(words[1]), let requests = Int(words[2]), let restarted = Int(words[3]) else { return nil }
+                if requests > 0 { retiredRequests[slot] = requests }
+                if restarted > 0 { restarts[slot] = restarted }
+            case ("report", 5):
+                guard let pid = Int32(words[1]), let requests = Int(words[2]), let connections = Int(words[3]),
+                      let histogram = DurationHistogram(encoded: words[4]) else { return nil }
+                reports[pid] = Report(requests: requests, connections: connections, durations: histogram)
+            default:
+                return nil
+            }
+        }
     }
 }

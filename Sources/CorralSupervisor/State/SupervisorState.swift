@@ -97,12 +97,16 @@ public struct SupervisorState {
     /// generation of its own, never restarted, retired once its own first generation is ready.
     public static let adoptedGeneration = -1
 
-    /// A live worker of the image before a re-exec upgrade, still this process's child.
-    public mutating func adopt(pid: Int32, slot: Int, now: Int64) {
-        var worker = WorkerRecord(slot: slot, generation: Self.adoptedGeneration, pid: pid, now: now)
+    /// A live worker of the image before a re-exec upgrade, still this process's child. Its
+    /// spawn time and last heartbeat carry on, so a worker that hung before the exec is still
+    /// caught by `timeout` on time.
+    public mutating func adopt(_ adopted: UpgradeHandover.Worker, now: Int64) {
+        var worker = WorkerRecord(slot: adopted.slot, generation: Self.adoptedGeneration, pid: adopted.pid, now: adopted.spawnedAt)
         worker.state = .running
         worker.readyAt = now
-        workers[pid] = worker
+        worker.lastPing = adopted.lastPing
+        worker.status = adopted.status
+        workers[adopted.pid] = worker
     }
 
     /// TERM to the adopted workers (SIGKILL after graceful_timeout, as for any stopping worker).
