@@ -107,14 +107,22 @@ def client():
                 connection.close(); connection = None
         except Exception:
             outcome, connection = "failed", None
-        with lock: results[outcome] += 1
+        with lock:
+            results[outcome] += 1
+            if results["ok"] == 1: open(stop + ".running", "w").close()
 threads = [threading.Thread(target=client) for _ in range(4)]
 for t in threads: t.start()
 for t in threads: t.join()
 print(results["ok"], results["failed"])
 LOAD
-python3 "$work/load.py" "$work/stop-load" > "$work/load.txt" &
-load=$!
+# The load runs in the background; each phase starts once it has had its first answer.
+start_load() {
+    rm -f "$work/stop-load" "$work/stop-load.running"
+    python3 "$work/load.py" "$work/stop-load" > "$work/load.txt" &
+    load=$!
+    eventually test -e "$work/stop-load.running" || { echo "e2e: the load got no answer"; exit 1; }
+}
+start_load
 before="$(workers)"
 check "systemctl reload succeeds" inside systemctl reload corral
 after="$(workers)"
@@ -147,10 +155,7 @@ check "and its prompt takes verbs from a pipe" sh -c "printf 'pid\\nquit\\n' | n
 mkdir -p /srv/corral-e2e-debs && cp "$deb" /srv/corral-e2e-debs/corral.deb
 main_pid="$(property corral.service MainPID)"
 before="$(workers)"
-rm -f "$work/stop-load"
-python3 "$work/load.py" "$work/stop-load" > "$work/load.txt" &
-load=$!
-sleep 0.5
+start_load
 check "dpkg -i of the package under load succeeds" sh -c "nsenter -t $boot_pid -m -p dpkg -i /srv/corral-e2e-debs/corral.deb > $work/dpkg-upgrade.log 2>&1"
 check "its postinst upgraded corral in place" grep -q 'corral: corral.service upgraded: corral' "$work/dpkg-upgrade.log"
 check "MainPID unchanged by the upgrade" has corral.service MainPID "$main_pid"
@@ -158,6 +163,10 @@ version="$(sed -n '1s/^corral (\(.*\)-[^-]*) .*/\1/p' "$top/packaging/changelog"
 check "StatusText names the new version ($version)" status_matches "upgraded to corral $version"
 upgraded_workers() { [ -n "$(workers)" ] && [ -z "$(comm -12 <(echo "$before") <(workers))" ]; }
 check "every worker replaced by the upgrade" eventually upgraded_workers
+# WatchdogSec=30: the new image pings systemd's watchdog (every 15 s), or systemd would kill it.
+last_ping="$(property corral.service WatchdogTimestampMonotonic)"
+pinged_again() { [ "$(property corral.service WatchdogTimestampMonotonic)" != "$last_ping" ]; }
+check "the upgraded corrald feeds systemd's watchdog" eventually pinged_again
 touch "$work/stop-load"; wait "$load" || true
 load=""
 read -r answered failed < "$work/load.txt"
@@ -179,9 +188,7 @@ flask_config() {   # flask_config APP
     printf 'wsgi_app = "%s"\nchdir = "%s/app"\nvirtualenv = "%s/venv"\nworkers = 2\nthreads = 4\nboot_timeout = 20\naccesslog = "journal"\n' \
         "$1" "$flask" "$flask" > /etc/corral/corral.toml
 }
-rm -f "$work/stop-load"
-python3 "$work/load.py" "$work/stop-load" > "$work/load.txt" &
-load=$!
+start_load
 flask_config flask_app:app
 check "systemctl reload to the Flask app succeeds" inside systemctl reload corral
 hello() { [ "$(curl -s -m 10 http://127.0.0.1:8000/)" = "Hello, World!" ]; }
