@@ -28,6 +28,24 @@ import Testing
         }, uniquingKeysWith: { first, _ in first })
     }
 
+    /// corrald with 2 workers, run from a copy so the file at its path can be replaced as a package
+    /// would. Files are written by cp and sh, not in this process: a child another test spawns
+    /// meanwhile would inherit a write fd to the file, and exec'ing it would fail with ETXTBSY.
+    private func daemonFromACopy(in directory: TemporaryDirectory, workerCommand: String = Binaries.path("corral-worker")) throws
+        -> (copy: String, daemon: CorraldProcess) {
+        let copy = directory.file("corrald")
+        #expect(shell("cp \(Binaries.path("corrald")) \(copy)").status == 0)
+        let daemon = try CorraldProcess(["-w", "2", "--worker-cmd", workerCommand], executable: copy)
+        #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
+        return (copy, daemon)
+    }
+
+    /// Puts a shell script with `body` where corrald's binary was.
+    private func replace(_ copy: String, in directory: TemporaryDirectory, withScript body: String) {
+        directory.write("script.txt", "#!/bin/sh\n" + body + "\n")
+        #expect(shell("rm \(copy) && cp \(directory.file("script.txt")) \(copy) && chmod 755 \(copy)").status == 0)
+    }
+
     @Test func underLoadTheSamePidAdoptsThenReplacesTheWorkersAndNoRequestFails() throws {
         let daemon = try CorraldProcess(["-w", "2"])
         #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
@@ -65,11 +83,9 @@ import Testing
         // Workers boot slowly once `slow` exists, so the adopted ones can be seen serving the
         // slots while the new generation starts.
         let directory = TemporaryDirectory()
-        let copy = directory.file("corrald"), slow = directory.file("slow")
+        let slow = directory.file("slow")
         let worker = script("worker", in: directory, "#!/bin/sh\n[ -e \(slow) ] && sleep 2\nexec \(Binaries.path("corral-worker")) \"$@\"")
-        #expect(shell("cp \(Binaries.path("corrald")) \(copy)").status == 0)
-        let daemon = try CorraldProcess(["-w", "2", "--worker-cmd", worker], executable: copy)
-        #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
+        let (copy, daemon) = try daemonFromACopy(in: directory, workerCommand: worker)
         let pid = daemon.pid, first = daemon.workers
         let load = LoadClients(port: daemon.port, clients: 3)
 
@@ -102,14 +118,9 @@ import Testing
         // The "new binary" passes its check, then makes itself non-executable, so the execve
         // that follows fails (EACCES): the old image restores what it changed and carries on.
         let directory = TemporaryDirectory()
-        let copy = directory.file("corrald")
-        #expect(shell("cp \(Binaries.path("corrald")) \(copy)").status == 0)
-        let daemon = try CorraldProcess(["-w", "2", "--worker-cmd", Binaries.path("corral-worker")], executable: copy)
-        #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
+        let (copy, daemon) = try daemonFromACopy(in: directory)
         let pid = daemon.pid, before = daemon.workers, fdsBefore = openFDs(pid)
-        let check = "#!/bin/sh\nchmod 644 \"$0\"\necho upgrade state format 1\n"
-        directory.write("check.txt", check)
-        #expect(shell("rm \(copy) && cp \(directory.file("check.txt")) \(copy) && chmod 755 \(copy)").status == 0)
+        replace(copy, in: directory, withScript: "chmod 644 \"$0\"\necho upgrade state format 1")
         let load = LoadClients(port: daemon.port, clients: 3)
         let upgraded = corralctl(daemon, "upgrade")
         let result = load.stop()
@@ -138,16 +149,10 @@ import Testing
         ("echo upgrade state format 99", "does not read this corrald's upgrade state (format 1): upgrade state format 99"),
     ])
     func aNewBinaryThatFailsItsCheckChangesNothing(_ body: String, _ reason: String) throws {
-        // corrald runs from a copy, so the file at its path can be replaced as a package would.
-        // Written by cp and sh, not in this process: a child another test spawns meanwhile would
-        // inherit a write fd to the file, and exec'ing it would fail with ETXTBSY.
         let directory = TemporaryDirectory()
-        let copy = directory.file("corrald")
-        #expect(shell("cp \(Binaries.path("corrald")) \(copy)").status == 0)
-        let daemon = try CorraldProcess(["-w", "2", "--worker-cmd", Binaries.path("corral-worker")], executable: copy)
-        #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
+        let (copy, daemon) = try daemonFromACopy(in: directory)
         let pid = daemon.pid, before = daemon.workers
-        #expect(shell("rm \(copy) && printf '#!/bin/sh\\n%s\\n' \(shellQuoted(body)) > \(copy) && chmod 755 \(copy)").status == 0)
+        replace(copy, in: directory, withScript: body)
         let load = LoadClients(port: daemon.port, clients: 3)
         let upgraded = corralctl(daemon, "upgrade")
         let result = load.stop()
@@ -164,20 +169,14 @@ import Testing
         // (format 99) in place of the one handed over; corrald execs back into the old binary (the
         // replaced, deleted copy, kept open) with the original state.
         let directory = TemporaryDirectory()
-        let copy = directory.file("corrald")
-        #expect(shell("cp \(Binaries.path("corrald")) \(copy)").status == 0)
-        let daemon = try CorraldProcess(["-w", "2", "--worker-cmd", Binaries.path("corral-worker")], executable: copy)
-        #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
+        let (copy, daemon) = try daemonFromACopy(in: directory)
         let pid = daemon.pid
-        let wrapper = """
-            #!/bin/sh
+        replace(copy, in: directory, withScript: """
             case " $* " in *" --check-upgrade "*) echo "upgrade state format 1"; exit 0;; esac
             printf 'corral-upgrade 99\\n' > \(directory.file("bad-state"))
             exec 9< \(directory.file("bad-state"))
             CORRAL_UPGRADE_STATE=fd:9 exec \(Binaries.path("corrald")) "$@"
-            """
-        directory.write("wrapper.txt", wrapper)
-        #expect(shell("rm \(copy) && cp \(directory.file("wrapper.txt")) \(copy) && chmod 755 \(copy)").status == 0)
+            """)
         let load = LoadClients(port: daemon.port, clients: 3)
         let upgraded = corralctl(daemon, "upgrade")
         let result = load.stop()
