@@ -20,6 +20,7 @@
 #include <grp.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <string.h>
 #include "CCorral.h"
 
@@ -188,6 +189,36 @@ int corral_open_beneath(int dirfd, const char *path, int flags) {
     int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
     if (fd < 0 && errno == ENOSYS) return open_beneath_walking(dirfd, path, flags);
     return fd;
+}
+
+int corral_open_beneath_no_symlinks(int dirfd, const char *path, int flags) {
+    struct open_how how = {0};
+    how.flags = (uint64_t)(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+    int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    if (fd < 0 && errno == ENOSYS) return open_beneath_walking(dirfd, path, flags);   // it follows none
+    return fd;
+}
+
+int corral_filesystem_notifies(int fd) {
+    struct statfs info;
+    if (fstatfs(fd, &info) != 0) return -1;
+    switch ((unsigned long)info.f_type) {
+    case 0x6969UL:       // NFS
+    case 0x517BUL:       // SMB
+    case 0xFE534D42UL:   // SMB2
+    case 0xFF534D42UL:   // CIFS
+    case 0x65735546UL:   // FUSE (sshfs, virtiofs, ...)
+    case 0x00C36400UL:   // Ceph
+    case 0x5346414FUL:   // AFS
+    case 0x01021997UL:   // 9p
+    case 0x73757245UL:   // Coda
+    case 0x47504653UL:   // GPFS
+    case 0x0BD00BD0UL:   // Lustre
+        return 0;
+    default:
+        return 1;
+    }
 }
 
 int corral_set_cloexec(int fd, int on) {

@@ -13,9 +13,20 @@ struct WorkerCommand: ParsableArguments {
     @Option(help: "Serve the files under this directory (env CORRAL_ROOT). Without it, a welcome page.")
     var root: String?
 
-    static func settings() -> (WorkerOptions, String?) {
+    @Option(help: "Most files the open-file cache holds, 0 = no cache (default 1024).")
+    var cacheEntries: Int = 1024
+
+    @Option(help: "Most bytes of small files the open-file cache holds in memory (default 33554432, 32 MiB).")
+    var cacheBytes: Int = 32 << 20
+
+    func validate() throws {
+        guard cacheEntries >= 0 else { throw ValidationError("--cache-entries must be 0 or more, not \(cacheEntries)") }
+        guard cacheBytes >= 0 else { throw ValidationError("--cache-bytes must be 0 or more, not \(cacheBytes)") }
+    }
+
+    static func settings() -> (command: WorkerCommand, root: String?) {
         let command = parseOrExit()
         let root = command.root ?? getenv("CORRAL_ROOT").map { String(cString: $0) }
-        return (command.worker, root)
+        return (command, root)
     }
 }

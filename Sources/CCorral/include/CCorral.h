@@ -37,6 +37,12 @@ int corral_format_address(const struct sockaddr_storage *addr, char *out, int ca
 int corral_address_port(const struct sockaddr_storage *addr);
 int corral_set_int_option(int fd, int level, int name, int value);
 int corral_open_beneath(int dirfd, const char *path, int flags);
+// As corral_open_beneath, but no symlink may be on the way (ELOOP): what the open-file cache holds
+// is only what inotify on the directories of the path itself can vouch for.
+int corral_open_beneath_no_symlinks(int dirfd, const char *path, int flags);
+// 1 when the file system `fd` is on reports every change through inotify (a local one), 0 for a
+// network or FUSE file system (changes made elsewhere go unnoticed), -1 on error.
+int corral_filesystem_notifies(int fd);
 int corral_set_cloexec(int fd, int on);
 int corral_set_nonblocking(int fd);
 int corral_fd_limit(void);

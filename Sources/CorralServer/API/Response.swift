@@ -22,6 +22,9 @@ public enum ResponseBody {
     case string(String)
     /// `count` bytes of an open file from `offset`, sent with sendfile; the engine closes `fd`.
     case file(fd: Int32, offset: Int, count: Int)
+    /// `count` bytes of a static file from `offset`: from memory with the head in one send when
+    /// StaticFiles holds its bytes, else by sendfile from its descriptor (which stays open).
+    case openFile(OpenFile, offset: Int, count: Int)
     /// Produced while it is sent: chunked on HTTP/1.1, until close on HTTP/1.0. The producer
     /// always runs, so it can release what it holds: when nothing may be sent (HEAD, 304, the
     /// client already gone) its writes throw.
@@ -37,6 +40,7 @@ public enum ResponseBody {
         case .bytes(let bytes): return bytes.count
         case .string(let string): return string.utf8.count
         case .file(_, _, let count): return count
+        case .openFile(_, _, let count): return count
         case .stream: return nil
         case .streamOfLength(let count, _): return count
         }

@@ -58,6 +58,14 @@ extension Connection {
             defer { Glibc.close(file) }
             guard await flushOutput() else { return false }
             return await sendFile(file, offset: offset, count: count)
+        case .openFile(let file, let offset, let count):
+            if file.fd < 0 {
+                file.contents.withUnsafeBytes { buffers.output.append(contentsOf: $0[offset..<(offset + count)]) }
+                bodyBytesSent = count
+                return await flushOutput()
+            }
+            guard await flushOutput() else { return false }
+            return await sendFile(file.fd, offset: offset, count: count)
         case .stream(let produce), .streamOfLength(_, let produce):
             // A producer may read the body after the head is out (a WSGI app does): the client
             // still waiting for 100 Continue is told to send it first, not in the middle of the body.

@@ -344,6 +344,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
                 let n = read(fd, buffers.bytes + filled, room)
                 if n > 0 {
                     filled += n
+                    server.socketReads &+= 1
                     if n < room { readReady = false }
                     return .ready
                 }

@@ -4,19 +4,31 @@ import CorralHTTP
 import Glibc
 
 /// Serves files under one directory: GET and HEAD, index.html for directories, MIME types,
-/// ETag and Last-Modified with 304s, single byte ranges (206/416), sendfile. Nothing outside
-/// the root is ever served: the request path is decoded and checked (`..`, encoded slashes, NUL
-/// are refused) and the kernel opens it with RESOLVE_BENEATH, so a symlink cannot leave the root.
-public struct StaticFiles: Sendable {
+/// ETag and Last-Modified with 304s, single byte ranges (206/416), precompressed siblings
+/// (`file.br`, `file.gz`) by Accept-Encoding, small files from memory with the head in one send,
+/// large ones by sendfile, hot ones from the open-file cache (FileCache). Nothing outside the root
+/// is ever served: the request path is decoded and checked (`..`, encoded slashes, NUL are
+/// refused) and the kernel opens it with RESOLVE_BENEATH, so a symlink cannot leave the root.
+/// Used on the loop thread only.
+public final class StaticFiles: @unchecked Sendable {
     private let rootFD: Int32
     public let root: String
+    private let cache: FileCache?
 
-    public init(root: String) throws(SystemError) {
-        let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    public init(root: String, cacheEntries: Int = 1024, cacheBytes: Int = 32 << 20) throws(SystemError) {
+        let fd = Glibc.open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open document root \(root)") }
         self.root = root
         rootFD = fd
+        cache = FileCache(root: root, rootFD: fd, limits: .init(entries: cacheEntries, bytes: cacheBytes))
     }
+
+    /// Whether the open-file cache is on (off when asked, or when the root is on a file system
+    /// whose changes inotify may not see).
+    public var caches: Bool { cache != nil }
+
+    /// The cache's hit rate and size, as words for the worker's STATUS=.
+    public var statusWords: String { cache?.statusWords ?? "" }
 
     /// Where a directory without its trailing slash redirects: absolute, with the scheme the client
     /// used (https behind a trusted TLS-terminating proxy, by `secure_scheme_headers`), and the
@@ -42,90 +54,129 @@ public struct StaticFiles: Sendable {
         guard request.method == .get || request.method == .head else {
             return Response(status: 405, headers: Self.allow, body: .string("405 Method Not Allowed\n"))
         }
-        var relative: [UInt8] = []
         let pathBytes = request.head.path.bytes(in: request.buffer)
-        guard let safe = StaticPath.relativePath(fromRequestPath: pathBytes, into: &relative) else {
-            return Self.notFound
+        guard let cache else {
+            var relative: [UInt8] = []
+            guard let safe = StaticPath.relativePath(fromRequestPath: pathBytes, into: &relative) else { return Self.notFound }
+            return respond(opening: relative, directoryRequested: safe.isDirectory, to: request)
         }
-        var fd = openBeneath(rootFD, relative.isEmpty ? [UInt8(ascii: ".")] : relative)
+        cache.key.removeAll(keepingCapacity: true)
+        guard let safe = StaticPath.relativePath(fromRequestPath: pathBytes, into: &cache.key) else { return Self.notFound }
+        if safe.isDirectory { cache.key.append(UInt8(ascii: "/")) }
+        if let file = cache.lookup(socketReads: request.connection.server.socketReads) {
+            return response(for: file, to: request)
+        }
+        let relative = safe.isDirectory ? Array(cache.key.dropLast()) : cache.key
+        return respond(opening: relative, directoryRequested: safe.isDirectory, to: request)
+    }
+
+    /// A miss: opens the file (watching its directories first, when it may be cached), answers,
+    /// and caches it if nothing about it escapes what inotify on those directories can see.
+    private func respond(opening relative: [UInt8], directoryRequested: Bool, to request: Request) -> Response {
+        var path = relative
+        var cacheable = cache?.watchDirectories(above: path, loop: request.connection.server.loop) ?? false
+        var fd = open(beneath: rootFD, path.isEmpty ? [UInt8(ascii: ".")] : path, cacheable: &cacheable)
         guard fd >= 0 else { return Self.failure(errno) }
         var info = stat()
         fstat(fd, &info)
         if (info.st_mode & S_IFMT) == S_IFDIR {
-            guard safe.isDirectory || relative.isEmpty else {
+            guard directoryRequested || path.isEmpty else {
                 close(fd)
                 // Relative links inside the index page need the trailing slash.
                 var location = HTTPFields()
-                location.add("Location", Self.directoryLocation(request, path: pathBytes))
+                location.add("Location", Self.directoryLocation(request, path: request.head.path.bytes(in: request.buffer)))
                 return Response(status: 301, headers: location)
             }
-            let index = openBeneath(fd, Array("index.html".utf8))
+            path.append(contentsOf: path.isEmpty ? "index.html".utf8 : "/index.html".utf8)
+            if cacheable { cacheable = cache!.watchDirectories(above: path, loop: request.connection.server.loop) }
+            let index = open(beneath: fd, Array("index.html".utf8), cacheable: &cacheable)
+            let error = errno
             close(fd)
-            guard index >= 0 else { return Self.failure(errno) }
+            guard index >= 0 else { return Self.failure(error) }
             fd = index
             fstat(fd, &info)
-            relative.append(contentsOf: "/index.html".utf8)
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             close(fd)
             return Self.notFound
         }
-        return fileResponse(fd: fd, info: info, name: relative, request: request)
+        cacheable = cacheable && info.st_nlink == 1 && corral_filesystem_notifies(fd) == 1
+        let contentType = path.withUnsafeBytes { MIMEType.forPath($0) }
+        // Siblings are looked for even for a client that takes none: its answer says Vary too.
+        var encoded: [(coding: ContentCoding, file: OpenFile)] = []
+        for coding in ContentCoding.allCases {
+            if let sibling = openSibling(path + coding.suffix.utf8, coding: coding, contentType: contentType, cacheable: &cacheable) {
+                encoded.append((coding, sibling))
+            }
+        }
+        guard let file = OpenFile(fd: fd, info: info, contentType: contentType, coding: nil, encoded: encoded) else {
+            return Connection.errorResponse(500)
+        }
+        if cacheable, let cache {
+            cache.insert(file, dependencies: [path] + ContentCoding.allCases.map { path + $0.suffix.utf8 })
+        }
+        return response(for: file, to: request)
     }
 
-    private func fileResponse(fd: Int32, info: stat, name: [UInt8], request: Request) -> Response {
-        let size = Int(info.st_size)
-        let modified = Int(info.st_mtim.tv_sec)
-        var etag: [UInt8] = []
-        EntityTag.append(modified: modified, size: size, to: &etag)
-        var lastModified: [UInt8] = []
-        HTTPDate.format(epochSeconds: modified, into: &lastModified)
-        var headers = HTTPFields()
-        let contentType = name.withUnsafeBytes { MIMEType.forPath($0) }
-        headers.add("Content-Type", contentType.description)
-        headers.add("ETag", String(decoding: etag, as: UTF8.self))
-        headers.add("Last-Modified", String(decoding: lastModified, as: UTF8.self))
-        headers.add("Accept-Ranges", "bytes")
+    private func openSibling(_ path: [UInt8], coding: ContentCoding, contentType: StaticString, cacheable: inout Bool) -> OpenFile? {
+        let fd = open(beneath: rootFD, path, cacheable: &cacheable)
+        guard fd >= 0 else { return nil }
+        var info = stat()
+        fstat(fd, &info)
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            return nil
+        }
+        if info.st_nlink != 1 { cacheable = false }
+        return OpenFile(fd: fd, info: info, contentType: contentType, coding: coding, encoded: [])
+    }
 
-        let notModified = etag.withUnsafeBytes { tag in
+    /// The response for `file`, or for the precompressed sibling the request's Accept-Encoding takes.
+    private func response(for file: OpenFile, to request: Request) -> Response {
+        let file = file.variant(acceptEncoding: request.headerBytes("accept-encoding"))
+        let notModified = file.etag.withUnsafeBytes { tag in
             Conditional.isNotModified(ifNoneMatch: request.headerBytes("if-none-match"),
                                       ifModifiedSince: request.headerBytes("if-modified-since"),
-                                      etag: tag, lastModified: modified)
+                                      etag: tag, lastModified: file.modified)
         }
-        if notModified {
-            close(fd)
-            return Response(status: 304, headers: headers)
-        }
-        let range: RangeRequest = etag.withUnsafeBytes { tag in
+        if notModified { return Response(status: 304, headers: file.fields) }
+        let range: RangeRequest = file.etag.withUnsafeBytes { tag in
             guard let value = request.headerBytes("range"),
-                  Conditional.ifRangeAllows(request.headerBytes("if-range"), etag: tag, lastModified: modified)
+                  Conditional.ifRangeAllows(request.headerBytes("if-range"), etag: tag, lastModified: file.modified)
             else { return .none }
-            return RangeRequest.parse(value, fileSize: size)
+            return RangeRequest.parse(value, fileSize: file.size)
         }
         switch range {
         case .none:
-            return Response(status: 200, headers: headers, body: .file(fd: fd, offset: 0, count: size))
+            return Response(status: 200, headers: file.fields, body: .openFile(file, offset: 0, count: file.size))
         case .satisfiable(let start, let end):
             var contentRange: [UInt8] = []
-            RangeRequest.appendContentRange(start: start, end: end, size: size, into: &contentRange)
+            RangeRequest.appendContentRange(start: start, end: end, size: file.size, into: &contentRange)
+            var headers = file.fields
             headers.add("Content-Range", String(decoding: contentRange, as: UTF8.self))
-            return Response(status: 206, headers: headers, body: .file(fd: fd, offset: start, count: end - start + 1))
+            return Response(status: 206, headers: headers, body: .openFile(file, offset: start, count: end - start + 1))
         case .unsatisfiable:
-            close(fd)
             var contentRange: [UInt8] = []
-            RangeRequest.appendContentRange(start: nil, end: nil, size: size, into: &contentRange)
+            RangeRequest.appendContentRange(start: nil, end: nil, size: file.size, into: &contentRange)
             var unsatisfiable: HTTPFields = ["Content-Type": "text/plain; charset=utf-8"]
             unsatisfiable.add("Content-Range", String(decoding: contentRange, as: UTF8.self))
             return Response(status: 416, headers: unsatisfiable, body: .string("416 Range Not Satisfiable\n"))
         }
     }
 
-    private func openBeneath(_ directory: Int32, _ path: [UInt8]) -> Int32 {
+    /// Opens `path` beneath `directory`. While `cacheable`, no symlink may be on the way; a path
+    /// with one is opened again as usual (symlinks inside the root are served) and not cached.
+    private func open(beneath directory: Int32, _ path: [UInt8], cacheable: inout Bool) -> Int32 {
         var path = path
         path.append(0)
         return path.withUnsafeBufferPointer { bytes in
-            bytes.withMemoryRebound(to: CChar.self) {
-                corral_open_beneath(directory, $0.baseAddress, O_RDONLY)
+            bytes.withMemoryRebound(to: CChar.self) { name in
+                if cacheable {
+                    let fd = corral_open_beneath_no_symlinks(directory, name.baseAddress, O_RDONLY)
+                    if fd >= 0 || errno != ELOOP { return fd }
+                    cacheable = false
+                }
+                return corral_open_beneath(directory, name.baseAddress, O_RDONLY)
             }
         }
     }

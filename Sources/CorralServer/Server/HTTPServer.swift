@@ -21,6 +21,9 @@ public final class HTTPServer: @unchecked Sendable {
     private var freeConnections: [Connection] = []
     public private(set) var openConnections = 0
     public private(set) var requestsServed = 0
+    /// Reads that brought request bytes, on any connection: the open-file cache reads its change
+    /// queue again when this has moved.
+    var socketReads = 0
     public private(set) var isDraining = false
     private var acceptPaused = false
     private var parkedSinceTrim = 0
