@@ -37,6 +37,15 @@ import Testing
         #expect(missing.text.contains("Not Found"))
     }
 
+    @Test(arguments: modes) func aPipelinedResponseIsNotHeldBehindASlowOne(mode: [String]) throws {
+        // Responses to pipelined requests are held to go out together, but never behind an app
+        // that is still running: the loop sends what it holds before it next waits.
+        let worker = try WSGIApps.worker("flask_app:app", mode)
+        let client = try RawClient(port: worker.port)
+        client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\nGET /hang HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(client.readResponse()?.text == "Hello, World!", "answered while /hang still runs")
+    }
+
     @Test(arguments: modes) func uploadStreamAndFile(mode: [String]) throws {
         let worker = try WSGIApps.worker("flask_app:app", mode)
         var blob = [UInt8](repeating: 0, count: 1_500_000)

@@ -27,7 +27,10 @@ extension Connection {
         }
         let mustClose = close || framing == .untilClose
         closeAfterResponse = mustClose
-        buffers.output.removeAll(keepingCapacity: true)
+        // After the responses held for earlier pipelined requests, if any.
+        if !outputHeld { buffers.output.removeAll(keepingCapacity: true) }
+        outputHeld = false
+        let responseStart = buffers.output.count
         server.appendResponseStart(status: response.status, version: head.version, to: &buffers.output)
         for field in response.headers.fields where !Self.isFramingField(field.name) {
             ResponseHead.appendField(name: field.name, value: field.value, to: &buffers.output)
@@ -35,16 +38,16 @@ extension Connection {
         ResponseHead.appendEnd(framing: framing, version: head.version, close: mustClose, to: &buffers.output)
         if bodyless {
             await response.body.discard(on: self)
-            return await flushOutput()
+            return await writeOrHold()
         }
         switch response.body {
         case .empty:
-            return await flushOutput()
+            return await writeOrHold()
         case .bytes(let bytes):
             if bytes.count <= Self.smallBody {
                 buffers.output.append(contentsOf: bytes)
                 bodyBytesSent = bytes.count
-                return await flushOutput()
+                return await writeOrHold()
             }
             guard await flushOutput() else { return false }
             guard await writeAll(bytes) else { return false }
@@ -53,7 +56,7 @@ extension Connection {
         case .string(let string):
             buffers.output.append(contentsOf: string.utf8)
             bodyBytesSent = string.utf8.count
-            return await flushOutput()
+            return await writeOrHold()
         case .file(let file, let offset, let count):
             defer { Glibc.close(file) }
             guard await flushOutput() else { return false }
@@ -62,7 +65,7 @@ extension Connection {
             if file.fd < 0 {
                 file.contents.withUnsafeBytes { buffers.output.append(contentsOf: $0[offset..<(offset + count)]) }
                 bodyBytesSent = count
-                return await flushOutput()
+                return await writeOrHold()
             }
             guard await flushOutput() else { return false }
             return await sendFile(file.fd, offset: offset, count: count)
@@ -70,7 +73,7 @@ extension Connection {
             // A producer may read the body after the head is out (a WSGI app does): the client
             // still waiting for 100 Continue is told to send it first, not in the middle of the body.
             if expectsContinue && !continueSent {
-                if case .none = body {} else { buffers.output.insert(contentsOf: Self.continueLine, at: 0) }
+                if case .none = body {} else { buffers.output.insert(contentsOf: Self.continueLine, at: responseStart) }
                 continueSent = true
             }
             guard await flushOutput() else {
@@ -121,7 +124,43 @@ extension Connection {
     }
 
     func flushOutput() async -> Bool {
-        await writeAll(buffers!.output)
+        outputHeld = false
+        return await writeAll(buffers!.output)
+    }
+
+    /// Holding back a whole response is worth it while another pipelined request is already
+    /// here: its response joins this one in one send. Held output is sent before this
+    /// connection waits for anything, and at the end of the loop iteration at the latest.
+    static let holdLimit = 64 * 1024
+
+    func writeOrHold() async -> Bool {
+        let buffers = buffers!
+        guard case .none = body, filled > bodyCursor, !closeAfterResponse, buffers.output.count < Self.holdLimit else {
+            return await flushOutput()
+        }
+        outputHeld = true
+        server.pendingOutput.append(self)
+        return true
+    }
+
+    /// Sends what is held, if anything; false when the connection failed.
+    func sendHeld() async -> Bool {
+        outputHeld ? await flushOutput() : true
+    }
+
+    /// From the loop's end of iteration: one non-blocking send of what is held. What does not
+    /// fit stays held, for the connection's coroutine to send before it next waits.
+    func sendHeldOutput() {
+        guard outputHeld, writeReady, let buffers else { return }
+        let n = buffers.output.withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+        if n == buffers.output.count {
+            outputHeld = false
+            buffers.output.removeAll(keepingCapacity: true)
+        } else if n > 0 {
+            buffers.output.removeFirst(n)
+        } else if n < 0 && errno == EAGAIN {
+            writeReady = false
+        }
     }
 
     /// Writes all of `bytes`, suspending while the socket buffer is full.
@@ -169,6 +208,7 @@ extension Connection {
 
     /// Answers a request the parser refused, then the connection closes.
     func refuse(_ error: HTTPError) async {
+        guard await sendHeld() else { return }
         state.failed()
         let buffers = self.buffers ?? server.pool.take()
         self.buffers = buffers

@@ -49,6 +49,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     /// How the streamed body in progress is framed, and whether the connection closes after it.
     var streamFraming = ResponseHead.Framing.none
     var closeAfterResponse = false
+    /// `buffers.output` holds whole responses not yet sent (pipelining: see writeOrHold).
+    var outputHeld = false
     // The server's intrusive list of open connections.
     var previous: Connection?
     var next: Connection?
@@ -96,6 +98,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         parked = false
         closeAfterResponse = false
         streamFraming = .none
+        outputHeld = false
     }
 
     deinit {
@@ -172,7 +175,10 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         while true {
             switch await readHead() {
             case .head(let head):
-                guard await serve(head) else { return finish() }
+                guard await serve(head) else {
+                    _ = await sendHeld()
+                    return finish()
+                }
                 prepareForNextRequest()
             case .park(let deadline):
                 parked = true
@@ -186,6 +192,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     }
 
     func finish() {
+        outputHeld = false
         if let buffers { server.pool.give(buffers) }
         buffers = nil
         server.connectionClosed(self)
@@ -225,6 +232,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
                     }
                 }
             }
+            guard await sendHeld() else { return .close }
             switch await fill(until: waitUntil) {
             case .ready:
                 continue
@@ -378,6 +386,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
 
     /// The next piece of the request body, nil at its end.
     func readBodyPiece() async throws -> UnsafeRawBufferPointer? {
+        // Responses held for earlier pipelined requests go before anything about this one.
+        guard await sendHeld() else { throw ConnectionError.closed }
         if expectsContinue && !continueSent {
             continueSent = true
             if case .none = body {} else {

@@ -48,6 +48,18 @@ public final class HTTPServer: @unchecked Sendable {
         if let accessLog {
             loop.onEachIteration { accessLog.flush() }
         }
+        pendingOutput.reserveCapacity(64)
+        loop.onEachIteration { [unowned self] in sendPendingOutput() }
+    }
+
+    /// Connections holding responses to pipelined requests back so they go out in one send
+    /// (Connection.writeOrHold); whatever is still held when the loop iteration ends is sent then.
+    var pendingOutput: [Connection] = []
+
+    private func sendPendingOutput() {
+        guard !pendingOutput.isEmpty else { return }
+        for connection in pendingOutput { connection.sendHeldOutput() }
+        pendingOutput.removeAll(keepingCapacity: true)
     }
 
     /// Seconds since the epoch, from the loop's cached clock (no syscall).
