@@ -59,7 +59,7 @@ extension Connection {
             return await writeOrHold()
         case .file(let file, let offset, let count):
             defer { Glibc.close(file) }
-            guard await flushOutput() else { return false }
+            guard await flushOutput(more: count > 0) else { return false }
             return await sendFile(file, offset: offset, count: count)
         case .openFile(let file, let offset, let count):
             if file.fd < 0 {
@@ -67,7 +67,7 @@ extension Connection {
                 bodyBytesSent = count
                 return await writeOrHold()
             }
-            guard await flushOutput() else { return false }
+            guard await flushOutput(more: count > 0) else { return false }
             return await sendFile(file.fd, offset: offset, count: count)
         case .stream(let produce), .streamOfLength(_, let produce):
             // A producer may read the body after the head is out (a WSGI app does): the client
@@ -123,9 +123,10 @@ extension Connection {
         guard await flushOutput() else { throw ConnectionError.closed }
     }
 
-    func flushOutput() async -> Bool {
+    /// `more`: a sendfile body follows, so the kernel joins the head to its first segment.
+    func flushOutput(more: Bool = false) async -> Bool {
         outputHeld = false
-        return await writeAll(buffers!.output)
+        return await writeAll(buffers!.output, more: more)
     }
 
     /// Holding back a whole response is worth it while another pipelined request is already
@@ -164,10 +165,11 @@ extension Connection {
     }
 
     /// Writes all of `bytes`, suspending while the socket buffer is full.
-    func writeAll(_ bytes: [UInt8]) async -> Bool {
+    func writeAll(_ bytes: [UInt8], more: Bool = false) async -> Bool {
         var offset = 0
+        let flags = Int32(MSG_NOSIGNAL) | (more ? Int32(MSG_MORE) : 0)
         return await writeUntil({ offset == bytes.count }) {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, flags) }
             if n > 0 { offset += n }
             return n
         }
