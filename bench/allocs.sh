@@ -21,6 +21,8 @@
 #   WARMUP A B     request counts (default 200, 1000, 11000)
 #   CONNS          keep-alive connections the requests are spread over (default 4)
 #   ACCESS_LOG     1 (default) to run with --access-logfile as in the benchmark, 0 without
+#   SERVER_ARGS    more arguments for the server, word-split (e.g. corral-worker's --root DIR,
+#                  whose index.html says "Hello, World!": the static path, cache hits)
 # Prints, on stdout, one line: "allocs per request: X (run A: N allocs, run B: M allocs)".
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -48,7 +50,8 @@ strip -o "$bin" "$CORRAL_HELLO" 2>/dev/null || cp "$CORRAL_HELLO" "$bin"
 # requests. (Not called in $(...): a server started in a subshell would escape the cleanup trap.)
 count_allocs() {
     local k=$1 vlog="$BENCH_WORK/valgrind-$1.log" out="$BENCH_WORK/server-$1.out" args pid allocs
-    args=(--bind "127.0.0.1:$ALLOCS_PORT")
+    # shellcheck disable=SC2206  # word-split on purpose
+    args=(--bind "127.0.0.1:$ALLOCS_PORT" ${SERVER_ARGS:-})
     [ "$ACCESS_LOG" = 1 ] && args+=(--access-logfile "$BENCH_WORK/access-$1.log")
     bench_start "$out" valgrind --tool=memcheck --trace-children=no --leak-check=no \
         --log-file="$vlog" "$bin" "${args[@]}"

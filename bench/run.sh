@@ -25,6 +25,9 @@
 # 6. Moving over: bench/migration.py measures statsd's packets per request and cost beside
 #    gunicorn + meinheld's, the PROXY protocol's cost per connection behind HAProxy, and the
 #    time of a Prometheus scrape of corrald.
+# 7. Static files: bench/static.py serves 13 B, 4 KiB, 100 KiB and 1 MiB files (and 16 pipelined
+#    requests) with corral-worker, nginx, and nginx with open_file_cache; syscalls per request
+#    with strace, and where corral's CPU goes with perf.
 # Prints a table of medians with the ratios corral/nginx and corral/meinheld, and writes it to
 # bench/results/latest.md. Every process started here is stopped on exit, however it ends.
 #
@@ -39,6 +42,7 @@
 #   BENCH_SUPERVISOR [1]: 0 leaves out step 4 (its own knobs: see bench/supervisor.py)
 #   BENCH_WSGI [1]: 0 leaves out step 5 (its own knobs: see bench/wsgi.py)
 #   BENCH_MIGRATION [1]: 0 leaves out step 6 (its own knobs: see bench/migration.py)
+#   BENCH_STATIC [1]: 0 leaves out step 7 (its own knobs: see bench/static.py)
 #   BENCH_SERVERS  which servers step 1 runs ["corral nginx meinheld"]; leaving corral out (to
 #                  try the harness without a build) is announced and its ratios read n/a
 #   BENCH_RESULTS  where the markdown goes [bench/results/latest.md]
@@ -232,6 +236,15 @@ if [ "$BENCH_ALLOCS" = 1 ] && has corral; then
         echo "bench: error: the allocation count failed" >&2
         rm -f "$raw/allocs.txt"; touch "$raw/allocs.failed"; status=1
     fi
+    # The static path too: corral-worker answering from its open-file cache.
+    mkdir -p "$BENCH_WORK/allocs-root" && printf 'Hello, World!' > "$BENCH_WORK/allocs-root/index.html"
+    if CORRAL_HELLO="$top/.build/release/corral-worker" SERVER_ARGS="--root $BENCH_WORK/allocs-root" \
+            bash "$here/allocs.sh" > "$raw/allocs-static.txt"; then
+        cat "$raw/allocs-static.txt"
+    else
+        echo "bench: error: the static-path allocation count failed" >&2
+        rm -f "$raw/allocs-static.txt"; touch "$raw/allocs-static.failed"; status=1
+    fi
 elif [ "$BENCH_ALLOCS" != 1 ]; then
     echo "bench: NOTE: allocation count left out (BENCH_ALLOCS=$BENCH_ALLOCS)" >&2
 fi
@@ -277,6 +290,15 @@ if [ "${BENCH_MIGRATION:-1}" = 1 ]; then
     fi
 else
     echo "bench: NOTE: migration benchmark left out (BENCH_MIGRATION=${BENCH_MIGRATION:-1})" >&2
+fi
+# --- 7. static files -------------------------------------------------------------------------
+if [ "${BENCH_STATIC:-1}" = 1 ]; then
+    if ! STATIC_RESULTS="$BENCH_RESULTS" ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" \
+            python3 "$here/static.py"; then
+        echo "bench: error: the static-file benchmark failed" >&2; status=1
+    fi
+else
+    echo "bench: NOTE: static-file benchmark left out (BENCH_STATIC=${BENCH_STATIC:-1})" >&2
 fi
 [ "$status" = 0 ] || echo "bench: some measurements FAILED (see above); the table marks them" >&2
 exit "$status"

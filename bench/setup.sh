@@ -3,7 +3,8 @@
 #
 #   bash bench/setup.sh          (run.sh calls it; safe to run any number of times)
 #
-# Debian packages: wrk, nginx-light (any nginx will do), valgrind, curl, binutils (strip), and,
+# Debian packages: wrk, nginx-light (any nginx will do), valgrind, curl, binutils (strip), strace
+# and linux-perf (step 7's syscall counts and profile), and,
 # only when the python3 in PATH lacks them, python3-venv and python3-dev. `apt-get update` runs
 # only when a package is missing.
 # PyPI, in the venv bench/.venv: gunicorn, and meinheld 1.0.2, which only installs as
@@ -28,6 +29,8 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v strip >/dev/null 2>&1 || missing+=(binutils)
 command -v setsid >/dev/null 2>&1 || missing+=(util-linux)
+command -v strace >/dev/null 2>&1 || missing+=(strace)
+command -v perf >/dev/null 2>&1 || missing+=(linux-perf)
 command -v pgrep >/dev/null 2>&1 || missing+=(procps)
 if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then
     have_pkg python3-venv || missing+=(python3-venv)

@@ -10,6 +10,7 @@ RAWDIR holds, from run.sh:
   SERVER.ROUND.rss          the serving process's VmRSS in kB, read right after that run
   idle-SERVER.json          bench/idle.py --json output (or idle-SERVER.failed)
   allocs.txt                bench/allocs.sh's result line (or allocs.failed)
+  allocs-static.txt         the same for corral-worker serving a cached file (or allocs-static.failed)
 
 wrk's latencies (us, ms, s, m) are normalised to milliseconds. Medians are over the rounds.
 """
@@ -108,11 +109,14 @@ def main():
         elif os.path.exists(p):
             with open(p) as f:
                 idle[s] = json.load(f)
-    allocs_line = None
-    if os.path.exists(os.path.join(raw, "allocs.txt")):
-        with open(os.path.join(raw, "allocs.txt")) as f:
-            allocs_line = f.read().strip()
-    allocs_failed = os.path.exists(os.path.join(raw, "allocs.failed"))
+    allocs = []   # (label, result line or None, failed)
+    for name, label in (("allocs", "corral heap allocations per request (valgrind)"),
+                        ("allocs-static", "corral-worker, cached static file: heap allocations per request")):
+        line = None
+        if os.path.exists(os.path.join(raw, f"{name}.txt")):
+            with open(os.path.join(raw, f"{name}.txt")) as f:
+                line = f.read().strip()
+        allocs.append((label, line, os.path.exists(os.path.join(raw, f"{name}.failed"))))
 
     # --- terminal table ---
     print()
@@ -148,11 +152,10 @@ def main():
             g = idle[s]["growth_mb"]
             rows.append((label, f"{g:.1f} MB ({idle[s]['bytes_per_connection']:,} B/conn)",
                          check(g, TARGETS["idle_mb"]) if s == "corral" else ""))
-    if allocs_line or allocs_failed:
-        label = "corral heap allocations per request (valgrind)"
+    for label, allocs_line, allocs_failed in allocs:
         if allocs_failed:
             rows.append((label, "FAILED (see run output)", ""))
-        else:
+        elif allocs_line:
             m = re.match(r"allocs per request: ([-0-9.]+) \((.*)\)", allocs_line)
             v = float(m.group(1))
             rows.append((label, f"{v:.3f} ({m.group(2)})", check(v, TARGETS["allocs"])))
