@@ -152,6 +152,27 @@ import Testing
         }, "a.txt and /: a miss each, then hits: \(status)")
     }
 
+    @Test func theCacheStaysWithinItsBounds() throws {
+        let root = TemporaryDirectory()
+        for name in ["a", "b", "c", "d"] { root.write("\(name).txt", "small \(name)\n") }
+        root.write("big.txt", String(repeating: "x", count: 500))
+        root.write("index.html", "home\n")
+        let daemon = try CorraldProcess(["-w", "1", "-t", "2", "--worker-cmd",
+                                         "\(Binaries.path("corral-worker")) --root \(root.path) --cache-entries 2 --cache-bytes 100"])
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        for _ in 0..<3 {
+            for name in ["a", "b", "c", "d", "big"] {
+                #expect(try RawClient.get(port: daemon.port, "/\(name).txt")?.text.hasPrefix(name == "big" ? "xxx" : "small \(name)") == true)
+            }
+        }
+        let socket = "unix://\(daemon.directory.file("corrald.sock"))"
+        var status = ""
+        #expect(eventually {
+            status = shell("\(Binaries.path("corralctl")) status --json -s \(socket)").output
+            return status.contains("requests=") && status.contains("cache_entries=2") && !status.contains("requests=1 ")
+        }, "2 entries at most; big.txt (500 bytes) is over the 100-byte budget: \(status)")
+    }
+
     @Test func cacheEntriesZeroTurnsItOff() throws {
         let root = TemporaryDirectory()
         root.write("a.txt", "alpha\n")
