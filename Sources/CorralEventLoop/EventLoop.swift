@@ -29,6 +29,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     private let events: UnsafeMutablePointer<corral_event>
     private static let batch = 256
     private var iterationHooks: [() -> Void] = []
+    private var endOfIteration: [() -> Void] = []
+    private var runningEndOfIteration: [() -> Void] = []
     private var stopping = false
 
     /// Monotonic nanoseconds, read once per iteration.
@@ -90,6 +92,19 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         iterationHooks.append(hook)
     }
 
+    /// Runs `job` once, at the end of this iteration (before the iteration hooks).
+    public func atEndOfIteration(_ job: @escaping () -> Void) {
+        endOfIteration.append(job)
+    }
+
+    @inline(__always)
+    private func runEndOfIteration() {
+        guard !endOfIteration.isEmpty else { return }
+        swap(&endOfIteration, &runningEndOfIteration)
+        for job in runningEndOfIteration { job() }
+        runningEndOfIteration.removeAll(keepingCapacity: true)
+    }
+
     // MARK: Running
 
     public var isLoopThread: Bool {
@@ -103,6 +118,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         stopping = false
         while !stopping { runOnce() }
         runJobs()
+        runEndOfIteration()
         for hook in iterationHooks { hook() }
     }
 
@@ -131,6 +147,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         }
         sleepers.wakeAll(until: now)
         runJobs()
+        runEndOfIteration()
         for hook in iterationHooks { hook() }
     }
 

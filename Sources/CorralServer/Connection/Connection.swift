@@ -49,7 +49,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     /// How the streamed body in progress is framed, and whether the connection closes after it.
     var streamFraming = ResponseHead.Framing.none
     var closeAfterResponse = false
-    /// `buffers.output` holds whole responses not yet sent (pipelining: see writeOrHold).
+    /// `buffers.output` holds whole responses not yet sent (pipelining: see holdWhilePipelined).
     var outputHeld = false
     // The server's intrusive list of open connections.
     var previous: Connection?
@@ -176,7 +176,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
             switch await readHead() {
             case .head(let head):
                 guard await serve(head) else {
-                    _ = await sendHeld()
+                    if outputHeld { _ = await flushOutput() }
                     return finish()
                 }
                 prepareForNextRequest()
@@ -232,7 +232,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
                     }
                 }
             }
-            guard await sendHeld() else { return .close }
+            if outputHeld { guard await flushOutput() else { return .close } }
             switch await fill(until: waitUntil) {
             case .ready:
                 continue
@@ -387,7 +387,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     /// The next piece of the request body, nil at its end.
     func readBodyPiece() async throws -> UnsafeRawBufferPointer? {
         // Responses held for earlier pipelined requests go before anything about this one.
-        guard await sendHeld() else { throw ConnectionError.closed }
+        if outputHeld { guard await flushOutput() else { throw ConnectionError.closed } }
         if expectsContinue && !continueSent {
             continueSent = true
             if case .none = body {} else {

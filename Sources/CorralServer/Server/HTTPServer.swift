@@ -49,17 +49,21 @@ public final class HTTPServer: @unchecked Sendable {
             loop.onEachIteration { accessLog.flush() }
         }
         pendingOutput.reserveCapacity(64)
-        loop.onEachIteration { [unowned self] in sendPendingOutput() }
     }
 
     /// Connections holding responses to pipelined requests back so they go out in one send
-    /// (Connection.writeOrHold); whatever is still held when the loop iteration ends is sent then.
-    var pendingOutput: [Connection] = []
-
-    private func sendPendingOutput() {
-        guard !pendingOutput.isEmpty else { return }
+    /// (Connection.holdWhilePipelined); whatever is still held when the loop iteration ends is sent then.
+    private var pendingOutput: [Connection] = []
+    /// Made once: the end-of-iteration job while some connection holds output. Unowned: it runs
+    /// only in an iteration in which one of this server's connections asked for it.
+    private lazy var sendPendingOutput: () -> Void = { [unowned(unsafe) self] in
         for connection in pendingOutput { connection.sendHeldOutput() }
         pendingOutput.removeAll(keepingCapacity: true)
+    }
+
+    func holdsOutput(_ connection: Connection) {
+        if pendingOutput.isEmpty { loop.atEndOfIteration(sendPendingOutput) }
+        pendingOutput.append(connection)
     }
 
     /// Seconds since the epoch, from the loop's cached clock (no syscall).
