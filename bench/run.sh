@@ -265,40 +265,23 @@ json.dump({
 PY
 python3 "$here/summarize.py" "$raw" "$BENCH_RESULTS"
 
-# --- 4. the supervisor -----------------------------------------------------------------------
-if [ "$BENCH_SUPERVISOR" = 1 ]; then
-    if ! SUP_RESULTS="$BENCH_RESULTS" CORRAL_HELLO="$CORRAL_HELLO" python3 "$here/supervisor.py"; then
-        echo "bench: error: the supervisor benchmark failed" >&2; status=1
+# --- 4.–7. the later steps, each unless its BENCH_* switch is 0 ----------------------------------
+# later_step SWITCH WHAT COMMAND...
+later_step() {
+    local switch=$1 what=$2; shift 2
+    if [ "${!switch:-1}" = 1 ]; then
+        "$@" || { echo "bench: error: the $what failed" >&2; status=1; }
+    else
+        echo "bench: NOTE: $what left out ($switch=${!switch})" >&2
     fi
-else
-    echo "bench: NOTE: supervisor benchmark left out (BENCH_SUPERVISOR=$BENCH_SUPERVISOR)" >&2
-fi
-
-# --- 5. WSGI apps ----------------------------------------------------------------------------
-if [ "$BENCH_WSGI" = 1 ]; then
-    if ! ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/wsgi.py"; then
-        echo "bench: error: the WSGI benchmark failed" >&2; status=1
-    fi
-else
-    echo "bench: NOTE: WSGI benchmark left out (BENCH_WSGI=$BENCH_WSGI)" >&2
-fi
-# --- 6. moving over from gunicorn ------------------------------------------------------------
-if [ "${BENCH_MIGRATION:-1}" = 1 ]; then
-    if ! MIGRATION_RESULTS="$BENCH_RESULTS" ROUNDS="$ROUNDS" DURATION="$DURATION" CORRAL_HELLO="$CORRAL_HELLO" \
-            python3 "$here/migration.py"; then
-        echo "bench: error: the migration benchmark failed" >&2; status=1
-    fi
-else
-    echo "bench: NOTE: migration benchmark left out (BENCH_MIGRATION=${BENCH_MIGRATION:-1})" >&2
-fi
-# --- 7. static files -------------------------------------------------------------------------
-if [ "${BENCH_STATIC:-1}" = 1 ]; then
-    if ! STATIC_RESULTS="$BENCH_RESULTS" ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" \
-            python3 "$here/static.py"; then
-        echo "bench: error: the static-file benchmark failed" >&2; status=1
-    fi
-else
-    echo "bench: NOTE: static-file benchmark left out (BENCH_STATIC=${BENCH_STATIC:-1})" >&2
-fi
+}
+later_step BENCH_SUPERVISOR "supervisor benchmark" \
+    env SUP_RESULTS="$BENCH_RESULTS" CORRAL_HELLO="$CORRAL_HELLO" python3 "$here/supervisor.py"
+later_step BENCH_WSGI "WSGI benchmark" \
+    env ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/wsgi.py"
+later_step BENCH_MIGRATION "migration benchmark" \
+    env MIGRATION_RESULTS="$BENCH_RESULTS" ROUNDS="$ROUNDS" DURATION="$DURATION" CORRAL_HELLO="$CORRAL_HELLO" python3 "$here/migration.py"
+later_step BENCH_STATIC "static-file benchmark" \
+    env STATIC_RESULTS="$BENCH_RESULTS" ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/static.py"
 [ "$status" = 0 ] || echo "bench: some measurements FAILED (see above); the table marks them" >&2
 exit "$status"
