@@ -4,7 +4,7 @@ BIN_DEBUG := .build/debug
 APT_PACKAGES := libsystemd-dev libxml2-dev libedit-dev python3-dev pkg-config curl systemd python3 python3-venv iproute2 util-linux lintian binutils haproxy strace
 PORT ?= 8000
 
-.PHONY: deps build run run-flask test bench release deb clean
+.PHONY: deps build run run-flask test fuzz bench release deb clean
 
 # Debian packages the build and the tests need; apt-get runs only when one is missing.
 deps:
@@ -62,8 +62,22 @@ test: deps $(SUPERVISOR_VENV)/bin/supervisorctl $(WSGI_VENV_STAMP)
 	$(SWIFT) build --product corrald --scratch-path $(UPGRADE_B) -Xcc '-DCORRAL_VERSION="$(UPGRADE_B_VERSION)"'
 	CORRAL_SUPERVISORCTL=$(CURDIR)/$(SUPERVISOR_VENV)/bin/supervisorctl CORRAL_WSGI_VENV=$(CURDIR)/$(WSGI_VENV) \
 		CORRAL_UPGRADE_B=$(CURDIR)/$(UPGRADE_B)/debug/corrald $(SWIFT) test --skip-build
+	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_TARGETS="$(TEST_FUZZ_TARGETS)"
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) deb && bash tests/e2e/systemd.sh; \
 	else echo "e2e: SKIPPED: booting systemd needs root (CI runs as root)"; fi
+
+# libFuzzer on each parser (tests/fuzz/run.sh; corral-fuzz built with -sanitize=fuzzer,address in
+# a build folder of its own): FUZZ_SECONDS per target, from the seeds in Tests/Fuzz/. make test
+# runs each for TEST_FUZZ_SECONDS, all but the TOML loader's: the toml++ inside TOMLKit 0.6
+# still aborts on inputs fuzzing finds within seconds (three are guarded, see TOMLGuard).
+FUZZ_SECONDS ?= 300
+TEST_FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?= request-parser chunked-decoder proxy-header access-log-format xmlrpc toml-configuration static-path
+TEST_FUZZ_TARGETS := request-parser chunked-decoder proxy-header access-log-format xmlrpc static-path
+export FUZZ_TARGETS
+fuzz: deps
+	SWIFT=$(SWIFT) bash tests/fuzz/build.sh
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 bench: deps release
 	bash bench/run.sh

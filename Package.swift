@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "corral-wsgi", targets: ["corral-wsgi"]),
         .executable(name: "corral-example-json", targets: ["corral-example-json"]),
         .executable(name: "corral-example-hello", targets: ["corral-example-hello"]),
+        .executable(name: "corral-fuzz", targets: ["corral-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -77,6 +78,9 @@ let package = Package(
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),
+        // The fuzz targets' properties (`make fuzz`), replayed on their corpus by the tests.
+        .target(name: "CorralFuzzing", dependencies: ["CorralHTTP", "CorralControl", "CorralSupervisor"]),
+        .executableTarget(name: "corral-fuzz", dependencies: ["CorralFuzzing"]),
         .executableTarget(name: "corral-wsgi",
                           dependencies: ["CorralPython", "CorralWSGI", "CorralWorker",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -94,6 +98,7 @@ let package = Package(
         .testTarget(name: "CorralEventLoopTests", dependencies: ["CorralEventLoop"]),
         .testTarget(name: "CorralSupervisorTests", dependencies: ["CorralSupervisor", "CorralMetrics"]),
         .testTarget(name: "CorralControlTests", dependencies: ["CorralControl"]),
+        .testTarget(name: "CorralFuzzingTests", dependencies: ["CorralFuzzing"]),
         .testTarget(name: "CorralWSGITests", dependencies: ["CorralWSGI", "CorralHTTP"]),
         .testTarget(name: "CorralIntegrationTests", dependencies: ["CorralServer", "CorralSystemd", "CorralEventLoop"]),
     ],

@@ -38,6 +38,25 @@ import Testing
         #expect(badEnvironment.status == 1 && badEnvironment.output.contains("CORRAL_CMD_ARGS"), "\(badEnvironment.output)")
     }
 
+    @Test func aDateTimeTheTOMLParserWouldAbortOnIsAnErrorWithItsLine() throws {
+        // Found by fuzzing (Tests/Fuzz/toml-configuration/crash-datetime-t-without-time): toml++
+        // aborted corrald on it. A reload reading such a file must be refused, not kill corrald.
+        let directory = TemporaryDirectory()
+        directory.write("typo.toml", "workers = 2\nnote = \"1979-05-27T:32 in a string is fine\"\nwhen = 1979-05-27T:32\n")
+        let checked = shell("\(corrald) -c \(directory.file("typo.toml")) --check-config")
+        #expect(checked.status == 1, "\(checked.output)")
+        #expect(checked.output.contains("typo.toml:3: a date-time needs a time after its 'T'"), "\(checked.output)")
+
+        directory.write("corral.toml", "workers = 1\n")
+        let daemon = try CorraldProcess(["-c", directory.file("corral.toml")])
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        directory.write("corral.toml", "workers = 1\nwhen = 1979-05-27T:32\n")
+        daemon.signal(SIGHUP)
+        #expect(eventually { daemon.log.contains("corral.toml:2: a date-time needs a time") }, "\(daemon.log)")
+        #expect(daemon.isRunning, "corrald carries on")
+        #expect(try RawClient.get(port: daemon.port, "/")?.status == 200)
+    }
+
     @Test func theListenBacklogIsTheConfiguredOne() throws {
         let daemon = try CorraldProcess(config: "workers = 2\nbacklog = 77\n")
         #expect(daemon.waitUntilServing(workers: 2))

@@ -79,6 +79,15 @@ public struct ConfigurationLoader: Sendable {
         guard let text = readFile(path) else {
             throw ConfigurationIssue("cannot read the config file: \(String(cString: strerror(errno)))", at: .file(path: path, line: nil))
         }
+        return try assignments(fromTOML: text, path: path)
+    }
+
+    /// The settings a TOML text assigns, each with its line in `path`.
+    public static func assignments(fromTOML text: String, path: String) throws(ConfigurationIssue) -> [SettingAssignment] {
+        if let line = TOMLGuard.lineToRefuse(in: text) {
+            throw ConfigurationIssue("a date-time needs a time after its 'T' (1979-05-27T07:32:00), a table header a key ([name]); expected TOML such as `workers = 4`",
+                                     at: .file(path: path, line: line))
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
