@@ -56,7 +56,8 @@ $(SUPERVISOR_VENV)/bin/supervisorctl:
 UPGRADE_B := .build/upgrade-b
 UPGRADE_B_VERSION := 0.4.0+b
 
-# Then the end-to-end test: the .deb installed under a real systemd booted in namespaces (root).
+# The unit and integration tests, six fuzz targets for 30 s each (see fuzz), then the end-to-end
+# test: the .deb installed under a real systemd booted in namespaces (root).
 test: deps $(SUPERVISOR_VENV)/bin/supervisorctl $(WSGI_VENV_STAMP)
 	$(SWIFT) build --build-tests
 	$(SWIFT) build --product corrald --scratch-path $(UPGRADE_B) -Xcc '-DCORRAL_VERSION="$(UPGRADE_B_VERSION)"'
