@@ -26,8 +26,8 @@ do {
 }
 if let files {
     worker.statusDetails = { files.statusWords }
-    if command.cacheEntries > 0 && !files.caches {
-        worker.log.warning("open-file cache off: \(files.root) is on a file system whose changes inotify may not report")
+    if command.cacheEntries > 0 && command.cacheBytes > 0 && !files.caches {
+        worker.log.warning("open-file cache off: \(files.root) is on a file system whose changes inotify may not report, or inotify is not available (fs.inotify.max_user_instances)")
     }
 }
 worker.run()

@@ -31,4 +31,13 @@ import Testing
         #expect(throws: UpgradeHandover.Rejected.self) { try UpgradeHandover(text: "corral-upgrade 1\nledger slot x") }
         #expect(throws: UpgradeHandover.Rejected.self) { try UpgradeHandover(text: "corral-upgrade 1\nfrobnicate 1") }
     }
+
+    @Test func theStateA040CorralWroteIsStillRead() throws {
+        // 0.4.0's layout: no corrald start time, workers without generation, times and status.
+        let old = "corral-upgrade 1\nfrom corral 0.4.0\nstarted 5000\ncounts 3 2 2\nsocket 5 bind-127.0.0.1_8000\nworker 4242 0 12 13"
+        let read = try UpgradeHandover(text: old)
+        #expect(read.fromVersion == "corral 0.4.0" && read.startedAt == 5000 && read.daemonStartedAt == 0 && read.generation == 3)
+        #expect(read.workers == [.init(pid: 4242, slot: 0, stdout: 12, stderr: 13, generation: 3, spawnedAt: 5000, lastPing: 5000)])
+        #expect(read.ledger == MetricsLedger())
+    }
 }

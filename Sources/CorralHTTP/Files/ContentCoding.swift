@@ -28,17 +28,14 @@ public enum ContentCoding: Sendable, CaseIterable {
         guard let acceptEncoding, !available.isEmpty else { return nil }
         var brotli: Int?, gzip: Int?, identity: Int?   // in thousandths
         var wildcard: Int?
-        var start = 0
-        while start < acceptEncoding.count {
-            var end = start
-            while end < acceptEncoding.count && acceptEncoding[end] != UInt8(ascii: ",") { end += 1 }
-            if let (token, weight) = element(UnsafeRawBufferPointer(rebasing: acceptEncoding[start..<end])) {
-                if equals(token, "br") { brotli = weight }
-                else if equals(token, "gzip") || equals(token, "x-gzip") { gzip = weight }
-                else if equals(token, "identity") { identity = weight }
-                else if equals(token, "*") { wildcard = weight }
+        HTTPGrammar.forEachListElement(acceptEncoding) { item in
+            if let (token, weight) = element(item) {
+                if token.equalsLowercased("br") { brotli = weight }
+                else if token.equalsLowercased("gzip") || token.equalsLowercased("x-gzip") { gzip = weight }
+                else if token.equalsLowercased("identity") { identity = weight }
+                else if token.equalsLowercased("*") { wildcard = weight }
             }
-            start = end + 1
+            return true
         }
         let identityWeight = identity ?? wildcard ?? 0   // unnamed, identity is acceptable but not preferred
         var best: (coding: ContentCoding, weight: Int)?
@@ -93,10 +90,5 @@ public enum ContentCoding: Sendable, CaseIterable {
         while let first = slice.first, first == 0x20 || first == 0x09 { slice = slice.dropFirst() }
         while let last = slice.last, last == 0x20 || last == 0x09 { slice = slice.dropLast() }
         return slice
-    }
-
-    private static func equals(_ bytes: UnsafeRawBufferPointer, _ lowercased: StaticString) -> Bool {
-        bytes.count == lowercased.utf8CodeUnitCount
-            && zip(bytes, UnsafeRawBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount)).allSatisfy { $0 | 0x20 == $1 }
     }
 }

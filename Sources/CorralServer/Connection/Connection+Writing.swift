@@ -37,8 +37,10 @@ extension Connection {
         }
         ResponseHead.appendEnd(framing: framing, version: head.version, close: mustClose, to: &buffers.output)
         if bodyless {
+            // The head goes (or is held) first: a stream's producer may take its time to finish.
+            let sent = holdWhilePipelined() ? true : await flushOutput()
             await response.body.discard(on: self)
-            return holdWhilePipelined() ? true : await flushOutput()
+            return sent
         }
         switch response.body {
         case .empty:

@@ -134,6 +134,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
             server.loop.spawn { await self.run() }
             return
         }
+        // Held output the end-of-iteration send could not finish (EAGAIN): more of it now.
+        if outputHeld && writeReady && waiter == nil { sendHeldOutput() }
         guard let waiter, broken || events & waitingFor != 0 ||
               (waitingFor == EventLoop.readable && events & UInt32(EPOLLRDHUP.rawValue) != 0) else { return }
         self.waiter = nil

@@ -34,6 +34,8 @@ final class FileCache: FDWatcher {
     /// The socket-read count when the queue was last read.
     private var readsWhenDrained = -1
     private var registered = false
+    /// The root directory itself was moved or deleted: nothing is cached any more.
+    private var rootGone = false
     /// Descriptors of large files the cache may keep open.
     private let descriptorBudget: Int
     private var descriptorsHeld = 0
@@ -41,7 +43,8 @@ final class FileCache: FDWatcher {
     /// The key being looked up, reused so a lookup allocates nothing.
     var key: [UInt8] = []
 
-    /// nil when `limits` turn it off or inotify is not available.
+    /// nil when `limits` turn it off, inotify is not available, or the root's file system may not
+    /// report its changes. `root` is the resolved path (watches are added by path).
     init?(root: String, rootFD: Int32, limits: Limits) {
         guard limits.entries > 0, limits.bytes > 0, corral_filesystem_notifies(rootFD) == 1 else { return nil }
         inotify = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
@@ -71,6 +74,7 @@ final class FileCache: FDWatcher {
     /// Watches each directory on the way to `path` (relative, its last component a file or a
     /// directory still to be opened); false when one cannot be watched. Called before opening.
     func watchDirectories(above path: [UInt8], loop: EventLoop) -> Bool {
+        if rootGone { return false }
         if !registered {
             guard (try? loop.register(inotify, events: EventLoop.readable, watcher: self)) != nil else { return false }
             registered = true
@@ -87,8 +91,7 @@ final class FileCache: FDWatcher {
     /// Caches `file` for the current key, if it fits: `dependencies` are every path whose change
     /// must drop it (the file and its siblings, present or not).
     func insert(_ file: OpenFile, dependencies: [[UInt8]]) {
-        let descriptors = (file.fd >= 0 ? 1 : 0) + file.encoded.count { $0.file.fd >= 0 }
-        guard descriptorsHeld + descriptors <= descriptorBudget else { return }
+        guard descriptorsHeld + file.descriptorsHeld <= descriptorBudget else { return }
         index.insert(file, for: key, dependencies: dependencies, bytes: file.bytesHeld)
         recountDescriptors()
     }
@@ -121,10 +124,13 @@ final class FileCache: FDWatcher {
 
     private func changed(wd: Int32, mask: UInt32, name: UnsafeRawBufferPointer) {
         if mask & UInt32(IN_Q_OVERFLOW) != 0 {
-            index.removeAll()
+            forget([])   // events were lost: no watch can be trusted to be where it was
             return
         }
         guard let directory = directories[wd] else { return }
+        if directory.isEmpty && mask & (UInt32(IN_DELETE_SELF) | UInt32(IN_MOVE_SELF)) != 0 {
+            rootGone = true   // files are opened beneath the directory that moved, not what took its path
+        }
         if mask & (UInt32(IN_IGNORED) | UInt32(IN_DELETE_SELF) | UInt32(IN_MOVE_SELF)) != 0 || name.isEmpty {
             forget(directory)
             return
@@ -161,7 +167,7 @@ final class FileCache: FDWatcher {
     }
 
     private func recountDescriptors() {
-        descriptorsHeld = index.values.reduce(0) { $0 + ($1.fd >= 0 ? 1 : 0) + $1.encoded.count { $0.file.fd >= 0 } }
+        descriptorsHeld = index.values.reduce(0) { $0 + $1.descriptorsHeld }
     }
 
     /// ` cache_hit_rate=0.993 cache_entries=12` for STATUS=.

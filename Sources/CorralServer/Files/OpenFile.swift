@@ -76,7 +76,7 @@ public final class OpenFile: @unchecked Sendable {
 
     /// What the response holds: memory for a small file, the descriptor for a large one.
     var bytesHeld: Int { contents.count + encoded.reduce(0) { $0 + $1.file.contents.count } }
-    var holdsDescriptors: Bool { fd >= 0 || encoded.contains { $0.file.fd >= 0 } }
+    var descriptorsHeld: Int { (fd >= 0 ? 1 : 0) + encoded.count { $0.file.fd >= 0 } }
 
     /// The variant a request gets: a precompressed sibling its Accept-Encoding allows, or itself.
     func variant(acceptEncoding: UnsafeRawBufferPointer?) -> OpenFile {

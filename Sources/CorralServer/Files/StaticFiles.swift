@@ -20,7 +20,10 @@ public final class StaticFiles: @unchecked Sendable {
         guard fd >= 0 else { throw SystemError("open document root \(root)") }
         self.root = root
         rootFD = fd
-        cache = FileCache(root: root, rootFD: fd, limits: .init(entries: cacheEntries, bytes: cacheBytes))
+        // Watches are added by path, without following symlinks: a symlinked root (a release
+        // directory's `current`) is watched where it leads.
+        let resolved = realpath(root, nil).map { path in defer { free(path) }; return String(cString: path) } ?? root
+        cache = FileCache(root: resolved, rootFD: fd, limits: .init(entries: cacheEntries, bytes: cacheBytes))
     }
 
     /// Whether the open-file cache is on (off when asked, or when the root is on a file system
@@ -120,7 +123,11 @@ public final class StaticFiles: @unchecked Sendable {
 
     private func openSibling(_ path: [UInt8], coding: ContentCoding, contentType: StaticString, cacheable: inout Bool) -> OpenFile? {
         let fd = open(beneath: rootFD, path, cacheable: &cacheable)
-        guard fd >= 0 else { return nil }
+        guard fd >= 0 else {
+            // Only an absent sibling is knowledge worth caching; EMFILE, EIO, EACCES are not.
+            if errno != ENOENT && errno != ENOTDIR { cacheable = false }
+            return nil
+        }
         var info = stat()
         fstat(fd, &info)
         guard (info.st_mode & S_IFMT) == S_IFREG else {

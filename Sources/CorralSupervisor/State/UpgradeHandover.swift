@@ -117,8 +117,10 @@ public struct UpgradeHandover: Equatable, Sendable {
             let bad = Rejected(description: "bad line in the upgrade state: \(words.joined(separator: " "))")
             switch (words.first, words.count) {
             case ("from", _): fromVersion = words.dropFirst().joined(separator: " ")
-            case ("started", 3):
-                guard let upgrade = Int64(words[1]), let daemon = Int64(words[2]) else { throw bad }
+            // 0.4.0's corrald wrote `started UPGRADE` and `worker PID SLOT OUT ERR`: the fields
+            // it did not have are left at their defaults, so an upgrade from it still works.
+            case ("started", 2...3):
+                guard let upgrade = Int64(words[1]), let daemon = words.count == 3 ? Int64(words[2]) : 0 else { throw bad }
                 (startedAt, daemonStartedAt) = (upgrade, daemon)
             case ("counts", 4):
                 guard let g = Int(words[1]), let started = Int(words[2]), let ended = Int(words[3]) else { throw bad }
@@ -129,6 +131,10 @@ public struct UpgradeHandover: Equatable, Sendable {
             case ("endpoint", 4...):
                 guard let role = Endpoint.Role(rawValue: words[1]), let fd = Int32(words[2]) else { throw bad }
                 endpoints.append(Endpoint(role: role, fd: fd, address: words[3...].joined(separator: " ")))
+            case ("worker", 5):
+                guard let pid = Int32(words[1]), let slot = Int(words[2]), let out = Int32(words[3]), let err = Int32(words[4]) else { throw bad }
+                workers.append(Worker(pid: pid, slot: slot, stdout: out, stderr: err, generation: generation,
+                                      spawnedAt: startedAt, lastPing: startedAt))
             case ("worker", 9...):
                 guard let pid = Int32(words[1]), let slot = Int(words[2]), let out = Int32(words[3]), let err = Int32(words[4]),
                       let generation = Int(words[5]), let spawned = Int64(words[6]), let ping = Int64(words[7]) else { throw bad }
