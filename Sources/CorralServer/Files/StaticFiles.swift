@@ -196,6 +196,10 @@ public final class StaticFiles: @unchecked Sendable {
         switch error {
         case EACCES, EPERM:
             Response(status: 403, headers: ["Content-Type": "text/plain; charset=utf-8"], body: .string("403 Forbidden\n"))
+        case EMFILE, ENFILE:
+            // Out of descriptors is the server's state, not the file's: try again shortly.
+            Response(status: 503, headers: ["Content-Type": "text/plain; charset=utf-8", "Retry-After": "1"],
+                     body: .string("503 Service Unavailable\n"))
         default:
             // ENOENT, and EXDEV/ELOOP when resolution would leave the root: not found, either way.
             notFound

@@ -103,6 +103,8 @@ public final class HTTPServer: @unchecked Sendable {
         for listener in listeners { try? startAccepting(listener) }
     }
 
+    private var descriptorsWarnedAt = Int64.min / 2
+
     func acceptConnections(from listener: Listener) {
         var peer = sockaddr_storage()
         for _ in 0..<64 {
@@ -114,7 +116,11 @@ public final class HTTPServer: @unchecked Sendable {
             let fd = corral_accept(listener.fd, &peer, &length)
             if fd < 0 {
                 if errno == EMFILE || errno == ENFILE {
-                    log.error("accept: out of file descriptors; pausing accept for 100 ms")
+                    // Said at most once a second: accepting is retried every 100 ms until fds free up.
+                    if loop.now - descriptorsWarnedAt >= 1_000_000_000 {
+                        descriptorsWarnedAt = loop.now
+                        log.error("accept: out of file descriptors (\(errno == EMFILE ? "RLIMIT_NOFILE" : "the system's limit") reached, \(openConnections) connections open); new connections wait in the backlog")
+                    }
                     pauseAccepting()
                     loop.spawn { [self] in
                         await loop.sleep(for: .milliseconds(100))
