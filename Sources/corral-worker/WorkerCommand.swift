@@ -13,11 +13,11 @@ struct WorkerCommand: ParsableArguments {
     @Option(help: "Serve the files under this directory (env CORRAL_ROOT). Without it, a welcome page.")
     var root: String?
 
-    @Option(help: "Most files the open-file cache holds, 0 = no cache (default 1024).")
-    var cacheEntries: Int = 1024
+    @Option(help: "Most files the open-file cache holds, 0 = no cache.")
+    var cacheEntries: Int = StaticFiles.defaultCacheEntries
 
-    @Option(help: "Most bytes of small files the open-file cache holds in memory (default 33554432, 32 MiB).")
-    var cacheBytes: Int = 32 << 20
+    @Option(help: "Most bytes of small files the open-file cache holds in memory (32 MiB).")
+    var cacheBytes: Int = StaticFiles.defaultCacheBytes
 
     func validate() throws {
         guard cacheEntries >= 0 else { throw ValidationError("--cache-entries must be 0 or more, not \(cacheEntries)") }

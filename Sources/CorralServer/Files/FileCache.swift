@@ -14,12 +14,8 @@ import Glibc
 final class FileCache: FDWatcher {
     struct Limits: Sendable {
         /// 0 turns the cache off.
-        var entries = 1024
-        var bytes = 32 << 20
-        init(entries: Int = 1024, bytes: Int = 32 << 20) {
-            self.entries = entries
-            self.bytes = bytes
-        }
+        var entries: Int
+        var bytes: Int
     }
 
     private static let events = UInt32(IN_MODIFY) | UInt32(IN_ATTRIB) | UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_FROM)

@@ -15,7 +15,12 @@ public final class StaticFiles: @unchecked Sendable {
     public let root: String
     private let cache: FileCache?
 
-    public init(root: String, cacheEntries: Int = 1024, cacheBytes: Int = 32 << 20) throws(SystemError) {
+    /// The open-file cache's bounds unless told otherwise (corral-worker's --cache-entries and
+    /// --cache-bytes): files held, and bytes of small files held in memory.
+    public static let defaultCacheEntries = 1024
+    public static let defaultCacheBytes = 32 << 20
+
+    public init(root: String, cacheEntries: Int = defaultCacheEntries, cacheBytes: Int = defaultCacheBytes) throws(SystemError) {
         let fd = Glibc.open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open document root \(root)") }
         self.root = root
