@@ -59,6 +59,9 @@ struct SmugglingTests {
         .init(name: "TE chunked, chunked", raw: post("Transfer-Encoding: chunked, chunked\r\n"), status: 400),
         .init(name: "TE chunked twice in fields", raw: post("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"), status: 400),
         .init(name: "TE empty", raw: post("Transfer-Encoding:\r\n"), status: 400),
+        // A lenient proxy (llhttp with --insecure-http-parser) reads `chunked,` as not chunked.
+        .init(name: "TE trailing empty element", raw: post("Transfer-Encoding: chunked,\r\n"), status: 400),
+        .init(name: "TE leading empty element", raw: post("Transfer-Encoding: , chunked\r\n"), status: 400),
         .init(name: "TE chunked with parameter", raw: post("Transfer-Encoding: chunked;q=1\r\n"), status: 400),
         .init(name: "TE chunked misspelt", raw: post("Transfer-Encoding: chunkedx\r\n"), status: 400),
         .init(name: "TE quoted chunked", raw: post("Transfer-Encoding: \"chunked\"\r\n"), status: 400),

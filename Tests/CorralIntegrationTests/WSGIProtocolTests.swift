@@ -100,6 +100,16 @@ import Testing
         try expectServerError(from: "probe:second_start_response", logging: "start_response() called a second time without exc_info")
     }
 
+    /// corral hands no connection over, so no answer may tell a proxy in front to start tunnelling.
+    @Test func noAnswerTellsAProxyToTunnel() throws {
+        try expectServerError(from: "probe:switching", logging: "handler answered 101 to a request")
+        let echo = try WSGIApps.worker("probe:echo")
+        let client = try RawClient(port: echo.port)
+        client.send("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        #expect(client.readResponse()?.status == 501)
+        #expect(eventually { echo.log.contains("handler answered 200 to CONNECT") })
+    }
+
     @Test func writeCallableAndStrictTypes() throws {
         let writer = try WSGIApps.worker("probe:writer")
         let written = try #require(try request(port: writer.port, "GET", "/"))

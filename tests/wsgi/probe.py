@@ -158,3 +158,7 @@ def at_exit(environ, start_response):
     threading.Thread(target=time.sleep, args=(3600,)).start()   # not a daemon
     start_response('200 OK', [])
     return [b'registered']
+
+def switching(environ, start_response):
+    start_response('101 Switching Protocols', [('Upgrade', 'websocket'), ('Connection', 'Upgrade')])
+    return [b'']

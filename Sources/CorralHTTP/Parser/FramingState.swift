@@ -21,11 +21,16 @@ struct FramingState {
         return nil
     }
 
-    /// One Transfer-Encoding field: a list of codings (RFC 9112 §6.1).
+    /// One Transfer-Encoding field: a list of codings (RFC 9112 §6.1). Unlike other lists, an empty
+    /// element is refused: a lenient proxy reads `chunked,` as not chunked and the body as running
+    /// to the end of the connection, while corral would read chunks (request smuggling).
     mutating func addTransferEncoding(_ value: UnsafeRawBufferPointer) -> HTTPError? {
         sawTransferEncoding = true
         var error: HTTPError?
+        var elements = 1
+        for byte in value where byte == UInt8(ascii: ",") { elements += 1 }
         HTTPGrammar.forEachListElement(value) { coding in
+            elements -= 1
             for i in 0..<coding.count where !HTTPGrammar.isTokenChar(coding[i]) {
                 error = HTTPError(400, "invalid Transfer-Encoding")
                 return false
@@ -40,6 +45,7 @@ struct FramingState {
             }
             return true
         }
+        if error == nil && elements != 0 { error = HTTPError(400, "empty element in Transfer-Encoding") }
         return error
     }
 

@@ -90,6 +90,7 @@ public struct RequestParser: Sendable {
         let n = buffer.count
         let requestLineLimit = limits.requestLine
         let fieldLimit = limits.longestFieldLine
+        let resumedAt = scanned
         var i = scanned
         while true {
             i = Self.findLF(buffer, from: i)
@@ -122,7 +123,18 @@ public struct RequestParser: Sendable {
         }
         scanned = n
 
-        // Still incomplete: enforce the limits on what has arrived so far.
+        // Still incomplete. A bare CR makes the head invalid however it goes on: refuse it now
+        // rather than wait for the end of the head, as a lenient proxy takes it for a line end and
+        // goes on to the next request. (A complete head is checked by the full parse instead, so
+        // only heads that arrive in pieces pay for this look at the new bytes.)
+        var k = Swift.max(resumedAt - 1, 0)
+        while k < n - 1 {
+            if buffer[k] == HTTPGrammar.cr && buffer[k + 1] != HTTPGrammar.lf {
+                return .failed(HTTPError(400, "bare CR in the request head"))
+            }
+            k += 1
+        }
+        // Enforce the limits on what has arrived so far.
         let partial = n - lineStart
         if partial > 0 {
             let limit = inFields ? fieldLimit : requestLineLimit

@@ -308,6 +308,11 @@ public final class Connection: FDWatcher, @unchecked Sendable {
             server.log.error("handler failed for \(String(decoding: head.target.bytes(in: requestBytes), as: UTF8.self)): \(error)")
             response = Self.errorResponse(500)
         }
+        if let replacement = Self.replacementForTunnel(status: response.status, method: head.method) {
+            server.log.error("handler answered \(response.status) to \(head.method == .connect ? "CONNECT" : "a request"), which would make a proxy tunnel bytes that corral reads as requests; sent \(replacement)")
+            await response.body.discard(on: self)
+            response = Self.errorResponse(replacement)
+        }
         // A body the handler left unread is skipped after the response, unless the client is
         // still waiting for 100 Continue (it may never send it): then the connection closes.
         let bodyPending: Bool
@@ -324,6 +329,16 @@ public final class Connection: FDWatcher, @unchecked Sendable {
             }
         }
         return true
+    }
+
+    /// corral never hands a connection over (no Upgrade, no CONNECT tunnel). A 1xx final answer
+    /// (101 Switching Protocols) or a 2xx to CONNECT would make a proxy in front tunnel the client's
+    /// bytes, which corral would go on reading as requests behind the proxy's back: the status that
+    /// goes out instead (500: the handler's mistake; 501: CONNECT is not implemented), or nil.
+    static func replacementForTunnel(status: UInt16, method: HTTPMethod) -> UInt16? {
+        if status < 200 { return 500 }
+        if method == .connect && status < 300 { return 501 }
+        return nil
     }
 
     func prepareForNextRequest() {
