@@ -85,6 +85,36 @@ private struct Harness {
         #expect(h.state.tick(now: 9 * second).isEmpty, "SIGKILL is sent once")
     }
 
+    /// A worker that hangs while it drains (SIGSTOP, a stuck loop) is aborted at `timeout`, as a
+    /// serving one is, not left holding its clients until graceful_timeout.
+    @Test func aHungDrainIsAbortedAtTheHeartbeatTimeout() {
+        var h = Harness(workers: 1, heartbeat: 2 * second)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        _ = h.perform(h.state.reload(with: .init(workers: 1, heartbeatTimeout: 2 * second, gracefulTimeout: 10 * second), now: 0))
+        #expect(h.perform(h.state.ready(pid: 101, now: 0)).contains(.signal(pid: 100, signal: SIGTERM)))
+        h.state.ping(pid: 101, now: 3 * second)
+        #expect(h.state.nextDeadline == 2 * second + 1)
+        #expect(h.state.tick(now: 2 * second + 1) == [.signal(pid: 100, signal: SIGABRT)])
+        #expect(h.state.tick(now: 3 * second + 1) == [.signal(pid: 100, signal: SIGKILL)])
+        h.state.ping(pid: 101, now: 10 * second)
+        #expect(h.state.tick(now: 11 * second).isEmpty, "no second SIGKILL at graceful_timeout")
+    }
+
+    @Test func aDrainThatKeepsPingingGetsItsGracefulTimeout() {
+        var h = Harness(workers: 1, heartbeat: 2 * second)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        _ = h.perform(h.state.reload(with: .init(workers: 1, heartbeatTimeout: 2 * second, gracefulTimeout: 10 * second), now: 0))
+        _ = h.state.ready(pid: 101, now: 0)
+        for t in 1...9 {
+            h.state.ping(pid: 100, now: Int64(t) * second)
+            h.state.ping(pid: 101, now: Int64(t) * second)
+            #expect(h.state.tick(now: Int64(t) * second).isEmpty)
+        }
+        #expect(h.state.tick(now: 10 * second) == [.signal(pid: 100, signal: SIGKILL)])
+    }
+
     @Test func reloadRetiresTheOldGenerationOnlyWhenTheNewOneIsReady() {
         var h = Harness(workers: 2)
         _ = h.start()

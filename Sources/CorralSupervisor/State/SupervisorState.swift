@@ -212,19 +212,19 @@ public struct SupervisorState {
                     workers[pid]?.abortedAt = now
                     actions.append(.signal(pid: pid, signal: SIGKILL))
                 }
-            case .running where settings.heartbeatTimeout > 0:
+            // A draining worker that stops pinging is hung as much as a serving one (gunicorn
+            // times out both): it is aborted at `timeout`, not left until graceful_timeout.
+            case .running, .stopping:
                 if let aborted = worker.abortedAt {
                     if now - aborted >= settings.killDelay && aborted > 0 {
                         workers[pid]?.abortedAt = -1   // SIGKILL sent once
                         actions.append(.signal(pid: pid, signal: SIGKILL))
                     }
-                } else if now - worker.lastPing > settings.heartbeatTimeout {
+                } else if settings.heartbeatTimeout > 0 && now - worker.lastPing > settings.heartbeatTimeout {
                     workers[pid]?.abortedAt = now
                     actions.append(.signal(pid: pid, signal: SIGABRT))
-                }
-            case .stopping:
-                if let asked = worker.stopRequestedAt, now - asked >= settings.gracefulTimeout, worker.abortedAt == nil {
-                    workers[pid]?.abortedAt = now
+                } else if worker.state == .stopping, let asked = worker.stopRequestedAt, now - asked >= settings.gracefulTimeout {
+                    workers[pid]?.abortedAt = -1
                     actions.append(.signal(pid: pid, signal: SIGKILL))
                 }
             default:
@@ -241,15 +241,13 @@ public struct SupervisorState {
         for worker in workers.values {
             switch worker.state {
             case .starting: consider(worker.spawnedAt + settings.bootTimeout + 1)
-            case .running where settings.heartbeatTimeout > 0:
+            case .running, .stopping:
                 if let aborted = worker.abortedAt {
                     if aborted > 0 { consider(aborted + settings.killDelay) }
                 } else {
-                    consider(worker.lastPing + settings.heartbeatTimeout + 1)
+                    if settings.heartbeatTimeout > 0 { consider(worker.lastPing + settings.heartbeatTimeout + 1) }
+                    if worker.state == .stopping, let asked = worker.stopRequestedAt { consider(asked + settings.gracefulTimeout) }
                 }
-            case .stopping:
-                if let asked = worker.stopRequestedAt, worker.abortedAt == nil { consider(asked + settings.gracefulTimeout) }
-            default: break
             }
         }
         return next
