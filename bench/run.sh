@@ -28,6 +28,8 @@
 # 7. Static files: bench/static.py serves 13 B, 4 KiB, 100 KiB and 1 MiB files (and 16 pipelined
 #    requests) with corral-worker, nginx, and nginx with open_file_cache; syscalls per request
 #    with strace, and where corral's CPU goes with perf.
+# 8. Chaos: ChaosTests for CHAOS_SECONDS (60) under wrk: workers killed every 200 ms, one stopped
+#    past its timeout, a reload a second, a broken deploy every tenth; every failure classified.
 # Prints a table of medians with the ratios corral/nginx and corral/meinheld, and writes it to
 # bench/results/latest.md. Every process started here is stopped on exit, however it ends.
 #
@@ -43,6 +45,7 @@
 #   BENCH_WSGI [1]: 0 leaves out step 5 (its own knobs: see bench/wsgi.py)
 #   BENCH_MIGRATION [1]: 0 leaves out step 6 (its own knobs: see bench/migration.py)
 #   BENCH_STATIC [1]: 0 leaves out step 7 (its own knobs: see bench/static.py)
+#   BENCH_CHAOS [1]: 0 leaves out step 8; CHAOS_SECONDS [60] sets its length
 #   BENCH_SERVERS  which servers step 1 runs ["corral nginx meinheld"]; leaving corral out (to
 #                  try the harness without a build) is announced and its ratios read n/a
 #   BENCH_RESULTS  where the markdown goes [bench/results/latest.md]
@@ -283,5 +286,14 @@ later_step BENCH_MIGRATION "migration benchmark" \
     env MIGRATION_RESULTS="$BENCH_RESULTS" ROUNDS="$ROUNDS" DURATION="$DURATION" CORRAL_HELLO="$CORRAL_HELLO" python3 "$here/migration.py"
 later_step BENCH_STATIC "static-file benchmark" \
     env STATIC_RESULTS="$BENCH_RESULTS" ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/static.py"
+# 8. Chaos: ChaosTests (the test build) for CHAOS_SECONDS with wrk beside its own clients.
+chaos_step() {
+    (cd "$top" && swift build --build-tests > "$raw/chaos-build.log" 2>&1) || { cat "$raw/chaos-build.log"; return 1; }
+    (cd "$top" && CORRAL_CHAOS_SECONDS="${CHAOS_SECONDS:-60}" CORRAL_CHAOS_WRK=1 CORRAL_CHAOS_REPORT="$raw/chaos.txt" \
+        swift test --skip-build --filter ChaosTests) || return 1
+    { echo; echo "### Chaos under load"; echo; echo "ChaosTests for ${CHAOS_SECONDS:-60} s (see README, Chaos):"; echo;
+      cat "$raw/chaos.txt"; } >> "$BENCH_RESULTS"
+}
+later_step BENCH_CHAOS "chaos run" chaos_step
 [ "$status" = 0 ] || echo "bench: some measurements FAILED (see above); the table marks them" >&2
 exit "$status"

@@ -296,7 +296,11 @@ final class Daemon: @unchecked Sendable {
                            metadata: event("exit", worker, ["exit_status": "\(exitStatus)"]))
                 if worker.state == .starting { lastBootOutput = lastOutput }
             }
-            perform(state.exited(pid: pid, description: description, cleanly: status == 0, now: loop.now))
+            // SIGKILL that corrald did not send: the OOM killer, an operator, chaos. Not a crash.
+            let killedFromOutside = WaitStatus(raw: status).signal == SIGKILL && state.workers[pid]?.abortedAt == nil
+                && state.workers[pid]?.state != .stopping
+            perform(state.exited(pid: pid, description: description, cleanly: status == 0,
+                                 killedFromOutside: killedFromOutside, now: loop.now))
         }
         releaseUnused()
     }

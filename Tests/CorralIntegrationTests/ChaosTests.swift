@@ -6,7 +6,9 @@ import Testing
 /// only requests allowed to fail are those in flight on a worker that was killed; none that a
 /// worker had not yet accepted. Afterwards corrald holds the descriptors it held before, has no
 /// zombie, and has not grown. `make test` runs it for 12 s; `make bench` for 60 s
-/// (CORRAL_CHAOS_SECONDS), and the figures line goes to CORRAL_CHAOS_REPORT when set.
+/// (CORRAL_CHAOS_SECONDS) with wrk beside the classifying clients (CORRAL_CHAOS_WRK=1: wrk
+/// cannot tell which of its errors were in flight on a killed worker, so its counts are only
+/// reported), and the figures go to CORRAL_CHAOS_REPORT when set (corrald's log beside it, `.log`).
 @Suite(.serialized) struct ChaosTests {
     static let seconds = ProcessInfo.processInfo.environment["CORRAL_CHAOS_SECONDS"].flatMap(Double.init) ?? 12
 
@@ -52,14 +54,17 @@ import Testing
         let before = (descriptors: descriptorCount(daemon.pid), rss: residentKiB(daemon.pid))
 
         let load = LoadClients(port: daemon.port, clients: 8, tagged: true)
+        let wrk = WrkRun(port: daemon.port, seconds: Int(Self.seconds))
         var chaos = Chaos()
         var random = SystemRandomNumberGenerator()
         let start = ProcessInfo.processInfo.systemUptime
         var nextKill = start + 0.2, nextReload = start + 1
+        var firstSeen: [pid_t: TimeInterval] = [:]
         while true {
             let now = ProcessInfo.processInfo.systemUptime
             if now - start >= Self.seconds { break }
             let workers = daemon.workers.subtracting([chaos.stopped])
+            for worker in workers where firstSeen[worker] == nil { firstSeen[worker] = now }
             if now >= nextKill, let victim = workers.randomElement(using: &random) {
                 chaos.kills.append((victim, ProcessInfo.processInfo.systemUptime))
                 kill(victim, SIGKILL)
@@ -73,8 +78,10 @@ import Testing
                 daemon.signal(SIGHUP)
                 nextReload += 1
             }
+            // A worker up for 0.3 s serves: not one still booting, nor one draining away.
             if chaos.stopped == 0 && now - start >= Self.seconds / 3,
-               let victim = daemon.workers.subtracting(chaos.killed).randomElement(using: &random) {
+               let victim = daemon.workers.subtracting(chaos.killed).filter({ now - (firstSeen[$0] ?? now) >= 0.3 })
+                   .randomElement(using: &random) {
                 (chaos.stopped, chaos.stoppedAt) = (victim, now)
                 kill(victim, SIGSTOP)
             }
@@ -88,6 +95,7 @@ import Testing
         if chaos.stoppedGoneAt == nil { chaos.stoppedGoneAt = ProcessInfo.processInfo.systemUptime }
         #expect(daemon.waitUntilServing(workers: 4), "\(daemon.log.suffix(3000))")
         let result = load.stop()
+        let wrkFigures = wrk?.finish()
 
         // corrald is back where it started: same descriptors, no zombie, no growth.
         #expect(eventually { descriptorCount(daemon.pid) == before.descriptors },
@@ -119,15 +127,40 @@ import Testing
             + "\(unexplained.count) otherwise; \(chaos.kills.count) SIGKILLs, 1 SIGSTOP (aborted after "
             + String(format: "%.1f", (chaos.stoppedGoneAt ?? 0) - chaos.stoppedAt) + " s), \(chaos.reloads) reloads "
             + "(\(chaos.brokenReloads) broken); corrald fds \(before.descriptors) → \(descriptorsAfter), "
-            + "RSS \(before.rss) → \(after) KiB"
+            + "RSS \(before.rss) → \(after) KiB" + (wrkFigures.map { "; wrk beside them: \($0)" } ?? "")
         print(figures)
         if let report = ProcessInfo.processInfo.environment["CORRAL_CHAOS_REPORT"] {
             try? (figures + "\n").write(toFile: report, atomically: true, encoding: .utf8)
+            try? daemon.log.write(toFile: report + ".log", atomically: true, encoding: .utf8)
         }
         #expect(unexplained.isEmpty, "failures no killed worker explains: \(unexplained.prefix(5))")
         #expect(result.responses > 1000, "\(result)")
         #expect(chaos.brokenReloads >= 1 && daemon.log.contains("this deploy is broken on purpose"))
         #expect(daemon.log.contains("pid \(chaos.stopped)) sent no heartbeat for"), "the stopped worker was aborted for its silence")
+        #expect((chaos.stoppedGoneAt ?? .infinity) - chaos.stoppedAt < 8, "at its 2 s timeout, not its 10 s graceful_timeout")
+    }
+
+    /// wrk -c16 keep-alive load for the chaos's length, when CORRAL_CHAOS_WRK=1.
+    final class WrkRun: @unchecked Sendable {
+        private var output = ""
+        private let done = DispatchSemaphore(value: 0)
+
+        init?(port: UInt16, seconds: Int) {
+            guard ProcessInfo.processInfo.environment["CORRAL_CHAOS_WRK"] == "1" else { return nil }
+            Thread.detachNewThread { [self] in
+                output = shell("wrk -t1 -c16 -d\(seconds)s http://127.0.0.1:\(port)/").output
+                done.signal()
+            }
+        }
+
+        /// wrk's request count and its error line ("no errors" when it printed none).
+        func finish() -> String {
+            done.wait()
+            let lines = output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            let requests = lines.first { $0.contains("requests in") } ?? "wrk printed no totals: \(output.prefix(300))"
+            let errors = lines.filter { $0.hasPrefix("Socket errors") || $0.hasPrefix("Non-2xx") }
+            return ([requests] + (errors.isEmpty ? ["no errors"] : errors)).joined(separator: ", ")
+        }
     }
 
     /// The access log's `<pid> load=TAG` lines: which worker answered each tagged request.

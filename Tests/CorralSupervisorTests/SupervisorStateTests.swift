@@ -66,6 +66,44 @@ private struct Harness {
         #expect(h.state.restarts[0] == h.now + second, "the delay doubles")
     }
 
+    /// A crash loop beside a serving worker backs off to the cap; once nothing serves, every
+    /// waiting restart comes due within a second.
+    @Test func backoffNeverLeavesThePortWithoutAWorkerForLong() {
+        var h = Harness(workers: 2)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        var pid: Int32 = 101
+        for _ in 0..<8 {   // slot 1 dies at once, again and again: 0, 0.5, 1, 2, 4, 8, 16 s
+            _ = h.perform(h.state.exited(pid: pid, description: "signal 11", now: h.now))
+            if let due = h.state.restarts[1] { h.now = due }
+            _ = h.perform(h.state.tick(now: h.now))
+            pid = h.pids(generation: 1).last!
+            _ = h.readyAll(generation: 1)
+        }
+        _ = h.state.exited(pid: pid, description: "signal 11", now: h.now)
+        #expect(h.state.restarts[1] == h.now + 30 * second, "beside a serving worker the delay reaches the cap")
+        #expect(h.state.exited(pid: 100, description: "signal 9", now: h.now).isEmpty == false, "slot 0's first death: restarted at once")
+        #expect(h.state.restarts[1] == h.now + second, "with no worker running, slot 1 waits 1 s, not 30")
+    }
+
+    /// SIGKILL from outside (the OOM killer, an operator) is not a crash: the slot is refilled at
+    /// once however often it happens.
+    @Test func aWorkerKilledFromOutsideIsReplacedAtOnceEveryTime() {
+        var h = Harness(workers: 1)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        for pid: Int32 in 100..<110 {
+            h.now += second / 5
+            #expect(h.perform(h.state.exited(pid: pid, description: "was killed by signal 9", killedFromOutside: true, now: h.now))
+                    == [.spawn(slot: 0, generation: 1)])
+            _ = h.readyAll(generation: 1)
+        }
+        #expect(h.perform(h.state.exited(pid: 110, description: "was killed by signal 11", now: h.now)) == [.spawn(slot: 0, generation: 1)])
+        _ = h.readyAll(generation: 1)
+        #expect(h.state.exited(pid: 111, description: "was killed by signal 11", now: h.now).isEmpty,
+                "crashes still back off: the kills before did not count")
+    }
+
     @Test func backoffCapsAndResetsAfterAStableRun() {
         var backoff = RestartBackoff(initial: second, cap: 8 * second, stableAfter: 60 * second)
         let delays = (0..<7).map { _ in backoff.delay(afterUptime: 0) }
@@ -135,11 +173,23 @@ private struct Harness {
         _ = h.readyAll(generation: 1)
         _ = h.perform(h.state.reload(with: .init(workers: 2), now: h.now))
         let actions = h.state.exited(pid: 102, description: "exit status 3", now: h.now)
-        #expect(actions == [.signal(pid: 103, signal: SIGKILL),
-                            .reloadFinished(.failed(generation: 2, reason: "worker 0 of generation 2 exit status 3 during boot; generation 1 still serving"))])
+        #expect(actions == [.signal(pid: 103, signal: SIGTERM),
+                            .reloadFinished(.failed(generation: 2, reason: "worker 0 of generation 2 exit status 3 during boot; generation 1 still serving"))],
+                "the other new worker may already serve: it is stopped gracefully")
         #expect(h.state.generation == 1)
         #expect(h.state.serving.map(\.pid) == [100, 101])
         #expect(h.state.serving.allSatisfy { $0.state == .running })
+    }
+
+    @Test func aNewWorkerKilledFromOutsideBootsAgainAndTheReloadGoesOn() {
+        var h = Harness(workers: 2)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        _ = h.perform(h.state.reload(with: .init(workers: 2), now: h.now))
+        #expect(h.perform(h.state.exited(pid: 102, description: "was killed by signal 9", killedFromOutside: true, now: h.now))
+                == [.spawn(slot: 0, generation: 2)])
+        let finish = h.readyAll(generation: 2)
+        #expect(finish.contains(.reloadFinished(.succeeded(generation: 2, workers: 2))), "\(finish)")
     }
 
     @Test func aReloadThatNeverGetsReadyTimesOut() {

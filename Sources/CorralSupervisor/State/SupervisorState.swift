@@ -162,19 +162,26 @@ public struct SupervisorState {
 
     /// A child was reaped; `description` says how it ended ("exit status 3", "signal 9"), `cleanly`
     /// whether it exited with status 0.
-    public mutating func exited(pid: Int32, description: String, cleanly: Bool = false, now: Int64) -> [Action] {
+    /// `killedFromOutside`: SIGKILL that corrald did not send (the OOM killer, an operator). The
+    /// worker did not crash, so its slot is refilled at once, without backing off:
+    /// backing off would let a storm of kills leave the port with no worker at all.
+    public mutating func exited(pid: Int32, description: String, cleanly: Bool = false, killedFromOutside: Bool = false,
+                                now: Int64) -> [Action] {
         guard let worker = workers.removeValue(forKey: pid) else { return [] }
         return died(slot: worker.slot, generation: worker.generation, wasStopping: worker.state == .stopping,
                     wasStarting: worker.state == .starting, retiring: worker.retiring && cleanly,
+                    notACrash: killedFromOutside,
                     uptime: now - worker.spawnedAt, description: description, now: now)
     }
 
     private mutating func died(slot: Int, generation: Int, wasStopping: Bool, wasStarting: Bool, retiring: Bool = false,
-                               uptime: Int64, description: String, now: Int64) -> [Action] {
+                               notACrash: Bool = false, uptime: Int64, description: String, now: Int64) -> [Action] {
         if shuttingDown {
             return workers.isEmpty ? [.exit(code: 0, reason: "all workers stopped")] : []
         }
         if generation == pendingGeneration {
+            // Killed from outside is no verdict on the deploy: that worker boots again.
+            if notACrash { return [.spawn(slot: slot, generation: generation)] }
             return failReload(reason: "worker \(slot) of generation \(generation) \(description) during boot", now: now)
         }
         if generation == self.generation { lastExit[slot] = (description, now) }
@@ -187,13 +194,18 @@ public struct SupervisorState {
             }
             return []
         }
-        if retiring { return [.spawn(slot: slot, generation: generation)] }   // max_requests: not a crash
+        if retiring || notACrash { return [.spawn(slot: slot, generation: generation)] }   // max_requests, or killed
         var backoff = backoffs[slot] ?? settings.backoff
         let delay = backoff.delay(afterUptime: wasStarting ? 0 : uptime)
         backoffs[slot] = backoff
-        if delay == 0 { return [.spawn(slot: slot, generation: generation)] }
-        restarts[slot] = now + delay
-        return []
+        if delay > 0 { restarts[slot] = now + delay }
+        // The last serving worker gone: every waiting restart comes due within the cap, so a storm
+        // of deaths (chaos, an OOM killer) cannot leave the port without a worker for 30 s.
+        if !serving.contains(where: { $0.state == .running }) {
+            let latest = now + min(settings.backoff.capWhileNoneServes, settings.backoff.cap)
+            for (waiting, due) in restarts where due > latest { restarts[waiting] = latest }
+        }
+        return delay == 0 ? [.spawn(slot: slot, generation: generation)] : []
     }
 
     /// Time passed: scheduled restarts, boot timeouts, missed heartbeats, overdue stops.
@@ -207,6 +219,10 @@ public struct SupervisorState {
             switch worker.state {
             case .starting where now - worker.spawnedAt > settings.bootTimeout:
                 if worker.generation == pendingGeneration {
+                    // This one is hung: KILL it; the rest of its generation gets TERM.
+                    workers[pid]?.state = .stopping
+                    workers[pid]?.stopRequestedAt = now
+                    actions.append(.signal(pid: pid, signal: SIGKILL))
                     actions += failReload(reason: "worker \(worker.slot) of generation \(worker.generation) did not send READY=1 within the boot timeout", now: now)
                 } else if worker.abortedAt == nil {
                     workers[pid]?.abortedAt = now
@@ -383,10 +399,10 @@ public struct SupervisorState {
     private mutating func failReload(reason: String, now: Int64) -> [Action] {
         guard let failed = pendingGeneration else { return [] }
         var actions: [Action] = []
+        // TERM, not KILL: a new worker may already have accepted connections (it serves from its
+        // first loop turn, before corrald reads its READY=1), and they end gracefully.
         for worker in workers.values.sorted(by: { $0.pid < $1.pid }) where worker.generation == failed {
-            workers[worker.pid]?.state = .stopping
-            workers[worker.pid]?.stopRequestedAt = now
-            actions.append(.signal(pid: worker.pid, signal: SIGKILL))
+            actions += stop(worker.pid, now: now)
         }
         pendingGeneration = nil
         pendingSettings = nil
