@@ -20,6 +20,9 @@ public struct WorkerSpawner: Sendable {
         self.environment = environment
     }
 
+    /// Tries for an executable that is busy (ETXTBSY), 10 ms apart.
+    static let busyRetries = 10
+
     /// Forks and execs; `stdout`/`stderr` are the child's (pipes corrald reads), or -1 to inherit.
     public func spawn(sockets: [ListenFD], stdout: Int32 = -1, stderr: Int32 = -1) throws(SystemError) -> pid_t {
         var environment = self.environment.filter { !$0.key.hasPrefix("LISTEN_") }
@@ -34,9 +37,16 @@ public struct WorkerSpawner: Sendable {
             envp.forEach { free($0) }
         }
         let fds = sockets.map(\.fd)
-        let pid = fds.withUnsafeBufferPointer { fdPointer in
-            corral_spawn(executable, argv, envp, fdPointer.baseAddress, Int32(fds.count), stdout, stderr,
-                         Int32(umask), uid.map { Int32(bitPattern: $0) } ?? -1, gid.map { Int32(bitPattern: $0) } ?? -1)
+        var pid: pid_t = 0
+        // ETXTBSY: the executable is still open for writing somewhere (a deploy that has just
+        // written it, or a process forked while it was written): it passes within milliseconds.
+        for _ in 0..<Self.busyRetries {
+            pid = fds.withUnsafeBufferPointer { fdPointer in
+                corral_spawn(executable, argv, envp, fdPointer.baseAddress, Int32(fds.count), stdout, stderr,
+                             Int32(umask), uid.map { Int32(bitPattern: $0) } ?? -1, gid.map { Int32(bitPattern: $0) } ?? -1)
+            }
+            if pid != -ETXTBSY { break }
+            usleep(10_000)
         }
         guard pid > 0 else { throw SystemError("spawn \(executable)", errno: -pid) }
         return pid

@@ -31,6 +31,20 @@ import Testing
         #expect(throws: SystemError.self) { try spawner.spawn(sockets: []) }
     }
 
+    /// A deploy that has just written the worker executable may still hold it open: exec says
+    /// ETXTBSY for a moment, and the spawn waits it out instead of failing the reload.
+    @Test func anExecutableStillOpenForWritingIsWaitedFor() throws {
+        let dir = TemporaryDirectory()
+        let path = script("worker.sh", in: dir, "#!/bin/sh\nexit 7\n")
+        let writer = open(path, O_WRONLY)
+        #expect(writer >= 0)
+        Thread.detachNewThread { usleep(30_000); close(writer) }
+        let pid = try WorkerSpawner(executable: path).spawn(sockets: [])
+        var status: Int32 = 0
+        #expect(waitpid(pid, &status, 0) == pid)
+        #expect((status >> 8) & 0xff == 7, "the script ran")
+    }
+
     @Test func corralWorkerServesASocketHandedOverLikeThis() throws {
         let socket = try BindAddress.tcp(host: "127.0.0.1", port: 0).listen(backlog: 16)
         defer { close(socket) }
