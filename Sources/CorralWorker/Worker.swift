@@ -56,6 +56,7 @@ public final class Worker: @unchecked Sendable {
         var accessLog: AccessLog?
         if let destination = options.accessLogDestination {
             accessLog = try AccessLog(destination: destination, format: AccessLogFormat(options.accessLogFormatText))
+            accessLog?.onWriteProblem = { [log] in log.error($0) }
         }
         server = HTTPServer(loop: loop, configuration: try options.serverConfiguration(), log: log,
                             accessLog: accessLog, handler: handler)

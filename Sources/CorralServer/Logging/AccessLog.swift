@@ -20,9 +20,13 @@ public final class AccessLog: @unchecked Sendable {
     private var journalEnds: [Int] = []
     private let pid = getpid()
     private static let flushThreshold = 64 * 1024
+    private var health: LogWriteHealth
+    /// Told when writes start failing (a full disk) and when they go through again: once each.
+    public var onWriteProblem: ((String) -> Void)?
 
     public init(destination: String, format: AccessLogFormat) throws(SystemError) {
         self.destination = destination
+        health = LogWriteHealth("access log", destination: destination == "-" ? "(stdout)" : destination)
         renderer = AccessLogRenderer(format: format)
         usesResponseHeaders = format.usesResponseHeaders
         pending.reserveCapacity(Self.flushThreshold * 2)
@@ -53,10 +57,12 @@ public final class AccessLog: @unchecked Sendable {
         if pending.count >= Self.flushThreshold { flush() }
     }
 
-    /// Writes the buffered lines in one write(2).
+    /// Writes the buffered lines in one write(2). Lines a failing write (ENOSPC…) could not take
+    /// are dropped: serving goes on, and the failure is told once.
     public func flush() {
         guard !pending.isEmpty else { return }
         var offset = 0
+        var failure: Int32 = 0
         pending.withUnsafeBytes { bytes in
             while offset < bytes.count {
                 let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
@@ -65,10 +71,16 @@ public final class AccessLog: @unchecked Sendable {
                 } else if n < 0 && errno == EINTR {
                     continue
                 } else {
+                    failure = n < 0 ? errno : EIO
                     break
                 }
             }
+            if failure != 0 {
+                let lost = LogWriteHealth.lines(in: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+                if let message = health.failed(errno: failure, lines: lost) { onWriteProblem?(message) }
+            }
         }
+        if failure == 0, health.failing, let message = health.succeeded() { onWriteProblem?(message) }
         pending.removeAll(keepingCapacity: true)
     }
 

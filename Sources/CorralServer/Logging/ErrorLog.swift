@@ -37,6 +37,7 @@ public final class ErrorLog: @unchecked Sendable {
     public let destination: String
     public var level: Level
     private var fd: Int32 = 2
+    private var health: LogWriteHealth
     private var journal = JournalWriter()
     private let identifier: String
     /// Other threads log too (corral-wsgi's Python threads): the journal's iovecs and the file
@@ -52,6 +53,7 @@ public final class ErrorLog: @unchecked Sendable {
         self.destination = destination
         self.level = level
         self.identifier = identifier
+        health = LogWriteHealth("error log", destination: destination)
         try reopen()
     }
 
@@ -96,7 +98,7 @@ public final class ErrorLog: @unchecked Sendable {
         counts.count(level)
         guard level >= self.level else { return }
         let text = message()
-        let line = "[\(Self.timestamp())] [\(getpid())] [\(level.label)] \(text)\n"
+        let line = line(level, text)
         observer?(line)
         if destination == "journal" {
             sendToJournal(["MESSAGE=\(text)", "PRIORITY=\(level.rawValue)", "SYSLOG_IDENTIFIER=\(identifier)"])
@@ -125,12 +127,34 @@ public final class ErrorLog: @unchecked Sendable {
     private func write(_ bytes: [UInt8]) {
         pthread_mutex_lock(lock)
         defer { pthread_mutex_unlock(lock) }
+        let failure = Self.writeAll(bytes, to: fd)
+        guard fd != 2 else { return }   // stderr itself: nowhere else to say it
+        // A file that cannot be written (a full disk) is said once on stderr, which corrald (or
+        // systemd) keeps; its return is said in the file itself.
+        if failure != 0 {
+            let lost = bytes.withUnsafeBytes { LogWriteHealth.lines(in: $0) }
+            if let message = health.failed(errno: failure, lines: lost) {
+                _ = Self.writeAll(Array(line(.warning, message).utf8), to: 2)
+            }
+        } else if health.failing, let message = health.succeeded() {
+            _ = Self.writeAll(Array(line(.warning, message).utf8), to: fd)
+        }
+    }
+
+    /// 0, or the errno of the write that failed.
+    private static func writeAll(_ bytes: [UInt8], to fd: Int32) -> Int32 {
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n <= 0 { break }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return n < 0 ? errno : EIO }
             offset += n
         }
+        return 0
+    }
+
+    private func line(_ level: Level, _ text: String) -> String {
+        "[\(Self.timestamp())] [\(getpid())] [\(level.label)] \(text)\n"
     }
 
     public func debug(_ message: @autoclosure () -> String) { log(.debug, message()) }
