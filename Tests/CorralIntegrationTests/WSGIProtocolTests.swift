@@ -62,6 +62,30 @@ import Testing
         #expect(client.readResponse()?.status == 413)
     }
 
+    /// Over the limit is refused on what announces it, before the body is sent, and a body sent
+    /// in many small chunks is refused where it crosses the limit: nothing is buffered.
+    @Test func aBodyOverTheLimitIsRefusedWithoutBufferingIt() throws {
+        let worker = try WSGIApps.worker("probe:counter", ["--limit-request-body", "1048576"])
+        let announced = try RawClient(port: worker.port)
+        announced.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1073741824\r\n\r\n")
+        #expect(announced.readResponse()?.status == 413, "1 GiB announced, none of it sent")
+        let oneChunk = try RawClient(port: worker.port)
+        oneChunk.send("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n40000000\r\n")
+        #expect(oneChunk.readResponse()?.status == 413, "a 1 GiB chunk's size line alone")
+        let before = residentKiB(worker.pid)
+        let trickle = try RawClient(port: worker.port)
+        trickle.send("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+        let chunk = "1000\r\n" + String(repeating: "c", count: 4096) + "\r\n"
+        for _ in 0..<257 { trickle.send(chunk) }   // 1 MiB + 4 KiB
+        #expect(trickle.readResponse()?.status == 413)
+        let within = try RawClient(port: worker.port)
+        within.send("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in 0..<256 { within.send(chunk) }   // 1 MiB exactly
+        within.send("0\r\n\r\n")
+        #expect(within.readResponse()?.text == "1048576", "the limit itself is allowed")
+        #expect(residentKiB(worker.pid) - before < 1024, "grew by \(residentKiB(worker.pid) - before) KiB for a refused 1 MiB body")
+    }
+
     @Test func closeIsCalledOnEveryPath() throws {
         let closes = TemporaryDirectory()
         let log = closes.file("closes.log")

@@ -162,3 +162,14 @@ def at_exit(environ, start_response):
 def switching(environ, start_response):
     start_response('101 Switching Protocols', [('Upgrade', 'websocket'), ('Connection', 'Upgrade')])
     return [b'']
+
+def counter(environ, start_response):
+    """Reads the body in 64 KiB pieces and keeps none of it; answers how many bytes came."""
+    stream, total = environ['wsgi.input'], 0
+    while True:
+        piece = stream.read(65536)
+        if not piece:
+            break
+        total += len(piece)
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'%d' % total]
