@@ -30,6 +30,8 @@
 #    with strace, and where corral's CPU goes with perf.
 # 8. Chaos: ChaosTests for CHAOS_SECONDS (60) under wrk: workers killed every 200 ms, one stopped
 #    past its timeout, a reload a second, a broken deploy every tenth; every failure classified.
+#    Then SlowClientsTests for SLOW_SECONDS (30): 10,000 clients sending a byte a second beside
+#    a fast one, whose latencies are compared with and without them.
 # Prints a table of medians with the ratios corral/nginx and corral/meinheld, and writes it to
 # bench/results/latest.md. Every process started here is stopped on exit, however it ends.
 #
@@ -45,7 +47,7 @@
 #   BENCH_WSGI [1]: 0 leaves out step 5 (its own knobs: see bench/wsgi.py)
 #   BENCH_MIGRATION [1]: 0 leaves out step 6 (its own knobs: see bench/migration.py)
 #   BENCH_STATIC [1]: 0 leaves out step 7 (its own knobs: see bench/static.py)
-#   BENCH_CHAOS [1]: 0 leaves out step 8; CHAOS_SECONDS [60] sets its length
+#   BENCH_CHAOS [1]: 0 leaves out step 8; CHAOS_SECONDS [60] and SLOW_SECONDS [30] set its lengths
 #   BENCH_SERVERS  which servers step 1 runs ["corral nginx meinheld"]; leaving corral out (to
 #                  try the harness without a build) is announced and its ratios read n/a
 #   BENCH_RESULTS  where the markdown goes [bench/results/latest.md]
@@ -286,14 +288,17 @@ later_step BENCH_MIGRATION "migration benchmark" \
     env MIGRATION_RESULTS="$BENCH_RESULTS" ROUNDS="$ROUNDS" DURATION="$DURATION" CORRAL_HELLO="$CORRAL_HELLO" python3 "$here/migration.py"
 later_step BENCH_STATIC "static-file benchmark" \
     env STATIC_RESULTS="$BENCH_RESULTS" ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/static.py"
-# 8. Chaos: ChaosTests (the test build) for CHAOS_SECONDS with wrk beside its own clients.
-chaos_step() {
-    (cd "$top" && swift build --build-tests > "$raw/chaos-build.log" 2>&1) || { cat "$raw/chaos-build.log"; return 1; }
+# 8. Chaos and slow clients: ChaosTests (wrk beside its own clients) and SlowClientsTests, from
+#    the test build, for CHAOS_SECONDS and SLOW_SECONDS.
+robustness_step() {
+    (cd "$top" && swift build --build-tests > "$raw/robustness-build.log" 2>&1) || { cat "$raw/robustness-build.log"; return 1; }
     (cd "$top" && CORRAL_CHAOS_SECONDS="${CHAOS_SECONDS:-60}" CORRAL_CHAOS_WRK=1 CORRAL_CHAOS_REPORT="$raw/chaos.txt" \
-        swift test --skip-build --filter ChaosTests) || return 1
+        CORRAL_SLOW_SECONDS="${SLOW_SECONDS:-30}" CORRAL_SLOW_REPORT="$raw/slow.txt" \
+        swift test --skip-build --filter 'ChaosTests|SlowClientsTests') || return 1
     { echo; echo "### Chaos under load"; echo; echo "ChaosTests for ${CHAOS_SECONDS:-60} s (see README, Chaos):"; echo;
-      cat "$raw/chaos.txt"; } >> "$BENCH_RESULTS"
+      cat "$raw/chaos.txt"; echo; echo "### Slow clients"; echo; echo "SlowClientsTests for ${SLOW_SECONDS:-30} s:"; echo;
+      cat "$raw/slow.txt"; } >> "$BENCH_RESULTS"
 }
-later_step BENCH_CHAOS "chaos run" chaos_step
+later_step BENCH_CHAOS "chaos and slow-client runs" robustness_step
 [ "$status" = 0 ] || echo "bench: some measurements FAILED (see above); the table marks them" >&2
 exit "$status"
