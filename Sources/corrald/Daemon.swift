@@ -137,10 +137,12 @@ final class Daemon: @unchecked Sendable {
         started = true
         let command = configuration.workerCommand.joined(separator: " ")
         logger.info("corrald \(getpid()) listening at \(listening); \(configuration.workers) workers: \(command)")
+        checkMemoryBudget(configuration)
     }
 
     func run() -> Never {
         loop.spawn { [self] in perform(state.start(now: loop.now, generation: (handover?.generation ?? 0) + 1)) }
+        watchWorkerMemory()
         loop.run()
         exit(0)
     }
@@ -232,7 +234,7 @@ final class Daemon: @unchecked Sendable {
     }
 
     /// A log entry's fields for an event about one worker (journald: CORRAL_EVENT, CORRAL_WORKER_PID…).
-    private func event(_ name: String, _ worker: WorkerRecord, _ more: Logger.Metadata = [:]) -> Logger.Metadata {
+    func event(_ name: String, _ worker: WorkerRecord, _ more: Logger.Metadata = [:]) -> Logger.Metadata {
         var fields: Logger.Metadata = ["event": "\(name)", "worker_pid": "\(worker.pid)", "worker_slot": "\(worker.slot)",
                                        "generation": "\(worker.generation)"]
         fields.merge(more) { $1 }
@@ -272,6 +274,7 @@ final class Daemon: @unchecked Sendable {
             releaseUnused()
             return
         }
+        checkMemoryBudget(loaded.configuration)
         var settings = loaded.configuration.supervisorSettings
         settings.revision = latestRevision
         perform(state.reload(with: settings, now: loop.now))

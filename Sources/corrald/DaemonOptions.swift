@@ -64,6 +64,9 @@ struct DaemonOptions: ParsableCommand {
     @Option(name: .customLong("max-requests-jitter"), help: "Up to this many more, per worker (default 0).")
     var maxRequestsJitter: String?
 
+    @Option(name: .customLong("max-worker-rss"), help: "A worker whose resident memory passes this (MiB, or 512M, 2G) is recycled gracefully (default 0 = never).")
+    var maxWorkerRSS: String?
+
     @Option(name: .customLong("limit-request-line"), help: "Longest request line (default 4094).")
     var limitRequestLine: String?
 
@@ -169,6 +172,7 @@ struct DaemonOptions: ParsableCommand {
         add("worker_connections", workerConnections)
         add("max_requests", maxRequests)
         add("max_requests_jitter", maxRequestsJitter)
+        add("max_worker_rss", maxWorkerRSS)
         add("limit_request_line", limitRequestLine)
         add("limit_request_fields", limitRequestFields)
         add("limit_request_field_size", limitRequestFieldSize)

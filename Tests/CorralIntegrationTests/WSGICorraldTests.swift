@@ -41,6 +41,24 @@ import Testing
         #expect(result.responses > 0)
     }
 
+    /// max_worker_rss: a worker that grows past it is replaced, a new one first, the heavy one
+    /// draining, so not one request fails, however many workers (here one).
+    @Test func aWorkerPastMaxWorkerRSSIsRecycledWithoutAFailedRequest() throws {
+        try WSGIApps.requireVirtualenv()
+        let daemon = try CorraldProcess(config: config("probe:hog", workers: 1) + "\nmax_worker_rss = \"100M\"\n")
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        let heavy = try #require(daemon.workers.first)
+        let load = LoadClients(port: daemon.port, clients: 4)
+        for _ in 0..<5 { #expect(try request(port: daemon.port, "GET", "/grow")?.status == 200) }
+        #expect(eventually { daemon.log.contains("(pid \(heavy)) uses") && daemon.log.contains("over max_worker_rss 100 MiB; recycling it") },
+                "\(daemon.log)")
+        #expect(eventually { isGone(heavy) && daemon.workers.count == 1 }, "replaced: \(daemon.workers)")
+        let result = load.stop()
+        #expect(result.failures == 0, "\(result)")
+        #expect(try request(port: daemon.port, "GET", "/")?.text == "0 MB held\n", "the new worker starts light")
+        #expect(!daemon.log.contains("BACKOFF") && !daemon.log.contains("killed by signal"), "\(daemon.log)")
+    }
+
     @Test func aBrokenFirstGenerationShowsTheTracebackAndExits1() throws {
         try WSGIApps.requireVirtualenv()
         let daemon = try CorraldProcess(["--chdir", WSGIApps.directory, "--virtualenv", WSGIApps.virtualenv, "broken_import:app"])

@@ -93,6 +93,16 @@ import Testing
         #expect(try errors(commandLine: [("backlog", "lots")]).first == "command line: backlog: expected an integer from 1 to 65535, got the string \"lots\"")
     }
 
+    @Test func maxWorkerRSSTakesMiBOrASizeWithAUnit() throws {
+        #expect(try load("max_worker_rss = 512\n").configuration.maxWorkerRSS == 512)
+        #expect(try load("max_worker_rss = \"2G\"\n").configuration.maxWorkerRSS == 2048)
+        #expect(try load(commandLine: [("max_worker_rss", "300M")]).configuration.maxWorkerRSS == 300)
+        #expect(try load().configuration.maxWorkerRSS == 0, "off by default")
+        #expect(try load("max_worker_rss = 256\n").configuration.supervisorSettings.maxWorkerRSS == 256 << 20)
+        #expect(try errors("max_worker_rss = \"lots\"\n").first?.hasSuffix(":1: max_worker_rss: expected MiB as an integer, or a size such as \"512M\" or \"2G\", got the string \"lots\"") == true)
+        #expect(try errors("max_worker_rss = -1\n").count == 1)
+    }
+
     @Test func limitsGunicornAcceptsLoadAndTheirClampsAreWarnings() throws {
         let loaded = try load("workers = 1\nlimit_request_line = 9000\nlimit_request_fields = 40000\nlimit_request_field_size = 100000\n")
         #expect(loaded.configuration.limitRequestFieldSize == 100_000)

@@ -153,6 +153,25 @@ private struct Harness {
         #expect(h.state.tick(now: 10 * second) == [.signal(pid: 100, signal: SIGKILL)])
     }
 
+    /// max_worker_rss: a new worker takes the slot at once, the heavy one drains; it is asked once.
+    @Test func aWorkerOverMaxWorkerRSSIsRecycledBesideItsReplacement() {
+        var h = Harness(workers: 2)
+        h.state = SupervisorState(settings: { var s = SupervisorState.Settings(workers: 2); s.maxWorkerRSS = 100 << 20; return s }())
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        #expect(h.state.memoryMeasured(pid: 100, residentBytes: 90 << 20, now: 0).isEmpty)
+        let recycle = h.perform(h.state.memoryMeasured(pid: 100, residentBytes: 120 << 20, now: 0))
+        #expect(recycle == [.signal(pid: 100, signal: SIGTERM), .spawn(slot: 0, generation: 1)])
+        #expect(h.state.memoryMeasured(pid: 100, residentBytes: 130 << 20, now: 0).isEmpty, "asked once")
+        #expect(h.state.exited(pid: 100, description: "exited with status 0", cleanly: true, now: 0).isEmpty,
+                "its replacement is already there")
+        #expect(h.state.serving.map(\.slot) == [0, 1])
+        var off = Harness(workers: 1)
+        _ = off.start()
+        _ = off.readyAll(generation: 1)
+        #expect(off.state.memoryMeasured(pid: 100, residentBytes: 1 << 40, now: 0).isEmpty, "0 = never")
+    }
+
     @Test func reloadRetiresTheOldGenerationOnlyWhenTheNewOneIsReady() {
         var h = Harness(workers: 2)
         _ = h.start()

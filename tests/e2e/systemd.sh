@@ -210,6 +210,37 @@ check "and answer" hello
 touch "$work/stop-load"; wait "$load" || true
 read -r answered failed < "$work/load.txt"
 check "no failed request across the Flask reloads ($answered answered, ${failed:-?} failed)" test "${failed:-1}" = 0 -a "${answered:-0}" -gt 100
+
+# max_worker_rss under MemoryMax=: a worker that grows is recycled before the OOM killer comes.
+cp "$top/tests/wsgi/probe.py" "$flask/app/"
+inside systemctl set-property --runtime corral.service MemoryMax=400M
+memory_events() { inside cat "/sys/fs/cgroup/system.slice/corral.service/memory.events"; }
+oom_kills() { memory_events | awk '$1 == "oom_kill" { print $2 }'; }
+check "corral.service's cgroup has MemoryMax=400M" sh -c "nsenter -t $boot_pid -m -p cat /sys/fs/cgroup/system.slice/corral.service/memory.max | grep -qx 419430400"
+hog_config() {   # hog_config MAX_WORKER_RSS
+    flask_config probe:hog
+    printf 'max_worker_rss = "%s"\n' "$1" >> /etc/corral/corral.toml
+}
+hog_config 200M
+check "systemctl reload to a memory-hungry app succeeds" inside systemctl reload corral
+budget_warned() { inside journalctl -u corral -o cat | grep -q 'max_worker_rss 200 MiB × (2 workers + 1 replacing one) = 600 MiB is above this cgroup.s memory.max (400 MiB'; }
+check "max_worker_rss × (workers + 1) above MemoryMax= is warned about" eventually budget_warned
+hog_config 100M
+check "systemctl reload with max_worker_rss 100M succeeds" inside systemctl reload corral
+before_oom="$(oom_kills)"
+before="$(workers)"
+start_load
+grow() { for _ in $(seq 12); do curl -s -m 10 -o /dev/null http://127.0.0.1:8000/grow || return 1; done; }
+check "twelve requests that each keep 20 MB are answered" grow
+recycled() { inside journalctl -u corral -o cat | grep -q 'over max_worker_rss 100 MiB; recycling it'; }
+check "a worker past max_worker_rss is recycled (the journal says so)" eventually recycled
+a_worker_replaced() { [ -n "$(comm -23 <(echo "$before") <(workers))" ] && [ "$(workers | wc -l)" = 2 ]; }
+check "it was replaced, two workers serve" eventually a_worker_replaced
+touch "$work/stop-load"; wait "$load" || true
+read -r answered failed < "$work/load.txt"
+check "no failed request while it was recycled ($answered answered, ${failed:-?} failed)" test "${failed:-1}" = 0 -a "${answered:-0}" -gt 100
+check "and the kernel's OOM killer never came (oom_kill ${before_oom:-?} → $(oom_kills))" test "$(oom_kills)" = "${before_oom:-x}"
+inside systemctl set-property --runtime corral.service MemoryMax=infinity
 cp "$work/corral.toml" /etc/corral/corral.toml
 
 inside systemctl stop corral.service corral@shop.service corral.socket

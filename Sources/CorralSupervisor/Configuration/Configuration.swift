@@ -41,6 +41,9 @@ public struct Configuration: Equatable, Sendable {
     public var restartBackoff = 0.5
     public var restartBackoffMax = 30.0
     public var restartBackoffReset = 10.0
+    /// MiB; a worker whose resident memory passes it is recycled gracefully (uWSGI's
+    /// reload-on-rss). 0 = never.
+    public var maxWorkerRSS = 0
     // The WSGI application (corral-wsgi), with gunicorn's names.
     public var wsgiApp: String?
     public var chdir: String?
@@ -97,6 +100,7 @@ public struct Configuration: Equatable, Sendable {
                                                 gracefulTimeout: Self.nanoseconds(gracefulTimeout))
         settings.backoff = RestartBackoff(initial: Self.nanoseconds(restartBackoff), cap: Self.nanoseconds(restartBackoffMax),
                                           stableAfter: Self.nanoseconds(restartBackoffReset))
+        settings.maxWorkerRSS = Int64(maxWorkerRSS) << 20
         return settings
     }
 

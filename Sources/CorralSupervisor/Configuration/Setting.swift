@@ -97,6 +97,16 @@ struct Setting: Sendable {
         seconds("restart_backoff", \.restartBackoff),
         seconds("restart_backoff_max", \.restartBackoffMax),
         seconds("restart_backoff_reset", \.restartBackoffReset),
+        // MiB, as an integer or with systemd's suffixes: 512, "512M", "2G".
+        Setting(name: "max_worker_rss", apply: { config, value, fromText throws(SettingError) in
+            let mebibytes: Int? = switch value {
+            case .integer(let number) where number >= 0: number
+            case .text(let text): parseMebibytes(text)
+            default: nil
+            }
+            guard let mebibytes else { throw SettingError(expected: "MiB as an integer, or a size such as \"512M\" or \"2G\"", got: value) }
+            config.maxWorkerRSS = mebibytes
+        }, render: { $0.maxWorkerRSS }),
         optionalText("wsgi_app", \.wsgiApp, check: { app in
             guard let app, app.hasPrefix(":") || app.contains(" ") else { return nil }
             return "expected MODULE:VARIABLE, MODULE:factory(args) or MODULE, got \"\(app)\""
@@ -254,6 +264,21 @@ struct Setting: Sendable {
             else if text.hasPrefix("0") { Int(text, radix: 8) }
             else { Int(text) }
         return value.flatMap { (0...0o777).contains($0) ? $0 : nil }
+    }
+
+    /// "512", "512M", "2G", "1T" (binary units, as systemd's MemoryMax=) in MiB; nil otherwise.
+    static func parseMebibytes(_ text: String) -> Int? {
+        let trimmed = text.uppercased().hasSuffix("B") ? String(text.dropLast()) : text
+        let shift: Int
+        var digits = Substring(trimmed)
+        switch trimmed.last?.uppercased() {
+        case "M": (shift, digits) = (0, digits.dropLast())
+        case "G": (shift, digits) = (10, digits.dropLast())
+        case "T": (shift, digits) = (20, digits.dropLast())
+        default: shift = 0
+        }
+        guard let number = Int(digits), number >= 0, number <= Int.max >> (shift + 20) else { return nil }
+        return number << shift
     }
 }
 

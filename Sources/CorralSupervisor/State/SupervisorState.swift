@@ -16,6 +16,8 @@ public struct SupervisorState {
         /// From SIGABRT to SIGKILL for a hung worker.
         public var killDelay: Int64 = 1_000_000_000
         public var backoff = RestartBackoff()
+        /// `max_worker_rss` in bytes: a serving worker past it is recycled. 0 = never.
+        public var maxWorkerRSS: Int64 = 0
         /// Which loaded configuration these settings came from (corrald spawns each generation
         /// with its own configuration's command, environment and sockets).
         public var revision = 0
@@ -148,6 +150,16 @@ public struct SupervisorState {
 
     public mutating func ping(pid: Int32, now: Int64) {
         workers[pid]?.lastPing = now
+    }
+
+    /// A worker's resident memory, in bytes. A serving worker past `maxWorkerRSS` is recycled:
+    /// a new worker takes its slot at once while it drains (TERM), so the slot is never empty
+    /// and its requests in flight finish, before the kernel's OOM killer would kill it mid-request.
+    public mutating func memoryMeasured(pid: Int32, residentBytes: Int64, now: Int64) -> [Action] {
+        guard settings.maxWorkerRSS > 0, residentBytes > settings.maxWorkerRSS, !shuttingDown,
+              let worker = workers[pid], worker.state == .running, worker.generation == generation,
+              !stoppedSlots.contains(worker.slot) else { return [] }
+        return stop(pid, now: now) + [.spawn(slot: worker.slot, generation: generation)]
     }
 
     /// The worker said STOPPING=1 on its own (max_requests reached): a clean exit that follows

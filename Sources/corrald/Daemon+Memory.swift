@@ -1,0 +1,59 @@
+import CorralSupervisor
+import Glibc
+
+/// max_worker_rss: once a second, the serving workers' resident memory from /proc; a worker past
+/// the limit is recycled gracefully (SupervisorState.memoryMeasured) before the kernel's OOM
+/// killer, which a unit's MemoryMax= brings closer, would kill it mid-request.
+extension Daemon {
+    func watchWorkerMemory() {
+        loop.spawn { [self] in
+            while !state.shuttingDown {
+                await loop.sleep(for: .seconds(1))
+                let limit = state.settings.maxWorkerRSS
+                guard limit > 0 else { continue }
+                for worker in state.serving where worker.state == .running {
+                    guard let resident = Self.residentBytes(of: worker.pid) else { continue }
+                    let actions = state.memoryMeasured(pid: worker.pid, residentBytes: resident, now: loop.now)
+                    guard !actions.isEmpty else { continue }
+                    logger.warning("worker \(worker.slot) (pid \(worker.pid)) uses \(resident >> 20) MiB, over max_worker_rss \(limit >> 20) MiB; recycling it: a new worker takes its slot while it drains",
+                                   metadata: event("memory-recycle", worker, ["rss_bytes": "\(resident)"]))
+                    perform(actions)
+                }
+            }
+        }
+    }
+
+    /// Says so when the workers could all reach max_worker_rss (and one more boot beside a recycled
+    /// one) above the memory.max of corrald's cgroup (systemd's MemoryMax=): the OOM killer would
+    /// come first.
+    func checkMemoryBudget(_ configuration: Configuration) {
+        guard configuration.maxWorkerRSS > 0, let cgroupLimit = Self.cgroupMemoryMax() else { return }
+        let budget = (Int64(configuration.maxWorkerRSS) << 20) * Int64(configuration.workers + 1)
+        guard budget > cgroupLimit else { return }
+        logger.warning("max_worker_rss \(configuration.maxWorkerRSS) MiB × (\(configuration.workers) workers + 1 replacing one) = \(budget >> 20) MiB is above this cgroup's memory.max (\(cgroupLimit >> 20) MiB, systemd's MemoryMax=): the OOM killer may kill a worker before it is recycled")
+    }
+
+    /// Resident bytes of `pid`: the second field of /proc/PID/statm, in pages.
+    static func residentBytes(of pid: Int32) -> Int64? {
+        guard let words = readSmallFile("/proc/\(pid)/statm")?.split(separator: " "), words.count > 1,
+              let pages = Int64(words[1]) else { return nil }
+        return pages * Int64(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    /// memory.max of corrald's own cgroup (v2), or nil when there is none or it is "max".
+    static func cgroupMemoryMax() -> Int64? {
+        guard let membership = readSmallFile("/proc/self/cgroup")?.split(separator: "\n").first(where: { $0.hasPrefix("0::") })
+        else { return nil }
+        let path = "/sys/fs/cgroup" + membership.dropFirst(3) + "/memory.max"
+        return readSmallFile(path).flatMap { Int64($0.split(separator: "\n").first ?? "") }
+    }
+
+    private static func readSmallFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = read(fd, &buffer, buffer.count)
+        return n > 0 ? String(decoding: buffer[..<n], as: UTF8.self) : nil
+    }
+}
