@@ -40,12 +40,22 @@ extension Daemon {
         return pages * Int64(sysconf(Int32(_SC_PAGESIZE)))
     }
 
-    /// memory.max of corrald's own cgroup (v2), or nil when there is none or it is "max".
+    /// The memory limit of corrald's own cgroup: memory.max (cgroup v2) or memory.limit_in_bytes
+    /// (v1's memory hierarchy, where systemd puts MemoryMax=); nil when there is none.
     static func cgroupMemoryMax() -> Int64? {
-        guard let membership = readSmallFile("/proc/self/cgroup")?.split(separator: "\n").first(where: { $0.hasPrefix("0::") })
-        else { return nil }
-        let path = "/sys/fs/cgroup" + membership.dropFirst(3) + "/memory.max"
-        return readSmallFile(path).flatMap { Int64($0.split(separator: "\n").first ?? "") }
+        let memberships = readSmallFile("/proc/self/cgroup")?.split(separator: "\n") ?? []
+        var candidates: [String] = []
+        for membership in memberships {
+            let fields = membership.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { continue }
+            if fields[1] == "memory" { candidates.append("/sys/fs/cgroup/memory\(fields[2])/memory.limit_in_bytes") }
+            if fields[0] == "0" && fields[1].isEmpty { candidates.append("/sys/fs/cgroup\(fields[2])/memory.max") }
+        }
+        for path in candidates {
+            guard let text = readSmallFile(path), let limit = Int64(text.split(separator: "\n").first ?? "") else { continue }
+            return limit < 1 << 60 ? limit : nil   // v1 writes "unlimited" as a huge number
+        }
+        return nil
     }
 
     private static func readSmallFile(_ path: String) -> String? {

@@ -57,6 +57,26 @@ import Testing
         #expect(try RawClient.get(port: daemon.port, "/")?.status == 200)
     }
 
+    /// What TOMLGuard does not know (here a `}` inside an array, found by a mutation search) the
+    /// parse in a child process finds: refused with its line, and corrald lives on.
+    @Test func anyFileTheTOMLParserWouldDieOnIsRefusedWithItsLine() throws {
+        let directory = TemporaryDirectory()
+        let crashing = "workers = 1\nbind = [\"127.0.0.1:8000\", }unix:/run/a.sock\"]\ntimeout = 30.5\n"
+        directory.write("typo.toml", crashing)
+        let checked = shell("\(corrald) -c \(directory.file("typo.toml")) --check-config")
+        #expect(checked.status == 1, "\(checked.output)")
+        #expect(checked.output.contains("typo.toml:2: the TOML parser (toml++) crashes on this file (signal 6)"), "\(checked.output)")
+
+        directory.write("corral.toml", "workers = 1\n")
+        let daemon = try CorraldProcess(["-c", directory.file("corral.toml")])
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        directory.write("corral.toml", crashing)
+        daemon.signal(SIGHUP)
+        #expect(eventually { daemon.log.contains("corral.toml:2: the TOML parser (toml++) crashes") }, "\(daemon.log)")
+        #expect(daemon.isRunning, "corrald carries on")
+        #expect(try RawClient.get(port: daemon.port, "/")?.status == 200)
+    }
+
     @Test func theListenBacklogIsTheConfiguredOne() throws {
         let daemon = try CorraldProcess(config: "workers = 2\nbacklog = 77\n")
         #expect(daemon.waitUntilServing(workers: 2))

@@ -1,3 +1,4 @@
+import Glibc
 @testable import CorralSupervisor
 import Testing
 
@@ -18,5 +19,19 @@ import Testing
                      "when = 1979-05-27T07:32:00Z\nday = 1979-05-27\nlocal = 1979-05-27 07:32:00\n"] {
             #expect(TOMLGuard.lineToRefuse(in: text) == nil, "\(text)")
         }
+    }
+}
+
+/// What TOMLGuard does not list, a parse in a child process catches: the parser dies there.
+@Suite struct TOMLSandboxTests {
+    @Test func aParserThatDiesInTheChildIsSeenWithItsSignalAndLine() {
+        let text = "workers = 2\nbind = [\"127.0.0.1:8000\"]\nwhen = 1979-05-27T:32\ntimeout = 5\n"
+        #expect(TOMLSandbox.crashSignal(parsing: text) == SIGABRT)
+        #expect(TOMLSandbox.firstCrashingLine(in: text) == 3)
+    }
+
+    @Test func validAndInvalidTOMLAlikeLetTheChildReturn() {
+        #expect(TOMLSandbox.crashSignal(parsing: "workers = 2\n") == nil)
+        #expect(TOMLSandbox.crashSignal(parsing: "workers = \n") == nil, "a syntax error is reported, not a crash")
     }
 }

@@ -88,6 +88,10 @@ public struct ConfigurationLoader: Sendable {
             throw ConfigurationIssue("a date-time needs a time after its 'T' (1979-05-27T07:32:00), a table header a key ([name]); expected TOML such as `workers = 4`",
                                      at: .file(path: path, line: line))
         }
+        if let signal = TOMLSandbox.crashSignal(parsing: text) {
+            throw ConfigurationIssue("the TOML parser (toml++) crashes on this file (signal \(signal)) instead of reporting what is wrong; check the syntax of this line; expected TOML such as `workers = 4`",
+                                     at: .file(path: path, line: TOMLSandbox.firstCrashingLine(in: text)))
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

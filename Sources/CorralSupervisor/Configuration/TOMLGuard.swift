@@ -4,8 +4,7 @@ import CorralHTTP
 /// found by fuzzing (Tests/Fuzz/toml-configuration/crash-*), in release builds too: a bare
 /// date-time whose `T` is not followed by a digit (`1979-05-27T:32`), and a table header whose
 /// first character cannot start a key (`[|x]`). Such a file is refused here first, with its
-/// line, so a typo in the config is an error and never kills corrald (a reload reads the file in
-/// corrald's own process).
+/// line and what was expected; TOMLSandbox refuses any other input the parser dies on.
 enum TOMLGuard {
     /// The line (from 1) of the first construct the parser would abort on, if any. Strings and
     /// comments are skipped, and a table header is only looked for where one can be: at the start
