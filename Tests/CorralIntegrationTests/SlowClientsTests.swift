@@ -18,6 +18,7 @@ import Testing
         var keepAlive: [Double] = []
         var fresh: [Double] = []
         var failures = 0
+        var failureKinds: [String: Int] = [:]
 
         mutating func run(port: UInt16, for seconds: Double) throws {
             let connection = try RawClient(port: port)
@@ -25,16 +26,21 @@ import Testing
             while ProcessInfo.processInfo.systemUptime < end {
                 var start = ProcessInfo.processInfo.systemUptime
                 connection.send("GET / HTTP/1.1\r\nHost: fast\r\n\r\n")
-                if connection.readResponse()?.status == 200 {
+                let kept = connection.readResponse()?.status
+                if kept == 200 {
                     keepAlive.append((ProcessInfo.processInfo.systemUptime - start) * 1000)
                 } else {
                     failures += 1
+                    failureKinds["keep-alive: \(kept.map(String.init) ?? "no answer")", default: 0] += 1
                 }
                 start = ProcessInfo.processInfo.systemUptime
-                if (try? RawClient.get(port: port, "/"))??.status == 200 {
+                let status: Int?
+                do { status = try RawClient.get(port: port, "/")?.status } catch { status = -1 }
+                if status == 200 {
                     fresh.append((ProcessInfo.processInfo.systemUptime - start) * 1000)
                 } else {
                     failures += 1
+                    failureKinds["new connection: \(status.map(String.init) ?? "no answer")", default: 0] += 1
                 }
                 usleep(5_000)
             }
@@ -49,7 +55,7 @@ import Testing
             String(format: "keep-alive p50 %.2f ms p99 %.2f ms max %.1f ms, new connection p50 %.2f ms p99 %.2f ms max %.1f ms, %d requests, %d failed",
                    Self.percentile(keepAlive, 0.5), Self.percentile(keepAlive, 0.99), keepAlive.max() ?? .nan,
                    Self.percentile(fresh, 0.5), Self.percentile(fresh, 0.99), fresh.max() ?? .nan,
-                   keepAlive.count + fresh.count, failures)
+                   keepAlive.count + fresh.count, failures) + (failureKinds.isEmpty ? "" : " \(failureKinds)")
         }
     }
 
@@ -139,5 +145,23 @@ import Testing
         #expect((crowded.keepAlive.max() ?? .infinity) < 1000 && (crowded.fresh.max() ?? .infinity) < 1000, "\(figures)")
         if Self.seconds > 10 { #expect(crowd.reconnects > 0, "header_timeout closed the slow heads: \(figures)") }
         #expect(worker.log.contains("request head not complete in time"), "the 408s are logged")
+    }
+
+    /// More slow heads than worker_connections: once the slots are full, the longest slow head
+    /// (over a second) gives its slot to each new connection. New connections queue behind the
+    /// slow ones waiting in the backlog (it is first come, first accepted), so the fast client's
+    /// wait is about a second per full round of slots, not the slow heads' 10 s timeout.
+    @Test func slowHeadsBeyondWorkerConnectionsGiveWayToNewConnections() throws {
+        let worker = try WorkerProcess(arguments: ["--worker-connections", "200", "--header-timeout", "10", "--keep-alive", "75"])
+        let crowd = try SlowCrowd(port: worker.port, clients: 400)
+        usleep(1_500_000)   // the first 200 have been sending their heads for over a second
+        var crowded = FastClient()
+        try crowded.run(port: worker.port, for: 5)
+        crowd.stop()
+        print("400 slow clients, worker_connections 200: fast client \(crowded.summary)")
+        #expect(crowded.failures == 0, "\(crowded.summary)")
+        #expect(crowded.fresh.count > 20, "\(crowded.summary)")
+        #expect((crowded.fresh.max() ?? .infinity) < 5000, "new connections wait for slow heads to give way, not for their timeout: \(crowded.summary)")
+        #expect(worker.log.contains("worker_connections (200) reached:") && worker.log.contains("closed with 408 to take new ones"), "\(worker.log.suffix(2000))")
     }
 }

@@ -45,6 +45,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     var status: UInt16 = 0
     var bodyBytesSent = 0
     var startedAt: Int64 = 0
+    /// When the first byte of the request head being read arrived.
+    var headStartedAt: Int64 = 0
     var responseHeaders = HTTPFields()
     /// How the streamed body in progress is framed, and whether the connection closes after it.
     var streamFraming = ResponseHead.Framing.none
@@ -153,6 +155,17 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         waiter.resume(returning: .timedOut)
     }
 
+    /// At worker_connections, a connection whose head has been arriving for at least `slowHead`
+    /// (slowloris) is answered 408 and closed to give its slot to a new connection, as its head
+    /// timeout would later. True when it was told to go; it closes when its coroutine next runs.
+    func yieldSlotIfSlow(now: Int64, slowHead: Int64) -> Bool {
+        guard state.phase == .readingHead, now - headStartedAt >= slowHead, !proxyHeaderPending,
+              let waiter, waitingFor == EventLoop.readable else { return false }
+        self.waiter = nil
+        waiter.resume(returning: .timedOut)
+        return true
+    }
+
     /// The worker drains: the request in hand, or the next one an idle connection receives
     /// before its keep-alive time runs out, is answered with `Connection: close`.
     func drain() {
@@ -211,6 +224,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
             if filled > 0 {
                 if !headStarted {
                     headStarted = true
+                    headStartedAt = server.loop.now
                     state.bytesArrived()
                     waitUntil = server.loop.now + server.configuration.headerTimeout
                 }

@@ -15,6 +15,8 @@ public final class HTTPServer: @unchecked Sendable {
     let pool: BufferPool
     private var listeners: [Listener] = []
     private var connections: Connection?
+    /// The end of the `connections` list: the longest open.
+    private var oldestConnection: Connection?
     /// Closed connections kept for reuse. They are made 64 at a time so that they sit together
     /// in memory, apart from the short-lived coroutine frames: otherwise freed frames leave holes
     /// between live connections that the allocator can never give back (RSS stays high).
@@ -110,6 +112,9 @@ public final class HTTPServer: @unchecked Sendable {
         for _ in 0..<64 {
             guard openConnections < configuration.workerConnections else {
                 pauseAccepting()
+                // A slow head gives way (it closes at once, and accepting resumes with its slot);
+                // with none slow yet, new connections wait in the backlog and we look again soon.
+                if !takeSlotFromSlowHead() { retryAccepting(after: .milliseconds(250)) }
                 return
             }
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -122,10 +127,7 @@ public final class HTTPServer: @unchecked Sendable {
                         log.error("accept: out of file descriptors (\(errno == EMFILE ? "RLIMIT_NOFILE" : "the system's limit") reached, \(openConnections) connections open); new connections wait in the backlog")
                     }
                     pauseAccepting()
-                    loop.spawn { [self] in
-                        await loop.sleep(for: .milliseconds(100))
-                        resumeAccepting()
-                    }
+                    retryAccepting(after: .milliseconds(100))
                 }
                 return
             }
@@ -151,9 +153,48 @@ public final class HTTPServer: @unchecked Sendable {
             connection.next = connections
             connections?.previous = connection
             connections = connection
+            if oldestConnection == nil { oldestConnection = connection }
             openConnections += 1
             loop.spawn { await connection.run() }
         }
+    }
+
+    /// A head that has taken this long when the connections run out is taken for slowloris.
+    static let slowHead: Int64 = 1_000_000_000
+    private var slowHeadsClosed = 0
+    private var slowHeadsReportedAt = Int64.min / 2
+
+    private var acceptRetryScheduled = false
+
+    /// Accepting again after `delay`, once however often asked while it waits.
+    private func retryAccepting(after delay: Duration) {
+        guard !acceptRetryScheduled else { return }
+        acceptRetryScheduled = true
+        loop.spawn { [self] in
+            await loop.sleep(for: delay)
+            acceptRetryScheduled = false
+            if acceptPaused { resumeAccepting() }
+        }
+    }
+
+    /// At worker_connections with connections waiting: the longest-open connection still sending
+    /// its head after `slowHead` is closed with 408 (among the 64 longest open), so 10,000
+    /// clients trickling heads cannot keep new ones out for their whole header_timeout. False
+    /// when none is slow enough.
+    private func takeSlotFromSlowHead() -> Bool {
+        var candidate = oldestConnection
+        for _ in 0..<64 {
+            guard let connection = candidate else { break }
+            candidate = connection.previous
+            guard connection.yieldSlotIfSlow(now: loop.now, slowHead: Self.slowHead) else { continue }
+            slowHeadsClosed += 1
+            if loop.now - slowHeadsReportedAt >= 1_000_000_000 {
+                log.warning("worker_connections (\(configuration.workerConnections)) reached: \(slowHeadsClosed) connection(s) whose request head took over a second closed with 408 to take new ones")
+                (slowHeadsReportedAt, slowHeadsClosed) = (loop.now, 0)
+            }
+            return true
+        }
+        return false
     }
 
     private func takeConnection() -> Connection {
@@ -168,6 +209,7 @@ public final class HTTPServer: @unchecked Sendable {
         loop.unregister(connection.fd)
         close(connection.fd)
         if connections === connection { connections = connection.next }
+        if oldestConnection === connection { oldestConnection = connection.previous }
         connection.previous?.next = connection.next
         connection.next?.previous = connection.previous
         connection.previous = nil
