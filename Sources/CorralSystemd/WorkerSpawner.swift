@@ -40,12 +40,12 @@ public struct WorkerSpawner: Sendable {
         var pid: pid_t = 0
         // ETXTBSY: the executable is still open for writing somewhere (a deploy that has just
         // written it, or a process forked while it was written): it passes within milliseconds.
-        for _ in 0..<Self.busyRetries {
+        for attempt in 1...Self.busyRetries {
             pid = fds.withUnsafeBufferPointer { fdPointer in
                 corral_spawn(executable, argv, envp, fdPointer.baseAddress, Int32(fds.count), stdout, stderr,
                              Int32(umask), uid.map { Int32(bitPattern: $0) } ?? -1, gid.map { Int32(bitPattern: $0) } ?? -1)
             }
-            if pid != -ETXTBSY { break }
+            if pid != -ETXTBSY || attempt == Self.busyRetries { break }
             usleep(10_000)
         }
         guard pid > 0 else { throw SystemError("spawn \(executable)", errno: -pid) }

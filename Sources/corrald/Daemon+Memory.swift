@@ -15,7 +15,9 @@ extension Daemon {
                     guard let resident = Self.residentBytes(of: worker.pid) else { continue }
                     let actions = state.memoryMeasured(pid: worker.pid, residentBytes: resident, now: loop.now)
                     guard !actions.isEmpty else { continue }
-                    logger.warning("worker \(worker.slot) (pid \(worker.pid)) uses \(resident >> 20) MiB, over max_worker_rss \(limit >> 20) MiB; recycling it: a new worker takes its slot while it drains",
+                    let up = (loop.now - (worker.readyAt ?? loop.now)) / 1_000_000_000
+                    let soon = up < 10 ? " (only \(up) s after it booted: is max_worker_rss below what a worker needs?)" : ""
+                    logger.warning("worker \(worker.slot) (pid \(worker.pid)) uses \(resident >> 20) MiB, over max_worker_rss \(limit >> 20) MiB; recycling it: a new worker boots in its slot, then it drains\(soon)",
                                    metadata: event("memory-recycle", worker, ["rss_bytes": "\(resident)"]))
                     perform(actions)
                 }
@@ -28,8 +30,8 @@ extension Daemon {
     /// come first.
     func checkMemoryBudget(_ configuration: Configuration) {
         guard configuration.maxWorkerRSS > 0, let cgroupLimit = Self.cgroupMemoryMax() else { return }
-        let budget = (Int64(configuration.maxWorkerRSS) << 20) * Int64(configuration.workers + 1)
-        guard budget > cgroupLimit else { return }
+        let (budget, overflow) = (Int64(configuration.maxWorkerRSS) << 20).multipliedReportingOverflow(by: Int64(configuration.workers + 1))
+        guard overflow || budget > cgroupLimit else { return }
         logger.warning("max_worker_rss \(configuration.maxWorkerRSS) MiB × (\(configuration.workers) workers + 1 replacing one) = \(budget >> 20) MiB is above this cgroup's memory.max (\(cgroupLimit >> 20) MiB, systemd's MemoryMax=): the OOM killer may kill a worker before it is recycled")
     }
 

@@ -3,8 +3,8 @@ import Testing
 
 /// Chaos under keep-alive load: a worker killed with SIGKILL every 200 ms, one stopped with
 /// SIGSTOP for longer than `timeout`, a reload every second and a broken deploy every tenth. The
-/// only requests allowed to fail are those in flight on a worker that was killed; none that a
-/// worker had not yet accepted. Afterwards corrald holds the descriptors it held before, has no
+/// only requests allowed to fail are those in flight on a worker that was killed while they
+/// were; none that a worker had not yet accepted. Afterwards corrald holds the descriptors it held before, has no
 /// zombie, and has not grown. `make test` runs it for 12 s; `make bench` for 60 s
 /// (CORRAL_CHAOS_SECONDS) with wrk beside the classifying clients (CORRAL_CHAOS_WRK=1: wrk
 /// cannot tell which of its errors were in flight on a killed worker, so its counts are only
@@ -35,6 +35,14 @@ import Testing
         var brokenReloads = 0
 
         var killed: Set<pid_t> { Set(kills.map(\.pid)).union(stopped == 0 ? [] : [stopped]) }
+
+        /// Whether the chaos killed `pid` between `from` and `to` (the stopped one: when it was
+        /// seen gone, polled every 20 ms).
+        func killed(_ pid: pid_t, between from: TimeInterval, and to: TimeInterval) -> Bool {
+            if kills.contains(where: { $0.pid == pid && $0.at >= from && $0.at <= to + 0.005 }) { return true }
+            guard pid == stopped, let gone = stoppedGoneAt else { return false }
+            return gone >= from && gone - 0.05 <= to
+        }
 
         /// Whether a worker this chaos killed died between `from` and `to`.
         func deathBetween(_ from: TimeInterval, _ to: TimeInterval) -> Bool {
@@ -113,7 +121,9 @@ import Testing
         var unexplained: [LoadClients.Failure] = []
         for failure in result.failed {
             if let earlier = failure.earlierOnConnection, let pid = served[earlier] {
-                if chaos.killed.contains(pid) { onKilledWorker += 1 } else { unexplained.append(failure) }
+                // Killed after it answered the request before (sent just before this one, or a
+                // keep-alive wait earlier) and before this one failed.
+                if chaos.killed(pid, between: failure.sentAt - 0.5, and: failure.failedAt) { onKilledWorker += 1 } else { unexplained.append(failure) }
             } else if failure.request != nil && chaos.deathBetween(failure.sentAt, failure.failedAt) {
                 // The connection's first request, or one whose earlier answer a killed worker never
                 // logged: which worker had it is not known, but one of the killed died meanwhile.

@@ -150,7 +150,7 @@ import Testing
         #expect(daemon.waitUntilServing(workers: 1))
         let socket = daemon.directory.file("corrald.sock")
         func send(_ bytes: [UInt8]) -> String {
-            let fd = Foundation.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = Foundation.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             defer { close(fd) }
             var address = sockaddr_un()
             address.sun_family = sa_family_t(AF_UNIX)

@@ -89,7 +89,7 @@ import Testing
     @Test func reusePortLetsAnotherListenerShareThePort() throws {
         /// Whether a SO_REUSEPORT socket of ours can bind the port too.
         func canShare(_ port: UInt16) -> Bool {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             defer { close(fd) }
             var on: Int32 = 1
             setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size))

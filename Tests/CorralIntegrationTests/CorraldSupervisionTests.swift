@@ -154,7 +154,7 @@ import Testing
 
     @Test func aStartThatFailsLeavesNoPidfile() throws {
         let taken = freePort()
-        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(holder) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

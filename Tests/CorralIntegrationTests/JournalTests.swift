@@ -101,7 +101,7 @@ final class Journald {
 
     /// Whether a journald listens on its socket (a stale socket file refuses the connection).
     private func isAnswering() -> Bool {
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)

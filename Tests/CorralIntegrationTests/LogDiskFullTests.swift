@@ -31,13 +31,14 @@ import Testing
         #expect(eventually { ((try? String(contentsOfFile: real, encoding: .utf8)) ?? "").contains("/after") })
     }
 
-    @Test func aFullErrorLogIsSaidOnceOnStderr() throws {
+    @Test func aFullErrorLogIsSaidOnceOnStderrAndItsReturnInTheFile() throws {
         let directory = TemporaryDirectory()
-        let link = directory.file("error.log")
+        let link = directory.file("error.log"), real = directory.file("real.log")
         #expect(symlink("/dev/full", link) == 0)
         let daemon = try CorraldProcess(["-w", "2", "--log-level", "debug", "--error-logfile", link])
         #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
-        // Each refused request is a debug line from a worker, relayed into the full error log.
+        // corrald's own start already wrote to the full log; each refused request adds a debug
+        // line from a worker, relayed into it.
         for _ in 0..<20 {
             let client = try RawClient(port: daemon.port)
             client.send("GET / HTTP/1.1\r\n\r\n")
@@ -46,5 +47,16 @@ import Testing
         #expect(try RawClient.get(port: daemon.port, "/")?.status == 200, "serving goes on")
         let said = daemon.log.components(separatedBy: "error log \(link): No space left on device").count - 1
         #expect(said == 1, "said once, on stderr: \(daemon.log)")
+
+        // Space again: USR1 reopens the log (now a file); the next line brings the notice.
+        #expect(unlink(link) == 0 && symlink(real, link) == 0)
+        daemon.signal(SIGUSR1)
+        #expect(eventually {
+            if let client = try? RawClient(port: daemon.port) {   // a refused request: a debug line
+                client.send("GET / HTTP/1.1\r\n\r\n")
+                _ = client.readResponse()
+            }
+            return ((try? String(contentsOfFile: real, encoding: .utf8)) ?? "").contains("is written again;")
+        }, "\((try? String(contentsOfFile: real, encoding: .utf8)) ?? "")")
     }
 }

@@ -88,7 +88,7 @@ import Testing
     }
 
     @Test func statsdGetsGunicornsMetricsBatchedFromTheWorkersAndTheWorkerGaugeFromCorrald() throws {
-        let receiver = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        let receiver = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(receiver) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

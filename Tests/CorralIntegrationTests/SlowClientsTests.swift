@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Slowloris: 10,000 clients that send their request head one byte a second (reconnecting when
-/// header_timeout closes them with 408) beside one fast client. The fast client is served all
+/// a 5 s header_timeout closes them with 408) beside one fast client. The fast client is served all
 /// along, on its keep-alive connection and on new ones. The latencies with and without the slow
 /// crowd are printed (and go to CORRAL_SLOW_REPORT); `make bench` runs this for 30 s
 /// (CORRAL_SLOW_SECONDS) and reports their ratio. The test itself bounds only the worst case,
@@ -77,7 +77,7 @@ import Testing
         }
 
         private func connect() throws -> Int32 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -124,7 +124,7 @@ import Testing
         setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         #expect(limit.rlim_cur > rlim_t(Self.slowClients + 100), "RLIMIT_NOFILE \(limit.rlim_cur) holds the slow clients")
 
-        let worker = try WorkerProcess(arguments: ["--worker-connections", "\(Self.slowClients + 1000)", "--header-timeout", "10"])
+        let worker = try WorkerProcess(arguments: ["--worker-connections", "\(Self.slowClients + 1000)", "--header-timeout", "5"])
         var alone = FastClient()
         try alone.run(port: worker.port, for: 3)
         let restBefore = residentKiB(worker.pid)
@@ -141,10 +141,13 @@ import Testing
         if let report = Self.environment["CORRAL_SLOW_REPORT"] { try? (figures + "\n").write(toFile: report, atomically: true, encoding: .utf8) }
         #expect(crowded.failures == 0 && alone.failures == 0, "\(figures)")
         #expect(crowded.keepAlive.count > 100 && crowded.fresh.count > 100, "\(figures)")
-        // Starvation would be seconds (a head timeout, a full accept queue); this is far above it.
-        #expect((crowded.keepAlive.max() ?? .infinity) < 1000 && (crowded.fresh.max() ?? .infinity) < 1000, "\(figures)")
-        if Self.seconds > 10 { #expect(crowd.reconnects > 0, "header_timeout closed the slow heads: \(figures)") }
-        #expect(worker.log.contains("request head not complete in time"), "the 408s are logged")
+        // Starvation would be the 5 s head timeout or more; this is far below it, and far above
+        // the worst seen (0.3 s, when 10,000 heads time out in one turn).
+        #expect((crowded.keepAlive.max() ?? .infinity) < 2000 && (crowded.fresh.max() ?? .infinity) < 2000, "\(figures)")
+        if Self.seconds >= 9 {
+            #expect(crowd.reconnects > 0, "header_timeout closed the slow heads: \(figures)")
+            #expect(worker.log.contains("request head not complete in time"), "the 408s are logged")
+        }
     }
 
     /// More slow heads than worker_connections: once the slots are full, the longest slow head

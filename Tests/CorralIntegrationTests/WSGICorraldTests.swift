@@ -45,7 +45,7 @@ import Testing
     /// draining, so not one request fails, however many workers (here one).
     @Test func aWorkerPastMaxWorkerRSSIsRecycledWithoutAFailedRequest() throws {
         try WSGIApps.requireVirtualenv()
-        let daemon = try CorraldProcess(config: config("probe:hog", workers: 1) + "\nmax_worker_rss = \"100M\"\n")
+        let daemon = try CorraldProcess(config: config("hog:app", workers: 1) + "\nmax_worker_rss = \"100M\"\n")
         #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
         let heavy = try #require(daemon.workers.first)
         let load = LoadClients(port: daemon.port, clients: 4)

@@ -36,9 +36,9 @@ import Testing
     @Test func anExecutableStillOpenForWritingIsWaitedFor() throws {
         let dir = TemporaryDirectory()
         let path = script("worker.sh", in: dir, "#!/bin/sh\nexit 7\n")
-        let writer = open(path, O_WRONLY)
+        let writer = open(path, O_WRONLY | O_CLOEXEC)   // no process other suites exec keeps it
         #expect(writer >= 0)
-        Thread.detachNewThread { usleep(30_000); close(writer) }
+        Thread.detachNewThread { usleep(20_000); close(writer) }
         let pid = try WorkerSpawner(executable: path).spawn(sockets: [])
         var status: Int32 = 0
         #expect(waitpid(pid, &status, 0) == pid)

@@ -153,23 +153,41 @@ private struct Harness {
         #expect(h.state.tick(now: 10 * second) == [.signal(pid: 100, signal: SIGKILL)])
     }
 
-    /// max_worker_rss: a new worker takes the slot at once, the heavy one drains; it is asked once.
-    @Test func aWorkerOverMaxWorkerRSSIsRecycledBesideItsReplacement() {
+    /// max_worker_rss: a replacement boots in the slot while the heavy worker serves on; the heavy
+    /// one drains once the replacement is ready. One at a time, and never right after boot.
+    @Test func aWorkerOverMaxWorkerRSSIsReplacedThenDrained() {
         var h = Harness(workers: 2)
         h.state = SupervisorState(settings: { var s = SupervisorState.Settings(workers: 2); s.maxWorkerRSS = 100 << 20; return s }())
         _ = h.start()
         _ = h.readyAll(generation: 1)
-        #expect(h.state.memoryMeasured(pid: 100, residentBytes: 90 << 20, now: 0).isEmpty)
-        let recycle = h.perform(h.state.memoryMeasured(pid: 100, residentBytes: 120 << 20, now: 0))
-        #expect(recycle == [.signal(pid: 100, signal: SIGTERM), .spawn(slot: 0, generation: 1)])
-        #expect(h.state.memoryMeasured(pid: 100, residentBytes: 130 << 20, now: 0).isEmpty, "asked once")
-        #expect(h.state.exited(pid: 100, description: "exited with status 0", cleanly: true, now: 0).isEmpty,
+        #expect(h.state.memoryMeasured(pid: 100, residentBytes: 120 << 20, now: second).isEmpty, "not in its first 2 s")
+        h.now = 3 * second
+        #expect(h.state.memoryMeasured(pid: 100, residentBytes: 90 << 20, now: h.now).isEmpty)
+        #expect(h.perform(h.state.memoryMeasured(pid: 100, residentBytes: 120 << 20, now: h.now)) == [.spawn(slot: 0, generation: 1)])
+        #expect(h.state.memoryMeasured(pid: 101, residentBytes: 150 << 20, now: h.now).isEmpty, "one recycle at a time")
+        #expect(h.state.workers[100]?.state == .running, "it serves until its replacement is ready")
+        #expect(h.state.ready(pid: 102, now: h.now) == [.signal(pid: 100, signal: SIGTERM)])
+        #expect(h.state.exited(pid: 100, description: "exited with status 0", cleanly: true, now: h.now).isEmpty,
                 "its replacement is already there")
         #expect(h.state.serving.map(\.slot) == [0, 1])
+        #expect(h.perform(h.state.memoryMeasured(pid: 101, residentBytes: 150 << 20, now: h.now)) == [.spawn(slot: 1, generation: 1)])
         var off = Harness(workers: 1)
         _ = off.start()
         _ = off.readyAll(generation: 1)
-        #expect(off.state.memoryMeasured(pid: 100, residentBytes: 1 << 40, now: 0).isEmpty, "0 = never")
+        #expect(off.state.memoryMeasured(pid: 100, residentBytes: 1 << 40, now: 9 * second).isEmpty, "0 = never")
+    }
+
+    /// The heavy worker dies before its replacement is ready: its slot is not filled twice.
+    @Test func aRecycledWorkerThatDiesFirstLeavesOneWorkerInItsSlot() {
+        var h = Harness(workers: 1)
+        h.state = SupervisorState(settings: { var s = SupervisorState.Settings(workers: 1); s.maxWorkerRSS = 100 << 20; return s }())
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        h.now = 3 * second
+        _ = h.perform(h.state.memoryMeasured(pid: 100, residentBytes: 120 << 20, now: h.now))
+        #expect(h.state.exited(pid: 100, description: "was killed by signal 9", killedFromOutside: true, now: h.now).isEmpty)
+        _ = h.readyAll(generation: 1)
+        #expect(h.state.serving.map(\.pid) == [101])
     }
 
     @Test func reloadRetiresTheOldGenerationOnlyWhenTheNewOneIsReady() {
@@ -209,6 +227,48 @@ private struct Harness {
                 == [.spawn(slot: 0, generation: 2)])
         let finish = h.readyAll(generation: 2)
         #expect(finish.contains(.reloadFinished(.succeeded(generation: 2, workers: 2))), "\(finish)")
+    }
+
+    /// Booted again a few times, not for ever: an OOM kill at every boot fails the reload.
+    @Test func aNewWorkerKilledAtEveryBootFailsTheReload() {
+        var h = Harness(workers: 1)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        _ = h.perform(h.state.reload(with: .init(workers: 1), now: h.now))
+        for _ in 0..<SupervisorState.rebootsInAReload {
+            let pid = h.pids(generation: 2).last!
+            #expect(h.perform(h.state.exited(pid: pid, description: "was killed by signal 9", killedFromOutside: true, now: h.now))
+                    == [.spawn(slot: 0, generation: 2)])
+        }
+        let last = h.state.exited(pid: h.pids(generation: 2).last!, description: "was killed by signal 9", killedFromOutside: true, now: h.now)
+        #expect(last.contains { if case .reloadFinished(.failed) = $0 { true } else { false } }, "\(last)")
+        #expect(h.state.generation == 1)
+    }
+
+    /// A worker a failed reload stopped exits during the next reload, which has its number:
+    /// that exit is not the new reload's failure.
+    @Test func aStoppedWorkerOfAFailedReloadDoesNotFailTheNextOne() {
+        var h = Harness(workers: 2)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        _ = h.perform(h.state.reload(with: .init(workers: 2), now: h.now))
+        _ = h.state.exited(pid: 102, description: "exited with status 3", now: h.now)   // 103 gets TERM
+        _ = h.perform(h.state.reload(with: .init(workers: 2), now: h.now))
+        #expect(h.state.exited(pid: 103, description: "was killed by signal 15", now: h.now).isEmpty)
+        let finish = h.perform(h.state.ready(pid: 104, now: h.now)) + h.perform(h.state.ready(pid: 105, now: h.now))
+        #expect(finish.contains(.reloadFinished(.succeeded(generation: 2, workers: 2))), "\(finish)")
+    }
+
+    /// Siblings that time out at boot together: the reload fails once, and the others are not
+    /// SIGKILLed after a failed reload already stopped them.
+    @Test func siblingsTimingOutTogetherFailTheReloadOnce() {
+        var h = Harness(workers: 2)
+        _ = h.start()
+        _ = h.readyAll(generation: 1)
+        _ = h.perform(h.state.reload(with: .init(workers: 2, bootTimeout: 5 * second), now: 0))
+        let actions = h.state.tick(now: 6 * second)
+        #expect(actions.filter { if case .reloadFinished = $0 { true } else { false } }.count == 1, "\(actions)")
+        #expect(actions.contains(.signal(pid: 102, signal: SIGKILL)) && actions.contains(.signal(pid: 103, signal: SIGTERM)), "\(actions)")
     }
 
     @Test func aReloadThatNeverGetsReadyTimesOut() {

@@ -212,14 +212,7 @@ read -r answered failed < "$work/load.txt"
 check "no failed request across the Flask reloads ($answered answered, ${failed:-?} failed)" test "${failed:-1}" = 0 -a "${answered:-0}" -gt 100
 
 # max_worker_rss under MemoryMax=: a worker that grows is recycled before the OOM killer comes.
-cat > "$flask/app/hog.py" <<'HOG'
-hoard = []
-def app(environ, start_response):
-    if environ['PATH_INFO'] == '/grow':
-        hoard.append(b'x' * (20 << 20))   # 20 MB more, written, so resident
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [b'%d MB held\n' % (20 * len(hoard))]
-HOG
+cp "$top/tests/wsgi/hog.py" "$flask/app/"
 hog_config() {   # hog_config MAX_WORKER_RSS
     printf 'wsgi_app = "hog:app"\nchdir = "%s/app"\nvirtualenv = "%s/venv"\nworkers = 2\nthreads = 4\nboot_timeout = 20\nmax_worker_rss = "%s"\n' \
         "$flask" "$flask" "$1" > /etc/corral/corral.toml

@@ -173,12 +173,3 @@ def counter(environ, start_response):
         total += len(piece)
     start_response('200 OK', [('Content-Type', 'text/plain')])
     return [b'%d' % total]
-
-hoard = []
-
-def hog(environ, start_response):
-    """/grow keeps 20 MB more (written, so resident); anything else answers at once."""
-    if environ['PATH_INFO'] == '/grow':
-        hoard.append(b'x' * (20 << 20))
-    start_response('200 OK', [('Content-Type', 'text/plain')])
-    return [b'%d MB held\n' % (20 * len(hoard))]

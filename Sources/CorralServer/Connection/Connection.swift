@@ -47,6 +47,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     var startedAt: Int64 = 0
     /// When the first byte of the request head being read arrived.
     var headStartedAt: Int64 = 0
+    /// Closed to give its slot to a new connection (the server says so, once a second).
+    var yieldedSlot = false
     var responseHeaders = HTTPFields()
     /// How the streamed body in progress is framed, and whether the connection closes after it.
     var streamFraming = ResponseHead.Framing.none
@@ -85,6 +87,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         state = ConnectionState()
         parser.reset()
         filled = 0
+        yieldedSlot = false
         headLength = 0
         bodyCursor = 0
         body = .none
@@ -159,8 +162,9 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     /// (slowloris) is answered 408 and closed to give its slot to a new connection, as its head
     /// timeout would later. True when it was told to go; it closes when its coroutine next runs.
     func yieldSlotIfSlow(now: Int64, slowHead: Int64) -> Bool {
-        guard state.phase == .readingHead, now - headStartedAt >= slowHead, !proxyHeaderPending,
+        guard state.phase == .readingHead, filled > 0, now - headStartedAt >= slowHead, !proxyHeaderPending,
               let waiter, waitingFor == EventLoop.readable else { return false }
+        yieldedSlot = true
         self.waiter = nil
         waiter.resume(returning: .timedOut)
         return true
@@ -256,7 +260,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
                 if filled == 0 && server.loop.now < deadline { return .park(until: deadline) }
                 if proxyHeaderPending && filled > 0 { return .close }  // half a PROXY header: no HTTP answer
                 if state.timeoutAction() == .respond408AndClose {
-                    server.log.info("closing \(String(decoding: remoteAddress, as: UTF8.self)): request head not complete in time")
+                    if !yieldedSlot { server.log.info("closing \(String(decoding: remoteAddress, as: UTF8.self)): request head not complete in time") }
                     await refuse(HTTPError(408, "request head timeout"))
                 }
                 return .close

@@ -112,9 +112,10 @@ public final class HTTPServer: @unchecked Sendable {
         for _ in 0..<64 {
             guard openConnections < configuration.workerConnections else {
                 pauseAccepting()
-                // A slow head gives way (it closes at once, and accepting resumes with its slot);
-                // with none slow yet, new connections wait in the backlog and we look again soon.
-                if !takeSlotFromSlowHead() { retryAccepting(after: .milliseconds(250)) }
+                // When connections wait: a slow head gives way (it closes at once, and accepting
+                // resumes with its slot). Either way, look again soon.
+                if Self.hasWaitingConnection(listener.fd) { _ = takeSlotFromSlowHead() }
+                retryAccepting(after: .milliseconds(250))
                 return
             }
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -175,6 +176,12 @@ public final class HTTPServer: @unchecked Sendable {
             acceptRetryScheduled = false
             if acceptPaused { resumeAccepting() }
         }
+    }
+
+    /// Whether a connection waits in `listener`'s backlog (a poll that does not wait).
+    private static func hasWaitingConnection(_ listener: Int32) -> Bool {
+        var entry = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+        return poll(&entry, 1, 0) == 1
     }
 
     /// At worker_connections with connections waiting: the longest-open connection still sending

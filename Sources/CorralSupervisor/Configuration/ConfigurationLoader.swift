@@ -89,7 +89,9 @@ public struct ConfigurationLoader: Sendable {
                                      at: .file(path: path, line: line))
         }
         if let signal = TOMLSandbox.crashSignal(parsing: text) {
-            throw ConfigurationIssue("the TOML parser (toml++) crashes on this file (signal \(signal)) instead of reporting what is wrong; check the syntax of this line; expected TOML such as `workers = 4`",
+            let what = signal == SIGALRM ? "does not finish parsing this file (in \(TOMLSandbox.deadlineSeconds) s)"
+                                         : "crashes on this file (signal \(signal))"
+            throw ConfigurationIssue("the TOML parser (toml++) \(what) instead of reporting what is wrong; check the syntax near this line; expected TOML such as `workers = 4`",
                                      at: .file(path: path, line: TOMLSandbox.firstCrashingLine(in: text)))
         }
         let table: TOMLTable

@@ -97,10 +97,10 @@ struct Setting: Sendable {
         seconds("restart_backoff", \.restartBackoff),
         seconds("restart_backoff_max", \.restartBackoffMax),
         seconds("restart_backoff_reset", \.restartBackoffReset),
-        // MiB, as an integer or with systemd's suffixes: 512, "512M", "2G".
+        // MiB, as an integer or with systemd's suffixes: 512, "512M", "2G" (at most 1 PiB).
         Setting(name: "max_worker_rss", apply: { config, value, fromText throws(SettingError) in
             let mebibytes: Int? = switch value {
-            case .integer(let number) where number >= 0: number
+            case .integer(let number) where (0...maximumMebibytes).contains(number): number
             case .text(let text): parseMebibytes(text)
             default: nil
             }
@@ -266,18 +266,20 @@ struct Setting: Sendable {
         return value.flatMap { (0...0o777).contains($0) ? $0 : nil }
     }
 
+    /// A size in MiB that any arithmetic on it in bytes survives: 1 PiB.
+    static let maximumMebibytes = 1 << 30
+
     /// "512", "512M", "2G", "1T" (binary units, as systemd's MemoryMax=) in MiB; nil otherwise.
     static func parseMebibytes(_ text: String) -> Int? {
-        let trimmed = text.uppercased().hasSuffix("B") ? String(text.dropLast()) : text
         let shift: Int
-        var digits = Substring(trimmed)
-        switch trimmed.last?.uppercased() {
+        var digits = Substring(text)
+        switch text.last?.uppercased() {
         case "M": (shift, digits) = (0, digits.dropLast())
         case "G": (shift, digits) = (10, digits.dropLast())
         case "T": (shift, digits) = (20, digits.dropLast())
         default: shift = 0
         }
-        guard let number = Int(digits), number >= 0, number <= Int.max >> (shift + 20) else { return nil }
+        guard let number = Int(digits), number >= 0, number <= maximumMebibytes >> shift else { return nil }
         return number << shift
     }
 }

@@ -1,3 +1,4 @@
+import CCorral
 import Glibc
 import TOMLKit
 
@@ -7,12 +8,15 @@ import TOMLKit
 /// at which it does, and corrald lives on. Forking for a config file (at start, --check-config,
 /// each reload) costs about a millisecond.
 enum TOMLSandbox {
+    /// A parse that has not returned by then is refused as a hang (SIGALRM).
+    static let deadlineSeconds: UInt32 = 5
+
     /// The signal that killed a child parsing `text`, or nil when the parser returned (whether
     /// the text is valid TOML or not) or no child could be made.
     static func crashSignal(parsing text: String) -> Int32? {
         let pid = fork()
         if pid == 0 {
-            alarm(10)   // a parser that never returns is refused like one that crashes
+            corral_become_disposable_child(Self.deadlineSeconds)
             _ = try? TOMLTable(string: text)
             _exit(0)
         }

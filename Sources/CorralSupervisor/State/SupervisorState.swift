@@ -132,6 +132,9 @@ public struct SupervisorState {
         if worker.generation == pendingGeneration, isComplete(worker.generation) {
             actions += finishReload(now: now)
         } else if worker.generation == generation {
+            for heavy in serving where heavy.slot == worker.slot && heavy.recycling && heavy.state == .running {
+                actions += stop(heavy.pid, now: now)
+            }
             if !firstGenerationReady {
                 firstGenerationReady = true
                 // Slots that failed while the first generation booted get their restart now.
@@ -152,14 +155,20 @@ public struct SupervisorState {
         workers[pid]?.lastPing = now
     }
 
-    /// A worker's resident memory, in bytes. A serving worker past `maxWorkerRSS` is recycled:
-    /// a new worker takes its slot at once while it drains (TERM), so the slot is never empty
-    /// and its requests in flight finish, before the kernel's OOM killer would kill it mid-request.
+    /// A worker just booted is not recycled yet: over the limit that soon, it would be again.
+    public static let recycleAfterUptime: Int64 = 2_000_000_000
+
+    /// A worker's resident memory, in bytes. A serving worker past `maxWorkerRSS` is recycled,
+    /// before the kernel's OOM killer would kill it mid-request: a replacement boots in its slot
+    /// while it goes on serving, and it is asked to drain (TERM) once the replacement is ready.
+    /// One at a time, so the replacements and the heavy ones never all hold memory together.
     public mutating func memoryMeasured(pid: Int32, residentBytes: Int64, now: Int64) -> [Action] {
-        guard settings.maxWorkerRSS > 0, residentBytes > settings.maxWorkerRSS, !shuttingDown,
+        guard settings.maxWorkerRSS > 0, residentBytes > settings.maxWorkerRSS, !shuttingDown, pendingGeneration == nil,
               let worker = workers[pid], worker.state == .running, worker.generation == generation,
-              !stoppedSlots.contains(worker.slot) else { return [] }
-        return stop(pid, now: now) + [.spawn(slot: worker.slot, generation: generation)]
+              now - (worker.readyAt ?? now) >= Self.recycleAfterUptime, !stoppedSlots.contains(worker.slot),
+              !serving.contains(where: { $0.state == .starting }) else { return [] }
+        workers[pid]?.recycling = true
+        return [.spawn(slot: worker.slot, generation: generation)]
     }
 
     /// The worker said STOPPING=1 on its own (max_requests reached): a clean exit that follows
@@ -174,30 +183,41 @@ public struct SupervisorState {
 
     /// A child was reaped; `description` says how it ended ("exit status 3", "signal 9"), `cleanly`
     /// whether it exited with status 0.
-    /// `killedFromOutside`: SIGKILL that corrald did not send (the OOM killer, an operator). The
-    /// worker did not crash, so its slot is refilled at once, without backing off:
-    /// backing off would let a storm of kills leave the port with no worker at all.
+    /// `killedFromOutside`: SIGKILL that corrald did not send (the OOM killer, an operator, chaos).
+    /// A serving worker killed so did not crash: its slot is refilled at once, without backing
+    /// off, which would let a storm of kills leave the port with no worker at all. One killed
+    /// while it boots still counts as a crash (an OOM kill at every boot must not spin), except
+    /// in a reload, where it boots again up to `rebootsInAReload` times before the reload fails.
     public mutating func exited(pid: Int32, description: String, cleanly: Bool = false, killedFromOutside: Bool = false,
                                 now: Int64) -> [Action] {
         guard let worker = workers.removeValue(forKey: pid) else { return [] }
         return died(slot: worker.slot, generation: worker.generation, wasStopping: worker.state == .stopping,
                     wasStarting: worker.state == .starting, retiring: worker.retiring && cleanly,
-                    notACrash: killedFromOutside,
+                    killedFromOutside: killedFromOutside,
                     uptime: now - worker.spawnedAt, description: description, now: now)
     }
 
+    /// How many times a reload's new workers killed from outside while they boot are booted again.
+    public static let rebootsInAReload = 3
+    private var pendingReboots = 0
+
     private mutating func died(slot: Int, generation: Int, wasStopping: Bool, wasStarting: Bool, retiring: Bool = false,
-                               notACrash: Bool = false, uptime: Int64, description: String, now: Int64) -> [Action] {
+                               killedFromOutside: Bool = false, uptime: Int64, description: String, now: Int64) -> [Action] {
         if shuttingDown {
             return workers.isEmpty ? [.exit(code: 0, reason: "all workers stopped")] : []
         }
-        if generation == pendingGeneration {
-            // Killed from outside is no verdict on the deploy: that worker boots again.
-            if notACrash { return [.spawn(slot: slot, generation: generation)] }
+        // A worker a failed reload stopped may share the number of the reload now booting.
+        if generation == pendingGeneration && !wasStopping {
+            if killedFromOutside && pendingReboots < Self.rebootsInAReload {
+                pendingReboots += 1
+                return [.spawn(slot: slot, generation: generation)]
+            }
             return failReload(reason: "worker \(slot) of generation \(generation) \(description) during boot", now: now)
         }
         if generation == self.generation { lastExit[slot] = (description, now) }
         if wasStopping || generation != self.generation || slot >= settings.workers || stoppedSlots.contains(slot) { return [] }
+        // Its slot already has a worker (the replacement of a recycled one): nothing to restart.
+        if serving.contains(where: { $0.slot == slot && $0.state != .stopping }) { return [] }
         if !firstGenerationReady {
             failedFirstSlots.insert(slot)
             if failedFirstSlots.count == settings.workers {
@@ -206,7 +226,7 @@ public struct SupervisorState {
             }
             return []
         }
-        if retiring || notACrash { return [.spawn(slot: slot, generation: generation)] }   // max_requests, or killed
+        if retiring || (killedFromOutside && !wasStarting) { return [.spawn(slot: slot, generation: generation)] }
         var backoff = backoffs[slot] ?? settings.backoff
         let delay = backoff.delay(afterUptime: wasStarting ? 0 : uptime)
         backoffs[slot] = backoff
@@ -227,7 +247,9 @@ public struct SupervisorState {
             restarts[slot] = nil
             if !shuttingDown { actions.append(.spawn(slot: slot, generation: generation)) }
         }
-        for (pid, worker) in workers {
+        for pid in workers.keys.sorted() {
+            // Read afresh: an action below may have changed a sibling (a failed reload stops them).
+            guard let worker = workers[pid] else { continue }
             switch worker.state {
             case .starting where now - worker.spawnedAt > settings.bootTimeout:
                 if worker.generation == pendingGeneration {
@@ -248,7 +270,7 @@ public struct SupervisorState {
                         workers[pid]?.abortedAt = -1   // SIGKILL sent once
                         actions.append(.signal(pid: pid, signal: SIGKILL))
                     }
-                } else if settings.heartbeatTimeout > 0 && now - worker.lastPing > settings.heartbeatTimeout {
+                } else if settings.heartbeatTimeout > 0 && worker.readyAt != nil && now - worker.lastPing > settings.heartbeatTimeout {
                     workers[pid]?.abortedAt = now
                     actions.append(.signal(pid: pid, signal: SIGABRT))
                 } else if worker.state == .stopping, let asked = worker.stopRequestedAt, now - asked >= settings.gracefulTimeout {
@@ -273,7 +295,7 @@ public struct SupervisorState {
                 if let aborted = worker.abortedAt {
                     if aborted > 0 { consider(aborted + settings.killDelay) }
                 } else {
-                    if settings.heartbeatTimeout > 0 { consider(worker.lastPing + settings.heartbeatTimeout + 1) }
+                    if settings.heartbeatTimeout > 0 && worker.readyAt != nil { consider(worker.lastPing + settings.heartbeatTimeout + 1) }
                     if worker.state == .stopping, let asked = worker.stopRequestedAt { consider(asked + settings.gracefulTimeout) }
                 }
             }
@@ -292,6 +314,7 @@ public struct SupervisorState {
             return []
         }
         pendingSettings = newSettings
+        pendingReboots = 0
         let next = generation + 1
         pendingGeneration = next
         return (0..<newSettings.workers).map { .spawn(slot: $0, generation: next) }
@@ -444,5 +467,6 @@ extension WorkerRecord {
         abortedAt = worker.abortedAt
         stopRequestedAt = worker.stopRequestedAt
         retiring = worker.retiring
+        recycling = worker.recycling
     }
 }

@@ -24,6 +24,8 @@ public struct WorkerRecord: Equatable, Sendable {
     public var stopRequestedAt: Int64?
     /// It announced STOPPING=1 itself (max_requests): its exit is planned.
     public var retiring = false
+    /// Over max_worker_rss: a replacement boots in its slot, and it drains once that is ready.
+    public var recycling = false
 
     public init(slot: Int, generation: Int, pid: Int32, now: Int64) {
         self.slot = slot

@@ -9,7 +9,7 @@ final class RawClient: @unchecked Sendable {
     /// Connects to 127.0.0.1:`port`, from `source` (another loopback address such as 127.0.0.2,
     /// to be told apart from a proxy on 127.0.0.1) when given.
     init(port: UInt16, from source: String? = nil) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if let source {
             var local = sockaddr_in()
             local.sin_family = sa_family_t(AF_INET)

@@ -41,7 +41,7 @@ struct WorkerFailed: Error, CustomStringConvertible {
 
 /// A port that was free a moment ago (bind to 0, read it back, close).
 func freePort() -> UInt16 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
