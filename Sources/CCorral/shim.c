@@ -346,6 +346,11 @@ int corral_receive_notification(int fd, char *buffer, int capacity, int *pid) {
 }
 
 void corral_become_disposable_child(unsigned seconds) {
+    // First, the descriptors a fork without exec would hold for its whole life: a file another
+    // thread is writing (an executable: ETXTBSY for whoever runs it), sockets, pipes.
+    if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
+        for (int fd = 3; fd < 4096; fd++) close(fd);
+    }
     static const int crashes[] = { SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS };
     for (size_t i = 0; i < sizeof crashes / sizeof *crashes; i++) signal(crashes[i], SIG_DFL);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

@@ -74,9 +74,9 @@ int corral_receive_notification(int fd, char *buffer, int capacity, int *pid);
 int corral_spawn(const char *path, char *const argv[], char *const envp[], const int *fds, int nfds,
                  int out_fd, int err_fd, int mask, int uid, int gid);
 
-// For a forked child that exists to crash in its parent's stead (TOMLSandbox): crash signals
-// back to their default action (no Swift backtracer, no libFuzzer report), no core dump, stdout
-// and stderr to /dev/null, and SIGALRM after `seconds`.
+// For a forked child that exists to crash in its parent's stead (TOMLSandbox): every descriptor
+// above stderr closed, crash signals back to their default action (no Swift backtracer, no
+// libFuzzer report), no core dump, stdout and stderr to /dev/null, and SIGALRM after `seconds`.
 void corral_become_disposable_child(unsigned seconds);
 
 // The process name `ps -o comm`, top and pgrep show (PR_SET_NAME; at most 15 bytes are kept).

@@ -89,10 +89,13 @@ public struct ConfigurationLoader: Sendable {
                                      at: .file(path: path, line: line))
         }
         if let signal = TOMLSandbox.crashSignal(parsing: text) {
-            let what = signal == SIGALRM ? "does not finish parsing this file (in \(TOMLSandbox.deadlineSeconds) s)"
-                                         : "crashes on this file (signal \(signal))"
-            throw ConfigurationIssue("the TOML parser (toml++) \(what) instead of reporting what is wrong; check the syntax near this line; expected TOML such as `workers = 4`",
-                                     at: .file(path: path, line: TOMLSandbox.firstCrashingLine(in: text)))
+            // A hang is not bisected: each step could take the whole deadline, with corrald's
+            // loop waiting.
+            let hang = signal == SIGALRM
+            let what = hang ? "does not finish parsing this file (in \(TOMLSandbox.deadlineSeconds) s)"
+                            : "crashes on this file (signal \(signal))"
+            throw ConfigurationIssue("the TOML parser (toml++) \(what) instead of reporting what is wrong; check its syntax\(hang ? "" : " near this line"); expected TOML such as `workers = 4`",
+                                     at: .file(path: path, line: hang ? nil : TOMLSandbox.firstCrashingLine(in: text)))
         }
         let table: TOMLTable
         do {
