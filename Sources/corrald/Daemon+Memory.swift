@@ -37,7 +37,7 @@ extension Daemon {
 
     /// Resident bytes of `pid`: the second field of /proc/PID/statm, in pages.
     static func residentBytes(of pid: Int32) -> Int64? {
-        guard let words = readSmallFile("/proc/\(pid)/statm")?.split(separator: " "), words.count > 1,
+        guard let words = FileText.read("/proc/\(pid)/statm")?.split(separator: " "), words.count > 1,
               let pages = Int64(words[1]) else { return nil }
         return pages * Int64(sysconf(Int32(_SC_PAGESIZE)))
     }
@@ -45,7 +45,7 @@ extension Daemon {
     /// The memory limit of corrald's own cgroup: memory.max (cgroup v2) or memory.limit_in_bytes
     /// (v1's memory hierarchy, where systemd puts MemoryMax=); nil when there is none.
     static func cgroupMemoryMax() -> Int64? {
-        let memberships = readSmallFile("/proc/self/cgroup")?.split(separator: "\n") ?? []
+        let memberships = FileText.read("/proc/self/cgroup")?.split(separator: "\n") ?? []
         var candidates: [String] = []
         for membership in memberships {
             let fields = membership.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
@@ -54,18 +54,9 @@ extension Daemon {
             if fields[0] == "0" && fields[1].isEmpty { candidates.append("/sys/fs/cgroup\(fields[2])/memory.max") }
         }
         for path in candidates {
-            guard let text = readSmallFile(path), let limit = Int64(text.split(separator: "\n").first ?? "") else { continue }
+            guard let text = FileText.read(path), let limit = Int64(text.split(separator: "\n").first ?? "") else { continue }
             return limit < 1 << 60 ? limit : nil   // v1 writes "unlimited" as a huge number
         }
         return nil
-    }
-
-    private static func readSmallFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = read(fd, &buffer, buffer.count)
-        return n > 0 ? String(decoding: buffer[..<n], as: UTF8.self) : nil
     }
 }

@@ -63,7 +63,7 @@ extension UnderHeavyLoad {
             let good = config(accessLog: accessLog)
             let daemon = try CorraldProcess(config: good)
             #expect(daemon.waitUntilServing(workers: 4), "\(daemon.log)")
-            let before = (descriptors: descriptorCount(daemon.pid), rss: residentKiB(daemon.pid))
+            let before = (descriptors: openDescriptorCount(daemon.pid), rss: residentKiB(daemon.pid))
 
             let load = LoadClients(port: daemon.port, clients: 8, tagged: true)
             let wrk = WrkRun(port: daemon.port, seconds: Int(Self.seconds))
@@ -110,10 +110,10 @@ extension UnderHeavyLoad {
             let wrkFigures = wrk?.finish()
 
             // corrald is back where it started: same descriptors, no zombie, no growth.
-            #expect(eventually { descriptorCount(daemon.pid) == before.descriptors },
-                    "corrald held \(before.descriptors) descriptors before, \(descriptorCount(daemon.pid)) after")
-            #expect(eventually { zombies(of: daemon.pid).isEmpty }, "zombies: \(zombies(of: daemon.pid))")
-            let after = residentKiB(daemon.pid), descriptorsAfter = descriptorCount(daemon.pid)
+            #expect(eventually { openDescriptorCount(daemon.pid) == before.descriptors },
+                    "corrald held \(before.descriptors) descriptors before, \(openDescriptorCount(daemon.pid)) after")
+            #expect(eventually { !CorraldProcess.children(of: daemon.pid).contains(where: isZombie) }, "a zombie among \(CorraldProcess.children(of: daemon.pid))")
+            let after = residentKiB(daemon.pid), descriptorsAfter = openDescriptorCount(daemon.pid)
             #expect(after <= before.rss + 2048, "corrald's RSS grew from \(before.rss) KiB to \(after) KiB")
 
             // Stop corrald so every worker flushes its access log, then tell which worker had each
@@ -195,14 +195,5 @@ extension UnderHeavyLoad {
             return served
         }
 
-        func descriptorCount(_ pid: pid_t) -> Int {
-            (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
-        }
-
-        func zombies(of pid: pid_t) -> [pid_t] {
-            CorraldProcess.children(of: pid).filter {
-                ((try? String(contentsOfFile: "/proc/\($0)/stat", encoding: .utf8)) ?? "").contains(") Z ")
-            }
-        }
     }
 }

@@ -248,9 +248,7 @@ import Testing
         #expect(status.split(separator: "\n").contains { $0.hasPrefix("NSpid:") && $0.hasSuffix("\t1") }, "corrald is PID 1 there")
         #expect(eventually(timeout: 5) { daemon.workers.count == 2 }, "the orphan is handed to corrald")
         #expect(daemon.waitUntilServing(workers: 1), "the orphan was reaped, not left a zombie: \(daemon.workers)")
-        let zombies = daemon.workers.filter { pid in
-            ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "").contains(") Z ")
-        }
+        let zombies = daemon.workers.filter(isZombie)
         #expect(zombies.isEmpty)
         daemon.signal(SIGTERM)
         #expect(daemon.waitForExit() == 0)

@@ -131,14 +131,13 @@ import Testing
     @Test func fiftyReloadsLeaveNoFdAndNoZombie() throws {
         let daemon = try CorraldProcess(["-w", "2"])
         #expect(daemon.waitUntilServing(workers: 2))
-        func openFDs() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.pid)/fd").count) ?? -1 }
-        let fds = openFDs()
+        let fds = openDescriptorCount(daemon.pid)
         for reload in 1...50 {
             let before = daemon.workers
             daemon.signal(SIGHUP)
             #expect(eventually { daemon.count("reload done") == reload && daemon.workers.isDisjoint(with: before) && daemon.workers.count == 2 })
         }
-        #expect(eventually { openFDs() == fds }, "fds before: \(fds), after: \(openFDs())")
+        #expect(eventually { openDescriptorCount(daemon.pid) == fds }, "fds before: \(fds), after: \(openDescriptorCount(daemon.pid))")
         #expect(!daemon.workers.contains { isGone($0) }, "no zombie among corrald's children")
         #expect(try RawClient.get(port: daemon.port, "/")?.status == 200)
     }

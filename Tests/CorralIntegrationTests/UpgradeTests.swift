@@ -8,8 +8,6 @@ import Testing
         shell("\(Binaries.path("corralctl")) \(arguments) -s unix://\(daemon.directory.file("corrald.sock"))")
     }
 
-    private func openFDs(_ pid: pid_t) -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1 }
-
     /// The sockets corrald holds, by inode: the same ones after an upgrade means none was re-made.
     private func sockets(_ pid: pid_t) -> Set<String> {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
@@ -50,7 +48,7 @@ import Testing
         let daemon = try CorraldProcess(["-w", "2"])
         #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
         let pid = daemon.pid
-        let fdsBefore = openFDs(pid), socketsBefore = sockets(pid)
+        let fdsBefore = openDescriptorCount(pid), socketsBefore = sockets(pid)
         #expect(socketsBefore.count >= 3, "the bind, the notify and the control socket: \(socketsBefore)")
         let load = LoadClients(port: daemon.port, clients: 3)
         for round in 1...20 {
@@ -67,7 +65,7 @@ import Testing
         #expect(result.responses > 100, "\(result)")
         #expect(daemon.count("upgrade: took over from corral ") == 20 && daemon.count("2 workers adopted") == 20, "\(daemon.log)")
         #expect(daemon.count("(pid ") >= 40 && daemon.log.contains(", adopted) exited with status 0"), "adopted workers drained and exited")
-        #expect(eventually { openFDs(pid) == fdsBefore }, "no fd leaked across 20 upgrades: \(fdsBefore) → \(openFDs(pid))")
+        #expect(eventually { openDescriptorCount(pid) == fdsBefore }, "no fd leaked across 20 upgrades: \(fdsBefore) → \(openDescriptorCount(pid))")
         #expect(sockets(pid) == socketsBefore, "the listening, notify and control sockets are the same ones, handed over")
         #expect(!daemon.workers.contains { isGone($0) }, "no zombie among corrald's children")
         #expect(try RawClient.get(port: daemon.port, "/")?.status == 200)
@@ -119,7 +117,7 @@ import Testing
         // that follows fails (EACCES): the old image restores what it changed and carries on.
         let directory = TemporaryDirectory()
         let (copy, daemon) = try daemonFromACopy(in: directory)
-        let pid = daemon.pid, before = daemon.workers, fdsBefore = openFDs(pid)
+        let pid = daemon.pid, before = daemon.workers, fdsBefore = openDescriptorCount(pid)
         replace(copy, in: directory, withScript: "chmod 644 \"$0\"\necho upgrade state format 1")
         let load = LoadClients(port: daemon.port, clients: 3)
         let upgraded = corralctl(daemon, "upgrade")
@@ -128,7 +126,7 @@ import Testing
         #expect(upgraded.output.contains("execve \(copy): Permission denied; still running the old image"), "\(upgraded.output)")
         #expect(daemon.pid == pid && daemon.workers == before, "the same corrald and the same workers")
         #expect(result.failures == 0, "\(result)")
-        #expect(openFDs(pid) == fdsBefore, "the state's memfd and the binary's fd are closed again")
+        #expect(openDescriptorCount(pid) == fdsBefore, "the state's memfd and the binary's fd are closed again")
         #expect(corralctl(daemon, "reload").output.contains("reloaded: 2 workers"), "the old image still reloads")
         #expect(try RawClient.get(port: daemon.port, "/")?.status == 200)
     }

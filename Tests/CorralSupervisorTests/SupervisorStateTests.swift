@@ -10,9 +10,11 @@ private struct Harness {
     var nextPid: Int32 = 100
     var now: Int64 = 0
 
-    init(workers: Int, heartbeat: Int64 = 30 * second) {
-        state = SupervisorState(settings: .init(workers: workers, bootTimeout: 5 * second,
-                                                heartbeatTimeout: heartbeat, gracefulTimeout: 10 * second))
+    init(workers: Int, heartbeat: Int64 = 30 * second, maxWorkerRSS: Int64 = 0) {
+        var settings = SupervisorState.Settings(workers: workers, bootTimeout: 5 * second,
+                                                heartbeatTimeout: heartbeat, gracefulTimeout: 10 * second)
+        settings.maxWorkerRSS = maxWorkerRSS
+        state = SupervisorState(settings: settings)
     }
 
     /// Performs spawn actions (assigning pids) and returns every action, spawns included.
@@ -156,8 +158,7 @@ private struct Harness {
     /// max_worker_rss: a replacement boots in the slot while the heavy worker serves on; the heavy
     /// one drains once the replacement is ready. One at a time, and never right after boot.
     @Test func aWorkerOverMaxWorkerRSSIsReplacedThenDrained() {
-        var h = Harness(workers: 2)
-        h.state = SupervisorState(settings: { var s = SupervisorState.Settings(workers: 2); s.maxWorkerRSS = 100 << 20; return s }())
+        var h = Harness(workers: 2, maxWorkerRSS: 100 << 20)
         _ = h.start()
         _ = h.readyAll(generation: 1)
         #expect(h.state.memoryMeasured(pid: 100, residentBytes: 120 << 20, now: second).isEmpty, "not in its first 2 s")
@@ -179,8 +180,7 @@ private struct Harness {
 
     /// The heavy worker dies before its replacement is ready: its slot is not filled twice.
     @Test func aRecycledWorkerThatDiesFirstLeavesOneWorkerInItsSlot() {
-        var h = Harness(workers: 1)
-        h.state = SupervisorState(settings: { var s = SupervisorState.Settings(workers: 1); s.maxWorkerRSS = 100 << 20; return s }())
+        var h = Harness(workers: 1, maxWorkerRSS: 100 << 20)
         _ = h.start()
         _ = h.readyAll(generation: 1)
         h.now = 3 * second

@@ -76,7 +76,7 @@ public struct ConfigurationLoader: Sendable {
 
     /// The file's top-level keys, each with the line it is on.
     static func assignments(fromFile path: String) throws(ConfigurationIssue) -> [SettingAssignment] {
-        guard let text = readFile(path) else {
+        guard let text = FileText.read(path) else {
             throw ConfigurationIssue("cannot read the config file: \(String(cString: strerror(errno)))", at: .file(path: path, line: nil))
         }
         return try assignments(fromTOML: text, path: path)
@@ -157,22 +157,6 @@ public struct ConfigurationLoader: Sendable {
 
     private static func lineNumber(_ origin: SettingOrigin) -> Int {
         if case .file(_, let line?) = origin { line } else { 0 }
-    }
-
-    private static func readFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(fd, &chunk, chunk.count)
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { return nil }
-            if n == 0 { break }
-            bytes += chunk[..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     // MARK: Suggestions

@@ -73,8 +73,17 @@ final class CorraldProcess: @unchecked Sendable {
 
 /// True when `pid` has exited (no such process, or a zombie nobody reaped yet).
 func isGone(_ pid: pid_t) -> Bool {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
-    return stat.contains(") Z ")
+    !FileManager.default.fileExists(atPath: "/proc/\(pid)/stat") || isZombie(pid)
+}
+
+/// True when `pid` has exited and its parent has not reaped it.
+func isZombie(_ pid: pid_t) -> Bool {
+    ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "").contains(") Z ")
+}
+
+/// How many descriptors `pid` holds (-1 when it cannot be read).
+func openDescriptorCount(_ pid: pid_t) -> Int {
+    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
 }
 
 /// A small executable script in `directory` (for workers that misbehave on purpose).
