@@ -61,8 +61,10 @@ let package = Package(
         // WSGI without Python: the environ from a parsed head, gunicorn's WSGI settings.
         .target(name: "CorralWSGI", dependencies: ["CorralHTTP"], swiftSettings: hotPath),
         // The bridge: the embedded interpreter, the exchange between the loop and the app's threads.
+        // corral_runtime.py, the bridge's Python half, built into the worker with C23's #embed.
+        .target(name: "CorralPythonRuntime", exclude: ["corral_runtime.py"], cSettings: [.unsafeFlags(["-std=c23"])]),
         .target(name: "CorralPython",
-                dependencies: ["CPython", "CorralWSGI", "CorralServer", "CorralHTTP", "CorralEventLoop", "CCorral"],
+                dependencies: ["CPython", "CorralPythonRuntime", "CorralWSGI", "CorralServer", "CorralHTTP", "CorralEventLoop", "CCorral"],
                 swiftSettings: hotPath),
         .target(name: "CorralWorker",
                 dependencies: ["CorralServer", "CorralSystemd", "CorralEventLoop", "CCorral",

@@ -1,5 +1,5 @@
 """Bare WSGI apps that probe corral-wsgi's PEP 3333 rules."""
-import os, sys, warnings, wsgiref.validate
+import io, os, sys, time, warnings, wsgiref.validate
 
 warnings.simplefilter('error')      # a validator warning fails the request (500), not just a log line
 
@@ -42,11 +42,13 @@ validated = wsgiref.validate.validator(reader)
 closes = os.environ.get('PROBE_CLOSE_LOG')
 
 class Tracked:
-    """An iterable that records its close() in PROBE_CLOSE_LOG."""
-    def __init__(self, name, chunks, fail_at=None, delay=0):
-        self.name, self.chunks, self.fail_at, self.delay = name, chunks, fail_at, delay
+    """An iterable that records its close() in PROBE_CLOSE_LOG; with `read_from`, it reads that
+    stream to its end first and yields how many bytes came."""
+    def __init__(self, name, chunks, fail_at=None, delay=0, read_from=None):
+        self.name, self.chunks, self.fail_at, self.delay, self.read_from = name, chunks, fail_at, delay, read_from
     def __iter__(self):
-        import time
+        if self.read_from is not None:
+            yield b'%d' % len(self.read_from.read())
         for index, chunk in enumerate(self.chunks):
             if index == self.fail_at:
                 raise RuntimeError('failed after the head')
@@ -173,3 +175,41 @@ def counter(environ, start_response):
         total += len(piece)
     start_response('200 OK', [('Content-Type', 'text/plain')])
     return [b'%d' % total]
+
+def leaving(environ, start_response):
+    """The paths where the body cannot be read or the client leaves. Each response's iterable
+    records its close() in PROBE_CLOSE_LOG under the query string, for the test to find.
+    /read reads the body while its iterable runs; /stream streams 12 MiB slowly (chunked);
+    /overwrite writes 6 bytes with write() past its Content-Length of 4."""
+    name = environ.get('QUERY_STRING', '') or environ['PATH_INFO']
+    path = environ['PATH_INFO']
+    if path == '/read':
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return Tracked(name, [], read_from=environ['wsgi.input'])
+    if path == '/stream':
+        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        return Tracked(name, [b'x' * 65536] * 200, delay=0.01)
+    write = start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '4')])
+    write(b'abcdef')
+    return Tracked(name, [])
+
+def declared(environ, start_response):
+    """Bodies that disagree with their Content-Length (PEP 3333: the server sends no more than
+    it), and a slow generator that must not be held back."""
+    path = environ['PATH_INFO']
+    if path == '/slow':
+        start_response('200 OK', [('Content-Length', '6')])
+        def slowly():
+            yield b'abc'
+            time.sleep(float(environ['QUERY_STRING']))
+            yield b'def'
+        return slowly()
+    if path == '/wrapper':
+        data = b'w' * 45448
+        start_response('200 OK', [('Content-Length', '1')])
+        return environ['wsgi.file_wrapper'](io.BytesIO(data), 8192)
+    length, body = {'/list-long': ('8', [b'abcdefghi']), '/tuple-long': ('8', (b'abcd', b'efghi')),
+                    '/generator-long': ('8', (piece for piece in [b'abcd', b'efghi'])),
+                    '/list-short': ('8', [b'abc']), '/generator-short': ('8', (piece for piece in [b'abc']))}[path]
+    start_response('200 OK', [('Content-Length', length)])
+    return body

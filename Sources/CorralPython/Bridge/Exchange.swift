@@ -4,9 +4,11 @@ import CorralWSGI
 import Glibc
 
 /// One request on its way between the loop thread and the application: the loop fills the
-/// environ and hands it over; then the two sides alternate strictly, the application posting a
-/// `ToLoop` message and, where it needs one, waiting for the loop's `ToPython` reply. Exchanges
-/// are made once per worker connection slot and reused, so a request allocates none.
+/// environ and hands it over; the application posts `ToLoop` messages, and takes the loop's
+/// `ToPython` reply to each that has one before it posts the next. A piece of the response is
+/// the one message whose reply may be taken late (the app makes the next piece meanwhile), so
+/// at most that piece and the message that ends the request wait for the loop. Exchanges are
+/// made once per worker connection slot and reused, so a request allocates none.
 final class Exchange: @unchecked Sendable {
     enum ToLoop {
         case readBody
@@ -22,8 +24,11 @@ final class Exchange: @unchecked Sendable {
     enum ToPython {
         /// A piece of the body; empty at its end.
         case body([UInt8])
+        /// A piece of the response went out.
         case written
-        /// The body cannot be read (too large) or the client is gone.
+        /// A piece reached the app's Content-Length: no more of the response is sent.
+        case cut
+        /// The body cannot be read (malformed, too large) or the client is gone.
         case failed(String)
     }
 
@@ -32,6 +37,8 @@ final class Exchange: @unchecked Sendable {
     // Loop-thread state.
     var environ = WSGIEnviron()
     var startedAt: Int64 = 0
+    /// Which request the slot holds: replies for an earlier one are dropped (gevent mode).
+    private(set) var serial = 0
     var active = false
     var reportedHung = false
     var bodyError: HTTPError?
@@ -40,9 +47,12 @@ final class Exchange: @unchecked Sendable {
 
     private var lock = pthread_mutex_t()
     private var replied = pthread_cond_t()
-    private var pendingToLoop: ToLoop?
+    private var posted: ToLoop?
+    private var postedNext: ToLoop?
     private var loopWaiter: UnsafeContinuation<ToLoop, Never>?
     private var pendingReply: ToPython?
+    /// gevent mode: the app's greenlet waits on the hub for the reply, which is delivered there.
+    private var pythonWaiting = false
 
     init(token: Int, bridge: WSGIBridge) {
         self.token = token
@@ -53,37 +63,68 @@ final class Exchange: @unchecked Sendable {
 
     // MARK: The application's side (a Python thread, or gevent's hub thread)
 
-    /// Hands `message` to the loop; never blocks.
+    /// Hands `message` to the loop; never blocks. A request's end posted while its first piece
+    /// still waits for the loop makes that piece the whole body: head and body go in one send.
     func post(_ message: ToLoop) {
         pthread_mutex_lock(&lock)
         if let waiter = loopWaiter {
             loopWaiter = nil
             pthread_mutex_unlock(&lock)
             waiter.resume(returning: message)
-        } else {
-            pendingToLoop = message
-            pthread_mutex_unlock(&lock)
+            return
         }
+        if case .finish = message, postedNext == nil, case .respond(let status, let headers, let body, false)? = posted {
+            posted = .respond(status: status, headers: headers, body: body, final: true)
+        } else if posted == nil {
+            posted = message
+        } else {
+            precondition(postedNext == nil, "more than a response piece and its end posted")
+            postedNext = message
+        }
+        pthread_mutex_unlock(&lock)
     }
 
-    /// Blocks the calling thread until the loop replies (threads mode; the GIL is released).
-    func waitForReply() -> ToPython {
+    /// The loop's reply to the last message that has one. `wait`: block until it comes (threads
+    /// mode, called without the GIL); else nil when it has not come yet, and it is delivered
+    /// through the hub when it does (gevent mode).
+    func takeReply(wait: Bool) -> ToPython? {
         pthread_mutex_lock(&lock)
-        while pendingReply == nil { pthread_cond_wait(&replied, &lock) }
-        let reply = pendingReply!
+        defer { pthread_mutex_unlock(&lock) }
+        if pendingReply == nil {
+            guard wait else {
+                pythonWaiting = true
+                return nil
+            }
+            while pendingReply == nil { pthread_cond_wait(&replied, &lock) }
+        }
+        let reply = pendingReply
         pendingReply = nil
-        pthread_mutex_unlock(&lock)
         return reply
     }
 
     // MARK: The loop's side
 
+    /// Readies the slot for a new request.
+    func begin(now: Int64) {
+        startedAt = now
+        serial &+= 1
+        active = true
+        reportedHung = false
+        bodyError = nil
+        readFailure = nil
+        pthread_mutex_lock(&lock)
+        pendingReply = nil        // the last piece's reply, which a finished request did not take
+        pythonWaiting = false
+        pthread_mutex_unlock(&lock)
+    }
+
     /// The application's next message, waiting without blocking the loop.
     func next() async -> ToLoop {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<ToLoop, Never>) in
             pthread_mutex_lock(&lock)
-            if let message = pendingToLoop {
-                pendingToLoop = nil
+            if let message = posted {
+                posted = postedNext
+                postedNext = nil
                 pthread_mutex_unlock(&lock)
                 continuation.resume(returning: message)
             } else {
@@ -93,16 +134,17 @@ final class Exchange: @unchecked Sendable {
         }
     }
 
-    /// Answers the application's last message.
+    /// Answers the application's last message that has a reply.
     func reply(_ reply: ToPython) {
-        switch bridge.mode {
-        case .threads:
-            pthread_mutex_lock(&lock)
-            pendingReply = reply
-            pthread_cond_signal(&replied)
+        pthread_mutex_lock(&lock)
+        if pythonWaiting {
+            pythonWaiting = false
             pthread_mutex_unlock(&lock)
-        case .gevent:
-            bridge.deliver(.reply(token: token, reply))
+            bridge.deliver(.reply(token: token, serial: serial, reply))
+            return
         }
+        pendingReply = reply
+        if bridge.mode == .threads { pthread_cond_signal(&replied) }
+        pthread_mutex_unlock(&lock)
     }
 }

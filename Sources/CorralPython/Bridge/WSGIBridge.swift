@@ -12,7 +12,7 @@ import Glibc
 public final class WSGIBridge: @unchecked Sendable {
     enum Event {
         case request(token: Int)
-        case reply(token: Int, Exchange.ToPython)
+        case reply(token: Int, serial: Int, Exchange.ToPython)
         case shutdown
     }
 
@@ -35,8 +35,8 @@ public final class WSGIBridge: @unchecked Sendable {
     private var overdueReady = pthread_cond_t()
     private var threadsChanged = pthread_cond_t()
     private var events: [Event] = []
-    /// Overdue requests: slot and start, which the monitor checks against the request it finds.
-    private var hung: [(token: Int, startedAt: Int64)] = []
+    /// Overdue requests: slot and serial, which the monitor checks against the request it finds.
+    private var hung: [(token: Int, serial: Int)] = []
     private var stopping = false
     private var liveThreads = 0
     /// gevent mode: written when `events` stops being empty.
@@ -100,11 +100,7 @@ public final class WSGIBridge: @unchecked Sendable {
                                remoteAddress: request.remoteAddressBytes, remotePort: request.remotePort,
                                isSecure: request.isSecure, settings: settings,
                                serverAddress: { request.localAddress })
-        exchange.startedAt = now
-        exchange.active = true
-        exchange.reportedHung = false
-        exchange.bodyError = nil
-        exchange.readFailure = nil
+        exchange.begin(now: now)
         inFlight += 1
         deliver(.request(token: exchange.token))
         return exchange
@@ -127,7 +123,7 @@ public final class WSGIBridge: @unchecked Sendable {
             guard exchange.active && !exchange.reportedHung && now - exchange.startedAt > timeout else { continue }
             exchange.reportedHung = true
             pthread_mutex_lock(&lock)
-            hung.append((exchange.token, exchange.startedAt))
+            hung.append((exchange.token, exchange.serial))
             pthread_cond_signal(&overdueReady)
             pthread_mutex_unlock(&lock)
             count += 1
@@ -203,7 +199,7 @@ public final class WSGIBridge: @unchecked Sendable {
     }
 
     /// The monitor thread: the next request that ran past `timeout`, blocking; nil at the end.
-    func nextOverdue() -> (token: Int, startedAt: Int64)? {
+    func nextOverdue() -> (token: Int, serial: Int)? {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
         while hung.isEmpty && !stopping { pthread_cond_wait(&overdueReady, &lock) }

@@ -4,7 +4,7 @@ import Glibc
 
 /// The engine's side of a WSGI request, on the loop thread: hands the request to the
 /// application through an `Exchange` and turns what the application posts into the engine's
-/// `Response`, reading the body and writing streamed chunks as it asks. It sits behind the
+/// `Response`, reading the body and writing streamed pieces as it asks. It sits behind the
 /// engine's one seam, `Handler`, like any other handler.
 public struct WSGIHandler: Sendable {
     let bridge: WSGIBridge
@@ -21,15 +21,21 @@ public struct WSGIHandler: Sendable {
             case .readBody:
                 await readBody(request, for: exchange)
             case .respond(let status, let headers, let body, let final):
+                // PEP 3333: the app's Content-Length is what goes out; the engine holds a body to
+                // it (cut when longer, the connection closed when shorter) and logs the mismatch.
+                let declared = headers["content-length"].flatMap(Int.init).flatMap { $0 >= 0 ? $0 : nil }
                 if final {
                     try end(exchange)
-                    return Response(status: status, headers: headers, body: .bytes(body))
+                    guard let declared, declared != body.count,
+                          !ResponseHead.isBodyless(status: status, method: request.head.method) else {
+                        return Response(status: status, headers: headers, body: .bytes(body))
+                    }
+                    return Response(status: status, headers: headers, body: .streamOfLength(declared) { try await $0.write(body) })
                 }
                 let produce: (BodyWriter) async throws -> Void = { writer in
                     try await stream(body, to: writer, for: exchange, request: request)
                 }
-                // The app's Content-Length frames the streamed body, as under gunicorn.
-                if let declared = headers["content-length"].flatMap(Int.init), declared >= 0 {
+                if let declared {
                     return Response(status: status, headers: headers, body: .streamOfLength(declared, produce))
                 }
                 return Response(status: status, headers: headers, body: .stream(produce))
@@ -41,24 +47,32 @@ public struct WSGIHandler: Sendable {
                 try end(exchange)
                 throw HTTPError(500, "the application raised")
             case .finish, .chunk:
-                // Only a client gone before the head ends here (the runtime sends no chunk
-                // before its head): end() throws the read failure and the connection closes.
+                // Only a request whose body could not be read ends here (the runtime sends no
+                // piece before its head): end() throws why, a 400 or 413 or the client gone.
                 try end(exchange)
                 throw HTTPError(500, "the application ended without a response")
             }
         }
     }
 
-    /// The rest of a streamed body: each chunk is written, then acknowledged, so the
-    /// application never runs ahead of a slow client by more than one chunk.
+    /// The rest of a streamed body: each piece is written and its outcome replied, which the
+    /// application takes before it posts the next, so it never runs more than one piece ahead of
+    /// a slow client. Once the client is gone or the Content-Length is reached, nothing more is
+    /// written and each piece gets that same reply.
     private func stream(_ first: [UInt8], to writer: BodyWriter, for exchange: Exchange, request: Request) async throws {
-        var gone = false
-        var pending = first
+        var failure: (any Error)?
+        var outcome = Exchange.ToPython.written
+        var piece = first
         while true {
-            if !gone {
-                do { try await writer.write(pending) } catch { gone = true }
+            if case .written = outcome {
+                do {
+                    if try await !writer.write(piece) { outcome = .cut }
+                } catch {
+                    failure = error
+                    outcome = .failed("the client went away")
+                }
             }
-            exchange.reply(gone ? .failed("the client is gone") : .written)
+            exchange.reply(outcome)
             var next = await exchange.next()
             while case .readBody = next {
                 await readBody(request, for: exchange)
@@ -66,15 +80,15 @@ public struct WSGIHandler: Sendable {
             }
             switch next {
             case .chunk(let bytes):
-                pending = bytes
+                piece = bytes
             case .finish:
                 try end(exchange)
-                if gone { throw WSGIStreamError.clientGone }
+                if let failure { throw failure }
                 return
             case .fail(let traceback):
                 log.error(traceback)
                 try? end(exchange)
-                throw WSGIStreamError.failedAfterHead
+                throw failure ?? WSGIStreamError.failedAfterHead
             case .respond, .file, .readBody:
                 try? end(exchange)
                 throw WSGIStreamError.failedAfterHead
@@ -91,7 +105,7 @@ public struct WSGIHandler: Sendable {
             exchange.reply(.failed("request body: \(error.status) \(error.reason)"))
         } catch {
             exchange.readFailure = error
-            exchange.reply(.failed("the client is gone"))
+            exchange.reply(.failed("the client went away"))
         }
     }
 
@@ -105,12 +119,7 @@ public struct WSGIHandler: Sendable {
 }
 
 enum WSGIStreamError: Error, CustomStringConvertible {
-    case clientGone, failedAfterHead
+    case failedAfterHead
 
-    var description: String {
-        switch self {
-        case .clientGone: "the client went away"
-        case .failedAfterHead: "the application failed after its response head was sent"
-        }
-    }
+    var description: String { "the application failed after its response head was sent" }
 }

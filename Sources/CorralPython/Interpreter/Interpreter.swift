@@ -1,4 +1,5 @@
 import CPython
+import CorralPythonRuntime
 import Glibc
 
 /// A Python error: its traceback as Python prints it.
@@ -51,9 +52,9 @@ public enum Interpreter {
         try CorralModule.install()
     }
 
-    /// Runs the runtime's source as module `corral_runtime` and returns the module.
+    /// Runs corral_runtime.py (built in) as module `corral_runtime` and returns the module.
     static func loadRuntime() throws(PythonError) -> PyRef {
-        guard let code = Py_CompileString(RuntimeSource.text, "<corral-wsgi runtime>", Py_file_input),
+        guard let code = Py_CompileString(corral_runtime_source(), "corral_runtime.py", Py_file_input),
               let module = PyImport_ExecCodeModule("corral_runtime", code) else { throw PythonError.fetch() }
         corral_py_decref(code)
         return module

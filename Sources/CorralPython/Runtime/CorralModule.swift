@@ -6,9 +6,10 @@ import Glibc
 typealias PyRef = UnsafeMutablePointer<PyObject>
 typealias PyArguments = UnsafePointer<PyRef?>?
 
-/// The `_corral` module: what the Python runtime calls to take requests and answer them. In
-/// threads mode a call that needs the loop's answer blocks its thread with the GIL released;
-/// in gevent mode it returns at once and the answer comes through `poll()` on the hub.
+/// The `_corral` module: what the Python runtime (corral_runtime.py) calls to take requests and
+/// answer them. Posting never blocks; `take_reply` waits for the loop's answer with the GIL
+/// released (threads mode), or returns None when it has not come and the answer arrives
+/// through `poll()` on the hub (gevent mode).
 enum CorralModule {
     nonisolated(unsafe) static var bridge: WSGIBridge!
     nonisolated(unsafe) static var log: ErrorLog!
@@ -21,7 +22,7 @@ enum CorralModule {
         guard let module = PyModule_New("_corral") else { throw PythonError.fetch() }
         let functions: [(String, corral_py_fastcall)] = [
             ("setup", setup), ("next_request", nextRequest), ("poll", poll), ("event_fd", eventFD),
-            ("read_body", readBody), ("respond", respond), ("send", send), ("finish", finish),
+            ("read_body", readBody), ("respond", respond), ("send", send), ("finish", finish), ("take_reply", takeReply),
             ("send_file", sendFile), ("fail", fail), ("log", logLine), ("next_overdue", nextOverdue),
             ("thread_started", threadStarted), ("thread_exited", threadExited), ("unblock_signals", unblockSignals),
         ]
@@ -121,15 +122,15 @@ enum CorralModule {
         return environ
     }
 
-    /// (token, environ, has_body, started): `started` tells this request from a later one in
-    /// the same slot (the monitor must not log the stack of a request that is not overdue).
+    /// (token, serial, environ, has_body): `serial` tells this request from a later one in the
+    /// same slot (a late reply, or the monitor's report of a request that has ended).
     private static func requestTuple(_ exchange: Exchange) -> PyRef? {
         guard let environ = environ(for: exchange) else { return nil }
         let tuple = PyTuple_New(4)!
         PyTuple_SetItem(tuple, 0, PyLong_FromLong(exchange.token))
-        PyTuple_SetItem(tuple, 1, environ)
-        PyTuple_SetItem(tuple, 2, corral_py_bool(exchange.environ.hasBody ? 1 : 0))
-        PyTuple_SetItem(tuple, 3, PyLong_FromLongLong(exchange.startedAt))
+        PyTuple_SetItem(tuple, 1, PyLong_FromLong(exchange.serial))
+        PyTuple_SetItem(tuple, 2, environ)
+        PyTuple_SetItem(tuple, 3, corral_py_bool(exchange.environ.hasBody ? 1 : 0))
         return tuple
     }
 
@@ -139,20 +140,12 @@ enum CorralModule {
             return bytes.withUnsafeBytes { PyBytes_FromStringAndSize($0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
         case .written:
             return corral_py_bool(1)
+        case .cut:
+            return corral_py_bool(0)
         case .failed(let reason):
             PyErr_SetString(clientGone, reason)
             return nil
         }
-    }
-
-    /// Threads mode: waits (GIL released) for the loop's answer; gevent mode: None now, the
-    /// answer later through poll().
-    private static func answer(_ exchange: Exchange) -> PyRef? {
-        guard bridge.mode == .threads else { return corral_py_none() }
-        let state = PyEval_SaveThread()
-        let reply = exchange.waitForReply()
-        PyEval_RestoreThread(state)
-        return object(for: reply)
     }
 
     // MARK: Functions
@@ -174,7 +167,8 @@ enum CorralModule {
         return requestTuple(exchange)
     }
 
-    /// gevent mode: [(0, token, (environ, has_body, started)) | (1, token, value) | (2, token, reason) | (3, 0, None)]
+    /// gevent mode: [(kind, token, serial, value)]: REQUEST (environ, has_body), REPLY value,
+    /// FAILED reason, SHUTDOWN None (the kinds' numbers are corral_runtime.py's).
     private static let poll: corral_py_fastcall = { _, _, _ in
         let events = bridge.takeEvents()
         let list = PyList_New(0)!
@@ -182,16 +176,16 @@ enum CorralModule {
             let item: PyRef?
             switch event {
             case .request(let token):
-                guard let request = requestTuple(bridge.exchange(token)!) else { corral_py_decref(list); return nil }
-                let value = PyTuple_GetSlice(request, 1, 4)
-                item = triple(0, token, value)
+                let exchange = bridge.exchange(token)!
+                guard let request = requestTuple(exchange) else { corral_py_decref(list); return nil }
+                item = pollItem(0, token, exchange.serial, PyTuple_GetSlice(request, 2, 4))
                 corral_py_decref(request)
-            case .reply(let token, .failed(let reason)):
-                item = triple(2, token, PyUnicode_FromString(reason))
-            case .reply(let token, let reply):
-                item = triple(1, token, object(for: reply))
+            case .reply(let token, let serial, .failed(let reason)):
+                item = pollItem(2, token, serial, PyUnicode_FromString(reason))
+            case .reply(let token, let serial, let reply):
+                item = pollItem(1, token, serial, object(for: reply))
             case .shutdown:
-                item = triple(3, 0, corral_py_none())
+                item = pollItem(3, 0, 0, corral_py_none())
             }
             PyList_Append(list, item)
             corral_py_xdecref(item)
@@ -199,11 +193,12 @@ enum CorralModule {
         return list
     }
 
-    private static func triple(_ kind: Int, _ token: Int, _ value: PyRef?) -> PyRef {
-        let tuple = PyTuple_New(3)!
+    private static func pollItem(_ kind: Int, _ token: Int, _ serial: Int, _ value: PyRef?) -> PyRef {
+        let tuple = PyTuple_New(4)!
         PyTuple_SetItem(tuple, 0, PyLong_FromLong(kind))
         PyTuple_SetItem(tuple, 1, PyLong_FromLong(token))
-        PyTuple_SetItem(tuple, 2, value ?? corral_py_none())
+        PyTuple_SetItem(tuple, 2, PyLong_FromLong(serial))
+        PyTuple_SetItem(tuple, 3, value ?? corral_py_none())
         return tuple
     }
 
@@ -212,7 +207,23 @@ enum CorralModule {
     private static let readBody: corral_py_fastcall = { _, args, _ in
         guard let exchange = exchange(args) else { return nil }
         exchange.post(.readBody)
-        return answer(exchange)
+        return corral_py_none()
+    }
+
+    /// take_reply(token): the reply to the last call that has one (see Exchange.takeReply);
+    /// ClientGone raised for a failure.
+    private static let takeReply: corral_py_fastcall = { _, args, _ in
+        guard let exchange = exchange(args) else { return nil }
+        let reply: Exchange.ToPython?
+        if bridge.mode == .threads {
+            let state = PyEval_SaveThread()
+            reply = exchange.takeReply(wait: true)
+            PyEval_RestoreThread(state)
+        } else {
+            reply = exchange.takeReply(wait: false)
+        }
+        guard let reply else { return corral_py_none() }
+        return object(for: reply)
     }
 
     /// respond(token, status, headers, body, final)
@@ -222,13 +233,13 @@ enum CorralModule {
               let body = bytes(argument(args, 3)) else { return nil }
         let final = PyObject_IsTrue(argument(args, 4)) == 1
         exchange.post(.respond(status: status, headers: headers, body: body, final: final))
-        return final ? corral_py_none() : answer(exchange)
+        return corral_py_none()
     }
 
     private static let send: corral_py_fastcall = { _, args, _ in
         guard let exchange = exchange(args), let chunk = bytes(argument(args, 1)) else { return nil }
         exchange.post(.chunk(chunk))
-        return answer(exchange)
+        return corral_py_none()
     }
 
     private static let finish: corral_py_fastcall = { _, args, _ in
@@ -259,7 +270,7 @@ enum CorralModule {
         return corral_py_none()
     }
 
-    /// (token, started, timeout seconds) of a request past its timeout, blocking; None at shutdown.
+    /// (token, serial, timeout seconds) of a request past its timeout, blocking; None at shutdown.
     private static let nextOverdue: corral_py_fastcall = { _, _, _ in
         let state = PyEval_SaveThread()
         let overdue = bridge.nextOverdue()
@@ -267,7 +278,7 @@ enum CorralModule {
         guard let overdue else { return corral_py_none() }
         let tuple = PyTuple_New(3)!
         PyTuple_SetItem(tuple, 0, PyLong_FromLong(overdue.token))
-        PyTuple_SetItem(tuple, 1, PyLong_FromLongLong(overdue.startedAt))
+        PyTuple_SetItem(tuple, 1, PyLong_FromLong(overdue.serial))
         PyTuple_SetItem(tuple, 2, PyFloat_FromDouble(timeoutSeconds))
         return tuple
     }

@@ -30,7 +30,8 @@ public enum ResponseBody {
     /// client already gone) its writes throw.
     case stream((BodyWriter) async throws -> Void)
     /// Produced while it is sent, `count` bytes sent with Content-Length: bytes past `count` are
-    /// cut off (the write throws), and a producer that writes fewer has the connection closed.
+    /// not sent (the write says so), and a producer that writes fewer has the connection closed;
+    /// either is the handler's error, and the error log says which.
     case streamOfLength(Int, (BodyWriter) async throws -> Void)
 
     /// The length when it is known before sending.
@@ -57,24 +58,29 @@ public enum ResponseBody {
     }
 }
 
-/// Writes a streamed body; each `write` suspends while the client is slow to read.
+/// Writes a streamed body; each `write` suspends while the client is slow to read, and throws
+/// when the client is gone. A write returns false when the body's Content-Length cut it: that
+/// many bytes are sent, the rest of this write and every later one are not.
 public struct BodyWriter {
     unowned(unsafe) let connection: Connection
     /// Nothing may be sent: every write throws.
     let discarding: Bool
 
-    public func write(_ bytes: UnsafeRawBufferPointer) async throws {
+    @discardableResult
+    public func write(_ bytes: UnsafeRawBufferPointer) async throws -> Bool {
         if discarding { throw ConnectionError.closed }
-        try await connection.writeStreamChunk(bytes)
+        return try await connection.writeStreamChunk(bytes)
     }
 
-    public func write(_ bytes: [UInt8]) async throws {
+    @discardableResult
+    public func write(_ bytes: [UInt8]) async throws -> Bool {
         if discarding { throw ConnectionError.closed }
-        try await connection.writeStreamChunk(bytes)
+        return try await connection.writeStreamChunk(bytes)
     }
 
-    public func write(_ string: String) async throws {
+    @discardableResult
+    public func write(_ string: String) async throws -> Bool {
         if discarding { throw ConnectionError.closed }
-        try await connection.writeStreamChunk(Array(string.utf8))
+        return try await connection.writeStreamChunk(Array(string.utf8))
     }
 }

@@ -78,24 +78,45 @@ extension Connection {
                 if case .none = body {} else { buffers.output.insert(contentsOf: Self.continueLine, at: responseStart) }
                 continueSent = true
             }
-            guard await flushOutput() else {
-                await response.body.discard(on: self)
-                return false
-            }
+            // The head goes with the first piece, in one send, or at the end of the loop's turn if
+            // the producer takes longer (sendHeldOutput).
+            outputHeld = true
+            server.holdsOutput(self)
             streamFraming = framing
+            bodyOverflowed = false
             do {
                 try await produce(BodyWriter(connection: self, discarding: false))
+            } catch is ConnectionError {
+                server.log.info("response to \(target(of: head)) cut short after \(bodyBytesSent) body bytes: the client went away")
+                return false
             } catch {
-                server.log.error("streaming response failed: \(error)")
+                server.log.error("response to \(target(of: head)) failed after \(bodyBytesSent) body bytes: \(error)")
                 return false
             }
             switch framing {
-            case .chunked: return await writeAll(Self.lastChunk)
-            // Fewer bytes than the head promised: only closing tells the client.
-            case .contentLength(let count): return bodyBytesSent == count
-            default: return true
+            case .chunked:
+                if !outputHeld { buffers.output.removeAll(keepingCapacity: true) }
+                buffers.output.append(contentsOf: Self.lastChunk)
+                return await flushOutput()
+            case .contentLength(let count):
+                if bodyOverflowed {
+                    server.log.error("response to \(target(of: head)): the body is longer than its Content-Length (\(count) bytes); the rest was not sent")
+                }
+                guard bodyBytesSent == count else {
+                    // Only closing tells the client that it got less than the head promised.
+                    server.log.error("response to \(target(of: head)): the body ended after \(bodyBytesSent) of its Content-Length's \(count) bytes; the connection is closed")
+                    if outputHeld { _ = await flushOutput() }
+                    return false
+                }
+                return outputHeld ? await flushOutput() : true
+            default:
+                return outputHeld ? await flushOutput() : true
             }
         }
+    }
+
+    func target(of head: RequestHead) -> String {
+        String(decoding: head.target.bytes(in: requestBytes), as: UTF8.self)
     }
 
     static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
@@ -105,16 +126,23 @@ extension Connection {
             || asciiCaseInsensitiveEqual(name, "connection")
     }
 
-    func writeStreamChunk<Bytes: Collection<UInt8>>(_ bytes: Bytes) async throws {
-        guard !bytes.isEmpty else { return }
-        // A body of a stated length gets no byte past it: the rest is cut and the producer told.
+    /// False when the body's Content-Length cut `bytes` (see BodyWriter).
+    func writeStreamChunk<Bytes: Collection<UInt8>>(_ bytes: Bytes) async throws -> Bool {
+        if bodyOverflowed { return false }
+        // A body of a stated length gets no byte past it: the rest is dropped and the producer told.
         if case .contentLength(let count) = streamFraming, bodyBytesSent + bytes.count > count {
-            try await writeStreamChunk(bytes.prefix(count - bodyBytesSent))
-            closeAfterResponse = true
-            throw ConnectionError.closed
+            bodyOverflowed = true
+            if count > bodyBytesSent { try await sendStreamPiece(bytes.prefix(count - bodyBytesSent)) }
+            return false
         }
+        if !bytes.isEmpty { try await sendStreamPiece(bytes) }
+        return true
+    }
+
+    /// One piece of a streamed body, after the held head if it has not gone yet.
+    private func sendStreamPiece<Bytes: Collection<UInt8>>(_ bytes: Bytes) async throws {
         let buffers = buffers!
-        buffers.output.removeAll(keepingCapacity: true)
+        if !outputHeld { buffers.output.removeAll(keepingCapacity: true) }
         if streamFraming == .chunked {
             ResponseHead.appendHex(bytes.count, to: &buffers.output)
             ResponseHead.append("\r\n", to: &buffers.output)

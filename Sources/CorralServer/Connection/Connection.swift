@@ -52,6 +52,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     var responseHeaders = HTTPFields()
     /// How the streamed body in progress is framed, and whether the connection closes after it.
     var streamFraming = ResponseHead.Framing.none
+    /// The streamed body reached its Content-Length and the producer had more.
+    var bodyOverflowed = false
     var closeAfterResponse = false
     /// `buffers.output` holds whole responses not yet sent (pipelining: see holdWhilePipelined).
     var outputHeld = false
@@ -103,6 +105,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         parked = false
         closeAfterResponse = false
         streamFraming = .none
+        bodyOverflowed = false
         outputHeld = false
     }
 
@@ -321,6 +324,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
             response = Self.errorResponse(error.status)
             if case .none = body {} else { state.failed() }
         } catch is ConnectionError {
+            server.requestCompleted(self, head: head, answered: false)   // gone before any answer
             return false
         } catch {
             server.log.error("handler failed for \(String(decoding: head.target.bytes(in: requestBytes), as: UTF8.self)): \(error)")
@@ -336,8 +340,9 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         let bodyPending: Bool
         if case .none = body { bodyPending = false } else { bodyPending = true }
         let close = state.responseStarting(bodyUnreadable: bodyPending && expectsContinue && !continueSent)
-        guard await write(response, for: head, close: close) else { return false }
-        server.requestCompleted(self, head: head)
+        let written = await write(response, for: head, close: close)
+        server.requestCompleted(self, head: head, answered: true)
+        guard written else { return false }
         if state.responseFinished() == .close || closeAfterResponse { return false }
         if bodyPending {
             do {

@@ -242,11 +242,15 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
-    func requestCompleted(_ connection: Connection, head: RequestHead) {
+    /// Every request the handler saw counts toward max_requests, also when the client left before
+    /// its end; one that got a response head (whole or cut short) is measured and logged too.
+    func requestCompleted(_ connection: Connection, head: RequestHead, answered: Bool) {
         requestsServed += 1
-        let microseconds = Int(corral_monotonic_ns() - connection.startedAt) / 1000
-        metrics.record(status: Int(connection.status), microseconds: microseconds)
-        accessLog?.record(connection, head: head, now: wallSeconds, durationMicroseconds: microseconds)
+        if answered {
+            let microseconds = Int(corral_monotonic_ns() - connection.startedAt) / 1000
+            metrics.record(status: Int(connection.status), microseconds: microseconds)
+            accessLog?.record(connection, head: head, now: wallSeconds, durationMicroseconds: microseconds)
+        }
         if configuration.maxRequests > 0 && requestsServed == configuration.maxRequests && !isDraining {
             log.info("max_requests (\(configuration.maxRequests)) reached; draining")
             onMaxRequests()

@@ -59,6 +59,13 @@ final class RawClient: @unchecked Sendable {
         }
     }
 
+    /// Every byte until the server closes the connection (nil if it did not before the timeout).
+    func readUntilClosed() -> [UInt8]? {
+        guard isClosedByServer() else { return nil }
+        defer { pending = [] }
+        return pending
+    }
+
     /// True when the server closed the connection (reads EOF) before `timeout`.
     func isClosedByServer() -> Bool {
         while true {
@@ -87,6 +94,7 @@ final class RawClient: @unchecked Sendable {
 }
 
 struct HTTPResponse {
+    var statusLine: String
     var status: Int
     var headers: [(String, String)]
     var body: [UInt8]
@@ -106,7 +114,7 @@ struct HTTPResponse {
             guard let colon = line.firstIndex(of: ":") else { return nil }
             return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
         }
-        var response = HTTPResponse(status: status, headers: headers, body: [])
+        var response = HTTPResponse(statusLine: lines[0], status: status, headers: headers, body: [])
         if bodyless || status == 304 || status == 204 || status < 200 { return (response, headEnd) }
         if let length = response.header("content-length").flatMap(Int.init) {
             guard bytes.count >= headEnd + length else { return nil }

@@ -1,23 +1,23 @@
-/// The Python half of the bridge, run in the worker's interpreter as module `corral_runtime`:
-/// loading the app as gunicorn does, and PEP 3333's rules (wsgi.input, start_response with
-/// exc_info, write(), close() on every path, file_wrapper). It talks to the loop only through
-/// `_corral` (CorralModule.swift).
-enum RuntimeSource {
-    static let text = #"""
+"""The Python half of corral-wsgi's bridge, run in the worker's interpreter as module
+`corral_runtime`: loading the app as gunicorn does, and PEP 3333's rules (wsgi.input,
+start_response with exc_info, write(), close() on every path, file_wrapper). It talks to the
+loop only through `_corral` (Sources/CorralPython/Runtime/CorralModule.swift)."""
 import ast, importlib, os, sys, traceback, _thread
 from _thread import get_ident as thread_ident   # bound before gevent patches _thread (greenlet ids)
 import _corral
 
-ERROR, CRITICAL, INFO = 3, 2, 6
-WHOLE_LIMIT = 1 << 20
+ERROR, CRITICAL = 3, 2
 HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
                         'te', 'trailers', 'transfer-encoding', 'upgrade'))
+
 
 class AppLoadError(Exception):
     pass
 
+
 class ClientGone(OSError):
-    """The client went away, or the request body could not be read."""
+    """The client went away, or the request body could not be read (malformed, too large)."""
+
 
 class ErrorStream:
     """wsgi.errors: each line written reaches the worker's error log. Shared by every request
@@ -29,11 +29,14 @@ class ErrorStream:
             if line:
                 _corral.log(ERROR, line)
         return len(text)
+
     def writelines(self, lines):
         for line in lines:
             self.write(line)
+
     def flush(self):
         pass
+
 
 class FileWrapper:
     """wsgi.file_wrapper: served with sendfile when the file has a descriptor."""
@@ -42,65 +45,110 @@ class FileWrapper:
         self.blksize = blksize
         if hasattr(filelike, 'close'):
             self.close = filelike.close
+
     def __iter__(self):
         return self
+
     def __next__(self):
         data = self.filelike.read(self.blksize)
         if data:
             return data
         raise StopIteration
 
-def _threads_call(function, token, *args):
-    return function(token, *args)     # blocks this thread (GIL released) until the loop answers
 
-call = _threads_call
+# gevent mode: token -> (serial, Waiter) of the greenlet waiting for the loop's reply to that
+# request. A wait that gevent.Timeout interrupted stays here: its reply is still owed.
 waiters = {}
+Waiter = None
 
-def _gevent_call(function, token, *args):
-    from gevent.hub import Waiter
-    owed = _take_owed_reply(token)
-    if owed is not None and owed[0] is function is _corral.read_body:
-        return owed[1]                # the body piece an interrupted read asked for
-    function(token, *args)            # posts and returns at once; the hub's watcher switches back
-    waiter = Waiter()
-    waiters[token] = (function, waiter)
-    value = waiter.get()              # interrupted (gevent.Timeout): stays, its reply still owed
-    del waiters[token]
+
+def take_reply(channel):
+    """The loop's reply to the request's last call. Threads mode: `_corral.take_reply` blocks
+    (GIL released). gevent mode: it answers at once when the reply is there, else None, and the
+    reply comes later through the hub (serve_gevent) to this greenlet's Waiter."""
+    token = channel.token
+    entry = waiters.get(token)
+    if entry is None:
+        value = _corral.take_reply(token)
+        if value is not None:
+            return value
+        entry = waiters[token] = (channel.serial, Waiter())
+    try:
+        value = entry[1].get()
+    except ClientGone:
+        del waiters[token]
+        raise
+    del waiters[token]                    # not on gevent.Timeout: the reply is still owed
     return value
 
-def _take_owed_reply(token):
-    """The loop answers every call, in order: the reply an interrupted call did not wait for is
-    taken, (function, value), before the next call or the end of the request is posted."""
-    owed = waiters.get(token)
-    if owed is None:
+
+class Channel:
+    """One request's calls to the loop. A call that needs an answer (a body piece) waits for it;
+    a piece of the response is posted without waiting and its answer (written, cut at the
+    app's Content-Length, or the client gone) is taken before the next call, so the app makes
+    the next piece while the last one is sent, and never runs further ahead of the client."""
+    __slots__ = ('token', 'serial', 'owed', 'gone')
+
+    def __init__(self, token, serial):
+        self.token = token
+        self.serial = serial
+        self.owed = None                  # the _corral function whose reply is not taken yet
+        self.gone = None                  # why the body or the client failed: raised again
+
+    def ask(self, function, *args):
+        if self.owed is function is _corral.read_body:
+            return self._take()           # the piece an interrupted read asked for is this read's
+        self.settle()
+        function(self.token, *args)
+        self.owed = function
+        return self._take()
+
+    def post(self, function, *args):
+        """Posts a piece of the response; False (and nothing posted) once the body is cut."""
+        if self.settle() is False:
+            return False
+        function(self.token, *args)
+        self.owed = function
+        return True
+
+    def settle(self):
+        """Takes the reply still owed, if any (None when there is none)."""
+        if self.owed is not None:
+            return self._take()
+        if self.gone is not None:
+            raise ClientGone(self.gone)
         return None
-    function, waiter = owed
-    try:
-        return function, waiter.get()     # at once when the reply came meanwhile
-    except ClientGone:
-        return None
-    finally:
-        waiters.pop(token, None)
+
+    def _take(self):
+        try:
+            value = take_reply(self)
+        except ClientGone as error:
+            self.owed = None
+            self.gone = str(error)
+            raise
+        self.owed = None
+        return value
+
 
 class Input:
     """wsgi.input: the request body, read from the socket as the app asks, never past its end."""
-    __slots__ = ('_token', '_buffer', '_more')
-    def __init__(self, token, has_body):
-        self._token = token
+    __slots__ = ('_channel', '_buffer', '_more')
+
+    def __init__(self, channel, has_body):
+        self._channel = channel
         self._buffer = b''
         self._more = has_body
+
     def _fill(self):
         if not self._more:
             return False
-        piece = call(_corral.read_body, self._token)
+        piece = self._channel.ask(_corral.read_body)
         if not piece:
             self._more = False
             return False
         self._buffer = self._buffer + piece if self._buffer else piece
         return True
-    def _close(self):
-        self._more = False
-        self._token = None
+
     def read(self, size=-1):
         if size is None or size < 0:
             while self._fill():
@@ -111,6 +159,7 @@ class Input:
             pass
         data, self._buffer = self._buffer[:size], self._buffer[size:]
         return data
+
     def readline(self, size=-1):
         if size is None:
             size = -1
@@ -131,6 +180,7 @@ class Input:
             end = size
         data, self._buffer = self._buffer[:end], self._buffer[end:]
         return data
+
     def readlines(self, hint=-1):
         lines, total = [], 0
         while True:
@@ -141,19 +191,23 @@ class Input:
             total += len(line)
             if hint is not None and 0 < hint <= total:
                 return lines
+
     def __iter__(self):
         return self
+
     def __next__(self):
         line = self.readline()
         if not line:
             raise StopIteration
         return line
 
+
 def _check_status(status):
     if type(status) is not str:
         raise TypeError('status must be str, not %s' % type(status).__name__)
     if len(status) < 4 or not status[:3].isdigit() or status[3] != ' ' or int(status[:3]) < 100:
         raise ValueError('status must be "NNN reason", got %r' % status)
+
 
 def _checked_headers(headers):
     """The headers to send: refused when malformed (CR/LF could split the response); the
@@ -176,13 +230,23 @@ def _checked_headers(headers):
         return [header for header in headers if header[0].lower() not in HOP_BY_HOP]
     return headers
 
+
+def _declared_length(headers):
+    for name, value in headers:
+        if name.lower() == 'content-length' and value.isdigit():
+            return int(value)
+    return None
+
+
 class Responder:
-    __slots__ = ('token', 'status', 'headers', 'sent', 'head_only')
-    def __init__(self, token, head_only):
-        self.token = token
+    __slots__ = ('channel', 'status', 'headers', 'sent', 'cut', 'head_only')
+
+    def __init__(self, channel, head_only):
+        self.channel = channel
         self.status = None
         self.headers = None
         self.sent = False
+        self.cut = False                  # the body reached the app's Content-Length
         self.head_only = head_only
 
     def start_response(self, status, headers, exc_info=None):
@@ -203,44 +267,41 @@ class Responder:
             raise TypeError('the body must be bytes, not %s' % type(data).__name__)
         if self.status is None:
             raise AssertionError('body data before start_response()')
-        if self.token is None:
+        if self.channel is None:
             raise RuntimeError('write() after the response ended')
-        if not data or self.head_only:
+        if not data or self.head_only or self.cut:
             return
         if self.sent:
-            call(_corral.send, self.token, data)
+            posted = self.channel.post(_corral.send, data)
         else:
             self.sent = True
-            call(_corral.respond, self.token, self.status, self.headers, data, False)
+            posted = self.channel.post(_corral.respond, self.status, self.headers, data, False)
+        # Past the app's Content-Length nothing more is sent (the loop logs it, once).
+        self.cut = not posted
 
     def final(self, result):
-        """What ends the exchange, after the app's iterable is consumed (and before close())."""
+        """What ends the exchange, after the app's iterable is consumed (and before close()):
+        a function of `_corral` and its arguments after the token."""
         if not self.sent and type(result) is FileWrapper and hasattr(result.filelike, 'fileno'):
             sendable = self._file(result.filelike)
             if sendable is not None:
                 return sendable
-        if not self.sent and (type(result) in (list, tuple) or self._declared_length() <= WHOLE_LIMIT):
-            # A sequence, or a body whose declared length is small (Flask's, Django's): sent
-            # whole, with its Content-Length, in one write.
+        if not self.sent and type(result) in (list, tuple):
+            # Whole when the app returns: head and body go in one write.
             body = b''.join(result)
             if self.status is None:
                 raise AssertionError('the application returned without calling start_response()')
-            return (_corral.respond, self.token, self.status, self.headers, body, True)
+            return (_corral.respond, self.status, self.headers, body, True)
+        # Anything else is sent as it is produced: each piece while the app makes the next.
         for chunk in result:
             self.write(chunk)
-            if self.head_only and self.status is not None:
+            if self.cut or (self.head_only and self.status is not None):
                 break
         if self.status is None:
             raise AssertionError('the application returned without calling start_response()')
         if not self.sent:
-            return (_corral.respond, self.token, self.status, self.headers, b'', True)
-        return (_corral.finish, self.token)
-
-    def _declared_length(self):
-        for name, value in self.headers or ():
-            if name.lower() == 'content-length' and value.isdigit():
-                return int(value)
-        return WHOLE_LIMIT + 1
+            return (_corral.respond, self.status, self.headers, b'', True)
+        return (_corral.finish,)
 
     def _file(self, filelike):
         if self.status is None:
@@ -251,21 +312,24 @@ class Responder:
             count = os.fstat(fd).st_size - offset
         except (OSError, ValueError, AttributeError):
             return None
-        for name, value in self.headers:
-            if name.lower() == 'content-length' and value.isdigit():
-                count = min(count, int(value))
-        return (_corral.send_file, self.token, self.status, self.headers, os.dup(fd), offset, max(count, 0))
+        declared = _declared_length(self.headers)
+        if declared is not None:
+            if declared > count:
+                return None               # streamed: the client sees the short body, then the close
+            count = declared
+        return (_corral.send_file, self.status, self.headers, os.dup(fd), offset, max(count, 0))
+
 
 application = None
 running = {}
 errors = ErrorStream()
-gevent_mode = False
 
-def handle(token, environ, has_body, started):
-    responder = Responder(token, environ['REQUEST_METHOD'] == 'HEAD')
-    body = Input(token, has_body)
-    environ['wsgi.input'] = body
-    running[token] = (started, thread_ident(), _current_greenlet(), environ.get('RAW_URI', ''))
+
+def handle(token, serial, environ, has_body):
+    channel = Channel(token, serial)
+    responder = Responder(channel, environ['REQUEST_METHOD'] == 'HEAD')
+    environ['wsgi.input'] = Input(channel, has_body)
+    running[token] = (serial, thread_ident(), _current_greenlet(), environ.get('RAW_URI', ''))
     result = ending = None
     try:
         try:
@@ -276,30 +340,35 @@ def handle(token, environ, has_body, started):
             if close is not None:
                 close()
     except ClientGone:
-        ending = (_corral.finish, token)
+        # The loop knows why (the client left, or the body was bad: it answers 400 or 413).
+        ending = (_corral.finish,)
     except BaseException:
         if ending is not None and ending[0] is _corral.send_file:
-            os.close(ending[4])           # the descriptor final() duplicated for sendfile
-        ending = (_corral.fail, token, _failure(environ))
+            os.close(ending[3])           # the descriptor _file() duplicated for sendfile
+        ending = (_corral.fail, _failure(environ))
     finally:
         del running[token]
-        body._close()
-        responder.token = None
-    if gevent_mode:
-        _take_owed_reply(token)
+        waiters.pop(token, None)          # a reply still owed is dropped by its serial
+        responder.channel = None
     try:
-        ending[0](*ending[1:])
+        ending[0](token, *ending[1:])
     except Exception:                     # e.g. a header the engine cannot send: still a 500
         _corral.fail(token, _failure(environ))
 
+
 def _failure(environ):
     return 'Error handling request %s\n%s' % (environ.get('RAW_URI', ''), traceback.format_exc().rstrip('\n'))
+
+
+gevent_mode = False
+
 
 def _current_greenlet():
     if not gevent_mode:
         return None
     from greenlet import getcurrent
     return getcurrent()
+
 
 def serve_threads():
     _corral.unblock_signals()
@@ -315,6 +384,10 @@ def serve_threads():
     finally:
         _corral.thread_exited()
 
+
+REQUEST, REPLY, FAILED, SHUTDOWN = range(4)
+
+
 def serve_gevent():
     """gevent mode, on the main thread: gevent's default loop, which child watchers (subprocess)
     and signal handling need, as under gunicorn's gevent worker. Returns at shutdown."""
@@ -325,27 +398,33 @@ def serve_gevent():
     stopped = gevent.event.Event()
     fd = _corral.event_fd()
     watcher = hub.loop.io(fd, 1)
+
     def ready():
         try:
             os.read(fd, 8)
         except BlockingIOError:
             pass
-        for kind, token, value in _corral.poll():
+        for kind, token, serial, value in _corral.poll():
             try:
-                if kind == 0:
-                    group.spawn(handle, token, *value)
-                elif kind == 1:
-                    waiters[token][1].switch(value)
-                elif kind == 2:
-                    waiters[token][1].throw(ClientGone(value))
-                else:
+                if kind == REQUEST:
+                    group.spawn(handle, token, serial, *value)
+                elif kind == SHUTDOWN:
                     watcher.stop()
                     stopped.set()
+                else:
+                    entry = waiters.get(token)
+                    if entry is None or entry[0] != serial:
+                        continue          # for a request that has ended: nobody waits for it
+                    if kind == REPLY:
+                        entry[1].switch(value)
+                    else:
+                        entry[1].throw(ClientGone(value))
             except BaseException:         # one bad event must not lose the rest of the batch
                 _corral.log(CRITICAL, 'corral-wsgi runtime: %s' % traceback.format_exc())
     watcher.start(ready)
     stopped.wait()
     group.join()
+
 
 def monitor():
     """Writes the Python stack of each request that ran past `timeout` to the error log."""
@@ -354,9 +433,9 @@ def monitor():
         overdue = _corral.next_overdue()
         if overdue is None:
             return
-        token, started, seconds = overdue
+        token, serial, seconds = overdue
         entry = running.get(token)
-        if entry is None or entry[0] != started:
+        if entry is None or entry[0] != serial:
             continue                      # it finished meanwhile (its slot may serve another)
         _, ident, greenlet, target = entry
         # A waiting greenlet keeps its frame; the running one (a view that hogs the hub) is
@@ -367,6 +446,7 @@ def monitor():
         stack = ''.join(traceback.format_stack(frame)).rstrip('\n') if frame is not None else '(no Python frame)'
         _corral.log(CRITICAL, 'request %s has run for more than %gs (timeout); its stack:\n%s'
                     % (target, seconds, stack))
+
 
 def import_app(spec):
     """gunicorn's rules: MODULE:NAME, MODULE:factory(literal args), or MODULE (NAME 'application')."""
@@ -400,10 +480,11 @@ def import_app(spec):
         raise AppLoadError('Application object must be callable.')
     return app
 
+
 def boot(spec, mode, threads, pythonpath):
     """Loads the app (an exception here is an app-load error: exit 4), then starts the threads
     (gevent mode: the main thread runs serve_gevent next)."""
-    global application, gevent_mode, call
+    global application, gevent_mode, Waiter
     sys.path.insert(0, os.getcwd())
     for path in reversed(pythonpath):
         sys.path.insert(0, path)
@@ -415,8 +496,8 @@ def boot(spec, mode, threads, pythonpath):
             raise AppLoadError('worker_class %s needs gevent installed in the application\'s environment' % mode)
         monkey.patch_all()
         start_thread = monkey.get_original('_thread', 'start_new_thread')
+        from gevent.hub import Waiter
         gevent_mode = True
-        call = _gevent_call
     application = import_app(spec)
     base = {
         'wsgi.version': (1, 0), 'wsgi.errors': errors, 'wsgi.multithread': mode == 'threads' and threads > 1,
@@ -429,5 +510,3 @@ def boot(spec, mode, threads, pythonpath):
             _corral.thread_started()
             start_thread(serve_threads, ())
     start_thread(monitor, ())
-"""#
-}

@@ -1,0 +1,5 @@
+#pragma once
+
+/// corral_runtime.py, the Python half of the WSGI bridge, as NUL-terminated source text: built
+/// into the worker so that the Python it runs is always the one it was built with.
+const char *corral_runtime_source(void);
