@@ -3,7 +3,8 @@
 
     python3 bench/wsgi.py        (bench/run.sh calls it as its WSGI step)
 
-Every server runs ONE worker process with its access log written to a file, serving the same
+Every server runs ONE worker process, pinned with all its threads to core 0 (wrk to core 1, so a
+two-thread design gets no more CPU than a one-thread one), with its access log written to a file, serving the same
 apps (bench/wsgi_apps.py) from the same Debian python3 and the same venv (bench/.venv-wsgi:
 Flask, gevent, gunicorn, meinheld 1.0.2, granian). Rows:
   bare       the 13-byte WSGI hello, wrk -t1 -c64
@@ -28,6 +29,8 @@ port = int(os.environ.get('WSGI_PORT', '18100'))
 corral = os.environ.get('CORRAL_WSGI', os.path.join(top, '.build/release/corral-wsgi'))
 results_path = os.environ.get('BENCH_RESULTS_WSGI', os.path.join(here, 'results/wsgi.md'))
 scratch = tempfile.mkdtemp(prefix='corral-bench-wsgi.')
+SERVER_CPU = ['taskset', '-c', '0']     # the server and every thread and process it starts
+LOAD_CPU = ['taskset', '-c', '1']
 
 
 def setup():
@@ -81,7 +84,7 @@ def serving_pid(process):
             children = open('/proc/%d/task/%d/children' % (process.pid, process.pid)).read().split()
         except OSError:
             children = []
-        if children or 'corral' in ' '.join(process.args[:1]):
+        if children or 'corral' in os.path.basename(process.args[len(SERVER_CPU)]):
             return int(children[0]) if children else process.pid
         time.sleep(0.05)
     return process.pid
@@ -98,7 +101,7 @@ def measure(name, command, row):
     app, path, connections = rows[row]
     log = os.path.join(scratch, '%s-%s.access.log' % (name, row))
     output = open(os.path.join(scratch, '%s-%s.out' % (name, row)), 'w')
-    process = subprocess.Popen(command(app, log), stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(SERVER_CPU + command(app, log), stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         url = 'http://127.0.0.1:%d%s' % (port, path)
         for _ in range(200):
@@ -111,8 +114,8 @@ def measure(name, command, row):
             sys.exit('bench wsgi: %s did not answer "Hello, World!" at %s (see %s)' % (name, url, output.name))
         time.sleep(0.5)
         idle_rss = rss_kb(serving_pid(process))
-        subprocess.run(['wrk', '-t1', '-c%d' % connections, '-d%ss' % warmup, url], capture_output=True)
-        run = subprocess.run(['wrk', '-t1', '-c%d' % connections, '-d%ss' % duration, url], capture_output=True, text=True)
+        subprocess.run(LOAD_CPU + ['wrk', '-t1', '-c%d' % connections, '-d%ss' % warmup, url], capture_output=True)
+        run = subprocess.run(LOAD_CPU + ['wrk', '-t1', '-c%d' % connections, '-d%ss' % duration, url], capture_output=True, text=True)
         rate = float(re.search(r'Requests/sec:\s+([\d.]+)', run.stdout).group(1))
         errors = re.search(r'Non-2xx or 3xx responses: (\d+)', run.stdout)
         if errors:

@@ -46,6 +46,21 @@ import Testing
         #expect(state.responseFinished() == .close)
     }
 
+    /// The head already said keep-alive when the drain began (a streamed body still being
+    /// sent): closing after it would lose the request its client sends next.
+    @Test func aDrainThatBeginsDuringAKeepAliveResponseStillAnswersTheNextRequest() {
+        var state = ConnectionState()
+        state.bytesArrived()
+        state.headParsed(keepAlive: true)
+        #expect(state.responseStarting() == false)
+        state.drain()
+        #expect(state.responseFinished() == .readNextRequest)
+        state.bytesArrived()
+        state.headParsed(keepAlive: true)
+        #expect(state.responseStarting() == true, "the next response says Connection: close")
+        #expect(state.responseFinished() == .close)
+    }
+
     @Test func anUnreadableBodyForcesClose() {
         var state = ConnectionState()
         state.bytesArrived()

@@ -51,9 +51,12 @@ public struct ConnectionState: Equatable, Sendable {
         return !keepAlive
     }
 
+    /// A response whose head promised keep-alive keeps the connection even when the worker began
+    /// draining while it was sent: its client may already be sending the next request, which is
+    /// answered with `Connection: close` (see `drain`).
     public mutating func responseFinished() -> Next {
         requestsServed += 1
-        if keepAlive && !draining {
+        if keepAlive {
             phase = .idle
             return .readNextRequest
         }

@@ -257,8 +257,9 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
-    /// Graceful drain: stop accepting, close idle connections, let requests in flight finish
-    /// (their responses carry `Connection: close`). `onDrained` runs when the last one closes.
+    /// Graceful drain: stop accepting, let requests in flight finish (their responses carry
+    /// `Connection: close`); an idle connection answers the request its client may already have
+    /// sent, or closes at its keep-alive time. `onDrained` runs when the last one closes.
     public func beginDrain() {
         guard !isDraining else { return }
         isDraining = true
