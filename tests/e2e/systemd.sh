@@ -48,6 +48,12 @@ cat > "$work/boot" <<BOOT
 # The bind first: the tree (and so \$work) may live under /tmp, which the tmpfs then hides.
 mount --bind "$work/units" /etc/systemd/system || exit 1
 mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/tmp || exit 1
+# A journal of this run's own: the checks read what this corral wrote, not an earlier run's lines.
+if [ -d /var/log/journal ]; then mount -t tmpfs tmpfs /var/log/journal || exit 1; fi
+# No rate limit: the checks look for corrald's lines among thousands of access entries a second,
+# and a unit's LogRateLimitIntervalSec= needs cgroup xattrs this namespace may not have.
+mkdir -p /etc/systemd/journald.conf.d && mount -t tmpfs tmpfs /etc/systemd/journald.conf.d || exit 1
+printf '[Journal]\nRateLimitIntervalSec=0\n' > /etc/systemd/journald.conf.d/e2e.conf || exit 1
 exec env container=corral-e2e /lib/systemd/systemd --system --unit=corral-e2e.target
 BOOT
 chmod +x "$work/boot"
