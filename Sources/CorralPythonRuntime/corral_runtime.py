@@ -407,7 +407,7 @@ def serve_gevent():
         for kind, token, serial, value in _corral.poll():
             try:
                 if kind == REQUEST:
-                    group.spawn(handle, token, serial, *value)
+                    group.spawn(handle, *value)
                 elif kind == SHUTDOWN:
                     watcher.stop()
                     stopped.set()

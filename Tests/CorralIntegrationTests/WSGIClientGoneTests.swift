@@ -30,6 +30,24 @@ import Testing
             #expect(try request(port: worker.port, "GET", "/read?check")?.text == "0", comment)
         }
 
+        /// Sends `name`'s head and half of its 100-byte body, then leaves; close() must follow.
+        func leaveHalfwayThroughTheBody(_ name: String) throws {
+            let client = try RawClient(port: worker.port)
+            client.send("POST /read?\(name) HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n" + String(repeating: "h", count: 50))
+            shutdown(client.fd, Int32(SHUT_RDWR))
+            #expect(eventually(timeout: WSGIClientGoneTests.promptly) { closed.contains(name) }, "close() \(closed)")
+        }
+
+        /// Leaves after the first byte of a streamed response that has 2 s to go; close() must follow.
+        func leaveInTheMiddleOfAStream(_ name: String) throws {
+            let client = try RawClient(port: worker.port)
+            client.send("GET /stream?\(name) HTTP/1.1\r\nHost: t\r\n\r\n")
+            var byte = [UInt8](repeating: 0, count: 1)
+            #expect(recv(client.fd, &byte, 1, 0) == 1)
+            shutdown(client.fd, Int32(SHUT_RDWR))
+            #expect(eventually(timeout: WSGIClientGoneTests.promptly) { closed.contains(name) }, "close() \(closed)")
+        }
+
         /// Nothing is left in flight: TERM drains at once (a request left hanging would hold the
         /// worker for graceful_timeout, 30 s, and in gevent mode be cut at `timeout`).
         func expectNothingLeftRunning() {
@@ -63,23 +81,14 @@ import Testing
 
     @Test(arguments: modes) func aClientThatLeavesHalfwayThroughItsBody(mode: [String]) throws {
         let probe = try Probe(mode)
-        let client = try RawClient(port: probe.worker.port)
-        client.send("POST /read?half-body HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n" + String(repeating: "h", count: 50))
-        shutdown(client.fd, Int32(SHUT_RDWR))
-        #expect(eventually(timeout: Self.promptly) { probe.closed.contains("half-body") }, "close() \(probe.closed)")
+        try probe.leaveHalfwayThroughTheBody("half-body")
         try probe.expectServing("after a half body")
         probe.expectNothingLeftRunning()
     }
 
     @Test(arguments: modes) func aClientThatLeavesInTheMiddleOfAStreamedResponse(mode: [String]) throws {
         let probe = try Probe(mode)
-        let client = try RawClient(port: probe.worker.port)
-        client.send("GET /stream?midstream HTTP/1.1\r\nHost: t\r\n\r\n")
-        var byte = [UInt8](repeating: 0, count: 1)
-        #expect(recv(client.fd, &byte, 1, 0) == 1)
-        shutdown(client.fd, Int32(SHUT_RDWR))
-        // The stream has 2 s to go: leaving must end it now.
-        #expect(eventually(timeout: Self.promptly) { probe.closed.contains("midstream") }, "close() \(probe.closed)")
+        try probe.leaveInTheMiddleOfAStream("midstream")
         try probe.expectServing("after leaving mid-stream")
         #expect(!probe.worker.log.contains("[ERROR]"), "a client leaving is no error: \(probe.worker.log)")
         probe.expectNothingLeftRunning()
@@ -111,15 +120,8 @@ import Testing
     /// began: the worker is recycled after that many whatever became of them.
     @Test(arguments: modes) func requestsTheClientLeftCountTowardMaxRequests(mode: [String]) throws {
         let probe = try Probe(mode, ["--max-requests", "2"])
-        let half = try RawClient(port: probe.worker.port)
-        half.send("POST /read?half HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nhh")
-        shutdown(half.fd, Int32(SHUT_RDWR))
-        #expect(eventually(timeout: Self.promptly) { probe.closed.contains("half") }, "close() \(probe.closed)")
-        let stream = try RawClient(port: probe.worker.port)
-        stream.send("GET /stream?left HTTP/1.1\r\nHost: t\r\n\r\n")
-        var byte = [UInt8](repeating: 0, count: 1)
-        _ = recv(stream.fd, &byte, 1, 0)
-        shutdown(stream.fd, Int32(SHUT_RDWR))
+        try probe.leaveHalfwayThroughTheBody("half")
+        try probe.leaveInTheMiddleOfAStream("left")
         #expect(eventually { probe.worker.log.contains("max_requests (2) reached") }, "\(probe.worker.log)")
     }
 }

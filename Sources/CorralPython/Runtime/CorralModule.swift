@@ -167,7 +167,7 @@ enum CorralModule {
         return requestTuple(exchange)
     }
 
-    /// gevent mode: [(kind, token, serial, value)]: REQUEST (environ, has_body), REPLY value,
+    /// gevent mode: [(kind, token, serial, value)]: REQUEST handle()'s arguments, REPLY value,
     /// FAILED reason, SHUTDOWN None (the kinds' numbers are corral_runtime.py's).
     private static let poll: corral_py_fastcall = { _, _, _ in
         let events = bridge.takeEvents()
@@ -178,8 +178,7 @@ enum CorralModule {
             case .request(let token):
                 let exchange = bridge.exchange(token)!
                 guard let request = requestTuple(exchange) else { corral_py_decref(list); return nil }
-                item = pollItem(0, token, exchange.serial, PyTuple_GetSlice(request, 2, 4))
-                corral_py_decref(request)
+                item = pollItem(0, token, exchange.serial, request)
             case .reply(let token, let serial, .failed(let reason)):
                 item = pollItem(2, token, serial, PyUnicode_FromString(reason))
             case .reply(let token, let serial, let reply):

@@ -93,25 +93,27 @@ extension Connection {
                 server.log.error("response to \(target(of: head)) failed after \(bodyBytesSent) body bytes: \(error)")
                 return false
             }
+            var complete = true
             switch framing {
             case .chunked:
-                if !outputHeld { buffers.output.removeAll(keepingCapacity: true) }
+                startOutputPiece()
                 buffers.output.append(contentsOf: Self.lastChunk)
                 return await flushOutput()
             case .contentLength(let count):
                 if bodyOverflowed {
                     server.log.error("response to \(target(of: head)): the body is longer than its Content-Length (\(count) bytes); the rest was not sent")
                 }
-                guard bodyBytesSent == count else {
+                if bodyBytesSent < count {
                     // Only closing tells the client that it got less than the head promised.
                     server.log.error("response to \(target(of: head)): the body ended after \(bodyBytesSent) of its Content-Length's \(count) bytes; the connection is closed")
-                    if outputHeld { _ = await flushOutput() }
-                    return false
+                    complete = false
                 }
-                return outputHeld ? await flushOutput() : true
             default:
-                return outputHeld ? await flushOutput() : true
+                break
             }
+            // A producer that wrote nothing still owes its head.
+            let flushed = outputHeld ? await flushOutput() : true
+            return flushed && complete
         }
     }
 
@@ -139,10 +141,16 @@ extension Connection {
         return true
     }
 
+    /// The output buffer readied for the next bytes to send: held output (a head, earlier
+    /// pipelined responses) stays in front of them, what was already sent goes.
+    private func startOutputPiece() {
+        if !outputHeld { buffers!.output.removeAll(keepingCapacity: true) }
+    }
+
     /// One piece of a streamed body, after the held head if it has not gone yet.
     private func sendStreamPiece<Bytes: Collection<UInt8>>(_ bytes: Bytes) async throws {
+        startOutputPiece()
         let buffers = buffers!
-        if !outputHeld { buffers.output.removeAll(keepingCapacity: true) }
         if streamFraming == .chunked {
             ResponseHead.appendHex(bytes.count, to: &buffers.output)
             ResponseHead.append("\r\n", to: &buffers.output)

@@ -327,7 +327,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
             server.requestCompleted(self, head: head, answered: false)   // gone before any answer
             return false
         } catch {
-            server.log.error("handler failed for \(String(decoding: head.target.bytes(in: requestBytes), as: UTF8.self)): \(error)")
+            server.log.error("handler failed for \(target(of: head)): \(error)")
             response = Self.errorResponse(500)
         }
         if let replacement = Self.replacementForTunnel(status: response.status, method: head.method) {
