@@ -52,8 +52,11 @@ let package = Package(
                 swiftSettings: hotPath),
         // corrald's brain: the worker/generation state machine (pure, no I/O), the configuration
         // (gunicorn's settings from TOML and command lines), the pidfile.
+        // gunicorn_config_reader.py, which corrald runs with python3 to read a gunicorn config file.
+        .target(name: "CorralGunicornPython", exclude: ["gunicorn_config_reader.py"], cSettings: [.unsafeFlags(["-std=c23"])]),
         .target(name: "CorralSupervisor",
-                dependencies: ["CorralHTTP", "CorralMetrics", "CorralSystemd", "CorralWSGI", .product(name: "TOMLKit", package: "TOMLKit")],
+                dependencies: ["CorralHTTP", "CorralMetrics", "CorralSystemd", "CorralWSGI", "CorralGunicornPython",
+                               .product(name: "TOMLKit", package: "TOMLKit")],
                 swiftSettings: [nonsending]),
         // The control socket: supervisord's XML-RPC, served by the engine inside corrald's loop.
         .target(name: "CorralControl", dependencies: ["CXML2", "CCorral", "CorralServer", "CorralEventLoop", "CorralHTTP"],

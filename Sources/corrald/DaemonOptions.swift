@@ -16,7 +16,7 @@ struct DaemonOptions: ParsableCommand {
             """,
         version: ControlService.version)
 
-    @Option(name: [.short, .customLong("config")], help: "The TOML config file.")
+    @Option(name: [.short, .customLong("config")], help: "The config file: corral.toml, or a gunicorn config file (FILE.py, or python:MODULE) read as gunicorn reads it.")
     var config: String?
 
     @Option(name: [.short, .customLong("bind")], help: "HOST:PORT, [V6]:PORT, unix:PATH or fd://N; repeatable (default 127.0.0.1:8000).")

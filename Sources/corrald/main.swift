@@ -31,12 +31,13 @@ func checkApplication(_ configuration: Configuration) -> Int32 {
 
 if let gunicornConfig = options.fromGunicorn {
     do {
-        let entries = try GunicornConfigReader.read(gunicornConfig)
+        let virtualenv = options.virtualenv ?? getenv("VIRTUAL_ENV").map { String(cString: $0) }
+        let entries = try GunicornConfigFile.read(gunicornConfig, python: GunicornConfigFile.interpreter(virtualenv: virtualenv))
         let defaults = Configuration(defaultWorkerCommand: ["corral-worker"], wsgiWorkerCommand: ["corral-wsgi"])
         print(GunicornConversion.toml(entries, source: gunicornConfig, defaults: defaults), terminator: "")
         exit(0)
     } catch {
-        fail("\(error)")
+        fail("\(error.issue)")
     }
 }
 

@@ -1,4 +1,5 @@
 import CorralHTTP
+import CorralWSGI
 import Glibc
 import TOMLKit
 
@@ -30,7 +31,14 @@ public struct ConfigurationLoader: Sendable {
         var warnings: [ConfigurationIssue] = []
         var assignments: [SettingAssignment] = []
         if let file {
-            do { assignments = try Self.assignments(fromFile: file) } catch { issues.append(error) }
+            do {
+                let read = try readFile(file)
+                assignments = read.assignments
+                issues += read.issues
+                warnings += read.warnings
+            } catch {
+                issues.append(error)
+            }
         }
         var configuration = defaults
         var origins: [String: SettingOrigin] = [:]
@@ -42,7 +50,7 @@ public struct ConfigurationLoader: Sendable {
             }
             if let setting = Setting.named(name) {
                 do {
-                    try setting.apply(&configuration, assignment.value, assignment.origin.isText)
+                    try setting.apply(&configuration, assignment.value, assignment.convertsText)
                     origins[name] = assignment.origin
                 } catch {
                     issues.append(ConfigurationIssue("\(name): \(error.message)", at: assignment.origin))
@@ -65,7 +73,10 @@ public struct ConfigurationLoader: Sendable {
                 issues.append(ConfigurationIssue("\(setting.name): \(problem)\(origin == nil ? " (the default)" : "")", at: origin))
             }
         }
-        guard issues.isEmpty else { throw ConfigurationErrors(issues: issues) }
+        guard issues.isEmpty else { throw ConfigurationErrors(issues: issues.sorted { Self.lineNumber($0.origin) < Self.lineNumber($1.origin) }) }
+        if let note = Self.threadsNote(configuration), let origin = origins["threads"] {
+            warnings.append(ConfigurationIssue(note, at: origin))
+        }
         for note in HTTPLimits.adjustments(requestLine: configuration.limitRequestLine, fieldCount: configuration.limitRequestFields) {
             warnings.append(ConfigurationIssue(note.message, at: origins[note.setting]))
         }
@@ -74,12 +85,42 @@ public struct ConfigurationLoader: Sendable {
 
     // MARK: The file
 
-    /// The file's top-level keys, each with the line it is on.
-    static func assignments(fromFile path: String) throws(ConfigurationIssue) -> [SettingAssignment] {
+    /// The python3 that reads a gunicorn config file: the virtualenv's given on a command line
+    /// (or in $VIRTUAL_ENV), since the file may import the app's packages.
+    var interpreter: String {
+        let virtualenv = (commandLine + environmentArguments).last { $0.name == "virtualenv" }.flatMap { assignment in
+            if case .text(let path) = assignment.value { path } else { nil }
+        } ?? getenv("VIRTUAL_ENV").map { String(cString: $0) }
+        return GunicornConfigFile.interpreter(virtualenv: virtualenv)
+    }
+
+    /// The file's settings: TOML, or a gunicorn config file (Python), as its name says; a file
+    /// named neither way that is not TOML is tried as Python before the TOML error is reported.
+    func readFile(_ path: String) throws(ConfigurationIssue)
+        -> (assignments: [SettingAssignment], issues: [ConfigurationIssue], warnings: [ConfigurationIssue]) {
+        func python() throws(GunicornConfigFile.Failure) -> (assignments: [SettingAssignment], issues: [ConfigurationIssue], warnings: [ConfigurationIssue]) {
+            GunicornConfigFile.assignments(try GunicornConfigFile.read(path, python: interpreter), path: path)
+        }
+        if GunicornConfigFile.isPython(path) {
+            do { return try python() } catch { throw error.issue }
+        }
         guard let text = FileText.read(path) else {
             throw ConfigurationIssue("cannot read the config file: \(String(cString: strerror(errno)))", at: .file(path: path, line: nil))
         }
-        return try assignments(fromTOML: text, path: path)
+        do {
+            return (try Self.assignments(fromTOML: text, path: path), [], [])
+        } catch let tomlIssue {
+            guard !path.hasSuffix(".toml") else { throw tomlIssue }
+            do {
+                return try python()
+            } catch let failure where failure.notPython {
+                var issue = tomlIssue
+                issue.message += "; nor is it a gunicorn config file (name it .py to read it as one)"
+                throw issue
+            } catch {
+                throw error.issue
+            }
+        }
     }
 
     /// The settings a TOML text assigns, each with its line in `path`.
@@ -155,8 +196,14 @@ public struct ConfigurationLoader: Sendable {
         return nil
     }
 
-    private static func lineNumber(_ origin: SettingOrigin) -> Int {
+    private static func lineNumber(_ origin: SettingOrigin?) -> Int {
         if case .file(_, let line?) = origin { line } else { 0 }
+    }
+
+    /// `threads` with a greenlet worker class: gunicorn takes it silently and does nothing with it.
+    static func threadsNote(_ configuration: Configuration) -> String? {
+        guard configuration.threads > 1, WorkerClass(gunicornName: configuration.workerClass) == .gevent else { return nil }
+        return "threads = \(configuration.threads) does nothing with worker_class = \"\(configuration.workerClass)\": each request is a greenlet, as many at once as worker_connections (\(configuration.workerConnections)) allows"
     }
 
     // MARK: Suggestions

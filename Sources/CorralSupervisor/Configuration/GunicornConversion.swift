@@ -18,10 +18,13 @@ public enum GunicornConversion {
         }
         public var name: String
         public var value: Value
+        /// The line of the file that assigns it, when known.
+        public var line: Int?
 
-        public init(name: String, value: Value) {
+        public init(name: String, value: Value, line: Int? = nil) {
             self.name = name
             self.value = value
+            self.line = line
         }
     }
 
@@ -34,6 +37,9 @@ public enum GunicornConversion {
         var configuration = defaults
         for entry in entries {
             lines += convert(entry, &configuration)
+        }
+        if let note = ConfigurationLoader.threadsNote(configuration) {
+            lines.append("# Note: \(note).")
         }
         if !entries.contains(where: { $0.name == "wsgi_app" }) {
             lines.append("# The app is not in the file (gunicorn takes it on its command line): add")
@@ -80,10 +86,11 @@ public enum GunicornConversion {
             return ["# \(name) = \(written)  # not applied: \(reason)"]
         }
         if case .callable = entry.value { return [] }  // a helper function of the file's own
-        return ["# \(name) = \(written)  # not a gunicorn setting: gunicorn ignores it too"]
+        let hint = ConfigurationLoader.nearest(to: name).map { "; did you mean \($0)?" } ?? ""
+        return ["# \(name) = \(written)  # not a gunicorn setting: gunicorn ignores it too\(hint)"]
     }
 
-    private static func settingValue(_ text: String) -> SettingValue? {
+    static func settingValue(_ text: String) -> SettingValue? {
         guard let table = try? TOMLTable(string: "value = \(text)"), let value = table["value"] else { return nil }
         return ConfigurationLoader.settingValue(value)
     }

@@ -47,11 +47,15 @@ public struct SettingAssignment: Equatable, Sendable {
     public var name: String
     public var value: SettingValue
     public var origin: SettingOrigin
+    /// Text is converted to the setting's type: command-line text, and gunicorn config files'
+    /// values (gunicorn converts them); a TOML file's values must have the type.
+    public var convertsText: Bool
 
-    public init(name: String, value: SettingValue, origin: SettingOrigin) {
+    public init(name: String, value: SettingValue, origin: SettingOrigin, convertsText: Bool? = nil) {
         self.name = name
         self.value = value
         self.origin = origin
+        self.convertsText = convertsText ?? origin.isText
     }
 }
 

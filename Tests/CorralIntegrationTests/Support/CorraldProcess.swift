@@ -14,12 +14,14 @@ final class CorraldProcess: @unchecked Sendable {
     var pidfile: String { directory.file("corrald.pid") }
     var configPath: String { directory.file("corral.toml") }
 
-    /// `config` is written to `configPath` and passed with -c; `-p` is added, and
-    /// `-b 127.0.0.1:PORT` unless `bindFlag` is false (the config binds the port). `wrapper` is a
-    /// command that runs corrald as its only child (e.g. `unshare --pid --fork`).
+    /// `config` is written to `configPath` and passed with -c; `-p` is added unless `pidfileFlag` is
+    /// false (the config names the pidfile), and `-b 127.0.0.1:PORT` unless `bindFlag` is false
+    /// (the config binds the port). `wrapper` is a command that runs corrald as its only child
+    /// (e.g. `unshare --pid --fork`). With `setUp` (which fills the scratch directory first),
+    /// corrald runs in the scratch directory, so that the config's relative paths land there.
     init(_ arguments: [String] = [], config: String? = nil, environment: [String: String] = [:],
-         port: UInt16 = freePort(), bindFlag: Bool = true, wrapper: [String] = [],
-         executable: String = Binaries.path("corrald")) throws {
+         port: UInt16 = freePort(), bindFlag: Bool = true, pidfileFlag: Bool = true, wrapper: [String] = [],
+         executable: String = Binaries.path("corrald"), setUp: ((TemporaryDirectory) -> Void)? = nil) throws {
         self.port = port
         wrapped = !wrapper.isEmpty
         var argv = wrapper + [executable]
@@ -27,9 +29,11 @@ final class CorraldProcess: @unchecked Sendable {
             directory.write("corral.toml", config)
             argv += ["-c", directory.file("corral.toml")]
         }
-        argv += ["-p", directory.file("corrald.pid")]
+        if pidfileFlag { argv += ["-p", directory.file("corrald.pid")] }
         if bindFlag { argv += ["-b", "127.0.0.1:\(port)"] }
-        process = try TestProcess(argv + arguments, environment: environment, logPath: directory.file("corrald.log"))
+        setUp?(directory)
+        process = try TestProcess(argv + arguments, environment: environment, logPath: directory.file("corrald.log"),
+                                  workingDirectory: setUp == nil ? nil : directory.path)
     }
 
     /// corrald's pid (as seen from the tests' pid namespace).

@@ -9,8 +9,10 @@ final class TestProcess: @unchecked Sendable {
     private var exitStatus: Int32?
     private let lock = NSLock()
 
-    init(_ argv: [String], environment: [String: String] = [:], logPath: String) throws {
+    init(_ argv: [String], environment: [String: String] = [:], logPath: String, workingDirectory: String? = nil) throws {
         self.logPath = logPath
+        // sh changes directory, then becomes the process (Glibc's module lacks posix_spawn's chdir).
+        let argv = workingDirectory.map { ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", $0] + argv } ?? argv
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

@@ -1,19 +1,19 @@
 import Glibc
 
 /// A short-lived helper process run to completion, its output captured: python3 reading a gunicorn
-/// config (`--from-gunicorn`), the new binary's check before a re-exec upgrade.
-enum ChildProcess {
-    struct Finished {
-        let status: WaitStatus
+/// config file, the new binary's check before a re-exec upgrade.
+public enum ChildProcess {
+    public struct Finished: Sendable {
+        public let status: WaitStatus
         /// Its stdout, and its stderr too when asked for.
-        let output: String
+        public let output: String
     }
 
-    struct SpawnFailed: Error, CustomStringConvertible {
-        let description: String
+    public struct SpawnFailed: Error, CustomStringConvertible {
+        public let description: String
     }
 
-    static func run(_ argv: [String], captureStderr: Bool = false) throws(SpawnFailed) -> Finished {
+    public static func run(_ argv: [String], captureStderr: Bool = false) throws(SpawnFailed) -> Finished {
         var pipeFDs: [Int32] = [0, 0]
         guard pipe(&pipeFDs) == 0 else { throw SpawnFailed(description: "pipe: \(String(cString: strerror(errno)))") }
         for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }  // the dup2s below stay open in the child
