@@ -1,5 +1,6 @@
 import ArgumentParser
 import CCorral
+import CorralCommandLine
 import CorralEventLoop
 import CorralHTTP
 import CorralServer
@@ -36,7 +37,7 @@ public final class Worker: @unchecked Sendable {
         do {
             options = try WorkerOptions.parse(arguments)
         } catch {
-            WorkerOptions.exit(withError: error)
+            WorkerOptions.exitReporting(error)
         }
         do {
             return try Worker(options: options, identifier: name, handler: handler)

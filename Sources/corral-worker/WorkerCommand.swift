@@ -1,9 +1,10 @@
 import Glibc
 import ArgumentParser
+import CorralCommandLine
 import CorralWorker
 
 /// corral-worker's own flags on top of the worker flags every corral worker understands.
-struct WorkerCommand: ParsableArguments {
+struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "corral-worker",
         abstract: "Serve static files (or a welcome page) as a corral worker.")
@@ -25,7 +26,7 @@ struct WorkerCommand: ParsableArguments {
     }
 
     static func settings() -> (command: WorkerCommand, root: String?) {
-        let command = parseOrExit()
+        let command = parseOrExitWithUsage()
         let root = command.root ?? getenv("CORRAL_ROOT").map { String(cString: $0) }
         return (command, root)
     }

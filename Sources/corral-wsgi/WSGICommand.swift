@@ -6,7 +6,7 @@ import Glibc
 /// corral-wsgi's flags: gunicorn's names for loading and running a WSGI application, on top of
 /// the worker flags every corral worker understands. Each also comes from the environment
 /// corrald sets (`CORRAL_WSGI_APP`, `CORRAL_THREADS`, …).
-struct WSGICommand: ParsableArguments {
+struct WSGICommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "corral-wsgi",
         abstract: "Serve a Python WSGI application (Flask, Django, …) as a corral worker.")

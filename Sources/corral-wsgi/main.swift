@@ -1,3 +1,4 @@
+import CorralCommandLine
 import CorralPython
 import CorralWSGI
 import CorralWorker
@@ -18,7 +19,7 @@ func absolutePath(_ path: String) -> String {
     return String(cString: directory) + "/" + path
 }
 
-let command = WSGICommand.parseOrExit()
+let command = WSGICommand.parseOrExitWithUsage()
 var settings: WSGIWorkerSettings
 do {
     settings = try WSGIWorkerSettings(command)

@@ -26,7 +26,15 @@ enum ArgumentOrder {
 
     static func verbFirst(_ arguments: [String]) -> [String] {
         let (leading, command) = split(arguments)
-        guard let verb = command.first, !leading.isEmpty else { return arguments }
-        return [verb] + leading + command.dropFirst()
+        guard let verb = command.first else { return arguments }
+        return [verb] + leading + numbersLast(command.dropFirst())
+    }
+
+    /// `workers -1`: a negative number is a value, not an option, so it goes after `--`.
+    static func numbersLast(_ words: ArraySlice<String>) -> [String] {
+        func isNegativeNumber(_ word: String) -> Bool { word.count > 1 && word.hasPrefix("-") && word.dropFirst().allSatisfy(\.isNumber) }
+        let numbers = words.filter(isNegativeNumber)
+        guard !numbers.isEmpty, !words.contains("--") else { return Array(words) }
+        return words.filter { !isNegativeNumber($0) } + ["--"] + numbers
     }
 }

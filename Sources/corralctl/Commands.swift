@@ -1,4 +1,5 @@
 import ArgumentParser
+import CorralCommandLine
 import CorralControl
 import Glibc
 
@@ -207,11 +208,13 @@ struct Workers: ParsableCommand {
 
     func run() throws {
         try connection.run { client in
-            let current = (try client.call("supervisor.getAllProcessInfo").array ?? []).count
             guard let number = Int(change.hasPrefix("+") ? String(change.dropFirst()) : change) else {
-                throw CommandFailure("expected +N, -N or N, got \(change)", Exit.failed)
+                throw CommandFailure("expected +N, -N or N, got \(change)", usageExitCode)
             }
-            let delta = change.hasPrefix("+") || change.hasPrefix("-") ? number : number - current
+            // N is measured from the configured count (a change of 0 reports it), not from the
+            // processes listed, which include a removed worker still draining.
+            let delta = change.hasPrefix("+") || change.hasPrefix("-") ? number
+                : number - (try client.call("corral.changeWorkers", [.int(0)]).int ?? 0)
             let now = try client.call("corral.changeWorkers", [.int(delta)]).int ?? 0
             print("workers: \(now)")
         }

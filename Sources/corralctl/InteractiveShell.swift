@@ -1,5 +1,6 @@
 import ArgumentParser
 import CEdit
+import CorralCommandLine
 import CorralSupervisor
 import Glibc
 
@@ -34,7 +35,7 @@ struct InteractiveShell {
             case _ where !Corralctl.configuration.subcommands.contains(where: { Self.name(of: $0) == verb }):
                 print("*** unknown verb: \(verb) (help lists them)")
             default:
-                _ = Corralctl.execute(words + connectionArguments)
+                _ = Corralctl.execute(ArgumentOrder.verbFirst(words + connectionArguments))
             }
             fflush(nil)
         }
@@ -85,7 +86,7 @@ extension Corralctl {
             failure.report()
             return failure.code
         } catch {
-            let code = exitCode(for: error).rawValue
+            let code = status(for: error)
             let message = fullMessage(for: error)
             if !message.isEmpty {
                 if code == 0 { print(message) } else { CommandFailure(message, code).report() }

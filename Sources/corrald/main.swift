@@ -1,9 +1,10 @@
+import CorralCommandLine
 import CorralSupervisor
 import CorralSystemd
 import Glibc
 
 // corrald: see README ("corrald") and ARCHITECTURE.md.
-let options = DaemonOptions.parseOrExit()
+let options = DaemonOptions.parseOrExitWithUsage()
 
 func fail(_ message: String) -> Never {
     let text = Array("corrald: \(message)\n".utf8)

@@ -237,7 +237,10 @@ import Testing
 
         #expect(corralctl(daemon, "workers +1").output == "workers: 3\n")
         #expect(eventually { daemon.workers.count == 3 })
+        #expect(corralctl(daemon, "workers -1").output == "workers: 2\n", "a negative number is a value, not an option")
+        #expect(eventually { daemon.workers.count == 2 })
         #expect(corralctl(daemon, "workers 2").output == "workers: 2\n")
+        #expect(corralctl(daemon, "workers").status == 2, "bad usage exits 2, as --help says")
         #expect(corralctl(daemon, "stop 1").output.contains("corral:1: stopped"))
         #expect(corralctl(daemon, "status").status == 3, "a stopped worker makes status exit 3")
         #expect(corralctl(daemon, "start 1").output.contains("corral:1: started"))
