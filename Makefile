@@ -4,7 +4,7 @@ BIN_DEBUG := .build/debug
 APT_PACKAGES := libsystemd-dev libxml2-dev libedit-dev python3-dev pkg-config curl systemd python3 python3-venv iproute2 util-linux lintian binutils haproxy strace nodejs
 PORT ?= 8000
 
-.PHONY: deps build run run-flask test fuzz bench release deb clean
+.PHONY: deps build run run-flask test fuzz bench release deb man clean
 
 # Debian packages the build and the tests need; apt-get runs only when one is missing.
 deps:
@@ -82,6 +82,10 @@ fuzz: deps
 
 bench: deps release
 	bash bench/run.sh
+
+# The man pages, in .build/man/man1: `man -l .build/man/man1/corrald.1` or MANPATH=.build/man man corrald.
+man: deps
+	bash packaging/man-pages.sh
 
 # The Debian package: packaging/build-deb.sh (static Swift runtime, stripped, man pages, units).
 deb: deps

@@ -3,7 +3,7 @@
 # from a release build with the Swift runtime linked statically, so the packages depend only on
 # Debian's own libraries. corral-wsgi (the WSGI worker) is a package of its own, so that the base
 # package does not depend on libpython. Binaries are stripped; man pages come from
-# swift-argument-parser's generate-manual plugin.
+# swift-argument-parser's generate-manual plugin (packaging/man-pages.sh).
 # Writes the .deb to the top of the tree and runs lintian on it when lintian is installed.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -17,8 +17,8 @@ wsgi_stage="$(mktemp -d /tmp/corral-wsgi-deb.XXXXXX)"
 trap 'rm -rf "$stage" "$wsgi_stage"' EXIT
 
 # The man pages first: the plugin builds the tools its own (dynamic) way, in the default build folder.
-swift package --allow-writing-to-package-directory generate-manual --date "$(date -u +%Y-%m-%d)" >/dev/null
-manuals="$top/.build/plugins/GenerateManual/outputs"
+bash "$top/packaging/man-pages.sh" >/dev/null
+manuals="$top/.build/man/man1"
 for product in corrald corralctl corral-worker corral-wsgi; do
     swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product "$product" | grep -v '^\[' || true
     if ldd "$scratch/release/$product" | grep -q libswift; then
@@ -45,9 +45,9 @@ for product in corrald corralctl corral-worker; do
     install -m 0755 "$scratch/release/$product" "$stage/usr/bin/$product"
     strip --strip-unneeded --remove-section=.comment --remove-section=.note "$stage/usr/bin/$product"
 done
-gzip -9n < "$manuals/corrald/corrald.1" > "$stage/usr/share/man/man1/corrald.1.gz"
-gzip -9n < "$manuals/corralctl/corralctl.1" > "$stage/usr/share/man/man1/corralctl.1.gz"
-gzip -9n < "$manuals/corral-worker/"*.1 > "$stage/usr/share/man/man1/corral-worker.1.gz"
+gzip -9n < "$manuals/corrald.1" > "$stage/usr/share/man/man1/corrald.1.gz"
+gzip -9n < "$manuals/corralctl.1" > "$stage/usr/share/man/man1/corralctl.1.gz"
+gzip -9n < "$manuals/corral-worker.1" > "$stage/usr/share/man/man1/corral-worker.1.gz"
 install -m 0644 systemd/corral.service systemd/corral.socket systemd/corral@.service systemd/corral@.socket \
     "$stage/lib/systemd/system/"
 install -m 0644 systemd/corral.sysusers "$stage/usr/lib/sysusers.d/corral.conf"
@@ -94,7 +94,7 @@ echo "built $deb ($(du -h "$deb" | cut -f1)); Depends: $depends, systemd"
 install -d "$wsgi_stage/DEBIAN" "$wsgi_stage/usr/bin" "$wsgi_stage/usr/share/man/man1" "$wsgi_stage/usr/share/doc/corral-wsgi"
 install -m 0755 "$scratch/release/corral-wsgi" "$wsgi_stage/usr/bin/corral-wsgi"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$wsgi_stage/usr/bin/corral-wsgi"
-gzip -9n < "$manuals/corral-wsgi/"*.1 > "$wsgi_stage/usr/share/man/man1/corral-wsgi.1.gz"
+gzip -9n < "$manuals/corral-wsgi.1" > "$wsgi_stage/usr/share/man/man1/corral-wsgi.1.gz"
 install -m 0644 "$here/copyright" "$wsgi_stage/usr/share/doc/corral-wsgi/copyright"
 gzip -9n < "$here/changelog" > "$wsgi_stage/usr/share/doc/corral-wsgi/changelog.Debian.gz"
 chmod 0644 "$wsgi_stage/usr/share/doc/corral-wsgi/changelog.Debian.gz" "$wsgi_stage/usr/share/man/man1/"*.gz

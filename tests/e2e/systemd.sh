@@ -76,6 +76,13 @@ dpkg -i "$deb" "$wsgi_deb" > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; ex
 inside systemctl daemon-reload
 verify() { [ -z "$(inside sh -c 'cd /lib/systemd/system && systemd-analyze verify corral.service corral.socket corral@e2e.service corral@e2e.socket' 2>&1)" ]; }
 check "systemd-analyze verify reports nothing for the installed units (man pages included)" verify
+man_pages_name_their_commands() {
+    for command in corrald corralctl corral-worker corral-wsgi; do
+        zcat "/usr/share/man/man1/$command.1.gz" | grep -qx ".Nm $command" || return 1
+    done
+    ! zcat /usr/share/man/man1/corrald.1.gz | grep -q subcommand
+}
+check "each installed man page names its own command, and corrald's has no subcommand" man_pages_name_their_commands
 cp /etc/corral/corral.toml "$work/corral.toml"
 
 code() { curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/"; }
