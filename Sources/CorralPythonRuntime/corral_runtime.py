@@ -211,10 +211,11 @@ def _check_status(status):
 
 def _checked_headers(headers):
     """The headers to send: refused when malformed (CR/LF could split the response); the
-    hop-by-hop ones (Connection, Keep-Alive…) left out, as gunicorn leaves them out."""
+    hop-by-hop ones (Connection, Keep-Alive…) left out and values' surrounding spaces and tabs
+    trimmed (Django's Set-Cookie has a leading one), as gunicorn does."""
     if type(headers) is not list:
         raise TypeError('headers must be a list, not %s' % type(headers).__name__)
-    hop_by_hop = False
+    hop_by_hop = padded = False
     for header in headers:
         if type(header) is not tuple or len(header) != 2:
             raise TypeError('each header must be a (name, value) tuple, got %r' % (header,))
@@ -226,6 +227,9 @@ def _checked_headers(headers):
         if not (name.isascii() and value.isascii()):
             (name + value).encode('latin-1')     # PEP 3333: header text is latin-1
         hop_by_hop = hop_by_hop or name.lower() in HOP_BY_HOP
+        padded = padded or (value and (value[0] in ' \t' or value[-1] in ' \t'))
+    if padded:
+        headers = [(name, value.strip(' \t')) for name, value in headers]
     if hop_by_hop:
         return [header for header in headers if header[0].lower() not in HOP_BY_HOP]
     return headers

@@ -340,6 +340,11 @@ final class Daemon: @unchecked Sendable {
                     logger.critical("worker \(worker.slot) (pid \(pid)) sent no heartbeat for \((loop.now - worker.lastPing) / 1_000_000) ms; last status: \(worker.status.isEmpty ? "none" : worker.status); aborting it",
                                     metadata: event("heartbeat-timeout", worker))
                 }
+                if signal == SIGKILL, let worker = state.workers[pid], worker.readyAt == nil,
+                   loop.now - worker.spawnedAt > state.settings.bootTimeout {
+                    logger.error("worker \(worker.slot) (pid \(pid), generation \(worker.generation)) did not send READY=1 within boot_timeout (\(Double(state.settings.bootTimeout) / 1e9) s); killing it\(worker.status.isEmpty ? "" : "; last status: \(worker.status)")",
+                                 metadata: event("boot-timeout", worker))
+                }
                 kill(pid, signal)
             case .generationReady(let generation):
                 logger.info("all \(state.settings.workers) workers of generation \(generation) ready",

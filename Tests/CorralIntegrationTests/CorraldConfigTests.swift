@@ -181,6 +181,19 @@ import Testing
         #expect(daemon.log.contains("ImportError: no module named app"), "the broken worker's output reaches the log")
     }
 
+    /// A first-generation worker that never sends READY=1 is killed at boot_timeout, and the log
+    /// says so before it says "killed by signal 9".
+    @Test func aFirstWorkerPastBootTimeoutIsReportedAsSuch() throws {
+        let directory = TemporaryDirectory()
+        let hung = script("hung-app", in: directory, "#!/bin/sh\nexec sleep 60\n")
+        let daemon = try CorraldProcess(config: "workers = 1\nboot_timeout = 0.5\nworker_cmd = \"\(hung)\"\n")
+        #expect(eventually { daemon.log.contains("was killed by signal 9") }, "\(daemon.log)")
+        let log = daemon.log
+        let reason = try #require(log.range(of: "worker 0 (pid "), "\(log)")
+        #expect(log.contains("generation 1) did not send READY=1 within boot_timeout (0.5 s); killing it"), "\(log)")
+        #expect(reason.lowerBound < log.range(of: "was killed by signal 9")!.lowerBound, "the reason comes first: \(log)")
+    }
+
     @Test func workersStderrGoesToCorraldsErrorLogFile() throws {
         let directory = TemporaryDirectory()
         let noisy = script("noisy", in: directory, "#!/bin/sh\necho 'warning from the app' >&2\nexec \(Binaries.path("corral-worker"))\n")

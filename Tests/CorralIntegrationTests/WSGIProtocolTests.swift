@@ -196,6 +196,12 @@ import Testing
         }
         #expect(eventually { worker.log.contains("UnicodeEncodeError") })
         #expect(try request(port: worker.port, "GET", "/utf8")?.status == 200, "the worker carries on")
+        // Spaces and tabs around a value are trimmed, as gunicorn trims them (bytes on the wire).
+        let client = try RawClient(port: worker.port)
+        client.send("GET /padded HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        let raw = String(decoding: try #require(client.readUntilClosed()), as: UTF8.self)
+        #expect(raw.contains("\r\nSet-Cookie: sessionid=abc; Path=/\r\n") && raw.contains("\r\nX-Tail: tab\r\n")
+                && raw.contains("\r\nX-Plain: as is\r\n"), "\(raw)")
     }
 
     @Test func continueComesBeforeAHeadWrittenEarly() throws {

@@ -132,7 +132,11 @@ def hop_by_hop(environ, start_response):
 
 def header_text(environ, start_response):
     """/utf8: UTF-8 bytes in a latin-1 str (PEP 3333's way); /euro: not latin-1; /surrogate: an
-    undecodable file name's lone surrogate. The last two are the app's errors: 500."""
+    undecodable file name's lone surrogate (the last two are the app's errors: 500); /padded:
+    values with spaces and tabs around them."""
+    if environ['PATH_INFO'] == '/padded':   # Django writes Set-Cookie with a leading space
+        start_response('200 OK', [('Set-Cookie', ' sessionid=abc; Path=/'), ('X-Tail', 'tab\t'), ('X-Plain', 'as is')])
+        return [b'sent']
     values = {'/utf8': 'caf\u00e9'.encode('utf-8').decode('latin-1'), '/euro': '\u20ac', '/surrogate': '\udcff'}
     start_response('200 OK', [('X-Text', values[environ['PATH_INFO']])])
     return [b'sent']
