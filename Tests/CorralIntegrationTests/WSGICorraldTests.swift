@@ -113,6 +113,20 @@ import Testing
         #expect(good.output.contains("application flask_app:app loaded"))
     }
 
+    /// A venv made by another Python than the embedded one (pyenv's, a newer one) is refused with
+    /// the way out, instead of failing later on a missing symbol or missing packages.
+    @Test func aVenvOfAnotherInterpreterIsRefused() throws {
+        let directory = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory.file("venv/bin"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: directory.file("venv/bin/python3"), withDestinationPath: "/usr/bin/python3")
+        directory.write("venv/pyvenv.cfg", "home = /opt/python-3.12.1/bin\nversion = 3.12.1\nexecutable = /opt/python-3.12.1/bin/python3.12\n")
+        let check = shell("\(Binaries.path("corral-wsgi")) --virtualenv \(directory.file("venv")) --check-config flask_app:app 2>&1")
+        #expect(check.status == 3, "\(check.output)")
+        #expect(check.output.contains("was made by /opt/python-3.12.1/bin/python3.12 (Python 3.12.1, says its pyvenv.cfg), but corral-wsgi embeds Python 3.11."),
+                "\(check.output)")
+        #expect(check.output.contains("/usr/bin/python3.11 -m venv --clear \(directory.file("venv"))"), "\(check.output)")
+    }
+
     @Test func settingsAreChecked() throws {
         let directory = TemporaryDirectory()
         directory.write("bad.toml", "wsgi_app = \"x:app\"\nworker_class = \"tornado\"\n")

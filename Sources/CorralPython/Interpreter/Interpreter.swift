@@ -1,4 +1,5 @@
 import CPython
+import CorralWSGI
 import CorralPythonRuntime
 import Glibc
 
@@ -46,10 +47,27 @@ public enum Interpreter {
         if let executable, access(executable, X_OK) != 0 {
             throw PythonError(description: "virtualenv: \(executable) is not an executable python")
         }
+        if let virtualenv, let problem = mismatch(of: virtualenv) { throw PythonError(description: problem) }
         if let reason = corral_py_initialize(executable) {
             throw PythonError(description: "Python failed to start: \(String(cString: reason))")
         }
         try CorralModule.install()
+    }
+
+    /// Why `virtualenv` was made by another interpreter than the embedded one (its pyvenv.cfg
+    /// says), or nil.
+    private static func mismatch(of virtualenv: String) -> String? {
+        let path = "\(virtualenv)/pyvenv.cfg"
+        guard let file = fopen(path, "r") else { return nil }  // not a venv: a plain prefix
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while case let count = fread(&chunk, 1, chunk.count, file), count > 0 { bytes += chunk[..<count] }
+        let embedded = String(String(cString: Py_GetVersion()).prefix { $0 != " " })
+        let minor = embedded.split(separator: ".").prefix(2).joined(separator: ".")
+        let recreate = access("/usr/bin/python\(minor)", X_OK) == 0 ? "/usr/bin/python\(minor)" : "python\(minor)"
+        return VirtualenvConfig(parsing: String(decoding: bytes, as: UTF8.self))
+            .mismatch(embedded: embedded, venv: virtualenv, recreate: recreate)
     }
 
     /// Runs corral_runtime.py (built in) as module `corral_runtime` and returns the module.
