@@ -138,10 +138,13 @@ public final class Worker: @unchecked Sendable {
     public func run() -> Never {
         loop.spawn { [self] in
             notifier.send("READY=1\nSTATUS=serving")
-            // corrald asks for a report every second when it serves metrics (CORRAL_METRICS_INTERVAL).
+            // corrald asks for a report every second when it serves metrics (CORRAL_METRICS_INTERVAL);
+            // without, the status (corralctl's REQUESTS) still goes at least once a second, not only
+            // with the heartbeat (timeout / 2). One datagram a second costs nothing measurable.
             let reportInterval = getenv("CORRAL_METRICS_INTERVAL").flatMap { Double(String(cString: $0)) }
                 .map { Duration.milliseconds(Int64($0 * 1000)) }
-            guard let interval = [notifier.watchdogInterval, reportInterval].compactMap({ $0 }).min() else { return }
+            guard notifier.isEnabled else { return }
+            let interval = [notifier.watchdogInterval, reportInterval, .seconds(1)].compactMap({ $0 }).min()!
             // Pinged from the loop itself: a blocked loop stops pinging, which is the point.
             while true {
                 notifier.send("WATCHDOG=1\nSTATUS=requests=\(server.requestsServed) connections=\(server.openConnections)\(statusDetails())"

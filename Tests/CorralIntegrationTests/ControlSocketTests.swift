@@ -222,6 +222,15 @@ import Testing
         let table = corralctl(daemon, "status").output
         for pid in daemon.workers { #expect(table.contains(" \(pid) "), "\(table)") }
         #expect(table.contains("SLOT") && table.contains("HEARTBEAT") && table.contains("RUNNING"))
+        // REQUESTS follows what was served within a second or so, not with the heartbeat
+        // (timeout / 2: 15 s here).
+        func served() -> Int {
+            let rows = corralctl(daemon, "status").output.split(separator: "\n").map { $0.split(separator: " ") }
+            guard let column = rows.first?.firstIndex(of: "REQUESTS") else { return -1 }
+            return rows.dropFirst().compactMap { $0.count > column ? Int($0[column]) : nil }.reduce(0, +)
+        }
+        for _ in 0..<5 { #expect(try RawClient.get(port: daemon.port, "/")?.status == 200) }
+        #expect(eventually(timeout: 5) { served() >= 6 }, "REQUESTS: \(served()) after waitUntilServing's request and 5 more")
         #expect(corralctl(daemon, "status --json").output.hasPrefix("[{\"name\":\"0\""))
         #expect(corralctl(daemon, "pid").output == "\(daemon.pid)\n")
         #expect(corralctl(daemon, "version").output.hasPrefix("corral "))
