@@ -1,4 +1,5 @@
 import ArgumentParser
+import CorralHTTP
 import CorralWSGI
 import CorralWorker
 import Glibc
@@ -37,6 +38,12 @@ struct WSGICommand: ParsableCommand {
     @Option(name: .customLong("root-path"), help: "SCRIPT_NAME: where the app is mounted (env CORRAL_ROOT_PATH, else SCRIPT_NAME).")
     var rootPath: String?
 
+    @Option(name: .customLong("static-map"), help: ArgumentHelp("Serve URL PREFIX from DIRECTORY before the app sees the request, e.g. /static=static (repeatable; env CORRAL_STATIC_MAP, one per line).", valueName: "prefix=directory"))
+    var staticMap: [String] = []
+
+    @Option(name: .customLong("static-max-age"), help: "Cache-Control max-age in seconds for static_map files (default 0: none; names with a content hash are immutable; env CORRAL_STATIC_MAX_AGE).")
+    var staticMaxAge: Int?
+
     @Flag(name: .customLong("check-config"), help: "Load the application and exit: 0, or 4 with the traceback (corrald --check-config runs this).")
     var checkConfig = false
 }
@@ -52,6 +59,8 @@ struct WSGIWorkerSettings {
     var threads: Int
     var timeout: Double
     var environ: WSGISettings
+    var staticMounts: [StaticMount]
+    var staticMaxAge: Int
 
     init(_ command: WSGICommand) throws(WSGISettingError) {
         func env(_ name: String) -> String? { getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } }
@@ -79,5 +88,17 @@ struct WSGIWorkerSettings {
         }
         self.timeout = timeout
         environ = try WSGISettings(scriptName: command.rootPath ?? env("CORRAL_ROOT_PATH") ?? env("SCRIPT_NAME") ?? "")
+        let mounts = !command.staticMap.isEmpty ? command.staticMap
+            : (env("CORRAL_STATIC_MAP")?.split(separator: "\n").map(String.init) ?? [])
+        do {
+            staticMounts = try mounts.map { text throws(StaticMountError) in try StaticMount(parsing: text) }
+        } catch {
+            throw WSGISettingError("--static-map: \(error)")
+        }
+        let maxAgeText = env("CORRAL_STATIC_MAX_AGE")
+        guard let staticMaxAge = command.staticMaxAge ?? (maxAgeText.map { Int($0) } ?? 0), staticMaxAge >= 0 else {
+            throw WSGISettingError("static_max_age must be a number of seconds, 0 or more, got \(command.staticMaxAge.map(String.init) ?? maxAgeText ?? "")")
+        }
+        self.staticMaxAge = staticMaxAge
     }
 }

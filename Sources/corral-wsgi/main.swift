@@ -1,5 +1,6 @@
 import CorralCommandLine
 import CorralPython
+import CorralServer
 import CorralWSGI
 import CorralWorker
 import Glibc
@@ -31,6 +32,13 @@ settings.virtualenv = settings.virtualenv.map(absolutePath)
 settings.pythonpath = settings.pythonpath.map(absolutePath)
 if let directory = settings.chdir, chdir(directory) != 0 {
     fail(1, "chdir \(directory): \(String(cString: strerror(errno)))")
+}
+// static_map's directories, relative ones from --chdir's.
+let staticMap: StaticMap
+do {
+    staticMap = try StaticMap(settings.staticMounts, maxAge: settings.staticMaxAge)
+} catch {
+    fail(1, "\(error)")
 }
 let bridge = WSGIBridge(mode: settings.mode, settings: settings.environ,
                         capacity: (try? command.worker.serverConfiguration().workerConnections) ?? 1000)
@@ -65,7 +73,8 @@ let handler = WSGIHandler(bridge: bridge)
 let worker: Worker
 do {
     worker = try Worker(options: command.worker, identifier: "corral-wsgi") { request in
-        try await handler.respond(to: request)
+        if !staticMap.isEmpty, let response = try await staticMap.respond(to: request) { return response }
+        return try await handler.respond(to: request)
     }
 } catch {
     fail(1, "\(error)")

@@ -115,6 +115,12 @@ struct DaemonOptions: ParsableCommand {
     @Option(name: .customLong("threads"), help: "Python threads per worker in the threaded classes (default 1).")
     var threads: String?
 
+    @Option(name: .customLong("static-map"), help: ArgumentHelp("Serve URL PREFIX from DIRECTORY in the engine, before the app sees the request (static_map; repeatable).", valueName: "prefix=directory"))
+    var staticMap: [String] = []
+
+    @Option(name: .customLong("static-max-age"), help: "Cache-Control max-age in seconds for static_map files (default 0: none; names with a content hash are cached as immutable).")
+    var staticMaxAge: String?
+
     @Option(name: .customLong("forwarded-allow-ips"), help: "Peers whose secure_scheme_headers are believed: addresses, networks or '*' (default 127.0.0.1,::1).")
     var forwardedAllowIPs: String?
 
@@ -189,6 +195,8 @@ struct DaemonOptions: ParsableCommand {
         add("virtualenv", virtualenv)
         add("worker_class", workerClass)
         add("threads", threads)
+        addList("static_map", staticMap)
+        add("static_max_age", staticMaxAge)
         add("forwarded_allow_ips", forwardedAllowIPs)
         add("proxy_protocol", proxyProtocol ? "true" : nil)
         add("proxy_allow_ips", proxyAllowIPs)

@@ -18,7 +18,7 @@ public final class OpenFile: @unchecked Sendable {
     let modified: Int
     let etag: [UInt8]
     /// Content-Type, ETag, Last-Modified, Accept-Ranges; Content-Encoding for a sibling, and
-    /// Vary: Accept-Encoding when there are siblings.
+    /// Vary: Accept-Encoding when there are siblings; Cache-Control under a `static_map` mount.
     let fields: HTTPFields
     /// The precompressed siblings, br before gzip.
     let encoded: [(coding: ContentCoding, file: OpenFile)]
@@ -27,7 +27,7 @@ public final class OpenFile: @unchecked Sendable {
 
     /// Takes `fd` (an open regular file, `info` its fstat); nil when it cannot be read.
     init?(fd: Int32, info: stat, contentType: StaticString, coding: ContentCoding?,
-          encoded: [(coding: ContentCoding, file: OpenFile)]) {
+          encoded: [(coding: ContentCoding, file: OpenFile)], cacheControl: String? = nil) {
         var size = Int(info.st_size)
         var contents: [UInt8] = []
         if size <= Self.inMemoryLimit {
@@ -64,6 +64,7 @@ public final class OpenFile: @unchecked Sendable {
         fields.add("ETag", String(decoding: etag, as: UTF8.self))
         fields.add("Last-Modified", String(decoding: lastModified, as: UTF8.self))
         fields.add("Accept-Ranges", "bytes")
+        if let cacheControl { fields.add("Cache-Control", cacheControl) }
         if coding != nil || !encoded.isEmpty { fields.add("Vary", "Accept-Encoding") }
         self.fields = fields
         self.encoded = encoded

@@ -14,16 +14,21 @@ public final class StaticFiles: @unchecked Sendable {
     private let rootFD: Int32
     public let root: String
     private let cache: FileCache?
+    /// `static_max_age` for a `static_map` mount (with immutable caching for hashed names), nil
+    /// for corral-worker's document root (no Cache-Control).
+    private let maxAge: Int?
 
     /// The open-file cache's bounds unless told otherwise (corral-worker's --cache-entries and
     /// --cache-bytes): files held, and bytes of small files held in memory.
     public static let defaultCacheEntries = 1024
     public static let defaultCacheBytes = 32 << 20
 
-    public init(root: String, cacheEntries: Int = defaultCacheEntries, cacheBytes: Int = defaultCacheBytes) throws(SystemError) {
+    public init(root: String, cacheEntries: Int = defaultCacheEntries, cacheBytes: Int = defaultCacheBytes,
+                maxAge: Int? = nil) throws(SystemError) {
         let fd = Glibc.open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open document root \(root)") }
         self.root = root
+        self.maxAge = maxAge
         rootFD = fd
         // Watches are added by path, without following symlinks: a symlinked root (a release
         // directory's `current`) is watched where it leads.
@@ -58,11 +63,20 @@ public final class StaticFiles: @unchecked Sendable {
 
     private static let allow: HTTPFields = ["Allow": "GET, HEAD", "Content-Type": "text/plain; charset=utf-8"]
 
-    public func respond(to request: Request) async throws -> Response {
+    /// Answers `request` from the file its path names, the path read from byte `pathStart` on (a
+    /// `static_map` mount's prefix left out).
+    public func respond(to request: Request, pathStart: Int = 0) async throws -> Response {
         guard request.method == .get || request.method == .head else {
             return Response(status: 405, headers: Self.allow, body: .string("405 Method Not Allowed\n"))
         }
-        let pathBytes = request.head.path.bytes(in: request.buffer)
+        let fullPath = request.head.path.bytes(in: request.buffer)
+        guard pathStart < fullPath.count else {
+            // The mount's own URL: its index, once the slash relative links need is there.
+            var location = HTTPFields()
+            location.add("Location", Self.directoryLocation(request, path: fullPath))
+            return Response(status: 301, headers: location)
+        }
+        let pathBytes = UnsafeRawBufferPointer(rebasing: fullPath[pathStart...])
         guard let cache else {
             var relative: [UInt8] = []
             guard let safe = StaticPath.relativePath(fromRequestPath: pathBytes, into: &relative) else { return Self.notFound }
@@ -113,11 +127,15 @@ public final class StaticFiles: @unchecked Sendable {
         // Siblings are looked for even for a client that takes none: its answer says Vary too.
         var encoded: [(coding: ContentCoding, file: OpenFile)] = []
         for coding in ContentCoding.allCases {
-            if let sibling = openSibling(path + coding.suffix.utf8, coding: coding, contentType: contentType, cacheable: &cacheable) {
+            if let sibling = openSibling(path + coding.suffix.utf8, coding: coding, contentType: contentType,
+                                         cacheControl: maxAge.flatMap { StaticMount.cacheControl(forPath: path, maxAge: $0) },
+                                         cacheable: &cacheable) {
                 encoded.append((coding, sibling))
             }
         }
-        guard let file = OpenFile(fd: fd, info: info, contentType: contentType, coding: nil, encoded: encoded) else {
+        let cacheControl = maxAge.flatMap { StaticMount.cacheControl(forPath: path, maxAge: $0) }
+        guard let file = OpenFile(fd: fd, info: info, contentType: contentType, coding: nil, encoded: encoded,
+                                  cacheControl: cacheControl) else {
             return Connection.errorResponse(500)
         }
         if cacheable, let cache {
@@ -126,7 +144,8 @@ public final class StaticFiles: @unchecked Sendable {
         return response(for: file, to: request)
     }
 
-    private func openSibling(_ path: [UInt8], coding: ContentCoding, contentType: StaticString, cacheable: inout Bool) -> OpenFile? {
+    private func openSibling(_ path: [UInt8], coding: ContentCoding, contentType: StaticString, cacheControl: String?,
+                             cacheable: inout Bool) -> OpenFile? {
         let fd = open(beneath: rootFD, path, cacheable: &cacheable)
         guard fd >= 0 else {
             // Only an absent sibling is knowledge worth caching; EMFILE, EIO, EACCES are not.
@@ -140,7 +159,7 @@ public final class StaticFiles: @unchecked Sendable {
             return nil
         }
         if info.st_nlink != 1 { cacheable = false }
-        return OpenFile(fd: fd, info: info, contentType: contentType, coding: coding, encoded: [])
+        return OpenFile(fd: fd, info: info, contentType: contentType, coding: coding, encoded: [], cacheControl: cacheControl)
     }
 
     /// The response for `file`, or for the precompressed sibling the request's Accept-Encoding takes.

@@ -52,6 +52,9 @@ public struct Configuration: Equatable, Sendable {
     public var threads = 1
     public var workerClass = "sync"
     public var rootPath = ""
+    /// URL prefix → directory, served by the engine before the app (`static_map`).
+    public var staticMap: [String: String] = [:]
+    public var staticMaxAge = 0
     // Behind a load balancer (every worker): gunicorn's names and defaults.
     public var forwardedAllowIPs = ForwardedScheme.defaultAllowList
     public var secureSchemeHeaders = try! ForwardedScheme.headerTable(ForwardedScheme.defaultSecureSchemeHeaders)
@@ -142,6 +145,8 @@ public struct Configuration: Equatable, Sendable {
             environment["CORRAL_WORKER_CLASS"] = workerClass
             environment["CORRAL_TIMEOUT"] = String(timeout)
             environment["CORRAL_ROOT_PATH"] = rootPath
+            environment["CORRAL_STATIC_MAP"] = staticMap.isEmpty ? nil : staticMap.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
+            environment["CORRAL_STATIC_MAX_AGE"] = String(staticMaxAge)
         }
         for entry in rawEnv {
             let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

@@ -129,6 +129,38 @@ struct Setting: Sendable {
         text("worker_class", \.workerClass, check: { name in
             WorkerClass(gunicornName: name) == nil ? WorkerClass.unknown(name) : nil
         }),
+        Setting(name: "static_map", apply: { config, value, _ throws(SettingError) in
+            // A TOML table { "/static" = "static" }, or PREFIX=DIRECTORY words (repeated flags).
+            var entries: [String: String] = [:]
+            switch value {
+            case .table(let table): entries = table
+            case .text, .list:
+                let items: [SettingValue] = if case .list(let items) = value { items } else { [value] }
+                for item in items {
+                    guard case .text(let text) = item, let equals = text.firstIndex(of: "=") else {
+                        throw SettingError(expected: "PREFIX=DIRECTORY (e.g. /static=static)", got: item)
+                    }
+                    entries[String(text[..<equals])] = String(text[text.index(after: equals)...])
+                }
+            default: throw SettingError(expected: "a table of URL prefix = directory", got: value)
+            }
+            config.staticMap = entries
+        }, render: { config in
+            let table = TOMLTable(inline: true)
+            for (prefix, directory) in config.staticMap { table[prefix] = directory }
+            return table
+        }, check: { config in
+            for (prefix, directory) in config.staticMap.sorted(by: { $0.key < $1.key }) {
+                do { _ = try StaticMount(prefix: prefix, directory: directory) } catch { return "\(error)" }
+                // Relative to the app's directory, as the workers open it after chdir.
+                let path = directory.hasPrefix("/") || config.chdir == nil ? directory : "\(config.chdir!)/\(directory)"
+                var info = stat()
+                if stat(path, &info) != 0 { return "\(prefix): \(path): \(String(cString: strerror(errno)))" }
+                if (info.st_mode & S_IFMT) != S_IFDIR { return "\(prefix): \(path) is not a directory" }
+            }
+            return nil
+        }),
+        integer("static_max_age", \.staticMaxAge, 0...Int.max),
         text("root_path", \.rootPath, check: { path in
             path.isEmpty || path.hasPrefix("/") ? nil : "expected a path starting with \"/\", got \"\(path)\""
         }),
