@@ -97,21 +97,25 @@ def rss_kb(pid):
     return 0
 
 
-def measure(name, command, row):
-    app, path, connections = rows[row]
-    log = os.path.join(scratch, '%s-%s.access.log' % (name, row))
-    output = open(os.path.join(scratch, '%s-%s.out' % (name, row)), 'w')
-    process = subprocess.Popen(SERVER_CPU + command(app, log), stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+def measure(name, command, row, expect=b'Hello, World!', env=None):
+    """req/s, idle RSS and RSS after the load of `command` serving `row` (app, path, connections),
+    once it answers `expect` there."""
+    app, path, connections = rows[row] if isinstance(row, str) else row
+    tag = row if isinstance(row, str) else path.strip('/').replace('/', '-')
+    log = os.path.join(scratch, '%s-%s.access.log' % (name, tag))
+    output = open(os.path.join(scratch, '%s-%s.out' % (name, tag)), 'w')
+    process = subprocess.Popen(SERVER_CPU + command(app, log), stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+                               env=env)
     try:
         url = 'http://127.0.0.1:%d%s' % (port, path)
         for _ in range(200):
             try:
-                if urllib.request.urlopen(url, timeout=2).read() == b'Hello, World!':
+                if urllib.request.urlopen(url, timeout=2).read() == expect:
                     break
             except OSError:
                 time.sleep(0.1)
         else:
-            sys.exit('bench wsgi: %s did not answer "Hello, World!" at %s (see %s)' % (name, url, output.name))
+            sys.exit('bench: %s did not answer as expected at %s (see %s)' % (name, url, output.name))
         time.sleep(0.5)
         idle_rss = rss_kb(serving_pid(process))
         subprocess.run(LOAD_CPU + ['wrk', '-t1', '-c%d' % connections, '-d%ss' % warmup, url], capture_output=True)
@@ -119,7 +123,7 @@ def measure(name, command, row):
         rate = float(re.search(r'Requests/sec:\s+([\d.]+)', run.stdout).group(1))
         errors = re.search(r'Non-2xx or 3xx responses: (\d+)', run.stdout)
         if errors:
-            sys.exit('bench wsgi: %s answered %s errors in row %s' % (name, errors.group(1), row))
+            sys.exit('bench: %s answered %s errors in row %s' % (name, errors.group(1), tag))
         return rate, idle_rss, rss_kb(serving_pid(process))
     finally:
         os.killpg(process.pid, signal.SIGKILL)

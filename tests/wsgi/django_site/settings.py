@@ -1,6 +1,7 @@
 """A minimal Django site with the admin, for static_map's tests: `collectstatic` gathers the
 admin's CSS and JS into DJANGO_STATIC_ROOT; with DJANGO_MANIFEST=1 the names carry a content
-hash (ManifestStaticFilesStorage), as in production."""
+hash (ManifestStaticFilesStorage), as in production. DJANGO_WHITENOISE=1 serves them with
+WhiteNoise instead (bench/static_map.py's anchor)."""
 import os
 
 SECRET_KEY = 'corral-tests-only'
@@ -21,6 +22,8 @@ MIDDLEWARE = [
     'django.contrib.auth.middleware.AuthenticationMiddleware',
     'django.contrib.messages.middleware.MessageMiddleware',
 ]
+if os.environ.get('DJANGO_WHITENOISE') == '1':   # bench/static_map.py's anchor
+    MIDDLEWARE.insert(0, 'whitenoise.middleware.WhiteNoiseMiddleware')
 ROOT_URLCONF = 'django_site.urls'
 TEMPLATES = [{
     'BACKEND': 'django.template.backends.django.DjangoTemplates',
