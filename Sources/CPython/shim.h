@@ -27,6 +27,7 @@ static inline PyObject *corral_py_none(void) { Py_RETURN_NONE; }
 static inline PyObject *corral_py_bool(int value) { if (value) Py_RETURN_TRUE; Py_RETURN_FALSE; }
 static inline PyObject *corral_py_value_error(void) { return PyExc_ValueError; }
 static inline int corral_py_is_ascii(PyObject *text) { return PyUnicode_IS_ASCII(text); }
+static inline int corral_py_is_list(PyObject *object) { return PyList_Check(object); }
 
 /// A module-level function with the fast calling convention (no argument tuple is built).
 typedef PyObject *(*corral_py_fastcall)(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

@@ -485,6 +485,16 @@ def import_app(spec):
     return app
 
 
+def source_files():
+    """The files the loaded modules came from (sources, extension modules), for `reload`."""
+    files = set()
+    for module in list(sys.modules.values()):
+        path = getattr(module, '__file__', None)
+        if isinstance(path, str) and os.path.isabs(path):
+            files.add(path)
+    return sorted(files)
+
+
 def boot(spec, mode, threads, pythonpath):
     """Loads the app (an exception here is an app-load error: exit 4), then starts the threads
     (gevent mode: the main thread runs serve_gevent next)."""

@@ -121,6 +121,14 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
+    /// `reload` for development: asks corrald for a graceful reload (a new generation, the app
+    /// imported afresh; the old one serves until it is ready). False without a supervisor.
+    public func askSupervisorToReload(because reason: String) -> Bool {
+        guard notifier.isEnabled else { return false }
+        notifier.send("CORRAL_RELOAD=\(reason)")
+        return true
+    }
+
     /// Graceful stop: in-flight requests finish (bounded by graceful_timeout), then exit 0.
     public func drain(reason: String) {
         guard !server.isDraining else { return }

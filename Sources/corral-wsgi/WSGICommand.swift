@@ -44,6 +44,12 @@ struct WSGICommand: ParsableCommand {
     @Option(name: .customLong("static-max-age"), help: "Cache-Control max-age in seconds for static_map files (default 0: none; names with a content hash are immutable; env CORRAL_STATIC_MAX_AGE).")
     var staticMaxAge: Int?
 
+    @Flag(name: .customLong("reload"), help: "Watch the app's source files and ask corrald for a graceful reload when one changes (env CORRAL_RELOAD).")
+    var reload = false
+
+    @Option(name: .customLong("reload-extra-file"), help: "Also watch this file with --reload (repeatable; env CORRAL_RELOAD_EXTRA_FILES, one per line).")
+    var reloadExtraFiles: [String] = []
+
     @Flag(name: .customLong("check-config"), help: "Load the application and exit: 0, or 4 with the traceback (corrald --check-config runs this).")
     var checkConfig = false
 }
@@ -61,6 +67,8 @@ struct WSGIWorkerSettings {
     var environ: WSGISettings
     var staticMounts: [StaticMount]
     var staticMaxAge: Int
+    var reload: Bool
+    var reloadExtraFiles: [String]
 
     init(_ command: WSGICommand) throws(WSGISettingError) {
         func env(_ name: String) -> String? { getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } }
@@ -100,5 +108,8 @@ struct WSGIWorkerSettings {
             throw WSGISettingError("static_max_age must be a number of seconds, 0 or more, got \(command.staticMaxAge.map(String.init) ?? maxAgeText ?? "")")
         }
         self.staticMaxAge = staticMaxAge
+        reload = command.reload || env("CORRAL_RELOAD") == "1"
+        reloadExtraFiles = !command.reloadExtraFiles.isEmpty ? command.reloadExtraFiles
+            : (env("CORRAL_RELOAD_EXTRA_FILES")?.split(separator: "\n").map(String.init) ?? [])
     }
 }

@@ -30,6 +30,7 @@ do {
 // Relative paths mean the directory corral-wsgi was started in, not --chdir's.
 settings.virtualenv = settings.virtualenv.map(absolutePath)
 settings.pythonpath = settings.pythonpath.map(absolutePath)
+settings.reloadExtraFiles = settings.reloadExtraFiles.map(absolutePath)
 if let directory = settings.chdir, chdir(directory) != 0 {
     fail(1, "chdir \(directory): \(String(cString: strerror(errno)))")
 }
@@ -92,6 +93,31 @@ do {
 worker.log.info(WorkerClass.explanation(of: settings.workerClassName, threads: settings.threads))
 loadApplication(threads: settings.threads, timeout: settings.timeout)
 worker.log.info("application \(settings.app) loaded")
+let sourceWatcher = settings.reload ? watchSources() : nil
+
+/// `reload`: the app's source files and the extra ones, watched on the worker's loop.
+@MainActor func watchSources() -> SourceWatcher? {
+    let files: [String]
+    do {
+        files = try bridge.sourceFiles() + settings.reloadExtraFiles
+    } catch {
+        worker.log.error("reload: cannot list the app's source files:\n\(error)")
+        return nil
+    }
+    let watcher = SourceWatcher(files: files, loop: worker.loop) { path in
+        if worker.askSupervisorToReload(because: "\(path) changed") {
+            worker.log.info("reload: \(path) changed; corrald reloads the workers")
+        } else {
+            worker.log.warning("reload: \(path) changed, but only corrald can reload workers (run corral-wsgi under corrald)")
+        }
+    }
+    if let watcher {
+        worker.log.info("reload: watching \(files.count) files in \(watcher.watchedDirectories) directories")
+    } else {
+        worker.log.error("reload: inotify is not available; source changes are not watched")
+    }
+    return watcher
+}
 let timeoutSeconds = settings.timeout
 if timeoutSeconds > 0 {
     worker.loop.spawn {

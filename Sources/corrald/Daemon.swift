@@ -61,6 +61,8 @@ final class Daemon: @unchecked Sendable {
     /// What the last worker that died during boot wrote, for corrald's last words.
     private var lastBootOutput = ""
     private var wakeToken = 0
+    /// A reload for changed sources is about to start (`reload`).
+    private var sourceReloadScheduled = false
     private var scheduledWake: Int64?
 
     var configuration: Configuration { plans[state.settings.revision]!.configuration }
@@ -308,6 +310,20 @@ final class Daemon: @unchecked Sendable {
         releaseUnused()
     }
 
+    /// `reload`: a worker saw the app's sources change. Every worker of the generation sees the
+    /// same change, so what they report within a moment is one reload.
+    private func sourcesChanged(pid: Int32, reason: String) {
+        guard configuration.reload, let worker = state.workers[pid], worker.generation == state.generation,
+              !sourceReloadScheduled else { return }
+        sourceReloadScheduled = true
+        logger.info("\(reason) (seen by worker \(worker.slot), pid \(pid)): reloading", metadata: event("source-changed", worker))
+        loop.spawn { [self] in
+            await loop.sleep(for: .milliseconds(250))
+            sourceReloadScheduled = false
+            reload()
+        }
+    }
+
     private func heard() {
         while let message = notify.receive() {
             for (name, value) in message.assignments {
@@ -322,6 +338,7 @@ final class Daemon: @unchecked Sendable {
                     state.status(pid: message.pid, text: value)
                     metricsLedger.status(pid: message.pid, text: value)
                 case "CORRAL_DURATIONS": metricsLedger.durations(pid: message.pid, encoded: value)
+                case "CORRAL_RELOAD": sourcesChanged(pid: message.pid, reason: value)
                 default: break
                 }
             }

@@ -121,6 +121,15 @@ struct DaemonOptions: ParsableCommand {
     @Option(name: .customLong("static-max-age"), help: "Cache-Control max-age in seconds for static_map files (default 0: none; names with a content hash are cached as immutable).")
     var staticMaxAge: String?
 
+    @Flag(name: .customLong("reload"), help: "For development: workers watch the app's source files, and a change reloads them gracefully (reload).")
+    var reload = false
+
+    @Option(name: .customLong("reload-extra-file"), help: "Also watch this file with --reload (reload_extra_files; repeatable).")
+    var reloadExtraFiles: [String] = []
+
+    @Option(name: .customLong("reload-engine"), help: "gunicorn's auto, poll or inotify: corral always watches with inotify.")
+    var reloadEngine: String?
+
     @Option(name: .customLong("forwarded-allow-ips"), help: "Peers whose secure_scheme_headers are believed: addresses, networks or '*' (default 127.0.0.1,::1).")
     var forwardedAllowIPs: String?
 
@@ -196,6 +205,9 @@ struct DaemonOptions: ParsableCommand {
         add("worker_class", workerClass)
         add("threads", threads)
         addList("static_map", staticMap)
+        add("reload", reload ? "true" : nil)
+        addList("reload_extra_files", reloadExtraFiles)
+        add("reload_engine", reloadEngine)
         add("static_max_age", staticMaxAge)
         add("forwarded_allow_ips", forwardedAllowIPs)
         add("proxy_protocol", proxyProtocol ? "true" : nil)

@@ -73,6 +73,12 @@ public final class WSGIBridge: @unchecked Sendable {
                                                Interpreter.integer(threads), Interpreter.list(pythonpath)])
     }
 
+    /// The files the app's modules were imported from (for `reload`). Called after `boot`, on the
+    /// thread that holds the GIL.
+    public func sourceFiles() throws(PythonError) -> [String] {
+        Interpreter.strings(try Interpreter.invoke(runtime!, "source_files", []))
+    }
+
     /// gevent mode: the main thread runs gevent's hub until the worker stops, then the app's
     /// exit handlers, before `shutdown` lets the process exit.
     public func serveOnMainThread() throws(PythonError) {

@@ -78,15 +78,28 @@ public enum Interpreter {
         return module
     }
 
-    /// Calls `module.name(*arguments)`, taking over the references in `arguments`.
-    static func call(_ module: PyRef, _ name: String, _ arguments: [PyRef]) throws(PythonError) {
+    /// Calls `module.name(*arguments)`, taking over the references in `arguments`; the result is
+    /// a new reference.
+    static func invoke(_ module: PyRef, _ name: String, _ arguments: [PyRef]) throws(PythonError) -> PyRef {
         guard let function = PyObject_GetAttrString(module, name) else { throw PythonError.fetch() }
         defer { corral_py_decref(function) }
         let tuple = PyTuple_New(arguments.count)!
         for (index, argument) in arguments.enumerated() { PyTuple_SetItem(tuple, index, argument) }
         defer { corral_py_decref(tuple) }
         guard let result = PyObject_CallObject(function, tuple) else { throw PythonError.fetch() }
-        corral_py_decref(result)
+        return result
+    }
+
+    /// `invoke`, its result dropped.
+    static func call(_ module: PyRef, _ name: String, _ arguments: [PyRef]) throws(PythonError) {
+        corral_py_decref(try invoke(module, name, arguments))
+    }
+
+    /// The str items of a list, taking over the reference to it.
+    static func strings(_ list: PyRef) -> [String] {
+        defer { corral_py_decref(list) }
+        guard corral_py_is_list(list) != 0 else { return [] }
+        return (0..<PyList_Size(list)).compactMap { CorralModule.string(PyList_GetItem(list, $0)) }
     }
 
     static func string(_ text: String) -> PyRef { PyUnicode_FromString(text) }

@@ -23,7 +23,7 @@ final class FileCache: FDWatcher {
         | UInt32(IN_ONLYDIR) | UInt32(IN_DONT_FOLLOW)
 
     private var index: FileCacheIndex<OpenFile>
-    private let inotify: Int32
+    private let inotify: InotifyQueue
     private let root: String
     private var directories: [Int32: [UInt8]] = [:]
     private var watches: [[UInt8]: Int32] = [:]
@@ -35,24 +35,21 @@ final class FileCache: FDWatcher {
     /// Descriptors of large files the cache may keep open.
     private let descriptorBudget: Int
     private var descriptorsHeld = 0
-    private var events = [UInt8](repeating: 0, count: 64 * 1024)
     /// The key being looked up, reused so a lookup allocates nothing.
     var key: [UInt8] = []
 
     /// nil when `limits` turn it off, inotify is not available, or the root's file system may not
     /// report its changes. `root` is the resolved path (watches are added by path).
     init?(root: String, rootFD: Int32, limits: Limits) {
-        guard limits.entries > 0, limits.bytes > 0, corral_filesystem_notifies(rootFD) == 1 else { return nil }
-        inotify = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        guard inotify >= 0 else { return nil }
+        guard limits.entries > 0, limits.bytes > 0, corral_filesystem_notifies(rootFD) == 1,
+              let inotify = InotifyQueue() else { return nil }
+        self.inotify = inotify
         self.root = root
         index = FileCacheIndex(capacity: limits.entries, byteBudget: limits.bytes)
         descriptorBudget = max(0, Int(corral_fd_limit()) / 4)
         key.reserveCapacity(256)
         super.init()
     }
-
-    deinit { close(inotify) }
 
     var hits: Int { index.hits }
     var misses: Int { index.misses }
@@ -72,7 +69,7 @@ final class FileCache: FDWatcher {
     func watchDirectories(above path: [UInt8], loop: EventLoop) -> Bool {
         if rootGone { return false }
         if !registered {
-            guard (try? loop.register(inotify, events: EventLoop.readable, watcher: self)) != nil else { return false }
+            guard (try? loop.register(inotify.fd, events: EventLoop.readable, watcher: self)) != nil else { return false }
             registered = true
         }
         var directory: [UInt8] = []
@@ -96,26 +93,7 @@ final class FileCache: FDWatcher {
 
     /// Reads every queued change and drops what it touches.
     func drain() {
-        var changes = false
-        while true {
-            let n = events.withUnsafeMutableBytes { read(inotify, $0.baseAddress!, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
-            changes = true
-            events.withUnsafeBytes { bytes in
-                var offset = 0
-                while offset + 16 <= n {
-                    let wd = bytes.loadUnaligned(fromByteOffset: offset, as: Int32.self)
-                    let mask = bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
-                    let length = Int(bytes.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
-                    var name = UnsafeRawBufferPointer(rebasing: bytes[(offset + 16)..<(offset + 16 + length)])
-                    if let end = name.firstIndex(of: 0) { name = UnsafeRawBufferPointer(rebasing: name[..<end]) }
-                    changed(wd: wd, mask: mask, name: name)
-                    offset += 16 + length
-                }
-            }
-        }
-        if changes { recountDescriptors() }
+        if inotify.drain(changed) { recountDescriptors() }
     }
 
     private func changed(wd: Int32, mask: UInt32, name: UnsafeRawBufferPointer) {
@@ -145,7 +123,7 @@ final class FileCache: FDWatcher {
     private func forget(_ directory: [UInt8]) {
         index.invalidate(directory)
         for (path, wd) in watches where FileCacheIndex<OpenFile>.isAtOrUnder(path, directory) {
-            inotify_rm_watch(inotify, wd)
+            inotify.unwatch(wd)
             watches[path] = nil
             directories[wd] = nil
         }
@@ -154,7 +132,7 @@ final class FileCache: FDWatcher {
     private func watch(_ directory: [UInt8]) -> Bool {
         if watches[directory] != nil { return true }
         let path = directory.isEmpty ? root : root + "/" + String(decoding: directory, as: UTF8.self)
-        let wd = inotify_add_watch(inotify, path, Self.events)
+        let wd = inotify.watch(path, events: Self.events)
         // A directory reachable by two paths (a bind mount) would report under one of them only.
         guard wd >= 0, directories[wd] == nil else { return false }
         directories[wd] = directory

@@ -55,6 +55,10 @@ public struct Configuration: Equatable, Sendable {
     /// URL prefix → directory, served by the engine before the app (`static_map`).
     public var staticMap: [String: String] = [:]
     public var staticMaxAge = 0
+    /// gunicorn's `reload`: the workers watch the app's sources and ask for a reload on a change.
+    public var reload = false
+    public var reloadExtraFiles: [String] = []
+    public var reloadEngine = "auto"
     // Behind a load balancer (every worker): gunicorn's names and defaults.
     public var forwardedAllowIPs = ForwardedScheme.defaultAllowList
     public var secureSchemeHeaders = try! ForwardedScheme.headerTable(ForwardedScheme.defaultSecureSchemeHeaders)
@@ -147,6 +151,8 @@ public struct Configuration: Equatable, Sendable {
             environment["CORRAL_ROOT_PATH"] = rootPath
             environment["CORRAL_STATIC_MAP"] = staticMap.isEmpty ? nil : staticMap.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
             environment["CORRAL_STATIC_MAX_AGE"] = String(staticMaxAge)
+            environment["CORRAL_RELOAD"] = reload ? "1" : nil
+            environment["CORRAL_RELOAD_EXTRA_FILES"] = reload && !reloadExtraFiles.isEmpty ? reloadExtraFiles.joined(separator: "\n") : nil
         }
         for entry in rawEnv {
             let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

@@ -161,6 +161,12 @@ struct Setting: Sendable {
             return nil
         }),
         integer("static_max_age", \.staticMaxAge, 0...Int.max),
+        boolean("reload", \.reload),
+        list("reload_extra_files", \.reloadExtraFiles, check: { _ in nil }),
+        // gunicorn's engines; corral's workers always use inotify, which every engine falls back to here.
+        text("reload_engine", \.reloadEngine, check: { engine in
+            ["auto", "poll", "inotify"].contains(engine) ? nil : "expected auto, poll or inotify, got \"\(engine)\""
+        }),
         text("root_path", \.rootPath, check: { path in
             path.isEmpty || path.hasPrefix("/") ? nil : "expected a path starting with \"/\", got \"\(path)\""
         }),
