@@ -90,7 +90,7 @@ let package = Package(
         .target(name: "CorralFuzzing", dependencies: ["CorralHTTP", "CorralControl", "CorralSupervisor"]),
         .executableTarget(name: "corral-fuzz", dependencies: ["CorralFuzzing"]),
         .executableTarget(name: "corral-wsgi",
-                          dependencies: ["CorralPython", "CorralWSGI", "CorralWorker", "CorralCommandLine", "CorralServer", "CorralHTTP",
+                          dependencies: ["CorralPython", "CorralWSGI", "CorralWorker", "CorralCommandLine", "CorralServer", "CorralHTTP", "CCorral",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),
         .executableTarget(name: "corralctl",

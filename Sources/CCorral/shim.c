@@ -398,3 +398,34 @@ int corral_open_own_binary(void) {
 #endif
 
 const char *corral_version(void) { return CORRAL_VERSION; }
+
+int corral_send_with_fds(int socket, const void *buffer, size_t len, const int *fds, int nfds) {
+    struct iovec iov = { .iov_base = (void *)buffer, .iov_len = len };
+    union { struct cmsghdr align; char space[CMSG_SPACE(sizeof(int) * 8)]; } control;
+    if (nfds < 0 || nfds > 8) return -EINVAL;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (nfds > 0) {
+        memset(&control, 0, sizeof control);
+        msg.msg_control = &control;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    ssize_t n;
+    do { n = sendmsg(socket, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : 0;
+}
+
+int corral_become_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+int corral_await_adoption(int supervisor, int ms) {
+    for (int waited = 0; getppid() != supervisor; waited++) {
+        if (waited >= ms) return -1;
+        usleep(1000);
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    return getppid() == supervisor ? 0 : -1;
+}

@@ -2,8 +2,11 @@
 `corral_runtime`: loading the app as gunicorn does, and PEP 3333's rules (wsgi.input,
 start_response with exc_info, write(), close() on every path, file_wrapper). It talks to the
 loop only through `_corral` (Sources/CorralPython/Runtime/CorralModule.swift)."""
-import ast, importlib, os, sys, traceback, _thread
+import array, ast, importlib, os, sys, traceback, _socket, _thread
 from _thread import get_ident as thread_ident   # bound before gevent patches _thread (greenlet ids)
+_start_thread = _thread.start_new_thread
+_fork = os.fork   # the interpreter's, bound before gevent patches os (preload_app)
+_FDS = array.array('i')
 import _corral
 
 ERROR, CRITICAL = 3, 2
@@ -495,21 +498,20 @@ def source_files():
     return sorted(files)
 
 
-def boot(spec, mode, threads, pythonpath):
-    """Loads the app (an exception here is an app-load error: exit 4), then starts the threads
-    (gevent mode: the main thread runs serve_gevent next)."""
-    global application, gevent_mode, Waiter
+def load(spec, mode, threads, pythonpath):
+    """Loads the app (an exception here is an app-load error: exit 4), starting no thread: with
+    preload_app the process that loads it then forks the workers."""
+    global application, gevent_mode, Waiter, _start_thread
     sys.path.insert(0, os.getcwd())
     for path in reversed(pythonpath):
         sys.path.insert(0, path)
-    start_thread = _thread.start_new_thread
     if mode == 'gevent':
         try:
             from gevent import monkey
         except ImportError:
             raise AppLoadError('worker_class %s needs gevent installed in the application\'s environment' % mode)
         monkey.patch_all()
-        start_thread = monkey.get_original('_thread', 'start_new_thread')
+        _start_thread = monkey.get_original('_thread', 'start_new_thread')
         from gevent.hub import Waiter
         gevent_mode = True
     application = import_app(spec)
@@ -519,8 +521,75 @@ def boot(spec, mode, threads, pythonpath):
         'wsgi.input_terminated': True,
     }
     _corral.setup(base, ClientGone)
-    if mode == 'threads':
+
+
+def start(threads):
+    """Starts the app's threads and the hung-request monitor (gevent mode: the main thread runs
+    serve_gevent next)."""
+    if not gevent_mode:
         for _ in range(threads):
             _corral.thread_started()
-            start_thread(serve_threads, ())
-    start_thread(monitor, ())
+            _start_thread(serve_threads, ())
+    _start_thread(monitor, ())
+
+
+def boot(spec, mode, threads, pythonpath):
+    load(spec, mode, threads, pythonpath)
+    start(threads)
+
+
+def preload_serve(control_fd):
+    """preload_app: the app is imported; this process now forks the workers corrald asks for
+    ('fork SLOT' on the control socket, with the worker's stdout and stderr as SCM_RIGHTS), twice,
+    so that corrald (a child subreaper) adopts each, and reports its pid ('forked SLOT PID').
+    Returns the slot in the worker; returns None here when corrald closes the socket."""
+    warn_about_threads()
+    control = _socket.socket(fileno=control_fd)
+    control.send(b'ready')
+    while True:
+        try:
+            message, ancillary, _, _ = control.recvmsg(64, _socket.CMSG_SPACE(2 * _FDS.itemsize))
+        except InterruptedError:
+            continue
+        if not message:
+            return None
+        fds = array.array('i')
+        for level, kind, data in ancillary:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+        slot = int(message.split()[1])
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()   # else what is buffered would be written again by each worker
+        child = _fork()
+        if child == 0:
+            try:
+                worker = _fork()
+            except OSError as error:
+                control.send(b'failed %d %s' % (slot, str(error).encode()))
+                os._exit(1)
+            if worker:
+                control.send(b'forked %d %d' % (slot, worker))
+                os._exit(0)
+            control.close()
+            os.setpgid(0, 0)
+            os.dup2(fds[0], 1)
+            os.dup2(fds[1], 2)
+            for fd in fds:
+                os.close(fd)
+            if gevent_mode:
+                import gevent
+                gevent.reinit()
+            return slot
+        for fd in fds:
+            os.close(fd)
+        os.waitpid(child, 0)
+
+
+def warn_about_threads():
+    """Threads the app started while it was imported do not exist in the forked workers."""
+    import threading
+    others = [thread.name for thread in threading.enumerate() if thread is not threading.main_thread()]
+    if others:
+        sys.stderr.write('corral-wsgi: preload_app: the app started %d thread(s) while it was imported (%s); fork '
+                         'copies only the calling thread, so the workers do not have them: start them in a '
+                         'post_fork hook instead\n' % (len(others), ', '.join(others)))

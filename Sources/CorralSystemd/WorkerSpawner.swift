@@ -24,7 +24,8 @@ public struct WorkerSpawner: Sendable {
     static let busyRetries = 10
 
     /// Forks and execs; `stdout`/`stderr` are the child's (pipes corrald reads), or -1 to inherit.
-    public func spawn(sockets: [ListenFD], stdout: Int32 = -1, stderr: Int32 = -1) throws(SystemError) -> pid_t {
+    /// `extraFDs` follow the sockets (fds 3 + sockets.count, …), outside LISTEN_FDS.
+    public func spawn(sockets: [ListenFD], extraFDs: [Int32] = [], stdout: Int32 = -1, stderr: Int32 = -1) throws(SystemError) -> pid_t {
         var environment = self.environment.filter { !$0.key.hasPrefix("LISTEN_") }
         environment["LISTEN_FDS"] = String(sockets.count)
         environment["LISTEN_FDNAMES"] = sockets.map(\.name).joined(separator: ":")
@@ -36,7 +37,7 @@ public struct WorkerSpawner: Sendable {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
-        let fds = sockets.map(\.fd)
+        let fds = sockets.map(\.fd) + extraFDs
         var pid: pid_t = 0
         // ETXTBSY: the executable is still open for writing somewhere (a deploy that has just
         // written it, or a process forked while it was written): it passes within milliseconds.

@@ -1,3 +1,4 @@
+import CCorral
 import CorralCommandLine
 import CorralPython
 import CorralServer
@@ -44,15 +45,17 @@ do {
 let bridge = WSGIBridge(mode: settings.mode, settings: settings.environ,
                         capacity: (try? command.worker.serverConfiguration().workerConnections) ?? 1000)
 
-/// Starts Python and loads the app, or exits 3 (Python cannot start) or 4 (with the traceback).
-@MainActor func loadApplication(threads: Int, timeout: Double) {
+/// Starts Python and loads the app (its threads too, unless it is being preloaded), or exits 3
+/// (Python cannot start) or 4 (with the traceback).
+@MainActor func loadApplication(threads: Int, timeout: Double, startingThreads: Bool = true) {
     do {
         try Interpreter.start(virtualenv: settings.virtualenv)
     } catch {
         fail(3, "\(error)")
     }
     do {
-        try bridge.boot(app: settings.app, threads: threads, pythonpath: settings.pythonpath, timeout: timeout)
+        try bridge.load(app: settings.app, threads: threads, pythonpath: settings.pythonpath, timeout: timeout)
+        if startingThreads { try bridge.start(threads: threads) }
     } catch {
         fail(4, "failed to load the application \(settings.app):\n\(error)")
     }
@@ -68,6 +71,30 @@ if command.checkConfig {
     loadApplication(threads: 1, timeout: 0)
     print("application \(settings.app) loaded (\(WorkerClass.explanation(of: settings.workerClassName, threads: settings.threads)))")
     exit(0)
+}
+// preload_app: corrald started this process to import the app once and fork the workers it
+// asks for (copy-on-write); only those forked workers go on past this point.
+let preloadControl = getenv("CORRAL_PRELOAD_FD").flatMap { Int32(String(cString: $0)) }
+if let preloadControl {
+    do {
+        bridge.log = try ErrorLog(destination: "-", identifier: "corral-wsgi")
+    } catch {
+        fail(1, "\(error)")
+    }
+    corral_set_process_name("corral-preload")
+    loadApplication(threads: settings.threads, timeout: settings.timeout, startingThreads: false)
+    bridge.log.info("application \(settings.app) preloaded; forking workers for corrald")
+    let supervisor = getppid()
+    do {
+        guard try bridge.preload(controlFD: preloadControl) != nil else { exit(0) }
+    } catch {
+        fail(1, "preload_app: \(error)")
+    }
+    // A forked worker: once its parent has exited, corrald (a child subreaper) is its parent.
+    unsetenv("CORRAL_PRELOAD_FD")
+    setenv("LISTEN_PID", String(getpid()), 1)
+    if let name = getenv("CORRAL_PROC_NAME") { corral_set_process_name(name) } else { corral_set_process_name("corral-wsgi") }
+    guard corral_await_adoption(supervisor, 5000) == 0 else { fail(1, "preload_app: corrald did not adopt this worker") }
 }
 let handler = WSGIHandler(bridge: bridge)
 // The worker first: it blocks the signals its loop reads before Python or the app start threads.
@@ -91,8 +118,17 @@ do {
     fail(1, "\(error)")
 }
 worker.log.info(WorkerClass.explanation(of: settings.workerClassName, threads: settings.threads))
-loadApplication(threads: settings.threads, timeout: settings.timeout)
-worker.log.info("application \(settings.app) loaded")
+if preloadControl == nil {
+    loadApplication(threads: settings.threads, timeout: settings.timeout)
+    worker.log.info("application \(settings.app) loaded")
+} else {
+    do {
+        try bridge.start(threads: settings.threads)
+    } catch {
+        fail(4, "failed to start the application's threads:\n\(error)")
+    }
+    worker.log.info("application \(settings.app) loaded (forked from the preloading process)")
+}
 let sourceWatcher = settings.reload ? watchSources() : nil
 
 /// `reload`: the app's source files and the extra ones, watched on the worker's loop.

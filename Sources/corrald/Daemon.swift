@@ -13,10 +13,12 @@ import Logging
 /// nothing happens.
 final class Daemon: @unchecked Sendable {
     /// How one loaded configuration's workers are started.
-    private struct Plan {
+    struct Plan {
         let configuration: Configuration
         let spawner: WorkerSpawner
         let sockets: [ListenFD]
+        /// preload_app with corral-wsgi: workers are forked by the revision's preloading process.
+        var preloads: Bool { configuration.preloadApp && configuration.wsgiApp != nil && configuration.workerCommand == configuration.wsgiWorkerCommand }
     }
 
     /// How a reload ended, kept for corralctl and systemd to report.
@@ -33,9 +35,11 @@ final class Daemon: @unchecked Sendable {
     var logger: Logger
     let loader: ConfigurationLoader
     var state: SupervisorState
-    private var plans: [Int: Plan] = [:]
+    var plans: [Int: Plan] = [:]
+    /// preload_app's preloading processes, by revision (Daemon+Preload).
+    var preloaders: [Int: Preloader] = [:]
     private var latestRevision = 0
-    private var workerRevisions: [Int32: Int] = [:]
+    var workerRevisions: [Int32: Int] = [:]
     let sockets: ListeningSockets
     let notify: NotifyListener
     let output: WorkerOutput
@@ -292,6 +296,10 @@ final class Daemon: @unchecked Sendable {
             guard pid > 0 else { break }
             let description = WaitStatus(raw: status).description
             let lastOutput = output.finish(pid)
+            if preloaderExited(pid: pid, description: description) {
+                lastBootOutput = lastOutput
+                continue
+            }
             workerRevisions[pid] = nil
             if let worker = state.workers[pid] {
                 metricsLedger.exited(pid: pid, slot: worker.slot, unexpected: !(worker.state == .stopping || worker.retiring))
@@ -401,6 +409,7 @@ final class Daemon: @unchecked Sendable {
             logger.critical("no configuration for generation \(generation) (revision \(revision)); cannot spawn worker \(slot)")
             return
         }
+        if plan.preloads { return forkPreloaded(slot: slot, generation: generation, revision: revision, plan: plan) }
         do {
             let pipes = try output.makePipes()
             let pid: pid_t
@@ -455,6 +464,7 @@ final class Daemon: @unchecked Sendable {
         for revision in plans.keys where !live.contains(revision) {
             plans[revision] = nil
         }
+        retireUnusedPreloaders()
         for address in sockets.close(allBut: plans.values.flatMap(\.sockets)) {
             logger.info("closed \(address): no longer in bind")
         }

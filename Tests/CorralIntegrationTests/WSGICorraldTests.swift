@@ -138,6 +138,6 @@ import Testing
         #expect(printed.status == 0, "\(printed.output)")
         #expect(printed.output.contains("corral-wsgi"))
         #expect(printed.output.contains("X-PROTO = 'https'"), "\(printed.output)")
-        #expect(printed.output.contains("preload_app is ignored: each corral-wsgi worker imports the app itself"), "\(printed.output)")
+        #expect(printed.output.contains("preload_app = true"), "\(printed.output)")
     }
 }

@@ -79,6 +79,16 @@ int corral_spawn(const char *path, char *const argv[], char *const envp[], const
 // libFuzzer report), no core dump, stdout and stderr to /dev/null, and SIGALRM after `seconds`.
 void corral_become_disposable_child(unsigned seconds);
 
+// Sends `len` bytes on a connected unix socket with `nfds` descriptors (SCM_RIGHTS); 0, or -errno.
+int corral_send_with_fds(int socket, const void *buffer, size_t len, const int *fds, int nfds);
+
+// Orphaned descendants (preload_app's double-forked workers) become this process's children.
+int corral_become_subreaper(void);
+
+// For a double-forked child: waits up to `ms` for `supervisor` to become its parent (its own
+// parent having exited), then dies with it (PR_SET_PDEATHSIG). 0, or -1 when it never did.
+int corral_await_adoption(int supervisor, int ms);
+
 // The process name `ps -o comm`, top and pgrep show (PR_SET_NAME; at most 15 bytes are kept).
 void corral_set_process_name(const char *name);
 

@@ -40,7 +40,7 @@ public final class WSGIBridge: @unchecked Sendable {
     private var stopping = false
     private var liveThreads = 0
     /// gevent mode: written when `events` stops being empty.
-    let eventFD: Int32
+    private(set) var eventFD: Int32
 
     public init(mode: WorkerClass, settings: WSGISettings, capacity: Int) {
         self.mode = mode
@@ -64,13 +64,41 @@ public final class WSGIBridge: @unchecked Sendable {
     /// Loads the app with the runtime (gunicorn's import rules) and starts the threads that
     /// run it. Needs the GIL (the main thread, after `Interpreter.start`); throws the traceback.
     public func boot(app: String, threads: Int, pythonpath: [String], timeout: Double) throws(PythonError) {
+        try load(app: app, threads: threads, pythonpath: pythonpath, timeout: timeout)
+        try start(threads: threads)
+    }
+
+    /// Imports the app, starting no thread (preload_app forks after this).
+    public func load(app: String, threads: Int, pythonpath: [String], timeout: Double) throws(PythonError) {
         CorralModule.bridge = self
         CorralModule.log = log
         CorralModule.timeoutSeconds = timeout
         let runtime = try Interpreter.loadRuntime()
         self.runtime = runtime
-        try Interpreter.call(runtime, "boot", [Interpreter.string(app), Interpreter.string(mode.rawValue),
+        try Interpreter.call(runtime, "load", [Interpreter.string(app), Interpreter.string(mode.rawValue),
                                                Interpreter.integer(threads), Interpreter.list(pythonpath)])
+    }
+
+    /// Starts the app's threads (threads mode) and the hung-request monitor.
+    public func start(threads: Int) throws(PythonError) {
+        CorralModule.log = log
+        try Interpreter.call(runtime!, "start", [Interpreter.integer(threads)])
+    }
+
+    /// preload_app: forks workers for corrald over `controlFD` until it closes it. Returns the
+    /// slot in each forked worker; nil in the preloading process when it is done.
+    public func preload(controlFD: Int32) throws(PythonError) -> Int? {
+        let result = try Interpreter.invoke(runtime!, "preload_serve", [Interpreter.integer(Int(controlFD))])
+        defer { corral_py_decref(result) }
+        let slot = PyLong_AsLong(result)
+        if slot == -1 { PyErr_Clear() }
+        guard slot >= 0 else { return nil }
+        // A forked worker: the eventfd its hub watches would be shared with its siblings.
+        if eventFD >= 0 {
+            close(eventFD)
+            eventFD = corral_eventfd()
+        }
+        return slot
     }
 
     /// The files the app's modules were imported from (for `reload`). Called after `boot`, on the

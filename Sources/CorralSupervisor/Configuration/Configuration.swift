@@ -55,6 +55,8 @@ public struct Configuration: Equatable, Sendable {
     /// URL prefix → directory, served by the engine before the app (`static_map`).
     public var staticMap: [String: String] = [:]
     public var staticMaxAge = 0
+    /// gunicorn's `preload_app`: corral-wsgi imports the app once per generation and forks the workers.
+    public var preloadApp = false
     /// gunicorn's `reload`: the workers watch the app's sources and ask for a reload on a change.
     public var reload = false
     public var reloadExtraFiles: [String] = []

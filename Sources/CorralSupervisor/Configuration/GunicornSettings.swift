@@ -19,7 +19,6 @@ enum GunicornSettings {
     }
 
     private static let ignored: [String: String] = [
-        "preload_app": "each corral-wsgi worker imports the app itself (workers are executables, not forks), so a broken deploy fails only the new workers while the old ones serve",
         "spew": "Python tracing does not apply",
         "check_config": "a command-line flag (--check-config)",
         "print_config": "a command-line flag (--print-config)",

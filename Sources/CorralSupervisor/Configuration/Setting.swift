@@ -161,6 +161,7 @@ struct Setting: Sendable {
             return nil
         }),
         integer("static_max_age", \.staticMaxAge, 0...Int.max),
+        boolean("preload_app", \.preloadApp),
         boolean("reload", \.reload),
         list("reload_extra_files", \.reloadExtraFiles, check: { _ in nil }),
         // gunicorn's engines; corral's workers always use inotify, which every engine falls back to here.

@@ -55,8 +55,15 @@ final class CorraldProcess: @unchecked Sendable {
     /// How many times `text` occurs in the log.
     func count(_ text: String) -> Int { log.components(separatedBy: text).count - 1 }
 
-    /// The live worker processes (corrald's children).
-    var workers: Set<pid_t> { Set(Self.children(of: pid)) }
+    /// The live worker processes (corrald's children but preload_app's preloading processes).
+    var workers: Set<pid_t> { Set(Self.children(of: pid)).subtracting(preloaders) }
+
+    /// preload_app's preloading processes (named corral-preload).
+    var preloaders: Set<pid_t> {
+        Set(Self.children(of: pid).filter { pid in
+            (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.hasPrefix("corral-preload") == true
+        })
+    }
 
     /// Waits for `count` workers that all answer on the port.
     func waitUntilServing(workers count: Int) -> Bool {
