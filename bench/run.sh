@@ -23,7 +23,9 @@
 #    0.1 s with corral-wsgi and with gunicorn + meinheld, gunicorn + gevent, gunicorn gthread and
 #    granian, one process each, access logs on (its table: bench/results/wsgi.md); then
 #    bench/static_map.py serves a Django admin CSS file through corral-wsgi's static_map and
-#    through WhiteNoise under gunicorn (bench/results/static_map.md).
+#    through WhiteNoise under gunicorn (bench/results/static_map.md), and bench/preload.py
+#    measures preload_app: the workers' memory (PSS), boot and crash-to-ready times beside
+#    gunicorn --preload's (bench/results/preload.md).
 # 6. Moving over: bench/migration.py measures statsd's packets per request and cost beside
 #    gunicorn + meinheld's, the PROXY protocol's cost per connection behind HAProxy, and the
 #    time of a Prometheus scrape of corrald.
@@ -48,6 +50,7 @@
 #   BENCH_SUPERVISOR [1]: 0 leaves out step 4 (its own knobs: see bench/supervisor.py)
 #   BENCH_WSGI [1]: 0 leaves out step 5 (its own knobs: see bench/wsgi.py)
 #   BENCH_STATIC_MAP [1]: 0 leaves out step 5's static_map part (bench/static_map.py)
+#   BENCH_PRELOAD [1]: 0 leaves out step 5's preload_app part (bench/preload.py; its own knobs there)
 #   BENCH_MIGRATION [1]: 0 leaves out step 6 (its own knobs: see bench/migration.py)
 #   BENCH_STATIC [1]: 0 leaves out step 7 (its own knobs: see bench/static.py)
 #   BENCH_CHAOS [1]: 0 leaves out step 8; CHAOS_SECONDS [60] and SLOW_SECONDS [30] set its lengths
@@ -289,6 +292,8 @@ later_step BENCH_WSGI "WSGI benchmark" \
     env ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/wsgi.py"
 later_step BENCH_STATIC_MAP "static_map benchmark" \
     env ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/static_map.py"
+later_step BENCH_PRELOAD "preload_app benchmark" \
+    env CORRALD="$top/.build/release/corrald" python3 "$here/preload.py"
 later_step BENCH_MIGRATION "migration benchmark" \
     env MIGRATION_RESULTS="$BENCH_RESULTS" ROUNDS="$ROUNDS" DURATION="$DURATION" CORRAL_HELLO="$CORRAL_HELLO" python3 "$here/migration.py"
 later_step BENCH_STATIC "static-file benchmark" \

@@ -2,7 +2,7 @@
 `corral_runtime`: loading the app as gunicorn does, and PEP 3333's rules (wsgi.input,
 start_response with exc_info, write(), close() on every path, file_wrapper). It talks to the
 loop only through `_corral` (Sources/CorralPython/Runtime/CorralModule.swift)."""
-import array, ast, importlib, os, sys, traceback, _socket, _thread
+import array, ast, gc, importlib, os, sys, traceback, _socket, _thread
 from _thread import get_ident as thread_ident   # bound before gevent patches _thread (greenlet ids)
 _start_thread = _thread.start_new_thread
 _fork = os.fork   # the interpreter's, bound before gevent patches os (preload_app)
@@ -544,6 +544,10 @@ def preload_serve(control_fd):
     so that corrald (a child subreaper) adopts each, and reports its pid ('forked SLOT PID').
     Returns the slot in the worker; returns None here when corrald closes the socket."""
     warn_about_threads()
+    # What the import made is moved out of the collector's reach: its passes would otherwise
+    # write to every object's header in every worker and un-share the pages (copy-on-write).
+    gc.collect()
+    gc.freeze()
     control = _socket.socket(fileno=control_fd)
     control.send(b'ready')
     while True:
