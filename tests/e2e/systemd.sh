@@ -195,7 +195,7 @@ rm -f /etc/corral/shop.toml
 # The users' own app: Flask from a venv, served by corral-wsgi behind corral.socket.
 rm -rf "$flask" && mkdir -p "$flask/app"
 cp "$top/tests/wsgi/flask_app.py" "$top/tests/wsgi/broken_import.py" "$top/tests/wsgi/static.txt" "$flask/app/"
-/usr/bin/python3 -m venv "$flask/venv" && "$flask/venv/bin/pip" install -q 'flask==3.1.*' > "$work/pip.log" 2>&1 \
+/usr/bin/python3 -m venv "$flask/venv" && "$flask/venv/bin/pip" install -q 'flask==3.1.*' 'gevent>=24' > "$work/pip.log" 2>&1 \
     || { cat "$work/pip.log"; exit 1; }
 flask_config() {   # flask_config APP
     printf 'wsgi_app = "%s"\nchdir = "%s/app"\nvirtualenv = "%s/venv"\nworkers = 2\nthreads = 4\nboot_timeout = 20\naccesslog = "journal"\n' \
@@ -224,6 +224,34 @@ check "and answer" hello
 touch "$work/stop-load"; wait "$load" || true
 read -r answered failed < "$work/load.txt"
 check "no failed request across the Flask reloads ($answered answered, ${failed:-?} failed)" test "${failed:-1}" = 0 -a "${answered:-0}" -gt 100
+
+# A gunicorn deployment moved as it is: the article's gunicorn_config.py (preload_app, 2 × cores
+# + 1 gevent workers, its pidfile and access log relative to the working directory) named by
+# the unit's ExecStart, through a drop-in for the template's instance "article".
+cp "$top/tests/gunicorn/gevent_config.py" "$flask/app/gunicorn_config.py"
+mkdir -p /etc/systemd/system/corral@article.service.d
+cat > /etc/systemd/system/corral@article.service.d/gunicorn.conf <<UNIT
+[Service]
+WorkingDirectory=/run/corral-article
+ExecStart=
+ExecStart=/usr/bin/corrald -c $flask/app/gunicorn_config.py -b 127.0.0.1:8002 --pythonpath $flask/app --virtualenv $flask/venv --control-socket /run/corral-article/corral.sock -n article flask_app:app
+ExecReload=
+ExecReload=/usr/bin/corralctl reload -s unix:///run/corral-article/corral.sock
+UNIT
+inside systemctl daemon-reload
+check "corral@article.service starts from gunicorn_config.py" inside systemctl start corral@article.service
+article_hello() { [ "$(curl -s -m 10 http://127.0.0.1:8002/)" = "Hello, World!" ]; }
+check "it serves the app" eventually article_hello
+one_preloader() { [ "$(inside ps -o comm= --ppid "$(property corral@article.service MainPID)" | grep -c corral-preload)" = 1 ]; }
+check "its workers were forked from one preloading process (preload_app)" eventually one_preloader
+pidfile_is_mainpid() { [ "$(inside cat /run/corral-article/app_run.log)" = "$(property corral@article.service MainPID)" ]; }
+check "the file's pidfile (app_run.log, relative) holds corrald's pid" pidfile_is_mainpid
+article_logged() { inside grep -q '127.0.0.1 \[.*\] / $' /run/corral-article/access.log; }
+check "the access log has the file's format (%(h)s %(t)s %(U)s %(q)s)" eventually article_logged
+check "systemctl reload re-reads gunicorn_config.py and succeeds" inside systemctl reload corral@article.service
+inside systemctl stop corral@article.service
+rm -rf /etc/systemd/system/corral@article.service.d
+inside systemctl daemon-reload
 
 # max_worker_rss under MemoryMax=: a worker that grows is recycled before the OOM killer comes.
 cp "$top/tests/wsgi/hog.py" "$flask/app/"
