@@ -55,8 +55,9 @@ let package = Package(
                 swiftSettings: hotPath),
         // corrald's brain: the worker/generation state machine (pure, no I/O), the configuration
         // (gunicorn's settings from TOML and command lines), the pidfile.
-        // gunicorn_config_reader.py, which corrald runs with python3 to read a gunicorn config file.
-        .target(name: "CorralGunicornPython", exclude: ["gunicorn_config_reader.py"], cSettings: [.unsafeFlags(["-std=c23"])]),
+        // corral_gunicorn.py: a gunicorn config file read and its hooks run, by corrald's python3
+        // child and in corral-wsgi's workers.
+        .target(name: "CorralGunicornPython", exclude: ["corral_gunicorn.py"], cSettings: [.unsafeFlags(["-std=c23"])]),
         .target(name: "CorralSupervisor",
                 dependencies: ["CorralHTTP", "CorralMetrics", "CorralSystemd", "CorralWSGI", "CorralGunicornPython",
                                .product(name: "TOMLKit", package: "TOMLKit")],

@@ -1,5 +1,6 @@
 #pragma once
 
-/// gunicorn_config_reader.py as NUL-terminated source text: the Python corrald runs with the app's
-/// python3 to read a gunicorn config file (corrald itself links no libpython).
-const char *corral_gunicorn_config_reader_source(void);
+/// corral_gunicorn.py as NUL-terminated source text: gunicorn's Python side (reading a gunicorn
+/// config file, its server hooks), which corrald runs with the app's python3 (it links no
+/// libpython) and corral-wsgi imports for the workers' hooks.
+const char *corral_gunicorn_source(void);

@@ -74,6 +74,10 @@ public struct ConfigurationLoader: Sendable {
             }
         }
         guard issues.isEmpty else { throw ConfigurationErrors(issues: issues.sorted { Self.lineNumber($0.origin) < Self.lineNumber($1.origin) }) }
+        if configuration.preloadApp && (configuration.wsgiApp == nil || configuration.workerCommand != configuration.wsgiWorkerCommand) {
+            warnings.append(ConfigurationIssue("preload_app applies to corral-wsgi's workers (an app given, no worker_cmd of its own); these workers are started one by one as usual",
+                                               at: origins["preload_app"]))
+        }
         if let note = Self.threadsNote(configuration), let origin = origins["threads"] {
             warnings.append(ConfigurationIssue(note, at: origin))
         }

@@ -2,7 +2,7 @@ import CorralGunicornPython
 import Glibc
 
 /// A gunicorn config file (Python), read the way gunicorn reads it: executed as a module by a
-/// python3 child (gunicorn_config_reader.py; corrald links no libpython), its public globals
+/// python3 child (corral_gunicorn.py's `read`; corrald links no libpython), its public globals
 /// reported back with the line each is assigned on.
 public enum GunicornConfigFile {
     /// Why a file could not be read: it is not Python at all, or running it failed.
@@ -38,7 +38,7 @@ public enum GunicornConfigFile {
         }
         let finished: ChildProcess.Finished
         do {
-            finished = try ChildProcess.run([python, "-c", String(cString: corral_gunicorn_config_reader_source()), target])
+            finished = try ChildProcess.run([python, "-c", String(cString: corral_gunicorn_source()), "read", target])
         } catch {
             throw Failure(issue: ConfigurationIssue("cannot run \(python) to read this gunicorn config file: \(error)", at: origin),
                           notPython: false)

@@ -2,8 +2,8 @@
 
 // C23's #embed, as for corral_runtime.py: the script stays a Python file, and editing it rebuilds.
 static const char source[] = {
-#embed "gunicorn_config_reader.py"
+#embed "corral_gunicorn.py"
     , 0
 };
 
-const char *corral_gunicorn_config_reader_source(void) { return source; }
+const char *corral_gunicorn_source(void) { return source; }
