@@ -71,7 +71,8 @@ let package = Package(
         // corral_runtime.py, the bridge's Python half, built into the worker with C23's #embed.
         .target(name: "CorralPythonRuntime", exclude: ["corral_runtime.py"], cSettings: [.unsafeFlags(["-std=c23"])]),
         .target(name: "CorralPython",
-                dependencies: ["CPython", "CorralPythonRuntime", "CorralWSGI", "CorralServer", "CorralHTTP", "CorralEventLoop", "CCorral"],
+                dependencies: ["CPython", "CorralPythonRuntime", "CorralGunicornPython", "CorralWSGI", "CorralServer", "CorralHTTP",
+                               "CorralEventLoop", "CCorral"],
                 swiftSettings: hotPath),
         .target(name: "CorralWorker",
                 dependencies: ["CorralServer", "CorralSystemd", "CorralEventLoop", "CCorral", "CorralCommandLine",

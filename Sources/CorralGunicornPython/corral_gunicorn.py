@@ -17,7 +17,7 @@ Payloads of kind toml are TOML values; of kind object, the Python repr. Backslas
 in payloads are escaped as \\\\ and \\n. What the file prints itself goes to stderr, as does the
 traceback of an exception it raises.
 
-`hooks` reads one JSON event per line on stdin ({"id", "hook", "args", "ack"}) and, for one that
+`hooks` reads one JSON event per line on fd $CORRAL_HOOKS_FD ({"id", "hook", "args", "ack"}) and, for one that
 asks, answers "done ID" or "failed ID MESSAGE" on the original stdout. It first says which of
 the supervisor's hooks the file defines: "hooks NAME,NAME,...".
 """
@@ -307,6 +307,11 @@ class WorkerHooks:
 def serve_supervisor_hooks(target):
     """`hooks`: runs the supervisor's hooks as corrald reports its events, in order."""
     import json
+    try:
+        with open("/proc/self/comm", "w") as comm:
+            comm.write("corral-hooks")   # what ps and corrald's tests see
+    except OSError:
+        pass
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     settings = json.loads(os.environ.get("CORRAL_SETTINGS", "{}"))
@@ -323,7 +328,7 @@ def serve_supervisor_hooks(target):
     log = Log(write_log)
     cfg = Settings(settings)
     server = Server(cfg, os.getppid(), log)
-    for line in sys.stdin:
+    for line in os.fdopen(int(os.environ.get("CORRAL_HOOKS_FD", "0")), "r"):
         event = json.loads(line)
         hook, args = event["hook"], event.get("args", {})
         server.num_workers = args.get("num_workers", server.num_workers)

@@ -338,6 +338,8 @@ def handle(token, serial, environ, has_body):
     environ['wsgi.input'] = Input(channel, has_body)
     running[token] = (serial, thread_ident(), _current_greenlet(), environ.get('RAW_URI', ''))
     result = ending = None
+    if hooks is not None and hooks.has('pre_request'):
+        hooks.run('pre_request', hooks.worker, corral_gunicorn_request(environ))
     try:
         try:
             result = application(environ, responder.start_response)
@@ -361,6 +363,15 @@ def handle(token, serial, environ, has_body):
         ending[0](token, *ending[1:])
     except Exception:                     # e.g. a header the engine cannot send: still a 500
         _corral.fail(token, _failure(environ))
+    if hooks is not None and hooks.has('post_request'):
+        import corral_gunicorn
+        hooks.run('post_request', hooks.worker, corral_gunicorn_request(environ), environ,
+                  corral_gunicorn.Response(responder.status, responder.headers))
+
+
+def corral_gunicorn_request(environ):
+    import corral_gunicorn
+    return corral_gunicorn.Request(environ)
 
 
 def _failure(environ):
@@ -453,6 +464,9 @@ def monitor():
         stack = ''.join(traceback.format_stack(frame)).rstrip('\n') if frame is not None else '(no Python frame)'
         _corral.log(CRITICAL, 'request %s has run for more than %gs (timeout); its stack:\n%s'
                     % (target, seconds, stack))
+        if hooks is not None:
+            hooks.worker.aborted = True
+            hooks.run('worker_abort', hooks.worker)   # gunicorn's: on timeout, before the worker goes
 
 
 def import_app(spec):
@@ -498,13 +512,39 @@ def source_files():
     return sorted(files)
 
 
-def load(spec, mode, threads, pythonpath):
+hooks = None   # corral_gunicorn.WorkerHooks when the config is a gunicorn config file
+
+
+def load_hooks():
+    """The server hooks of corrald's gunicorn config file, if it is one; worker_int and
+    worker_exit run with the app's exit handlers."""
+    global hooks
+    path = os.environ.get('CORRAL_CONFIG_FILE')
+    if not path:
+        return
+    import atexit, corral_gunicorn, json
+    hooks = corral_gunicorn.WorkerHooks(path, json.loads(os.environ.get('CORRAL_SETTINGS', '{}')),
+                                        int(os.environ.get('CORRAL_SUPERVISOR_PID', '0')), _corral.log)
+    atexit.register(exiting)
+
+
+def exiting():
+    if _corral.interrupted():
+        hooks.run('worker_int', hooks.worker)
+    hooks.run('worker_exit', hooks.server, hooks.worker)
+
+
+def load(spec, mode, threads, pythonpath, preloading=False):
     """Loads the app (an exception here is an app-load error: exit 4), starting no thread: with
-    preload_app the process that loads it then forks the workers."""
+    preload_app the process that loads it then forks the workers. post_fork runs first in a
+    worker that imports the app itself (in a forked one, after the fork)."""
     global application, gevent_mode, Waiter, _start_thread
     sys.path.insert(0, os.getcwd())
     for path in reversed(pythonpath):
         sys.path.insert(0, path)
+    load_hooks()
+    if hooks is not None and not preloading:
+        hooks.post_fork()
     if mode == 'gevent':
         try:
             from gevent import monkey
@@ -526,16 +566,13 @@ def load(spec, mode, threads, pythonpath):
 def start(threads):
     """Starts the app's threads and the hung-request monitor (gevent mode: the main thread runs
     serve_gevent next)."""
+    if hooks is not None:
+        hooks.post_worker_init()
     if not gevent_mode:
         for _ in range(threads):
             _corral.thread_started()
             _start_thread(serve_threads, ())
     _start_thread(monitor, ())
-
-
-def boot(spec, mode, threads, pythonpath):
-    load(spec, mode, threads, pythonpath)
-    start(threads)
 
 
 def preload_serve(control_fd):
@@ -561,7 +598,9 @@ def preload_serve(control_fd):
         for level, kind, data in ancillary:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
                 fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
-        slot = int(message.split()[1])
+        words = message.split()
+        slot = int(words[1])
+        os.environ['CORRAL_WORKER_AGE'] = words[2].decode() if len(words) > 2 else '0'
         for stream in (sys.stdout, sys.stderr):
             stream.flush()   # else what is buffered would be written again by each worker
         child = _fork()
@@ -583,6 +622,8 @@ def preload_serve(control_fd):
             if gevent_mode:
                 import gevent
                 gevent.reinit()
+            if hooks is not None:
+                hooks.post_fork()
             return slot
         for fd in fds:
             os.close(fd)

@@ -28,6 +28,8 @@ public final class Worker: @unchecked Sendable {
     public var statusDetails: () -> String = { "" }
     /// Runs after the loop has stopped and the logs are flushed, before the process exits.
     public var beforeExit: () -> Void = {}
+    /// Stopped at once by SIGINT or SIGQUIT (gunicorn's worker_int), not drained.
+    public private(set) var interrupted = false
 
     /// Parses the worker flags from the command line (exits with usage on error) and builds the
     /// worker. Call before starting any thread: it blocks the signals the loop will read.
@@ -107,6 +109,7 @@ public final class Worker: @unchecked Sendable {
             drain(reason: "SIGTERM")
         case SIGINT, SIGQUIT:
             log.info("stopping now (signal \(signal))")
+            interrupted = true
             loop.stop()
         case SIGUSR1:
             log.info("reopening log files")

@@ -47,15 +47,15 @@ let bridge = WSGIBridge(mode: settings.mode, settings: settings.environ,
 
 /// Starts Python and loads the app (its threads too, unless it is being preloaded), or exits 3
 /// (Python cannot start) or 4 (with the traceback).
-@MainActor func loadApplication(threads: Int, timeout: Double, startingThreads: Bool = true) {
+@MainActor func loadApplication(threads: Int, timeout: Double, preloading: Bool = false) {
     do {
         try Interpreter.start(virtualenv: settings.virtualenv)
     } catch {
         fail(3, "\(error)")
     }
     do {
-        try bridge.load(app: settings.app, threads: threads, pythonpath: settings.pythonpath, timeout: timeout)
-        if startingThreads { try bridge.start(threads: threads) }
+        try bridge.load(app: settings.app, threads: threads, pythonpath: settings.pythonpath, timeout: timeout, preloading: preloading)
+        if !preloading { try bridge.start(threads: threads) }
     } catch {
         fail(4, "failed to load the application \(settings.app):\n\(error)")
     }
@@ -82,7 +82,7 @@ if let preloadControl {
         fail(1, "\(error)")
     }
     corral_set_process_name("corral-preload")
-    loadApplication(threads: settings.threads, timeout: settings.timeout, startingThreads: false)
+    loadApplication(threads: settings.threads, timeout: settings.timeout, preloading: true)
     bridge.log.info("application \(settings.app) preloaded; forking workers for corrald")
     let supervisor = getppid()
     do {
@@ -166,7 +166,10 @@ if timeoutSeconds > 0 {
     }
 }
 worker.statusDetails = { " in_flight=\(bridge.inFlight)" }
-worker.beforeExit = { Interpreter.finish(threadsDone: bridge.shutdown(waitingUpTo: 5)) }
+worker.beforeExit = {
+    bridge.interrupted = worker.interrupted
+    Interpreter.finish(threadsDone: bridge.shutdown(waitingUpTo: 5))
+}
 if let loopThread {
     loopThread.start()
     do {

@@ -89,7 +89,7 @@ extension Daemon: ControlTarget {
     }
 
     func changeWorkers(by delta: Int) -> Int {
-        perform(state.changeWorkerCount(by: delta, now: loop.now))
+        changeWorkerCount(by: delta)
         return state.settings.workers
     }
 

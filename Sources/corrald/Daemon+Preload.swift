@@ -12,6 +12,8 @@ final class Preloader: FDWatcher, @unchecked Sendable {
     struct Request {
         let slot: Int
         let generation: Int
+        /// gunicorn's worker.age: the count of workers corrald had started, this one included.
+        let age: Int
         let pipes: WorkerOutput.Pipes
     }
 
@@ -56,7 +58,7 @@ extension Daemon {
     func forkPreloaded(slot: Int, generation: Int, revision: Int, plan: Plan) {
         do {
             let preloader = try preloaders[revision] ?? startPreloader(revision: revision, plan: plan)
-            let request = Preloader.Request(slot: slot, generation: generation, pipes: try output.makePipes())
+            let request = Preloader.Request(slot: slot, generation: generation, age: workersSpawned, pipes: try output.makePipes())
             if preloader.isReady {
                 send(request, to: preloader)
             } else {
@@ -107,7 +109,7 @@ extension Daemon {
     }
 
     private func send(_ request: Preloader.Request, to preloader: Preloader) {
-        let message = Array("fork \(request.slot)".utf8)
+        let message = Array("fork \(request.slot) \(request.age)".utf8)
         let fds = [request.pipes.stdout.write, request.pipes.stderr.write]
         let result = corral_send_with_fds(preloader.control, message, message.count, fds, Int32(fds.count))
         guard result == 0 else {

@@ -130,6 +130,7 @@ extension Daemon {
     }
 
     private func reexecute(id: Int64) {
+        hook("pre_exec", waiting: true)
         let handover = UpgradeHandover(
             sockets: sockets.handover.map { UpgradeHandover.Socket(fd: $0.fd, name: $0.name) },
             endpoints: handedEndpoints,

@@ -65,6 +65,11 @@ final class Daemon: @unchecked Sendable {
     /// What the last worker that died during boot wrote, for corrald's last words.
     private var lastBootOutput = ""
     private var wakeToken = 0
+    /// The supervisor's server hooks (Daemon+Hooks), and the worker count they last heard of.
+    var hooks: HookRunner?
+    var reportedWorkerCount = 0
+    /// Workers started so far: each one's `worker.age` for the server hooks.
+    var workersSpawned = 0
     /// A reload for changed sources is about to start (`reload`).
     private var sourceReloadScheduled = false
     private var scheduledWake: Int64?
@@ -147,6 +152,10 @@ final class Daemon: @unchecked Sendable {
     }
 
     func run() -> Never {
+        startHooks(for: configuration)
+        if let failure = hook("on_starting", waiting: true) {
+            perform([.exit(code: 1, reason: "the on_starting hook failed (\(failure)); gunicorn would not start either")])
+        }
         loop.spawn { [self] in perform(state.start(now: loop.now, generation: (handover?.generation ?? 0) + 1)) }
         watchWorkerMemory()
         loop.run()
@@ -228,8 +237,8 @@ final class Daemon: @unchecked Sendable {
         case SIGHUP: reload()
         case SIGTERM: shutdown(graceful: true, reason: "SIGTERM")
         case SIGINT, SIGQUIT: shutdown(graceful: false, reason: "signal \(signal)")
-        case SIGTTIN: perform(state.changeWorkerCount(by: 1, now: now))
-        case SIGTTOU: perform(state.changeWorkerCount(by: -1, now: now))
+        case SIGTTIN: changeWorkerCount(by: 1)
+        case SIGTTOU: changeWorkerCount(by: -1)
         case SIGUSR1:
             do { try log.reopen() } catch { logger.error("cannot reopen the error log: \(error)") }
             for pid in state.workers.keys { kill(pid, SIGUSR1) }
@@ -259,6 +268,7 @@ final class Daemon: @unchecked Sendable {
     /// the serving one, which is retired once every new worker is ready.
     func reload() {
         logger.info("reload requested", metadata: ["event": "reload-start"])
+        hook("on_reload")
         reloadsStarted += 1
         systemd.send("RELOADING=1\nMONOTONIC_USEC=\(corral_monotonic_ns() / 1000)\nSTATUS=reload \(reloadsStarted) in progress")
         let loaded: ConfigurationLoader.Loaded
@@ -308,6 +318,7 @@ final class Daemon: @unchecked Sendable {
                            "worker \(worker.slot) (pid \(pid), \(worker.generation == SupervisorState.adoptedGeneration ? "adopted" : "generation \(worker.generation)")) \(description)\(worker.status.isEmpty ? "" : "; last status: \(worker.status)")",
                            metadata: event("exit", worker, ["exit_status": "\(exitStatus)"]))
                 if worker.state == .starting { lastBootOutput = lastOutput }
+                hook("child_exit", ["pid": Int(pid)])
             }
             // SIGKILL that corrald did not send: the OOM killer, an operator, chaos. Not a crash.
             let killedFromOutside = WaitStatus(raw: status).signal == SIGKILL && state.workers[pid]?.abortedAt == nil
@@ -377,6 +388,7 @@ final class Daemon: @unchecked Sendable {
                 if handover != nil {
                     finishUpgrade()
                 } else {
+                    hook("when_ready")
                     systemd.send("READY=1\nMAINPID=\(getpid())\nSTATUS=\(state.settings.workers) workers of generation \(generation) ready")
                 }
                 reportPeriodically()
@@ -385,11 +397,16 @@ final class Daemon: @unchecked Sendable {
                 case .succeeded(let generation, let workers):
                     recordReload(succeeded: true, "\(workers) workers of generation \(generation) ready")
                     adopt(configuration)
+                    let counted = reportedWorkerCount
+                    startHooks(for: configuration)
+                    reportedWorkerCount = counted
+                    reportWorkerCount()
                 case .failed(_, let reason):
                     recordReload(succeeded: false, reason)
                 }
                 releaseUnused()
             case .exit(let code, let reason):
+                hook("on_exit", waiting: true)
                 let output = code != 0 && !lastBootOutput.isEmpty ? "; its output:\n\(lastBootOutput)" : ""
                 logger.log(level: code == 0 ? .info : .critical, "exiting: \(reason)\(output)",
                            metadata: ["event": "supervisor-exit", "exit_status": "\(code)"])
@@ -409,12 +426,16 @@ final class Daemon: @unchecked Sendable {
             logger.critical("no configuration for generation \(generation) (revision \(revision)); cannot spawn worker \(slot)")
             return
         }
+        workersSpawned += 1
+        hook("pre_fork", ["age": workersSpawned], waiting: true)
         if plan.preloads { return forkPreloaded(slot: slot, generation: generation, revision: revision, plan: plan) }
         do {
             let pipes = try output.makePipes()
             let pid: pid_t
             do {
-                pid = try plan.spawner.spawn(sockets: plan.sockets, stdout: pipes.stdout.write, stderr: pipes.stderr.write)
+                var spawner = plan.spawner
+                spawner.environment["CORRAL_WORKER_AGE"] = String(workersSpawned)   // gunicorn's worker.age
+                pid = try spawner.spawn(sockets: plan.sockets, stdout: pipes.stdout.write, stderr: pipes.stderr.write)
             } catch {
                 output.discard(pipes)
                 throw error

@@ -53,9 +53,9 @@ final class WorkerOutput {
 
     /// Pipes for the next worker: give the write ends to the child, then `attach` them.
     func makePipes() throws(SystemError) -> Pipes {
-        let stdout = try makePipe()
+        let stdout = try Self.makePipe()
         do {
-            return Pipes(stdout: stdout, stderr: try makePipe())
+            return Pipes(stdout: stdout, stderr: try Self.makePipe())
         } catch {
             close(stdout.read)
             close(stdout.write)
@@ -126,7 +126,8 @@ final class WorkerOutput {
         if !line.isEmpty { partialLines[fd] = line }
     }
 
-    private func makePipe() throws(SystemError) -> (read: Int32, write: Int32) {
+    /// A pipe, both ends close-on-exec.
+    static func makePipe() throws(SystemError) -> (read: Int32, write: Int32) {
         var ends: [Int32] = [0, 0]
         guard pipe(&ends) == 0 else { throw SystemError("pipe") }
         _ = corral_set_cloexec(ends[0], 1)   // corrald is single-threaded: no fork can slip in between

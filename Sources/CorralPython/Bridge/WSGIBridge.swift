@@ -1,5 +1,6 @@
 import CCorral
 import CPython
+import CorralGunicornPython
 import CorralEventLoop
 import CorralServer
 import CorralWSGI
@@ -39,6 +40,8 @@ public final class WSGIBridge: @unchecked Sendable {
     private var hung: [(token: Int, serial: Int)] = []
     private var stopping = false
     private var liveThreads = 0
+    /// The worker was stopped by SIGINT or SIGQUIT: the exit hooks run worker_int.
+    public var interrupted = false
     /// gevent mode: written when `events` stops being empty.
     private(set) var eventFD: Int32
 
@@ -61,22 +64,22 @@ public final class WSGIBridge: @unchecked Sendable {
         token >= 0 && token < capacity ? slots[token] : nil
     }
 
-    /// Loads the app with the runtime (gunicorn's import rules) and starts the threads that
-    /// run it. Needs the GIL (the main thread, after `Interpreter.start`); throws the traceback.
-    public func boot(app: String, threads: Int, pythonpath: [String], timeout: Double) throws(PythonError) {
-        try load(app: app, threads: threads, pythonpath: pythonpath, timeout: timeout)
-        try start(threads: threads)
-    }
-
-    /// Imports the app, starting no thread (preload_app forks after this).
-    public func load(app: String, threads: Int, pythonpath: [String], timeout: Double) throws(PythonError) {
+    /// Imports the app with the runtime (gunicorn's import rules), starting no thread (with
+    /// `preloading`, preload_app forks after this). Needs the GIL (the main thread, after
+    /// `Interpreter.start`); throws the traceback.
+    public func load(app: String, threads: Int, pythonpath: [String], timeout: Double, preloading: Bool = false) throws(PythonError) {
         CorralModule.bridge = self
         CorralModule.log = log
         CorralModule.timeoutSeconds = timeout
+        if getenv("CORRAL_CONFIG_FILE") != nil {
+            // The server hooks of a gunicorn config file, with the objects they receive.
+            try Interpreter.loadModule("corral_gunicorn", source: corral_gunicorn_source(), file: "corral_gunicorn.py")
+        }
         let runtime = try Interpreter.loadRuntime()
         self.runtime = runtime
         try Interpreter.call(runtime, "load", [Interpreter.string(app), Interpreter.string(mode.rawValue),
-                                               Interpreter.integer(threads), Interpreter.list(pythonpath)])
+                                               Interpreter.integer(threads), Interpreter.list(pythonpath),
+                                               corral_py_bool(preloading ? 1 : 0)])
     }
 
     /// Starts the app's threads (threads mode) and the hung-request monitor.

@@ -72,8 +72,14 @@ public enum Interpreter {
 
     /// Runs corral_runtime.py (built in) as module `corral_runtime` and returns the module.
     static func loadRuntime() throws(PythonError) -> PyRef {
-        guard let code = Py_CompileString(corral_runtime_source(), "corral_runtime.py", Py_file_input),
-              let module = PyImport_ExecCodeModule("corral_runtime", code) else { throw PythonError.fetch() }
+        try loadModule("corral_runtime", source: corral_runtime_source(), file: "corral_runtime.py")
+    }
+
+    /// Runs built-in source as module `name` (in sys.modules, so Python code imports it).
+    @discardableResult
+    static func loadModule(_ name: String, source: UnsafePointer<CChar>, file: String) throws(PythonError) -> PyRef {
+        guard let code = Py_CompileString(source, file, Py_file_input),
+              let module = PyImport_ExecCodeModule(name, code) else { throw PythonError.fetch() }
         corral_py_decref(code)
         return module
     }

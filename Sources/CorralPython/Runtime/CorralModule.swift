@@ -21,7 +21,7 @@ enum CorralModule {
     static func install() throws(PythonError) {
         guard let module = PyModule_New("_corral") else { throw PythonError.fetch() }
         let functions: [(String, corral_py_fastcall)] = [
-            ("setup", setup), ("next_request", nextRequest), ("poll", poll), ("event_fd", eventFD),
+            ("setup", setup), ("next_request", nextRequest), ("poll", poll), ("event_fd", eventFD), ("interrupted", interrupted),
             ("read_body", readBody), ("respond", respond), ("send", send), ("finish", finish), ("take_reply", takeReply),
             ("send_file", sendFile), ("fail", fail), ("log", logLine), ("next_overdue", nextOverdue),
             ("thread_started", threadStarted), ("thread_exited", threadExited), ("unblock_signals", unblockSignals),
@@ -202,6 +202,8 @@ enum CorralModule {
     }
 
     private static let eventFD: corral_py_fastcall = { _, _, _ in PyLong_FromLong(Int(bridge.eventFD)) }
+
+    private static let interrupted: corral_py_fastcall = { _, _, _ in corral_py_bool(bridge.interrupted ? 1 : 0) }
 
     private static let readBody: corral_py_fastcall = { _, args, _ in
         guard let exchange = exchange(args) else { return nil }

@@ -55,6 +55,9 @@ public struct Configuration: Equatable, Sendable {
     /// URL prefix → directory, served by the engine before the app (`static_map`).
     public var staticMap: [String: String] = [:]
     public var staticMaxAge = 0
+    /// The gunicorn config file (Python) these settings came from: its server hooks run in the
+    /// workers and in corrald's hooks process. Set by the loader, not a setting.
+    public var gunicornConfigFile: String?
     /// gunicorn's `preload_app`: corral-wsgi imports the app once per generation and forks the workers.
     public var preloadApp = false
     /// gunicorn's `reload`: the workers watch the app's sources and ask for a reload on a change.
@@ -87,10 +90,19 @@ public struct Configuration: Equatable, Sendable {
     public static var automaticWorkerCount: Int { 2 * Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) + 1 }
 
     /// Every setting as `name = value`, sorted: TOML, so the output can be a config file.
-    public var printed: String {
+    public var printed: String { settingsTable.convert(to: .toml) + "\n" }
+
+    /// Every setting as one JSON object: `server.cfg` for the server hooks.
+    public var settingsJSON: String {
+        "{" + Setting.all.compactMap { setting in
+            ConfigurationLoader.settingValue(setting.render(self)).map { SettingValue.jsonString(setting.name) + ": " + $0.json }
+        }.joined(separator: ", ") + "}"
+    }
+
+    private var settingsTable: TOMLTable {
         let table = TOMLTable()
         for setting in Setting.all { table[setting.name] = setting.render(self) }
-        return table.convert(to: .toml) + "\n"
+        return table
     }
 
     /// Where the control socket goes: `control_socket`; else /run/corral/corral.sock under
@@ -153,6 +165,11 @@ public struct Configuration: Equatable, Sendable {
             environment["CORRAL_ROOT_PATH"] = rootPath
             environment["CORRAL_STATIC_MAP"] = staticMap.isEmpty ? nil : staticMap.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
             environment["CORRAL_STATIC_MAX_AGE"] = String(staticMaxAge)
+            if let gunicornConfigFile {
+                environment["CORRAL_CONFIG_FILE"] = gunicornConfigFile
+                environment["CORRAL_SETTINGS"] = settingsJSON
+                environment["CORRAL_SUPERVISOR_PID"] = String(getpid())
+            }
             environment["CORRAL_RELOAD"] = reload ? "1" : nil
             environment["CORRAL_RELOAD_EXTRA_FILES"] = reload && !reloadExtraFiles.isEmpty ? reloadExtraFiles.joined(separator: "\n") : nil
         }

@@ -30,12 +30,14 @@ public struct ConfigurationLoader: Sendable {
         var issues: [ConfigurationIssue] = []
         var warnings: [ConfigurationIssue] = []
         var assignments: [SettingAssignment] = []
+        var pythonFile: String?
         if let file {
             do {
                 let read = try readFile(file)
                 assignments = read.assignments
                 issues += read.issues
                 warnings += read.warnings
+                if read.isPython { pythonFile = file }
             } catch {
                 issues.append(error)
             }
@@ -61,6 +63,10 @@ public struct ConfigurationLoader: Sendable {
                 let hint = Self.nearest(to: name).map { "; did you mean \($0)?" } ?? ""
                 issues.append(ConfigurationIssue("unknown setting \"\(name)\"\(hint)", at: assignment.origin))
             }
+        }
+        if let file = pythonFile {
+            configuration.gunicornConfigFile = file.hasPrefix("/") || file.hasPrefix("python:") ? file
+                : (getcwd(nil, 0).map { directory in defer { free(directory) }; return String(cString: directory) + "/" + file } ?? file)
         }
         // An app with no worker_cmd of its own is served by corral-wsgi.
         if configuration.wsgiApp != nil && origins["worker_cmd"] == nil {
@@ -98,12 +104,21 @@ public struct ConfigurationLoader: Sendable {
         return GunicornConfigFile.interpreter(virtualenv: virtualenv)
     }
 
+    /// What a config file says: its assignments, and what is wrong or worth a warning.
+    struct FileSettings {
+        var assignments: [SettingAssignment]
+        var issues: [ConfigurationIssue] = []
+        var warnings: [ConfigurationIssue] = []
+        /// It was a gunicorn config file (Python).
+        var isPython = false
+    }
+
     /// The file's settings: TOML, or a gunicorn config file (Python), as its name says; a file
     /// named neither way that is not TOML is tried as Python before the TOML error is reported.
-    func readFile(_ path: String) throws(ConfigurationIssue)
-        -> (assignments: [SettingAssignment], issues: [ConfigurationIssue], warnings: [ConfigurationIssue]) {
-        func python() throws(GunicornConfigFile.Failure) -> (assignments: [SettingAssignment], issues: [ConfigurationIssue], warnings: [ConfigurationIssue]) {
-            GunicornConfigFile.assignments(try GunicornConfigFile.read(path, python: interpreter), path: path)
+    func readFile(_ path: String) throws(ConfigurationIssue) -> FileSettings {
+        func python() throws(GunicornConfigFile.Failure) -> FileSettings {
+            let read = GunicornConfigFile.assignments(try GunicornConfigFile.read(path, python: interpreter), path: path)
+            return FileSettings(assignments: read.assignments, issues: read.issues, warnings: read.warnings, isPython: true)
         }
         if GunicornConfigFile.isPython(path) {
             do { return try python() } catch { throw error.issue }
@@ -112,7 +127,7 @@ public struct ConfigurationLoader: Sendable {
             throw ConfigurationIssue("cannot read the config file: \(String(cString: strerror(errno)))", at: .file(path: path, line: nil))
         }
         do {
-            return (try Self.assignments(fromTOML: text, path: path), [], [])
+            return FileSettings(assignments: try Self.assignments(fromTOML: text, path: path))
         } catch let tomlIssue {
             guard !path.hasSuffix(".toml") else { throw tomlIssue }
             do {

@@ -98,6 +98,8 @@ public enum GunicornConfigFile {
                 // gunicorn converts strings to the setting's type ("30" for timeout), as corral
                 // does for command-line text.
                 assignments.append(SettingAssignment(name: entry.name, value: value, origin: origin, convertsText: true))
+            case .callable where GunicornSettings.hooks.contains(entry.name) && entry.name != "ssl_context":
+                continue  // a server hook: the workers and corrald's hooks process run it
             case .callable, .object:
                 guard Setting.named(entry.name) != nil else {
                     warnings.append(ConfigurationIssue("\(entry.name) is ignored: \(GunicornSettings.reasonIgnored(entry.name) ?? "")", at: origin))

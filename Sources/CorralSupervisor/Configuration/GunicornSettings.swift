@@ -3,7 +3,7 @@
 enum GunicornSettings {
     static func reasonIgnored(_ name: String) -> String? {
         if let reason = ignored[name] { return reason }
-        if hooks.contains(name) { return "gunicorn's Python server hooks do not apply; corrald logs these events and reports them to systemd" }
+        if hooks.contains(name) { return "server hooks are Python functions: they run when corrald reads the gunicorn config file itself (-c gunicorn_config.py)" }
         if tls.contains(name) { return "corral does not terminate TLS; put nginx or a load balancer in front" }
         if logging.contains(name) { return "Python logging configuration does not apply; use errorlog (a file, \"-\" or \"journal\") and loglevel" }
         if parsing.contains(name) { return "corral's HTTP parser is strict and has no lenient modes" }
@@ -36,7 +36,7 @@ enum GunicornSettings {
         "user_group": "use user and group",
     ]
 
-    private static let hooks = [
+    static let hooks = [
         "on_starting", "on_reload", "when_ready", "pre_fork", "post_fork", "post_worker_init", "worker_int",
         "worker_abort", "pre_exec", "pre_request", "post_request", "child_exit", "worker_exit",
         "nworkers_changed", "on_exit", "ssl_context",

@@ -55,14 +55,15 @@ final class CorraldProcess: @unchecked Sendable {
     /// How many times `text` occurs in the log.
     func count(_ text: String) -> Int { log.components(separatedBy: text).count - 1 }
 
-    /// The live worker processes (corrald's children but preload_app's preloading processes).
-    var workers: Set<pid_t> { Set(Self.children(of: pid)).subtracting(preloaders) }
+    /// The live worker processes (corrald's children but its helpers: preload_app's preloading
+    /// processes and the server hooks' process).
+    var workers: Set<pid_t> { Set(Self.children(of: pid).filter { !["corral-preload", "corral-hooks"].contains(Self.name(of: $0)) }) }
 
     /// preload_app's preloading processes (named corral-preload).
-    var preloaders: Set<pid_t> {
-        Set(Self.children(of: pid).filter { pid in
-            (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.hasPrefix("corral-preload") == true
-        })
+    var preloaders: Set<pid_t> { Set(Self.children(of: pid).filter { Self.name(of: $0) == "corral-preload" }) }
+
+    static func name(of pid: pid_t) -> String {
+        ((try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "").trimmingCharacters(in: .newlines)
     }
 
     /// Waits for `count` workers that all answer on the port.
