@@ -3,8 +3,11 @@ server hooks. corrald links no libpython, so it runs this with the app's python3
 
     python3 -c SOURCE read TARGET     the file's public globals, one record per line
     python3 -c SOURCE hooks TARGET    the supervisor's hooks, run as corrald reports its events
+    python3 -c SOURCE logconfig SETTING VALUE CHDIR [PYTHONPATH...]
+                                      a logconfig setting checked, gunicorn's loggers mapped
 
-corral-wsgi imports it as module `corral_gunicorn` for the workers' hooks (WorkerHooks).
+corral-wsgi imports it as module `corral_gunicorn` for the workers' hooks (WorkerHooks) and
+logging configuration (configure_logging).
 
 TARGET is a file path or gunicorn's `python:module.name`. `read` executes it as a module named
 `__config__` (a module name is imported) and reports each public global on the original stdout,
@@ -12,6 +15,7 @@ tab-separated:
 
     setting NAME KIND LINE PAYLOAD   KIND: toml, none, callable or object; LINE: 0 if unknown
     error   KIND LINE MESSAGE        KIND: syntax (the file is not Python) or raised
+    warning MESSAGE                  (logconfig) what corral cannot do as the configuration says
 
 Payloads of kind toml are TOML values; of kind object, the Python repr. Backslashes and newlines
 in payloads are escaped as \\\\ and \\n. What the file prints itself goes to stderr, as does the
@@ -350,5 +354,96 @@ def serve_supervisor_hooks(target):
             out.flush()
 
 
+# MARK: Python logging configuration
+
+LOGCONFIG_SETTINGS = (("logconfig_dict", "CORRAL_LOGCONFIG_DICT"), ("logconfig_json", "CORRAL_LOGCONFIG_JSON"),
+                      ("logconfig", "CORRAL_LOGCONFIG"))
+
+
+def configure_logging(environ):
+    """Applies the logging configuration corrald passed, as gunicorn does (dictConfig, or
+    fileConfig keeping existing loggers); returns the setting's name, or None when there is none."""
+    import logging.config
+    for name, variable in LOGCONFIG_SETTINGS:
+        value = environ.get(variable)
+        if not value:
+            continue
+        try:
+            if name == "logconfig_dict":
+                logging.config.dictConfig(json.loads(value))
+            elif name == "logconfig_json":
+                with open(value, encoding="utf-8") as file:
+                    logging.config.dictConfig(json.load(file))
+            else:
+                if not os.path.exists(value):
+                    raise FileNotFoundError("no such file")
+                logging.config.fileConfig(value, defaults={"__file__": value, "here": os.path.dirname(value)},
+                                          disable_existing_loggers=False)
+        except Exception as error:
+            where = name if name == "logconfig_dict" else "%s: %s" % (name, value)
+            raise ValueError("%s: %s: %s" % (where, type(error).__name__, error)) from error
+        return name
+    return None
+
+
+def map_gunicorn_loggers(name, out):
+    """What the configuration says about gunicorn's own loggers, as corral settings where it can
+    be said (setting records: the level of gunicorn.error is loglevel, a file or stream handler
+    of gunicorn.error or gunicorn.access is errorlog or accesslog) and warnings where it cannot:
+    corral's own lines are not Python log records, so handlers' formatters and filters and other
+    handler kinds do not apply to them."""
+    import logging
+    error_log = logging.getLogger("gunicorn.error")
+    level = logging.getLevelName(error_log.level).lower()
+    if level in ("debug", "info", "warning", "error", "critical"):
+        report(out, "setting", "loglevel", "toml", 0, toml(level))
+    elif error_log.level != logging.NOTSET:
+        report(out, "warning", "%s: gunicorn.error's level %s is not one of corral's log levels" % (name, error_log.level))
+    for logger_name, setting in (("gunicorn.error", "errorlog"), ("gunicorn.access", "accesslog")):
+        mapped = False
+        for handler in logging.getLogger(logger_name).handlers:
+            if isinstance(handler, logging.FileHandler):
+                destination = handler.baseFilename
+            elif type(handler) is logging.StreamHandler and handler.stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+                destination = "-"
+            else:
+                report(out, "warning", "%s: %s's handler %s does not apply to corral's lines (a file or a stdout/stderr "
+                       "handler does, as %s)" % (name, logger_name, type(handler).__name__, setting))
+                continue
+            if mapped:
+                report(out, "warning", "%s: %s has more than one handler; corral writes its lines to the first one's "
+                       "destination only" % (name, logger_name))
+                continue
+            mapped = True
+            report(out, "setting", setting, "toml", 0, toml(destination))
+            if handler.formatter is not None and handler.formatter._fmt not in (None, "%(message)s"):
+                what = "access_log_format" if setting == "accesslog" else "corral's error log format"
+                report(out, "warning", "%s: the formatter of %s's handler does not apply: corral writes its own lines "
+                       "there (%s)" % (name, logger_name, what))
+            if handler.filters or logging.getLogger(logger_name).filters:
+                report(out, "warning", "%s: the filters on %s do not apply to corral's lines" % (name, logger_name))
+
+
+def check_logging(name, value, chdir, *pythonpath):
+    """`logconfig`: applies the configuration here, as gunicorn's arbiter does before it forks
+    (an error is a configuration error, reported as gunicorn would at start), then maps what it
+    says about gunicorn's loggers."""
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    if chdir:
+        os.chdir(chdir)
+    sys.path[:0] = list(pythonpath) + [os.getcwd()]
+    try:
+        configure_logging({dict(LOGCONFIG_SETTINGS)[name]: value})
+    except ValueError as error:
+        report(out, "error", "raised", 0, str(error))
+    else:
+        map_gunicorn_loggers(name, out)
+    out.flush()
+
+
 if __name__ == "__main__":
-    {"read": read, "hooks": serve_supervisor_hooks}[sys.argv[1]](sys.argv[2])
+    if sys.argv[1] == "logconfig":
+        check_logging(*sys.argv[2:])
+    else:
+        {"read": read, "hooks": serve_supervisor_hooks}[sys.argv[1]](sys.argv[2])

@@ -512,6 +512,16 @@ def source_files():
     return sorted(files)
 
 
+def configure_logging():
+    """logconfig_dict, logconfig_json or logconfig, applied before the app is imported (corrald
+    checked it already; a failure here is an app-load error)."""
+    if 'corral_gunicorn' in sys.modules:
+        try:
+            sys.modules['corral_gunicorn'].configure_logging(os.environ)
+        except ValueError as error:
+            raise AppLoadError(str(error))
+
+
 hooks = None   # corral_gunicorn.WorkerHooks when the config is a gunicorn config file
 
 
@@ -542,6 +552,7 @@ def load(spec, mode, threads, pythonpath, preloading=False):
     sys.path.insert(0, os.getcwd())
     for path in reversed(pythonpath):
         sys.path.insert(0, path)
+    configure_logging()
     load_hooks()
     if hooks is not None and not preloading:
         hooks.post_fork()

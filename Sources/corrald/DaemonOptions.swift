@@ -121,6 +121,15 @@ struct DaemonOptions: ParsableCommand {
     @Option(name: .customLong("static-max-age"), help: "Cache-Control max-age in seconds for static_map files (default 0: none; names with a content hash are cached as immutable).")
     var staticMaxAge: String?
 
+    @Option(name: .customLong("log-config-dict"), help: ArgumentHelp("Python logging for the app, logging.config.dictConfig's schema as JSON (logconfig_dict).", valueName: "json"))
+    var logconfigDict: String?
+
+    @Option(name: .customLong("log-config-json"), help: ArgumentHelp("Python logging for the app from a JSON file in dictConfig's schema (logconfig_json).", valueName: "file"))
+    var logconfigJSON: String?
+
+    @Option(name: .customLong("log-config"), help: ArgumentHelp("Python logging for the app from an ini file for logging.config.fileConfig (logconfig).", valueName: "file"))
+    var logconfig: String?
+
     @Flag(name: .customLong("reload"), help: "For development: workers watch the app's source files, and a change reloads them gracefully (reload).")
     var reload = false
 
@@ -209,6 +218,9 @@ struct DaemonOptions: ParsableCommand {
         addList("reload_extra_files", reloadExtraFiles)
         add("reload_engine", reloadEngine)
         add("static_max_age", staticMaxAge)
+        add("logconfig_dict", logconfigDict)
+        add("logconfig_json", logconfigJSON)
+        add("logconfig", logconfig)
         add("forwarded_allow_ips", forwardedAllowIPs)
         add("proxy_protocol", proxyProtocol ? "true" : nil)
         add("proxy_allow_ips", proxyAllowIPs)

@@ -67,8 +67,8 @@ import Testing
         for expected in ["bind = [ '127.0.0.1:8001', 'unix:/tmp/app.sock' ]", "raw_env = [ 'MODE=prod' ]",
                          "secure_scheme_headers = { X-FORWARDED-PROTO = 'https' }", "timeout = 45.5", "max_requests = 3000",
                          "# pidfile: None in the file, the default",
-                         "# on_starting = <a function>  # not applied: gunicorn's Python server hooks do not apply",
-                         "# logconfig_dict = { \"version\" = 1, \"root\" = { \"level\" = \"INFO\" } }  # not applied: Python logging configuration does not apply",
+                         "# on_starting = <a function>  # not applied: server hooks are Python functions: they run when corrald reads the gunicorn config file itself (-c gunicorn_config.py)",
+                         "logconfig_dict = { \"version\" = 1, \"root\" = { \"level\" = \"INFO\" } }",
                          "# favourite_colour = \"blue\"  # not a gunicorn setting: gunicorn ignores it too\n",
                          "# worker = 3  # not a gunicorn setting: gunicorn ignores it too; did you mean workers?"] {
             #expect(toml.contains(expected), "\(expected) in\n\(toml)")

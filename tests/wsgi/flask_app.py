@@ -1,5 +1,5 @@
 """A real Flask app for corral-wsgi's tests: the shapes a Flask site answers with."""
-import hashlib, os, threading, time
+import hashlib, logging, os, threading, time
 from flask import Flask, jsonify, redirect, request, send_file, Response, stream_with_context
 
 app = Flask(__name__)
@@ -45,6 +45,11 @@ def file():
 @app.route('/go')
 def go():
     return redirect('/landing')
+
+@app.route('/log')
+def log():
+    logging.getLogger('app').info('logged %s', request.args.get('message', ''))
+    return 'logged\n'
 
 @app.route('/teapot')
 def raise_handled():

@@ -71,8 +71,9 @@ public final class WSGIBridge: @unchecked Sendable {
         CorralModule.bridge = self
         CorralModule.log = log
         CorralModule.timeoutSeconds = timeout
-        if getenv("CORRAL_CONFIG_FILE") != nil {
-            // The server hooks of a gunicorn config file, with the objects they receive.
+        if ["CORRAL_CONFIG_FILE", "CORRAL_LOGCONFIG_DICT", "CORRAL_LOGCONFIG_JSON", "CORRAL_LOGCONFIG"].contains(where: { (name: String) in getenv(name) != nil }) {
+            // The server hooks of a gunicorn config file, with the objects they receive, and
+            // gunicorn's Python logging settings.
             try Interpreter.loadModule("corral_gunicorn", source: corral_gunicorn_source(), file: "corral_gunicorn.py")
         }
         let runtime = try Interpreter.loadRuntime()

@@ -64,6 +64,11 @@ public struct Configuration: Equatable, Sendable {
     public var reload = false
     public var reloadExtraFiles: [String] = []
     public var reloadEngine = "auto"
+    /// Python logging for the app in each worker, gunicorn's three ways (the first set applies):
+    /// a dictConfig as JSON, a JSON file of one, an ini file for fileConfig.
+    public var logconfigDict: String?
+    public var logconfigJSON: String?
+    public var logconfig: String?
     // Behind a load balancer (every worker): gunicorn's names and defaults.
     public var forwardedAllowIPs = ForwardedScheme.defaultAllowList
     public var secureSchemeHeaders = try! ForwardedScheme.headerTable(ForwardedScheme.defaultSecureSchemeHeaders)
@@ -91,6 +96,15 @@ public struct Configuration: Equatable, Sendable {
 
     /// Every setting as `name = value`, sorted: TOML, so the output can be a config file.
     public var printed: String { settingsTable.convert(to: .toml) + "\n" }
+
+    /// The Python logging configuration the workers apply: the first of gunicorn's three that is
+    /// set, with the variable that passes it to corral-wsgi.
+    public var pythonLogging: (setting: String, value: String, variable: String)? {
+        if let logconfigDict { return ("logconfig_dict", logconfigDict, "CORRAL_LOGCONFIG_DICT") }
+        if let logconfigJSON { return ("logconfig_json", logconfigJSON, "CORRAL_LOGCONFIG_JSON") }
+        if let logconfig { return ("logconfig", logconfig, "CORRAL_LOGCONFIG") }
+        return nil
+    }
 
     /// Every setting as one JSON object: `server.cfg` for the server hooks.
     public var settingsJSON: String {
@@ -171,6 +185,7 @@ public struct Configuration: Equatable, Sendable {
                 environment["CORRAL_SUPERVISOR_PID"] = String(getpid())
             }
             environment["CORRAL_RELOAD"] = reload ? "1" : nil
+            if let logging = pythonLogging { environment[logging.variable] = logging.value }
             environment["CORRAL_RELOAD_EXTRA_FILES"] = reload && !reloadExtraFiles.isEmpty ? reloadExtraFiles.joined(separator: "\n") : nil
         }
         for entry in rawEnv {

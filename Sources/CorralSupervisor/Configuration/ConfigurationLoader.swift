@@ -72,6 +72,7 @@ public struct ConfigurationLoader: Sendable {
         if configuration.wsgiApp != nil && origins["worker_cmd"] == nil {
             configuration.workerCommand = configuration.wsgiWorkerCommand
         }
+        if issues.isEmpty { applyPythonLogging(&configuration, origins: &origins, issues: &issues, warnings: &warnings) }
         // Checks of the final values (a value rejected above left the previous one in place).
         for setting in Setting.all {
             if let problem = setting.check(configuration) {
@@ -91,6 +92,51 @@ public struct ConfigurationLoader: Sendable {
             warnings.append(ConfigurationIssue(note.message, at: origins[note.setting]))
         }
         return Loaded(configuration: configuration, warnings: warnings)
+    }
+
+    /// logconfig_dict, logconfig_json or logconfig: checked as gunicorn would at start, and what
+    /// it says about gunicorn's own loggers applied to corral's logs where no setting says otherwise.
+    private func applyPythonLogging(_ configuration: inout Configuration, origins: inout [String: SettingOrigin],
+                                    issues: inout [ConfigurationIssue], warnings: inout [ConfigurationIssue]) {
+        guard let logging = configuration.pythonLogging else { return }
+        let origin = origins[logging.setting]
+        for ignored in ["logconfig_json", "logconfig"] where ignored != logging.setting && origins[ignored] != nil {
+            warnings.append(ConfigurationIssue("\(ignored) is ignored: \(logging.setting) is set, and comes first (gunicorn's order: logconfig_dict, logconfig_json, logconfig)",
+                                               at: origins[ignored]))
+        }
+        guard configuration.wsgiApp != nil && configuration.workerCommand == configuration.wsgiWorkerCommand else {
+            warnings.append(ConfigurationIssue("\(logging.setting) configures the Python logging of corral-wsgi's workers; these workers are not corral-wsgi", at: origin))
+            return
+        }
+        let check = GunicornConfigFile.checkLogging(configuration)
+        if let failure = check.failure {
+            issues.append(ConfigurationIssue(failure, at: origin))
+            return
+        }
+        warnings += check.warnings.map { ConfigurationIssue($0, at: origin) }
+        for (name, value) in check.mapped {
+            guard let setting = Setting.named(name) else { continue }
+            let logger = name == "accesslog" ? "gunicorn.access" : "gunicorn.error"
+            if let set = origins[name] {
+                var mapped = configuration
+                try? setting.apply(&mapped, value, false)
+                if "\(setting.render(mapped))" != "\(setting.render(configuration))" {
+                    warnings.append(ConfigurationIssue("\(logging.setting): what it says for \(logger) is not applied as \(name): \(name) is set at \(set)", at: origin))
+                }
+                continue
+            }
+            do {
+                let before = "\(setting.render(configuration))"
+                try setting.apply(&configuration, value, false)
+                origins[name] = origin
+                if "\(setting.render(configuration))" != before {
+                    let what = name == "loglevel" ? "gunicorn.error's level" : "\(logger)'s handler"
+                    warnings.append(ConfigurationIssue("\(logging.setting): \(what) applies to corral's own log: \(name) = \(value.json)", at: origin))
+                }
+            } catch {
+                warnings.append(ConfigurationIssue("\(logging.setting): \(logger) cannot be applied as \(name): \(error.message)", at: origin))
+            }
+        }
     }
 
     // MARK: The file
@@ -191,10 +237,10 @@ public struct ConfigurationLoader: Sendable {
                 return items.contains { $0 == nil } ? nil : .list(items.compactMap { $0 })
             }
         case .table:
-            value.table.flatMap { table in
+            value.table.map { table in
                 var entries: [String: String] = [:]
                 for (key, item) in table {
-                    guard let text = item.string else { return nil }
+                    guard let text = item.string else { return .document(table.convert(to: .json)) }
                     entries[key] = text
                 }
                 return .table(entries)

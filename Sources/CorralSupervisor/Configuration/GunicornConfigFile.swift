@@ -112,6 +112,46 @@ public enum GunicornConfigFile {
         return (assignments, issues, warnings)
     }
 
+    /// What checking a Python logging configuration found: corral settings for gunicorn's loggers
+    /// (gunicorn.error's level and destination, gunicorn.access's), what cannot be mapped, or why
+    /// the configuration does not apply (naming the setting).
+    public struct LoggingCheck: Sendable {
+        public var mapped: [(name: String, value: SettingValue)] = []
+        public var warnings: [String] = []
+        public var failure: String?
+    }
+
+    /// Applies `configuration`'s logconfig in a python3 child, as gunicorn's arbiter does before
+    /// it forks (with the app's directory and path, so its handler classes import), and maps what
+    /// it says about gunicorn's own loggers.
+    public static func checkLogging(_ configuration: Configuration) -> LoggingCheck {
+        guard let logging = configuration.pythonLogging else { return LoggingCheck() }
+        let python = interpreter(virtualenv: configuration.virtualenv)
+        var check = LoggingCheck()
+        let finished: ChildProcess.Finished
+        do {
+            finished = try ChildProcess.run([python, "-c", String(cString: corral_gunicorn_source()), "logconfig", logging.setting,
+                                             logging.value, configuration.chdir ?? ""] + configuration.pythonpath)
+        } catch {
+            check.failure = "\(logging.setting): cannot run \(python) to check it: \(error)"
+            return check
+        }
+        for line in finished.output.split(separator: "\n") {
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(unescape)
+            switch fields.first {
+            case "setting" where fields.count == 5:
+                if let value = GunicornConversion.settingValue(fields[4]) { check.mapped.append((fields[1], value)) }
+            case "warning" where fields.count == 2: check.warnings.append(fields[1])
+            case "error" where fields.count == 4: check.failure = fields[3]
+            default: break
+            }
+        }
+        if check.failure == nil && finished.status.shellCode != 0 {
+            check.failure = "\(logging.setting): \(python) checking it \(finished.status.description)"
+        }
+        return check
+    }
+
     private static func value(kind: String, payload: String) -> GunicornConversion.Entry.Value {
         switch kind {
         case "none": .none

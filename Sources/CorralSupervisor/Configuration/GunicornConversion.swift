@@ -71,6 +71,8 @@ public enum GunicornConversion {
                 } catch {
                     return ["# \(name) = \(text)  # not applied: \(error.message)"]
                 }
+                // A nested table is written as the file wrote it, not as render's JSON text.
+                if case .document = value { return ["\(name) = \(text)"] }
                 let table = TOMLTable()
                 table[name] = setting.render(configuration)
                 var line = table.convert(to: .toml).trimmingNewlines

@@ -5,7 +5,7 @@ enum GunicornSettings {
         if let reason = ignored[name] { return reason }
         if hooks.contains(name) { return "server hooks are Python functions: they run when corrald reads the gunicorn config file itself (-c gunicorn_config.py)" }
         if tls.contains(name) { return "corral does not terminate TLS; put nginx or a load balancer in front" }
-        if logging.contains(name) { return "Python logging configuration does not apply; use errorlog (a file, \"-\" or \"journal\") and loglevel" }
+        if logging.contains(name) { return "corral's logs are not Python loggers; use errorlog (a file, \"-\" or \"journal\") and loglevel (logconfig_dict configures the app's Python logging)" }
         if parsing.contains(name) { return "corral's HTTP parser is strict and has no lenient modes" }
         return nil
     }
@@ -46,7 +46,7 @@ enum GunicornSettings {
         "do_handshake_on_connect", "ciphers", "is_ssl",
     ]
     private static let logging = [
-        "logger_class", "logconfig", "logconfig_dict", "logconfig_json", "syslog", "syslog_addr", "syslog_prefix",
+        "logger_class", "syslog", "syslog_addr", "syslog_prefix",
         "syslog_facility", "disable_redirect_access_to_syslog",
     ]
     private static let parsing = [

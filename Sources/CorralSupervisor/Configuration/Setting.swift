@@ -168,6 +168,18 @@ struct Setting: Sendable {
         text("reload_engine", \.reloadEngine, check: { engine in
             ["auto", "poll", "inotify"].contains(engine) ? nil : "expected auto, poll or inotify, got \"\(engine)\""
         }),
+        // Python logging for the app: checked, and gunicorn's loggers mapped, by LogConfigCheck.
+        Setting(name: "logconfig_dict", apply: { config, value, _ throws(SettingError) in
+            switch value {
+            case .document(let json): config.logconfigDict = json
+            case .table(let entries): config.logconfigDict = entries.isEmpty ? nil : SettingValue.table(entries).json
+            // JSON text (a flag, or --print-config's output loaded back).
+            case .text(let text) where text.isEmpty || text.hasPrefix("{"): config.logconfigDict = text.isEmpty ? nil : text
+            default: throw SettingError(expected: "a table in logging.config.dictConfig's schema", got: value)
+            }
+        }, render: { $0.logconfigDict ?? "" }),
+        optionalText("logconfig_json", \.logconfigJSON),
+        optionalText("logconfig", \.logconfig),
         text("root_path", \.rootPath, check: { path in
             path.isEmpty || path.hasPrefix("/") ? nil : "expected a path starting with \"/\", got \"\(path)\""
         }),

@@ -8,6 +8,8 @@ public enum SettingValue: Equatable, Sendable {
     case list([SettingValue])
     /// A table of strings (secure_scheme_headers).
     case table([String: String])
+    /// A nested table, as JSON text (logconfig_dict).
+    case document(String)
 
     /// What the value is, for "expected …, got …" messages.
     var kindDescription: String {
@@ -17,7 +19,7 @@ public enum SettingValue: Equatable, Sendable {
         case .number(let value): "the number \(value)"
         case .boolean(let value): "the boolean \(value)"
         case .list: "an array"
-        case .table: "a table"
+        case .table, .document: "a table"
         }
     }
 
@@ -32,6 +34,7 @@ public enum SettingValue: Equatable, Sendable {
         case .table(let entries):
             "{" + entries.sorted { $0.key < $1.key }.map { Self.jsonString($0.key) + ": " + Self.jsonString($0.value) }
                 .joined(separator: ", ") + "}"
+        case .document(let json): json
         }
     }
 
