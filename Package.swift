@@ -36,6 +36,9 @@ let package = Package(
         .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         // libpython (Debian's python3-dev): only corral-wsgi links it.
         .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["python3-dev"])]),
+        // libcrypto (OpenSSL): SHA-1 for the WebSocket handshake; only the workers that speak
+        // WebSocket link it.
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // libedit: line editing and history at corralctl's interactive prompt.
         .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .target(name: "CorralEventLoop", dependencies: ["CCorral"], swiftSettings: hotPath),
@@ -43,6 +46,8 @@ let package = Package(
         .target(name: "CorralCommandLine", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: [nonsending]),
         .target(name: "CorralHTTP", swiftSettings: hotPath),
+        // RFC 6455: the handshake and the frames, plain state machines like the request parser.
+        .target(name: "CorralWebSocket", dependencies: ["CorralHTTP", "CCrypto"], swiftSettings: hotPath),
         // Metrics: gunicorn's statsd lines (batched per loop iteration), the duration histogram
         // workers report to corrald, and the Prometheus text corrald serves at metrics_bind.
         .target(name: "CorralMetrics", swiftSettings: hotPath),
@@ -104,6 +109,7 @@ let package = Package(
         .executableTarget(name: "corral-example-hello", dependencies: ["CorralWorker"],
                           path: "Examples/hello"),
         .testTarget(name: "CorralHTTPTests", dependencies: ["CorralHTTP"]),
+        .testTarget(name: "CorralWebSocketTests", dependencies: ["CorralWebSocket", "CorralHTTP"]),
         .testTarget(name: "CorralMetricsTests", dependencies: ["CorralMetrics"]),
         .testTarget(name: "CorralEventLoopTests", dependencies: ["CorralEventLoop"]),
         .testTarget(name: "CorralSupervisorTests", dependencies: ["CorralSupervisor", "CorralMetrics"]),

@@ -130,6 +130,9 @@ struct DaemonOptions: ParsableCommand {
     @Option(name: .customLong("log-config"), help: ArgumentHelp("Python logging for the app from an ini file for logging.config.fileConfig (logconfig).", valueName: "file"))
     var logconfig: String?
 
+    @Flag(name: .customLong("preload"), help: "Import the app once per generation and fork the workers from it (preload_app).")
+    var preload = false
+
     @Flag(name: .customLong("reload"), help: "For development: workers watch the app's source files, and a change reloads them gracefully (reload).")
     var reload = false
 
@@ -214,6 +217,7 @@ struct DaemonOptions: ParsableCommand {
         add("worker_class", workerClass)
         add("threads", threads)
         addList("static_map", staticMap)
+        add("preload_app", preload ? "true" : nil)
         add("reload", reload ? "true" : nil)
         addList("reload_extra_files", reloadExtraFiles)
         add("reload_engine", reloadEngine)

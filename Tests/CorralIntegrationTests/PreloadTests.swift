@@ -6,14 +6,14 @@ import Testing
 /// and reloads by importing the new code in a new preloading process.
 @Suite(.serialized) struct PreloadTests {
     private func config(workers: Int, version: String = "1", broken: Bool = false, threads: Bool = false,
-                        imports: String, workerClass: String = "sync") -> String {
+                        imports: String, workerClass: String = "sync", preloadInFile: Bool = true) -> String {
         """
         wsgi_app = "preloaded:app"
         chdir = "\(WSGIApps.directory)"
         virtualenv = "\(WSGIApps.virtualenv)"
         workers = \(workers)
         worker_class = "\(workerClass)"
-        preload_app = true
+        preload_app = \(preloadInFile)
         boot_timeout = 20
         raw_env = ["PRELOAD_IMPORTS=\(imports)", "PRELOAD_VERSION=\(version)", "PRELOAD_BROKEN=\(broken ? 1 : 0)", "PRELOAD_THREAD=\(threads ? 1 : 0)"]
         """
@@ -87,7 +87,8 @@ import Testing
     @Test func threadsStartedAtImportAreWarnedAbout() throws {
         try WSGIApps.requireVirtualenv()
         let scratch = TemporaryDirectory()
-        let daemon = try CorraldProcess(config: config(workers: 1, threads: true, imports: scratch.file("imports")))
+        // gunicorn's --preload flag, the file saying nothing of it.
+        let daemon = try CorraldProcess(["--preload"], config: config(workers: 1, threads: true, imports: scratch.file("imports"), preloadInFile: false))
         #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
         #expect(daemon.log.contains("preload_app: the app started 1 thread(s) while it was imported (cache-warmer)"), "\(daemon.log)")
         #expect(daemon.log.contains("start them in a post_fork hook instead"))

@@ -229,8 +229,9 @@ check "no failed request across the Flask reloads ($answered answered, ${failed:
 # + 1 gevent workers, its pidfile and access log relative to the working directory) named by
 # the unit's ExecStart, through a drop-in for the template's instance "article".
 cp "$top/tests/gunicorn/gevent_config.py" "$flask/app/gunicorn_config.py"
-mkdir -p /etc/systemd/system/corral@article.service.d
-cat > /etc/systemd/system/corral@article.service.d/gunicorn.conf <<UNIT
+# (The booted system's /etc/systemd/system is $work/units.)
+mkdir -p "$work/units/corral@article.service.d"
+cat > "$work/units/corral@article.service.d/gunicorn.conf" <<UNIT
 [Service]
 WorkingDirectory=/run/corral-article
 ExecStart=
@@ -240,6 +241,7 @@ ExecReload=/usr/bin/corralctl reload -s unix:///run/corral-article/corral.sock
 UNIT
 inside systemctl daemon-reload
 check "corral@article.service starts from gunicorn_config.py" inside systemctl start corral@article.service
+inside systemctl is-active -q corral@article.service || inside journalctl -u corral@article.service --no-pager -n 60 >&2
 article_hello() { [ "$(curl -s -m 10 http://127.0.0.1:8002/)" = "Hello, World!" ]; }
 check "it serves the app" eventually article_hello
 one_preloader() { [ "$(inside ps -o comm= --ppid "$(property corral@article.service MainPID)" | grep -c corral-preload)" = 1 ]; }
@@ -250,7 +252,7 @@ article_logged() { inside grep -q '127.0.0.1 \[.*\] / $' /run/corral-article/acc
 check "the access log has the file's format (%(h)s %(t)s %(U)s %(q)s)" eventually article_logged
 check "systemctl reload re-reads gunicorn_config.py and succeeds" inside systemctl reload corral@article.service
 inside systemctl stop corral@article.service
-rm -rf /etc/systemd/system/corral@article.service.d
+rm -rf "$work/units/corral@article.service.d"
 inside systemctl daemon-reload
 
 # max_worker_rss under MemoryMax=: a worker that grows is recycled before the OOM killer comes.
