@@ -406,6 +406,15 @@ def serve_threads():
 REQUEST, REPLY, FAILED, SHUTDOWN = range(4)
 
 
+def take_events(fd):
+    """gevent and asgi modes: the loop's events since the last wakeup (the eventfd drained)."""
+    try:
+        os.read(fd, 8)
+    except BlockingIOError:
+        pass
+    return _corral.poll()
+
+
 def serve_gevent():
     """gevent mode, on the main thread: gevent's default loop, which child watchers (subprocess)
     and signal handling need, as under gunicorn's gevent worker. Returns at shutdown."""
@@ -418,11 +427,7 @@ def serve_gevent():
     watcher = hub.loop.io(fd, 1)
 
     def ready():
-        try:
-            os.read(fd, 8)
-        except BlockingIOError:
-            pass
-        for kind, token, serial, value in _corral.poll():
+        for kind, token, serial, value in take_events(fd):
             try:
                 if kind == REQUEST:
                     group.spawn(handle, *value)
@@ -442,6 +447,12 @@ def serve_gevent():
     watcher.start(ready)
     stopped.wait()
     group.join()
+
+
+def serve_asgi():
+    """asgi mode, on the main thread: the asyncio loop, until the worker stops."""
+    import corral_asgi
+    corral_asgi.serve()
 
 
 def monitor():
@@ -566,6 +577,18 @@ def load(spec, mode, threads, pythonpath, preloading=False):
         from gevent.hub import Waiter
         gevent_mode = True
     application = import_app(spec)
+    kind = asgi_interface(application)
+    if mode == 'asgi':
+        if kind is None:
+            raise AppLoadError('%s is a WSGI application (a plain callable, not a coroutine function); serve it with '
+                               'worker_class = "sync", "gthread" or "gevent", not "asgi"' % spec)
+        import corral_asgi
+        corral_asgi.setup(application, kind)
+        _corral.setup({}, ClientGone)
+        return
+    if kind == 'asgi3':                  # (a class may be a WSGI app too)
+        raise AppLoadError('%s is an ASGI application (%s); serve it with worker_class = "asgi" (-k asgi, or uvicorn\'s '
+                           'uvicorn.workers.UvicornWorker), not "%s"' % (spec, kind.upper(), os.environ.get('CORRAL_WORKER_CLASS', mode)))
     base = {
         'wsgi.version': (1, 0), 'wsgi.errors': errors, 'wsgi.multithread': mode == 'threads' and threads > 1,
         'wsgi.multiprocess': True, 'wsgi.run_once': False, 'wsgi.file_wrapper': FileWrapper,
@@ -574,12 +597,26 @@ def load(spec, mode, threads, pythonpath, preloading=False):
     _corral.setup(base, ClientGone)
 
 
+def asgi_interface(app):
+    """'asgi3', 'asgi2' or None (a WSGI app), as uvicorn tells them apart: a class is ASGI 2
+    (instantiated with the scope) unless it is awaitable; a coroutine function, or an object
+    whose __call__ is one, is ASGI 3."""
+    import inspect
+    if inspect.isclass(app):
+        return 'asgi3' if hasattr(app, '__await__') else 'asgi2'
+    if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(getattr(app, '__call__', None)):
+        return 'asgi3'
+    return None
+
+
 def start(threads):
     """Starts the app's threads and the hung-request monitor (gevent mode: the main thread runs
-    serve_gevent next)."""
+    serve_gevent next); asgi: runs lifespan startup (serve_asgi runs the loop next)."""
     if hooks is not None:
         hooks.post_worker_init()
-    if not gevent_mode:
+    if 'corral_asgi' in sys.modules:
+        sys.modules['corral_asgi'].start()
+    elif not gevent_mode:
         for _ in range(threads):
             _corral.thread_started()
             _start_thread(serve_threads, ())

@@ -1,10 +1,16 @@
 #include "CorralPythonRuntime.h"
 
-// C23's #embed: the .py file stays a Python file (read, linted and tested as Python), and the
-// compiler's dependency list names it, so editing it rebuilds the worker.
-static const char source[] = {
+// C23's #embed: the .py files stay Python files (read, linted and tested as Python), and the
+// compiler's dependency list names them, so editing one rebuilds the worker.
+static const char runtime_source[] = {
 #embed "corral_runtime.py"
     , 0
 };
 
-const char *corral_runtime_source(void) { return source; }
+static const char asgi_source[] = {
+#embed "corral_asgi.py"
+    , 0
+};
+
+const char *corral_runtime_source(void) { return runtime_source; }
+const char *corral_asgi_source(void) { return asgi_source; }

@@ -109,10 +109,11 @@ do {
 }
 bridge.log = worker.log
 // Threads mode: the main thread runs the loop. gevent mode: it runs gevent's hub (the default
-// loop, which subprocess and signal handling need), and the loop gets a thread of its own.
+// loop, which subprocess and signal handling need), asgi mode the asyncio loop, and the
+// worker's loop gets a thread of its own.
 let loopThread: LoopThread?
 do {
-    loopThread = settings.mode == .gevent ? try LoopThread { worker.run() } : nil
+    loopThread = settings.mode != .threads ? try LoopThread { worker.run() } : nil
     try worker.forwardSignalsFromOtherThreads(to: loopThread?.thread ?? pthread_self())
 } catch {
     fail(1, "\(error)")
@@ -175,7 +176,7 @@ if let loopThread {
     do {
         try bridge.serveOnMainThread()
     } catch {
-        worker.log.critical("gevent's hub failed:\n\(error)")
+        worker.log.critical("\(settings.mode == .asgi ? "the asyncio loop" : "gevent's hub") failed:\n\(error)")
         exit(3)
     }
     while true { pause() }   // the loop thread ends the process

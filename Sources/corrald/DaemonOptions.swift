@@ -115,6 +115,15 @@ struct DaemonOptions: ParsableCommand {
     @Option(name: .customLong("threads"), help: "Python threads per worker in the threaded classes (default 1).")
     var threads: String?
 
+    @Option(name: .customLong("asgi-loop"), help: "worker_class asgi: auto (uvloop when the venv has it), asyncio or uvloop (asgi_loop).")
+    var asgiLoop: String?
+
+    @Option(name: .customLong("asgi-lifespan"), help: "worker_class asgi: auto, on or off: whether the app's lifespan runs (asgi_lifespan).")
+    var asgiLifespan: String?
+
+    @Option(name: .customLong("root-path"), help: "Where the app is mounted behind a proxy: WSGI's SCRIPT_NAME, ASGI's root_path (root_path; uvicorn's flag).")
+    var rootPath: String?
+
     @Option(name: .customLong("static-map"), help: ArgumentHelp("Serve URL PREFIX from DIRECTORY in the engine, before the app sees the request (static_map; repeatable).", valueName: "prefix=directory"))
     var staticMap: [String] = []
 
@@ -216,6 +225,9 @@ struct DaemonOptions: ParsableCommand {
         add("virtualenv", virtualenv)
         add("worker_class", workerClass)
         add("threads", threads)
+        add("root_path", rootPath)
+        add("asgi_loop", asgiLoop)
+        add("asgi_lifespan", asgiLifespan)
         addList("static_map", staticMap)
         add("preload_app", preload ? "true" : nil)
         add("reload", reload ? "true" : nil)

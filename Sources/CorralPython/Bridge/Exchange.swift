@@ -36,6 +36,9 @@ final class Exchange: @unchecked Sendable {
     unowned(unsafe) let bridge: WSGIBridge
     // Loop-thread state.
     var environ = WSGIEnviron()
+    /// The request as ASGI sees it (asgi mode, instead of `environ`).
+    var scope = ASGIScope()
+    var hasBody: Bool { bridge.mode == .asgi ? scope.hasBody : environ.hasBody }
     var startedAt: Int64 = 0
     /// Which request the slot holds: replies for an earlier one are dropped (gevent mode).
     private(set) var serial = 0

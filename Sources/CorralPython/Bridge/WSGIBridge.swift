@@ -2,6 +2,7 @@ import CCorral
 import CPython
 import CorralGunicornPython
 import CorralEventLoop
+import CorralPythonRuntime
 import CorralServer
 import CorralWSGI
 import Glibc
@@ -48,7 +49,7 @@ public final class WSGIBridge: @unchecked Sendable {
     public init(mode: WorkerClass, settings: WSGISettings, capacity: Int) {
         self.mode = mode
         self.settings = settings
-        eventFD = mode == .gevent ? corral_eventfd() : -1
+        eventFD = mode == .threads ? -1 : corral_eventfd()
         pthread_mutex_init(&lock, nil)
         pthread_cond_init(&requestReady, nil)
         pthread_cond_init(&overdueReady, nil)
@@ -78,6 +79,9 @@ public final class WSGIBridge: @unchecked Sendable {
         }
         let runtime = try Interpreter.loadRuntime()
         self.runtime = runtime
+        if mode == .asgi {
+            try Interpreter.loadModule("corral_asgi", source: corral_asgi_source(), file: "corral_asgi.py")
+        }
         try Interpreter.call(runtime, "load", [Interpreter.string(app), Interpreter.string(mode.rawValue),
                                                Interpreter.integer(threads), Interpreter.list(pythonpath),
                                                corral_py_bool(preloading ? 1 : 0)])
@@ -111,12 +115,12 @@ public final class WSGIBridge: @unchecked Sendable {
         Interpreter.strings(try Interpreter.invoke(runtime!, "source_files", []))
     }
 
-    /// gevent mode: the main thread runs gevent's hub until the worker stops, then the app's
-    /// exit handlers, before `shutdown` lets the process exit.
+    /// gevent and asgi modes: the main thread runs gevent's hub or the asyncio loop until the
+    /// worker stops, then the app's exit handlers, before `shutdown` lets the process exit.
     public func serveOnMainThread() throws(PythonError) {
         threadStarted()
         defer { threadExited() }
-        try Interpreter.call(runtime!, "serve_gevent", [])
+        try Interpreter.call(runtime!, mode == .asgi ? "serve_asgi" : "serve_gevent", [])
         Interpreter.runExitHandlers()
     }
 
@@ -134,10 +138,17 @@ public final class WSGIBridge: @unchecked Sendable {
             made += 1
         }
         let exchange = slots[free.removeLast()]!
-        exchange.environ.build(head: request.head, buffer: request.buffer, fields: request.fields,
-                               remoteAddress: request.remoteAddressBytes, remotePort: request.remotePort,
-                               isSecure: request.isSecure, settings: settings,
-                               serverAddress: { request.localAddress })
+        if mode == .asgi {
+            let local = request.localAddress
+            exchange.scope.build(head: request.head, buffer: request.buffer, fields: request.fields,
+                                 clientAddress: request.remoteAddressBytes, clientPort: request.remotePort,
+                                 isSecure: request.isSecure, server: (local.name, Int(local.port)), settings: settings)
+        } else {
+            exchange.environ.build(head: request.head, buffer: request.buffer, fields: request.fields,
+                                   remoteAddress: request.remoteAddressBytes, remotePort: request.remotePort,
+                                   isSecure: request.isSecure, settings: settings,
+                                   serverAddress: { request.localAddress })
+        }
         exchange.begin(now: now)
         inFlight += 1
         deliver(.request(token: exchange.token))
@@ -175,7 +186,7 @@ public final class WSGIBridge: @unchecked Sendable {
         events.append(event)
         if mode == .threads { pthread_cond_signal(&requestReady) }
         pthread_mutex_unlock(&lock)
-        if mode == .gevent && wasEmpty {
+        if mode != .threads && wasEmpty {
             var one: UInt64 = 1
             _ = write(eventFD, &one, 8)
         }
@@ -188,7 +199,7 @@ public final class WSGIBridge: @unchecked Sendable {
         pthread_cond_broadcast(&requestReady)
         pthread_cond_broadcast(&overdueReady)
         pthread_mutex_unlock(&lock)
-        if mode == .gevent { deliver(.shutdown) }
+        if mode != .threads { deliver(.shutdown) }
         var deadline = timespec()
         clock_gettime(CLOCK_REALTIME, &deadline)
         deadline.tv_sec += seconds
@@ -227,7 +238,7 @@ public final class WSGIBridge: @unchecked Sendable {
         }
     }
 
-    /// gevent mode: every event since the last call.
+    /// gevent and asgi modes: every event since the last call.
     func takeEvents() -> [Event] {
         pthread_mutex_lock(&lock)
         let taken = events

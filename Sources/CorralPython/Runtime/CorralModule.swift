@@ -125,12 +125,14 @@ enum CorralModule {
     /// (token, serial, environ, has_body): `serial` tells this request from a later one in the
     /// same slot (a late reply, or the monitor's report of a request that has ended).
     private static func requestTuple(_ exchange: Exchange) -> PyRef? {
-        guard let environ = environ(for: exchange) else { return nil }
+        let request = bridge.mode == .asgi ? ScopeObject.make(exchange.scope, rootPath: bridge.settings.scriptName)
+            : environ(for: exchange)
+        guard let request else { return nil }
         let tuple = PyTuple_New(4)!
         PyTuple_SetItem(tuple, 0, PyLong_FromLong(exchange.token))
         PyTuple_SetItem(tuple, 1, PyLong_FromLong(exchange.serial))
-        PyTuple_SetItem(tuple, 2, environ)
-        PyTuple_SetItem(tuple, 3, corral_py_bool(exchange.environ.hasBody ? 1 : 0))
+        PyTuple_SetItem(tuple, 2, request)
+        PyTuple_SetItem(tuple, 3, corral_py_bool(exchange.hasBody ? 1 : 0))
         return tuple
     }
 

@@ -64,6 +64,9 @@ public struct Configuration: Equatable, Sendable {
     public var reload = false
     public var reloadExtraFiles: [String] = []
     public var reloadEngine = "auto"
+    /// worker_class asgi: gunicorn's asgi_loop (auto, asyncio, uvloop) and asgi_lifespan (auto, on, off).
+    public var asgiLoop = "auto"
+    public var asgiLifespan = "auto"
     /// Python logging for the app in each worker, gunicorn's three ways (the first set applies):
     /// a dictConfig as JSON, a JSON file of one, an ini file for fileConfig.
     public var logconfigDict: String?
@@ -185,6 +188,8 @@ public struct Configuration: Equatable, Sendable {
                 environment["CORRAL_SUPERVISOR_PID"] = String(getpid())
             }
             environment["CORRAL_RELOAD"] = reload ? "1" : nil
+            environment["CORRAL_ASGI_LOOP"] = asgiLoop
+            environment["CORRAL_ASGI_LIFESPAN"] = asgiLifespan
             if let logging = pythonLogging { environment[logging.variable] = logging.value }
             environment["CORRAL_RELOAD_EXTRA_FILES"] = reload && !reloadExtraFiles.isEmpty ? reloadExtraFiles.joined(separator: "\n") : nil
         }

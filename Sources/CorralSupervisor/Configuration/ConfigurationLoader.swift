@@ -265,10 +265,12 @@ public struct ConfigurationLoader: Sendable {
         if case .file(_, let line?) = origin { line } else { 0 }
     }
 
-    /// `threads` with a greenlet worker class: gunicorn takes it silently and does nothing with it.
+    /// `threads` with a greenlet or asyncio worker class: gunicorn takes it silently and does
+    /// nothing with it.
     static func threadsNote(_ configuration: Configuration) -> String? {
-        guard configuration.threads > 1, WorkerClass(gunicornName: configuration.workerClass) == .gevent else { return nil }
-        return "threads = \(configuration.threads) does nothing with worker_class = \"\(configuration.workerClass)\": each request is a greenlet, as many at once as worker_connections (\(configuration.workerConnections)) allows"
+        guard configuration.threads > 1, let mode = WorkerClass(gunicornName: configuration.workerClass), mode != .threads else { return nil }
+        let each = mode == .asgi ? "an asyncio task" : "a greenlet"
+        return "threads = \(configuration.threads) does nothing with worker_class = \"\(configuration.workerClass)\": each request is \(each), as many at once as worker_connections (\(configuration.workerConnections)) allows"
     }
 
     // MARK: Suggestions

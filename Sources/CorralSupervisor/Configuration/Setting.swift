@@ -168,6 +168,12 @@ struct Setting: Sendable {
         text("reload_engine", \.reloadEngine, check: { engine in
             ["auto", "poll", "inotify"].contains(engine) ? nil : "expected auto, poll or inotify, got \"\(engine)\""
         }),
+        text("asgi_loop", \.asgiLoop, check: { loop in
+            ["auto", "asyncio", "uvloop"].contains(loop) ? nil : "expected auto, asyncio or uvloop, got \"\(loop)\""
+        }),
+        text("asgi_lifespan", \.asgiLifespan, check: { mode in
+            ["auto", "on", "off"].contains(mode) ? nil : "expected auto, on or off, got \"\(mode)\""
+        }),
         // Python logging for the app: checked, and gunicorn's loggers mapped, by LogConfigCheck.
         Setting(name: "logconfig_dict", apply: { config, value, _ throws(SettingError) in
             switch value {

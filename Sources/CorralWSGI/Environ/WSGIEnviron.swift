@@ -24,11 +24,7 @@ public struct WSGIEnviron {
                                serverAddress: () -> (name: String, port: String)) {
         storage.removeAll(keepingCapacity: true)
         entries.removeAll(keepingCapacity: true)
-        switch head.framing {
-        case .none: hasBody = false
-        case .contentLength(let n): hasBody = n > 0
-        case .chunked: hasBody = true
-        }
+        hasBody = head.framing.hasBody
         add("REQUEST_METHOD", head.methodBytes.bytes(in: buffer))
         add("SCRIPT_NAME", settings.scriptName)
         addPathInfo(head.path.bytes(in: buffer), scriptName: settings.scriptName)
@@ -189,5 +185,16 @@ public struct WSGIEnviron {
 func asciiEqualsLowercase<A: Collection<UInt8>, B: Collection<UInt8>>(_ bytes: A, _ lowercase: B) -> Bool {
     bytes.count == lowercase.count && zip(bytes, lowercase).allSatisfy { a, b in
         (a >= 0x41 && a <= 0x5A ? a | 0x20 : a) == (b >= 0x41 && b <= 0x5A ? b | 0x20 : b)
+    }
+}
+
+extension BodyFraming {
+    /// Whether the request has a body (Content-Length above 0, or chunked).
+    var hasBody: Bool {
+        switch self {
+        case .none: false
+        case .contentLength(let n): n > 0
+        case .chunked: true
+        }
     }
 }

@@ -1,9 +1,11 @@
 /// gunicorn's `worker_class` names, and how corral-wsgi runs the application for each. corral has
-/// two ways: a pool of Python threads (gunicorn's sync and gthread) or one greenlet per request
-/// on gevent's hub (gunicorn's gevent, eventlet and meinheld workers).
+/// three ways: WSGI on a pool of Python threads (gunicorn's sync and gthread) or one greenlet per
+/// request on gevent's hub (gunicorn's gevent, eventlet and meinheld workers), and ASGI, one task
+/// per request on an asyncio loop (gunicorn's asgi, uvicorn's workers).
 public enum WorkerClass: String, Sendable, CaseIterable {
     case threads
     case gevent
+    case asgi
 
     /// Every name gunicorn users write, with the mode it maps to.
     public static let names: [(name: String, mode: WorkerClass)] = [
@@ -13,7 +15,13 @@ public enum WorkerClass: String, Sendable, CaseIterable {
         ("gunicorn.workers.ggevent.GeventWorker", .gevent),
         ("eventlet", .gevent), ("gunicorn.workers.geventlet.EventletWorker", .gevent),
         ("egg:meinheld#gunicorn_worker", .gevent), ("meinheld.gmeinheld.MeinheldWorker", .gevent),
+        ("asgi", .asgi), ("gunicorn.workers.gasgi.ASGIWorker", .asgi),
+        ("uvicorn.workers.UvicornWorker", .asgi), ("uvicorn.workers.UvicornH11Worker", .asgi),
+        ("uvicorn_worker.UvicornWorker", .asgi), ("uvicorn_worker.UvicornH11Worker", .asgi),
     ]
+
+    /// The interface the application must have under this class.
+    public var interface: String { self == .asgi ? "ASGI" : "WSGI" }
 
     /// The mode for a gunicorn name; nil for a name corral does not know.
     public init?(gunicornName: String) {
@@ -29,6 +37,10 @@ public enum WorkerClass: String, Sendable, CaseIterable {
             return "worker_class gevent: gevent monkey-patches, one greenlet per request on gevent's hub"
         case .gevent:
             return "worker_class \(name): served as gevent (monkey-patched, one greenlet per request on gevent's hub)"
+        case .asgi where name == "asgi":
+            return "worker_class asgi: an ASGI app, one task per request on an asyncio loop"
+        case .asgi:
+            return "worker_class \(name): served as asgi (one task per request on an asyncio loop; corral's HTTP engine, not uvicorn's)"
         case nil: return "worker_class \(name) is unknown"
         }
     }

@@ -1,0 +1,73 @@
+import CCorral
+import CPython
+import CorralWSGI
+
+/// An ASGI HTTP scope as the Python dict the app receives, from the bytes `ASGIScope` computed
+/// on the loop thread (the runtime adds `state`).
+enum ScopeObject {
+    nonisolated(unsafe) private static var constants: (http: PyRef, asgi: PyRef, version10: PyRef, version11: PyRef,
+                                                       schemeHTTP: PyRef, schemeHTTPS: PyRef, rootPath: PyRef)?
+
+    /// The dict for `scope` (a new reference), or nil with the Python error set. With the GIL.
+    static func make(_ scope: ASGIScope, rootPath: String) -> PyRef? {
+        if constants == nil {
+            let asgi = PyDict_New()!
+            PyDict_SetItemString(asgi, "version", PyUnicode_InternFromString("3.0"))
+            PyDict_SetItemString(asgi, "spec_version", PyUnicode_InternFromString("2.4"))
+            constants = (PyUnicode_InternFromString("http"), asgi, PyUnicode_InternFromString("1.0"),
+                         PyUnicode_InternFromString("1.1"), PyUnicode_InternFromString("http"),
+                         PyUnicode_InternFromString("https"), PyUnicode_FromString(rootPath))
+        }
+        let constant = constants!
+        let dict = PyDict_New()!
+        var failed = false
+        /// Sets `key` to `value`, taking over the reference to `value`.
+        func set(_ key: StaticString, _ value: PyRef?) {
+            guard !failed else { corral_py_xdecref(value); return }
+            guard let value else { failed = true; return }
+            failed = PyDict_SetItemString(dict, UnsafeRawPointer(key.utf8Start).assumingMemoryBound(to: CChar.self), value) != 0
+            corral_py_decref(value)
+        }
+        func borrowed(_ value: PyRef) -> PyRef { corral_py_incref(value); return value }
+        func bytes(_ span: ASGIScope.Span) -> PyRef? {
+            scope.withBytes(span) { PyBytes_FromStringAndSize($0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
+        }
+        func latin1(_ span: ASGIScope.Span) -> PyRef? {
+            scope.withBytes(span) { PyUnicode_DecodeLatin1($0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count, nil) }
+        }
+        set("type", borrowed(constant.http))
+        set("asgi", PyDict_Copy(constant.asgi))
+        set("http_version", borrowed(scope.version == .http1_0 ? constant.version10 : constant.version11))
+        set("scheme", borrowed(scope.isSecure ? constant.schemeHTTPS : constant.schemeHTTP))
+        set("method", latin1(scope.method))
+        set("root_path", borrowed(constant.rootPath))
+        set("path", scope.withBytes(scope.path) { PyUnicode_DecodeUTF8($0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count, "replace") })
+        set("raw_path", bytes(scope.rawPath))
+        set("query_string", bytes(scope.query))
+        let headers = PyList_New(scope.headers.count)!
+        for (index, header) in scope.headers.enumerated() {
+            let pair = PyTuple_New(2)!
+            PyTuple_SetItem(pair, 0, bytes(header.name))
+            PyTuple_SetItem(pair, 1, bytes(header.value))
+            PyList_SetItem(headers, index, pair)
+        }
+        set("headers", headers)
+        set("client", scope.client.map { client in
+            let pair = PyTuple_New(2)!
+            PyTuple_SetItem(pair, 0, latin1(client.host))
+            PyTuple_SetItem(pair, 1, PyLong_FromLong(client.port))
+            return pair
+        } ?? corral_py_none())
+        set("server", scope.server.map { server in
+            let pair = PyTuple_New(2)!
+            PyTuple_SetItem(pair, 0, latin1(server.host))
+            PyTuple_SetItem(pair, 1, server.port.map { PyLong_FromLong($0) } ?? corral_py_none())
+            return pair
+        } ?? corral_py_none())
+        if failed {
+            corral_py_decref(dict)
+            return nil
+        }
+        return dict
+    }
+}

@@ -1,0 +1,353 @@
+"""The ASGI half of corral's Python worker (worker_class = "asgi"), run as module `corral_asgi`:
+the app's coroutines on an asyncio loop (uvloop's when the app's environment has it) on the
+worker's main thread, one task per request. corral's loop thread does every socket operation,
+as for WSGI; requests and the loop's replies arrive in batches through an eventfd the asyncio
+loop watches (`_corral.poll()`, as gevent's hub does in gevent mode), so one wakeup serves many.
+
+asgiref's HTTP spec 2.4 and lifespan: `state` copied per request from what lifespan startup
+stored; startup completes before the worker reports READY=1; shutdown after the worker drained.
+"""
+import asyncio
+import http
+import inspect
+import os
+import sys
+import threading
+import traceback
+
+import _corral
+import corral_runtime as runtime
+
+INFO, WARNING = 6, 4
+ASGI = {'version': '3.0', 'spec_version': '2.4'}
+REASONS = {status.value: status.phrase for status in http.HTTPStatus}
+
+loop = None
+application = None        # an ASGI 3 callable (an ASGI 2 app wrapped)
+lifespan = None           # Lifespan, once started
+state = {}                # what lifespan startup stored: copied into each request's scope
+tasks = set()
+waiters = {}              # token -> (serial, future) of the request waiting for the loop's reply
+
+
+def setup(app, kind):
+    global application
+    if kind == 'asgi2':
+        async def application(scope, receive, send):
+            await app(scope)(receive, send)
+    else:
+        application = app
+
+
+def new_loop(choice):
+    """asgi_loop: uvloop's loop (auto: when the app's environment has uvloop, as uvicorn and
+    gunicorn's asgi worker choose), else asyncio's."""
+    if choice != 'asyncio':
+        try:
+            import uvloop
+        except ImportError:
+            if choice == 'uvloop':
+                raise runtime.AppLoadError('asgi_loop = "uvloop", but uvloop is not installed in the app\'s environment '
+                                           '(pip install uvloop), or set asgi_loop = "auto"')
+        else:
+            return uvloop.new_event_loop(), 'uvloop'
+    return asyncio.new_event_loop(), 'asyncio'
+
+
+def start():
+    """Makes the loop and runs lifespan startup to its end (the worker reports READY=1 after):
+    an app whose startup fails does not serve; the exception is an app-load error."""
+    global loop, lifespan
+    loop, name = new_loop(os.environ.get('CORRAL_ASGI_LOOP', 'auto'))
+    asyncio.set_event_loop(loop)
+    mode = os.environ.get('CORRAL_ASGI_LIFESPAN', 'auto')
+    _corral.log(INFO, 'asgi: %s event loop, lifespan %s' % (name, mode))
+    lifespan = Lifespan(mode)
+    loop.run_until_complete(lifespan.startup())
+
+
+class LifespanFailed(Exception):
+    pass
+
+
+class Lifespan:
+    """asgiref's lifespan protocol: one long-running call of the app with a 'lifespan' scope.
+    Under 'auto' an app that raises before startup completes (Django's) is served without it,
+    said once; under 'on' that is a failure; 'off' never calls it."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.supported = mode != 'off'
+        self.messages = asyncio.Queue()
+        self.started = loop.create_future()
+        self.stopped = loop.create_future()
+        self.task = None
+
+    async def startup(self):
+        if not self.supported:
+            return
+        scope = {'type': 'lifespan', 'asgi': dict(ASGI), 'state': state}
+        self.task = loop.create_task(self._run(scope))
+        self.messages.put_nowait({'type': 'lifespan.startup'})
+        await self.started
+
+    async def shutdown(self):
+        if not self.supported or self.task is None or self.task.done():
+            return
+        self.messages.put_nowait({'type': 'lifespan.shutdown'})
+        try:
+            await self.stopped
+        except LifespanFailed as error:
+            _corral.log(runtime.ERROR, 'lifespan shutdown failed: %s' % error)
+
+    async def _run(self, scope):
+        try:
+            await application(scope, self.messages.get, self._send)
+        except BaseException as error:
+            if not self.started.done():
+                if self.mode == 'auto':
+                    self.supported = False
+                    _corral.log(INFO, "asgi: the app does not support lifespan (it raised %s: %s); serving without it"
+                                % (type(error).__name__, error))
+                    self.started.set_result(None)
+                else:
+                    self.started.set_exception(error)
+            elif not self.stopped.done():
+                self.stopped.set_exception(LifespanFailed(''.join(traceback.format_exception(error)).rstrip('\n')))
+            return
+        for future, when in ((self.started, 'startup'), (self.stopped, 'shutdown')):
+            if not future.done():
+                if self.mode == 'on' and when == 'startup':
+                    future.set_exception(LifespanFailed('the app returned from lifespan before startup completed'))
+                else:
+                    self.supported = self.supported and when == 'shutdown'
+                    future.set_result(None)
+
+    async def _send(self, message):
+        kind = message.get('type')
+        if kind == 'lifespan.startup.complete':
+            self.started.set_result(None)
+        elif kind == 'lifespan.startup.failed':
+            self.started.set_exception(LifespanFailed('lifespan startup failed: %s' % message.get('message', '')))
+        elif kind == 'lifespan.shutdown.complete':
+            self.stopped.set_result(None)
+        elif kind == 'lifespan.shutdown.failed':
+            self.stopped.set_exception(LifespanFailed(message.get('message', '')))
+        else:
+            raise RuntimeError('unexpected ASGI message %r in lifespan' % kind)
+
+
+def serve():
+    """On the main thread until the worker stops: requests become tasks, replies wake the task
+    that waits for them. At shutdown (the engine drained the requests) lifespan shutdown runs."""
+    _corral.unblock_signals()
+    fd = _corral.event_fd()
+    stopped = loop.create_future()
+
+    def ready():
+        for kind, token, serial, value in runtime.take_events(fd):
+            try:
+                if kind == runtime.REQUEST:
+                    task = loop.create_task(handle(*value))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                elif kind == runtime.SHUTDOWN:
+                    loop.remove_reader(fd)
+                    stopped.set_result(None)
+                else:
+                    entry = waiters.get(token)
+                    if entry is None or entry[0] != serial or entry[1].done():
+                        continue          # for a request that has ended: nobody waits for it
+                    if kind == runtime.REPLY:
+                        entry[1].set_result(value)
+                    else:
+                        entry[1].set_exception(runtime.ClientGone(value))
+            except BaseException:         # one bad event must not lose the rest of the batch
+                _corral.log(runtime.CRITICAL, 'corral asgi runtime: %s' % traceback.format_exc())
+
+    async def until_stopped():
+        await stopped
+        if tasks:
+            await asyncio.wait(set(tasks), timeout=1)
+        await lifespan.shutdown()
+
+    loop.add_reader(fd, ready)
+    loop.run_until_complete(until_stopped())
+
+
+async def take_reply(channel):
+    value = _corral.take_reply(channel.token)
+    if value is not None:
+        return value
+    future = loop.create_future()
+    waiters[channel.token] = (channel.serial, future)
+    try:
+        return await future
+    finally:
+        waiters.pop(channel.token, None)
+
+
+class Channel:
+    """One request's calls to the loop, awaited: corral_runtime.Channel's rules (a response
+    piece's reply is taken before the next call, so the app runs at most one piece ahead of a
+    slow client)."""
+    __slots__ = ('token', 'serial', 'owed', 'gone')
+
+    def __init__(self, token, serial):
+        self.token, self.serial = token, serial
+        self.owed = self.gone = None
+
+    async def ask(self, function, *args):
+        await self.settle()
+        function(self.token, *args)
+        self.owed = function
+        return await self._take()
+
+    async def post(self, function, *args):
+        if await self.settle() is False:
+            return False
+        function(self.token, *args)
+        self.owed = function
+        return True
+
+    async def settle(self):
+        if self.owed is not None:
+            return await self._take()
+        if self.gone is not None:
+            raise runtime.ClientGone(self.gone)
+        return None
+
+    async def _take(self):
+        try:
+            value = await take_reply(self)
+        except runtime.ClientGone as error:
+            self.gone = str(error)
+            raise
+        finally:
+            self.owed = None
+        return value
+
+
+class Response:
+    """One request's receive() and send(): the spec's rules for the messages, and corral's
+    framing (the head waits for the first body message, so a whole response is one write)."""
+    __slots__ = ('channel', 'head_only', 'body_left', 'status', 'headers', 'started', 'sent', 'ended', 'cut', 'done',
+                 'end_posted')
+
+    def __init__(self, channel, has_body, head_only):
+        self.channel = channel
+        self.head_only = head_only
+        self.body_left = has_body         # None once the last http.request was received
+        self.status = self.headers = None
+        self.started = self.sent = self.ended = self.cut = self.end_posted = False
+        self.done = loop.create_future()     # the response ended, or the client left
+
+    async def receive(self):
+        if self.body_left is not None:
+            if self.body_left:
+                try:
+                    piece = await self.channel.ask(_corral.read_body)
+                except runtime.ClientGone:
+                    self.body_left = None
+                    return {'type': 'http.disconnect'}
+                if piece:
+                    return {'type': 'http.request', 'body': piece, 'more_body': True}
+            self.body_left = None         # the body is all read (a request without one: at once)
+            return {'type': 'http.request', 'body': b'', 'more_body': False}
+        # After the body: http.disconnect once the response is done or the client is gone.
+        await asyncio.shield(self.done)
+        return {'type': 'http.disconnect'}
+
+    async def send(self, message):
+        kind = message.get('type') if isinstance(message, dict) else None
+        if self.ended:
+            if self.channel.gone is not None:
+                raise runtime.ClientGone(self.channel.gone)
+            raise RuntimeError('ASGI message %r sent after the response ended' % kind)
+        if kind == 'http.response.start':
+            if self.started:
+                raise RuntimeError('http.response.start sent twice')
+            status = message.get('status')
+            if type(status) is not int or not 100 <= status <= 599:
+                raise ValueError('http.response.start needs an int status from 100 to 599, got %r' % (status,))
+            self.status = '%d %s' % (status, REASONS.get(status, 'Unknown'))
+            self.headers = runtime._checked_headers(_text_headers(message.get('headers', ())))
+            self.started = True
+        elif kind == 'http.response.body':
+            if not self.started:
+                raise RuntimeError('http.response.body before http.response.start')
+            body = message.get('body', b'')
+            if not isinstance(body, (bytes, bytearray, memoryview)):
+                raise TypeError('http.response.body needs bytes, not %s' % type(body).__name__)
+            more = bool(message.get('more_body', False))
+            await self._body(bytes(body) if not self.head_only else b'', more)
+        else:
+            raise RuntimeError('unexpected ASGI message %r on an http scope' % (kind,))
+
+    async def _body(self, body, more):
+        channel = self.channel
+        if not self.sent:
+            self.sent = True
+            if not more:
+                await self._end(_corral.respond, self.status, self.headers, body, True)
+                return
+            self.cut = not await channel.post(_corral.respond, self.status, self.headers, body, False)
+        elif body and not self.cut:
+            self.cut = not await channel.post(_corral.send, body)
+        if not more:
+            await self._end(_corral.finish)
+
+    async def _end(self, function, *args):
+        """Posts the message that ends the exchange (it has no reply), once the reply still owed
+        is taken; the client gone meanwhile raises, and handle() ends the exchange instead."""
+        self.ended = True
+        await self.channel.settle()
+        self.end_posted = True
+        function(self.channel.token, *args)
+        self._finish()
+
+    def _finish(self):
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+def _text_headers(headers):
+    """ASGI's byte pairs as the str pairs the engine's checks take (latin-1: one byte a char)."""
+    try:
+        return [(bytes(name).decode('latin-1'), bytes(value).decode('latin-1')) for name, value in headers]
+    except (TypeError, ValueError):
+        raise TypeError('ASGI headers must be an iterable of [name, value] byte pairs, got %r' % (headers,))
+
+
+async def handle(token, serial, scope, has_body):
+    channel = Channel(token, serial)
+    response = Response(channel, has_body, scope['method'] == 'HEAD')
+    scope['state'] = state.copy()
+    runtime.running[token] = (serial, threading.main_thread().ident, None, scope['raw_path'].decode('latin-1'))
+    try:
+        await application(scope, response.receive, response.send)
+        if not response.ended:
+            if not response.started:
+                _corral.log(runtime.ERROR, 'the app returned without a response to %s' % scope['path'])
+                await response._end(_corral.fail, 'the app returned without a response to %s' % scope['path'])
+            else:
+                await response._body(b'', False)
+    except runtime.ClientGone:
+        pass                              # the loop knows why (the client left, or the body was bad)
+    except BaseException:
+        failure = 'Error handling request %s\n%s' % (scope['raw_path'].decode('latin-1'), traceback.format_exc().rstrip('\n'))
+        if not response.end_posted:
+            response.end_posted = True
+            try:
+                await channel.settle()
+            except runtime.ClientGone:
+                pass
+            _corral.fail(token, failure)
+        else:
+            _corral.log(runtime.ERROR, failure)
+    finally:
+        if not response.end_posted:       # every exchange ends with exactly one message
+            _corral.finish(token)
+        response._finish()
+        del runtime.running[token]
+        waiters.pop(token, None)

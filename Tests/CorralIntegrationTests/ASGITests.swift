@@ -1,0 +1,191 @@
+import Foundation
+import Testing
+
+/// worker_class = "asgi": ASGI apps (a real FastAPI app, bare ASGI 3 and ASGI 2 apps) served by
+/// corral-wsgi on an asyncio loop, with lifespan; an app of the other interface refused at load.
+@Suite(.serialized) struct ASGITests {
+    private var directory: String { WSGIApps.repository.appendingPathComponent("tests/asgi").path }
+
+    private func corrald(_ app: String, _ arguments: [String] = [], workers: Int = 1, environment: [String: String] = [:]) throws -> CorraldProcess {
+        try WSGIApps.requireVirtualenv()
+        return try CorraldProcess(["-w", String(workers), "-k", "asgi", "--chdir", directory, "--virtualenv", WSGIApps.virtualenv]
+                                  + arguments + [app], environment: environment)
+    }
+
+    private func contents(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+    @Test func aFastAPIAppWithLifespan() throws {
+        let scratch = TemporaryDirectory()
+        let events = scratch.file("events")
+        let daemon = try corrald("fastapi_app:app", workers: 2, environment: ["ASGI_EVENTS": events])
+        #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
+        // Lifespan startup ran in each worker before it served, and its state reaches requests.
+        #expect(eventually { daemon.log.contains("all 2 workers of generation 1 ready") })
+        for pid in daemon.workers { #expect(contents(events).contains("startup \(pid)\n"), "\(contents(events))") }
+        #expect(daemon.log.contains("worker_class asgi: an ASGI app, one task per request on an asyncio loop"))
+        #expect(try request(port: daemon.port, "GET", "/")?.text == "{\"hello\":\"world\"}")
+
+        // Validation (pydantic): the body read through receive().
+        let item = try request(port: daemon.port, "POST", "/items", headers: ["Content-Type: application/json"],
+                               body: Array("{\"name\": \"tea\", \"price\": 2.5}".utf8))
+        #expect(item?.status == 200 && jsonObject(item)["taxed"] as? Double == 3.0, "\(item?.text ?? "no answer")")
+        let invalid = try request(port: daemon.port, "POST", "/items", headers: ["Content-Type: application/json"],
+                                  body: Array("{\"name\": \"tea\"}".utf8))
+        #expect(invalid?.status == 422 && invalid?.text.contains("Field required") == true, "\(invalid?.text ?? "no answer")")
+        // A streamed body, chunked; a HEAD gets the head only.
+        let stream = try request(port: daemon.port, "GET", "/stream")
+        #expect(stream?.text == (0..<5).map { "piece \($0)\n" }.joined() && stream?.header("transfer-encoding") == "chunked")
+        #expect(try request(port: daemon.port, "HEAD", "/")?.body.isEmpty == true)
+        // The app's exception handler; an HTTPException; a crash is a 500 with the traceback logged,
+        // and the worker serves on.
+        #expect(try request(port: daemon.port, "GET", "/teapot")?.status == 418)
+        #expect(try request(port: daemon.port, "GET", "/missing")?.text == "{\"detail\":\"no such thing\"}")
+        #expect(try request(port: daemon.port, "GET", "/crash")?.status == 500)
+        #expect(eventually { daemon.log.contains("RuntimeError: the view crashed on purpose") }, "\(daemon.log)")
+        #expect(daemon.log.contains("Error handling request /crash"))
+        // A plain def route (FastAPI's thread pool) and a background task after the response.
+        #expect(try request(port: daemon.port, "GET", "/block")?.text == "{\"sync\":true}")
+        #expect(try request(port: daemon.port, "GET", "/background")?.status == 200)
+        #expect(eventually { contents(events).contains("background ran\n") })
+
+        // Lifespan shutdown runs when the workers stop.
+        let workers = daemon.workers
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit() == 0, "\(daemon.log)")
+        for pid in workers { #expect(contents(events).contains("shutdown \(pid)\n"), "\(contents(events))") }
+    }
+
+    /// The scope as asgiref's spec says, where servers commonly get it wrong.
+    @Test func theScope() throws {
+        let daemon = try corrald("fastapi_app:app", ["--root-path", "/api"])
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        let answer = jsonObject(try request(port: daemon.port, "GET", "/api/sc%6Fpe?a=%20b&c",
+                                            headers: ["X-Repeated: one", "x-repeated: two", "X_Underscore: kept"]))
+        #expect(answer["http_version"] as? String == "1.1" && answer["method"] as? String == "GET" && answer["scheme"] as? String == "http")
+        #expect(answer["path"] as? String == "/api/scope", "decoded, root_path included: \(answer)")
+        #expect(answer["raw_path"] as? String == "/api/sc%6Fpe", "as sent")
+        #expect(answer["query_string"] as? String == "a=%20b&c")
+        #expect(answer["root_path"] as? String == "/api")
+        let headers = (answer["headers"] as? [[String]]) ?? []
+        #expect(headers == [["host", "test"], ["x-repeated", "one"], ["x-repeated", "two"], ["x_underscore", "kept"]],
+                "lowercased, in order, repeats kept: \(headers)")
+        let client = (answer["client"] as? [Any]) ?? []
+        #expect(client.first as? String == "127.0.0.1" && client.last is Int, "ports are numbers: \(client)")
+        #expect((answer["server"] as? [Any])?.last as? Int == Int(daemon.port))
+        #expect(answer["state"] as? String == "pool-\(daemon.workers.first ?? 0)", "a copy of lifespan's state")
+        #expect((answer["asgi"] as? [String: String]) == ["version": "3.0", "spec_version": "2.4"])
+        // Behind a proxy that strips the prefix, the path still includes root_path (as uvicorn).
+        #expect(jsonObject(try request(port: daemon.port, "GET", "/scope"))["path"] as? String == "/api/scope")
+    }
+
+    /// Bare apps: ASGI 2, a body read in pieces, no lifespan support, uvicorn's worker names.
+    @Test func bareAppsAndUvicornsWorkerNames() throws {
+        let daemon = try corrald("raw_apps:echo", ["-k", "uvicorn.workers.UvicornWorker"])
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        #expect(daemon.log.contains("worker_class uvicorn.workers.UvicornWorker: served as asgi"), "\(daemon.log)")
+        #expect(daemon.log.contains("asgi: the app does not support lifespan (it raised RuntimeError: no lifespan here); serving without it"),
+                "\(daemon.log)")
+        let body = [UInt8](repeating: 0x61, count: 300_000)
+        let echoed = try request(port: daemon.port, "POST", "/", body: body)
+        #expect(echoed?.body == body)
+        #expect(Int(echoed?.header("x-pieces") ?? "") ?? 0 > 1, "read in pieces as they arrive")
+
+        let legacy = try corrald("raw_apps:Legacy")
+        #expect(legacy.waitUntilServing(workers: 1), "\(legacy.log)")
+        #expect(try request(port: legacy.port, "GET", "/")?.text == "asgi2")
+    }
+
+    /// Messages out of order or malformed are the app's error: a 500 and the reason logged.
+    @Test func misusesAreRefused() throws {
+        let daemon = try corrald("raw_apps:misuse")
+        // (It answers / with nothing either, so readiness is read from the log.)
+        #expect(eventually { daemon.log.contains("all 1 workers of generation 1 ready") }, "\(daemon.log)")
+        for (path, reason) in [("/body-first", "RuntimeError: http.response.body before http.response.start"),
+                               ("/bad-status", "ValueError: http.response.start needs an int status from 100 to 599, got '200'"),
+                               ("/nothing", "the app returned without a response to /nothing")] {
+            #expect(try request(port: daemon.port, "GET", path)?.status == 500, "\(path)")
+            #expect(eventually { daemon.log.contains(reason) }, "\(reason): \(daemon.log)")
+        }
+        #expect(try request(port: daemon.port, "GET", "/after-end")?.status == 204)
+        #expect(eventually { daemon.log.contains("send after the end raised: ASGI message 'http.response.body' sent after the response ended") },
+                "\(daemon.log)")
+    }
+
+    /// Lifespan startup that fails: a first start exits 1 with the traceback; a reload fails
+    /// while the old workers serve on.
+    @Test func aFailingStartup() throws {
+        let scratch = TemporaryDirectory()
+        let flag = scratch.file("fail")
+        scratch.write("fail", "")
+        let failing = try corrald("fastapi_app:app", environment: ["ASGI_STARTUP_FAILS_IF": flag])
+        #expect(failing.waitForExit() == 1, "\(failing.log)")
+        #expect(failing.log.contains("RuntimeError: the database is not there (startup fails on purpose)"), "\(failing.log)")
+
+        unlink(flag)
+        let daemon = try corrald("fastapi_app:app", environment: ["ASGI_STARTUP_FAILS_IF": flag])
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        let serving = daemon.workers
+        scratch.write("fail", "")
+        daemon.signal(SIGHUP)
+        #expect(eventually { daemon.log.contains("reload failed") || daemon.log.contains("failed: worker") }, "\(daemon.log)")
+        #expect(daemon.workers == serving, "the old workers serve on")
+        #expect(try request(port: daemon.port, "GET", "/")?.status == 200)
+    }
+
+    /// asgi_lifespan = "off" never calls it; asgi_loop = "uvloop" without uvloop is refused.
+    @Test func loopAndLifespanSettings() throws {
+        let scratch = TemporaryDirectory()
+        let events = scratch.file("events")
+        let daemon = try corrald("fastapi_app:app", ["--asgi-lifespan", "off", "--asgi-loop", "asyncio"], environment: ["ASGI_EVENTS": events])
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        #expect(daemon.log.contains("asgi: asyncio event loop, lifespan off"))
+        #expect(try request(port: daemon.port, "GET", "/background")?.status == 200)
+        #expect(eventually { contents(events).contains("background ran") })
+        #expect(!contents(events).contains("startup"), "\(contents(events))")
+        let uvloop = try corrald("fastapi_app:app", ["--asgi-loop", "uvloop"])
+        #expect(uvloop.waitForExit() == 1)
+        #expect(uvloop.log.contains("asgi_loop = \"uvloop\", but uvloop is not installed in the app's environment"), "\(uvloop.log)")
+        let wrong = shell("\(Binaries.path("corrald")) --asgi-lifespan sometimes --check-config 2>&1")
+        #expect(wrong.status == 1 && wrong.output.contains("asgi_lifespan: expected auto, on or off, got \"sometimes\""), "\(wrong.output)")
+    }
+
+    /// Requests that await overlap: 1,000 of them sleeping a second each end in seconds, not
+    /// in the quarter hour they would take one after another.
+    @Test func awaitingRequestsOverlap() throws {
+        let daemon = try corrald("fastapi_app:app", ["--worker-connections", "1200"])
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        let started = Date()
+        let clients = try (0..<1000).map { _ in try RawClient(port: daemon.port) }
+        for client in clients { client.send("GET /sleep?s=1 HTTP/1.1\r\nHost: test\r\n\r\n") }
+        let answered = clients.filter { $0.readResponse()?.status == 200 }.count
+        #expect(answered == 1000)
+        #expect(Date().timeIntervalSince(started) < 60, "\(Date().timeIntervalSince(started)) s")
+    }
+
+    /// A coroutine that blocks the loop (a sync call in async def) is logged with its Python
+    /// stack past `timeout`, and the worker is recycled.
+    @Test func aBlockingCoroutineIsRecycled() throws {
+        let daemon = try corrald("fastapi_app:app", ["-t", "1"])
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        let first = daemon.workers
+        Thread.detachNewThread { _ = try? request(port: daemon.port, "GET", "/blocking?s=4") }
+        #expect(eventually { daemon.log.contains("request /blocking has run for more than 1s (timeout); its stack:") }, "\(daemon.log)")
+        #expect(daemon.log.contains("in blocking"), "the blocking code's frame: \(daemon.log)")
+        #expect(eventually { daemon.workers.count == 1 && daemon.workers.isDisjoint(with: first) }, "\(daemon.log)")
+    }
+
+    /// An app of the other interface is refused at load and by --check-config, naming the class.
+    @Test func theWrongInterfaceIsRefused() throws {
+        try WSGIApps.requireVirtualenv()
+        let corrald = Binaries.path("corrald")
+        let asgiAsWSGI = shell("\(corrald) --chdir \(directory) --virtualenv \(WSGIApps.virtualenv) --check-config fastapi_app:app 2>&1")
+        #expect(asgiAsWSGI.status == 1)
+        #expect(asgiAsWSGI.output.contains("fastapi_app:app is an ASGI application (ASGI3); serve it with worker_class = \"asgi\""),
+                "\(asgiAsWSGI.output)")
+        let wsgiAsASGI = shell("\(corrald) -k asgi --chdir \(WSGIApps.directory) --virtualenv \(WSGIApps.virtualenv) --check-config flask_app:app 2>&1")
+        #expect(wsgiAsASGI.status == 1)
+        #expect(wsgiAsASGI.output.contains("flask_app:app is a WSGI application (a plain callable, not a coroutine function); serve it with worker_class = \"sync\""),
+                "\(wsgiAsASGI.output)")
+        #expect(shell("\(corrald) -k asgi --chdir \(directory) --virtualenv \(WSGIApps.virtualenv) --check-config fastapi_app:app 2>&1").status == 0)
+    }
+}

@@ -1,0 +1,60 @@
+"""Bare ASGI apps for corral's tests: ASGI 3, ASGI 2, one without lifespan support, and the
+misuses the server must refuse."""
+
+
+async def hello(scope, receive, send):
+    if scope['type'] == 'lifespan':
+        while True:
+            message = await receive()
+            await send({'type': message['type'] + '.complete'})
+            if message['type'] == 'lifespan.shutdown':
+                return
+    await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', b'text/plain')]})
+    await send({'type': 'http.response.body', 'body': b'Hello, world!'})
+
+
+async def echo(scope, receive, send):
+    """Echoes the request body, read in pieces, with how many pieces it came in."""
+    if scope['type'] != 'http':
+        raise RuntimeError('no lifespan here')   # lifespan unsupported: auto goes on without it
+    body, pieces = b'', 0
+    while True:
+        message = await receive()
+        body += message.get('body', b'')
+        pieces += 1
+        if not message.get('more_body'):
+            break
+    await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'x-pieces', str(pieces).encode())]})
+    await send({'type': 'http.response.body', 'body': body, 'more_body': True})
+    await send({'type': 'http.response.body', 'body': b''})
+
+
+class Legacy:
+    """ASGI 2: instantiated with the scope, then called with receive and send."""
+
+    def __init__(self, scope):
+        self.scope = scope
+
+    async def __call__(self, receive, send):
+        if self.scope['type'] != 'http':
+            raise RuntimeError('no lifespan here')
+        await send({'type': 'http.response.start', 'status': 200, 'headers': []})
+        await send({'type': 'http.response.body', 'body': b'asgi2'})
+
+
+async def misuse(scope, receive, send):
+    if scope['type'] != 'http':
+        raise RuntimeError('no lifespan here')
+    if scope['path'] == '/body-first':
+        await send({'type': 'http.response.body', 'body': b'x'})
+    elif scope['path'] == '/bad-status':
+        await send({'type': 'http.response.start', 'status': '200', 'headers': []})
+    elif scope['path'] == '/nothing':
+        return
+    elif scope['path'] == '/after-end':
+        await send({'type': 'http.response.start', 'status': 204, 'headers': []})
+        await send({'type': 'http.response.body', 'body': b''})
+        try:
+            await send({'type': 'http.response.body', 'body': b'late'})
+        except RuntimeError as error:
+            print('send after the end raised:', error, flush=True)
