@@ -25,7 +25,9 @@
 #    bench/static_map.py serves a Django admin CSS file through corral-wsgi's static_map and
 #    through WhiteNoise under gunicorn (bench/results/static_map.md), and bench/preload.py
 #    measures preload_app: the workers' memory (PSS), boot and crash-to-ready times beside
-#    gunicorn --preload's (bench/results/preload.md).
+#    gunicorn --preload's (bench/results/preload.md); bench/asgi.py serves a bare ASGI hello,
+#    FastAPI's hello and a FastAPI view awaiting 0.1 s with corral's asgi worker, uvicorn,
+#    granian and gunicorn + uvicorn-worker (bench/results/asgi.md).
 # 6. Moving over: bench/migration.py measures statsd's packets per request and cost beside
 #    gunicorn + meinheld's, the PROXY protocol's cost per connection behind HAProxy, and the
 #    time of a Prometheus scrape of corrald.
@@ -49,6 +51,7 @@
 #   IDLE_CONNS [10000]   BENCH_IDLE [1]: 0 leaves out step 2   BENCH_ALLOCS [1]: 0 leaves out step 3
 #   BENCH_SUPERVISOR [1]: 0 leaves out step 4 (its own knobs: see bench/supervisor.py)
 #   BENCH_WSGI [1]: 0 leaves out step 5 (its own knobs: see bench/wsgi.py)
+#   BENCH_ASGI [1]: 0 leaves out step 5's ASGI part (bench/asgi.py; its own knobs there)
 #   BENCH_STATIC_MAP [1]: 0 leaves out step 5's static_map part (bench/static_map.py)
 #   BENCH_PRELOAD [1]: 0 leaves out step 5's preload_app part (bench/preload.py; its own knobs there)
 #   BENCH_MIGRATION [1]: 0 leaves out step 6 (its own knobs: see bench/migration.py)
@@ -290,6 +293,8 @@ later_step BENCH_SUPERVISOR "supervisor benchmark" \
     env SUP_RESULTS="$BENCH_RESULTS" CORRAL_HELLO="$CORRAL_HELLO" python3 "$here/supervisor.py"
 later_step BENCH_WSGI "WSGI benchmark" \
     env ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/wsgi.py"
+later_step BENCH_ASGI "ASGI benchmark" \
+    env ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/asgi.py"
 later_step BENCH_STATIC_MAP "static_map benchmark" \
     env ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/static_map.py"
 later_step BENCH_PRELOAD "preload_app benchmark" \

@@ -281,19 +281,42 @@ class Response:
                 raise TypeError('http.response.body needs bytes, not %s' % type(body).__name__)
             more = bool(message.get('more_body', False))
             await self._body(bytes(body) if not self.head_only else b'', more)
+        elif kind == 'http.response.pathsend':
+            await self._pathsend(message.get('path'))
         else:
             raise RuntimeError('unexpected ASGI message %r on an http scope' % (kind,))
 
+    async def _pathsend(self, path):
+        """The pathsend extension (Starlette's FileResponse uses it when offered): the file goes
+        out with sendfile from the loop thread, as the engine sends static files."""
+        if not self.started or self.sent:
+            raise RuntimeError('http.response.pathsend needs http.response.start and no body before it')
+        if not isinstance(path, str) or not os.path.isabs(path):
+            raise ValueError('http.response.pathsend needs an absolute path, got %r' % (path,))
+        self.sent = True
+        if self.head_only:
+            await self._end(_corral.respond, self.status, self.headers, b'', True)
+            return
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            size = os.fstat(fd).st_size
+            declared = runtime._declared_length(self.headers)
+            await self._end(_corral.send_file, self.status, self.headers, fd, 0,
+                            min(size, declared) if declared is not None else size)
+        except BaseException:
+            if not self.end_posted:
+                os.close(fd)              # else the loop owns it
+            raise
+
     async def _body(self, body, more):
-        channel = self.channel
         if not self.sent:
             self.sent = True
             if not more:
                 await self._end(_corral.respond, self.status, self.headers, body, True)
                 return
-            self.cut = not await channel.post(_corral.respond, self.status, self.headers, body, False)
+            self.cut = not await self._post(_corral.respond, self.status, self.headers, body, False)
         elif body and not self.cut:
-            self.cut = not await channel.post(_corral.send, body)
+            self.cut = not await self._post(_corral.send, body)
         if not more:
             await self._end(_corral.finish)
 
@@ -305,6 +328,15 @@ class Response:
         self.end_posted = True
         function(self.channel.token, *args)
         self._finish()
+
+    async def _post(self, function, *args):
+        """Posts a piece of the response; the client gone ends the response for receive() too
+        (http.disconnect) before send() raises."""
+        try:
+            return await self.channel.post(function, *args)
+        except runtime.ClientGone:
+            self._finish()
+            raise
 
     def _finish(self):
         if not self.done.done():
@@ -323,6 +355,7 @@ async def handle(token, serial, scope, has_body):
     channel = Channel(token, serial)
     response = Response(channel, has_body, scope['method'] == 'HEAD')
     scope['state'] = state.copy()
+    scope['extensions'] = {'http.response.pathsend': {}}
     runtime.running[token] = (serial, threading.main_thread().ident, None, scope['raw_path'].decode('latin-1'))
     try:
         await application(scope, response.receive, response.send)
@@ -335,6 +368,8 @@ async def handle(token, serial, scope, has_body):
     except runtime.ClientGone:
         pass                              # the loop knows why (the client left, or the body was bad)
     except BaseException:
+        if channel.gone is not None:      # what the app raised because the client left
+            return                        # (Starlette's ClientDisconnect) is not its error
         failure = 'Error handling request %s\n%s' % (scope['raw_path'].decode('latin-1'), traceback.format_exc().rstrip('\n'))
         if not response.end_posted:
             response.end_posted = True

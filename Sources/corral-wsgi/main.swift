@@ -45,9 +45,9 @@ do {
 let bridge = WSGIBridge(mode: settings.mode, settings: settings.environ,
                         capacity: (try? command.worker.serverConfiguration().workerConnections) ?? 1000)
 
-/// Starts Python and loads the app (its threads too, unless it is being preloaded), or exits 3
-/// (Python cannot start) or 4 (with the traceback).
-@MainActor func loadApplication(threads: Int, timeout: Double, preloading: Bool = false) {
+/// Starts Python and loads the app (and starts it: its threads, ASGI's lifespan startup, unless it
+/// is being preloaded or only checked), or exits 3 (Python cannot start) or 4 (with the traceback).
+@MainActor func loadApplication(threads: Int, timeout: Double, preloading: Bool = false, starting: Bool = true) {
     do {
         try Interpreter.start(virtualenv: settings.virtualenv)
     } catch {
@@ -55,7 +55,7 @@ let bridge = WSGIBridge(mode: settings.mode, settings: settings.environ,
     }
     do {
         try bridge.load(app: settings.app, threads: threads, pythonpath: settings.pythonpath, timeout: timeout, preloading: preloading)
-        if !preloading { try bridge.start(threads: threads) }
+        if !preloading && starting { try bridge.start(threads: threads) }
     } catch {
         fail(4, "failed to load the application \(settings.app):\n\(error)")
     }
@@ -68,7 +68,7 @@ if command.checkConfig {
     } catch {
         fail(1, "\(error)")
     }
-    loadApplication(threads: 1, timeout: 0)
+    loadApplication(threads: 1, timeout: 0, starting: false)   // the import, not the app's startup
     print("application \(settings.app) loaded (\(WorkerClass.explanation(of: settings.workerClassName, threads: settings.threads)))")
     exit(0)
 }

@@ -149,6 +149,48 @@ import Testing
         #expect(wrong.status == 1 && wrong.output.contains("asgi_lifespan: expected auto, on or off, got \"sometimes\""), "\(wrong.output)")
     }
 
+    /// Starlette's FileResponse takes the pathsend extension: the file goes out with sendfile.
+    @Test func fileResponsesAreSentWithSendfile() throws {
+        let scratch = TemporaryDirectory()
+        let content = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        FileManager.default.createFile(atPath: scratch.file("blob.bin"), contents: Data(content))
+        let daemon = try corrald("fastapi_app:app")
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        let worker = try #require(daemon.workers.first)
+        let client = try RawClient(port: daemon.port)
+        let trace = try SyscallTrace(pid: worker)
+        client.send("GET /file?path=\(scratch.file("blob.bin")) HTTP/1.1\r\nHost: t\r\n\r\n")
+        let answer = client.readResponse()
+        let calls = trace.stop()
+        #expect(answer?.status == 200 && answer?.body == content)
+        #expect(calls.contains { $0.contains("sendfile(") }, "\(calls.prefix(5))")
+    }
+
+    /// A client that leaves mid-stream: the app's next send() raises an OSError and receive()
+    /// gives http.disconnect; what a framework raises for it (Starlette's ClientDisconnect) is not
+    /// logged as the app's error, and the worker serves on.
+    @Test(arguments: ["raw_apps:endless", "fastapi_app:app"])
+    func aClientLeavingMidStream(_ app: String) throws {
+        let scratch = TemporaryDirectory()
+        let events = scratch.file("events")
+        let daemon = try corrald(app, environment: ["ASGI_EVENTS": events])
+        #expect(eventually { daemon.log.contains("all 1 workers of generation 1 ready") }, "\(daemon.log)")
+        do {
+            let client = try RawClient(port: daemon.port)
+            client.send("GET /endless HTTP/1.1\r\nHost: t\r\n\r\n")
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            #expect(recv(client.fd, &buffer, buffer.count, 0) > 0)
+        }   // closed here
+        #expect(eventually { daemon.log.contains("response to /endless cut short after") }, "\(daemon.log)")
+        if app.hasPrefix("raw_apps") {
+            #expect(eventually { contents(events).contains("send raised ClientGone (an OSError) after") }, "\(contents(events))")
+            #expect(contents(events).contains("receive() then gave http.disconnect"), "\(contents(events))")
+        } else {
+            #expect(try request(port: daemon.port, "GET", "/")?.status == 200, "the worker serves on")
+        }
+        #expect(!daemon.log.contains("Error handling request /endless"), "\(daemon.log)")
+    }
+
     /// Requests that await overlap: 1,000 of them sleeping a second each end in seconds, not
     /// in the quarter hour they would take one after another.
     @Test func awaitingRequestsOverlap() throws {
@@ -186,6 +228,10 @@ import Testing
         #expect(wsgiAsASGI.status == 1)
         #expect(wsgiAsASGI.output.contains("flask_app:app is a WSGI application (a plain callable, not a coroutine function); serve it with worker_class = \"sync\""),
                 "\(wsgiAsASGI.output)")
-        #expect(shell("\(corrald) -k asgi --chdir \(directory) --virtualenv \(WSGIApps.virtualenv) --check-config fastapi_app:app 2>&1").status == 0)
+        // The check imports the app; it does not run its startup (no database needed to check).
+        let scratch = TemporaryDirectory()
+        scratch.write("fail", "")
+        let check = shell("ASGI_STARTUP_FAILS_IF=\(scratch.file("fail")) \(corrald) -k asgi --chdir \(directory) --virtualenv \(WSGIApps.virtualenv) --check-config fastapi_app:app 2>&1")
+        #expect(check.status == 0, "\(check.output)")
     }
 }

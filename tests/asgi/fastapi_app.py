@@ -3,7 +3,7 @@ import asyncio, os
 from contextlib import asynccontextmanager
 
 from fastapi import BackgroundTasks, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -71,6 +71,25 @@ async def stream():
             yield b'piece %d\n' % n
             await asyncio.sleep(0.01)
     return StreamingResponse(pieces(), media_type='text/plain')
+
+
+@app.get('/endless')
+async def endless():
+    async def pieces():
+        sent = 0
+        try:
+            while True:
+                yield b'x' * 65536
+                sent += 1
+                await asyncio.sleep(0)
+        finally:
+            record('endless stopped after %d pieces' % sent)
+    return StreamingResponse(pieces(), media_type='application/octet-stream')
+
+
+@app.get('/file')
+async def file(path: str):
+    return FileResponse(path)
 
 
 @app.get('/sleep')

@@ -58,3 +58,22 @@ async def misuse(scope, receive, send):
             await send({'type': 'http.response.body', 'body': b'late'})
         except RuntimeError as error:
             print('send after the end raised:', error, flush=True)
+
+
+async def endless(scope, receive, send):
+    """Streams until the client leaves; records what send() raised and what receive() gave then."""
+    import os
+    if scope['type'] != 'http':
+        raise RuntimeError('no lifespan here')
+    await send({'type': 'http.response.start', 'status': 200, 'headers': []})
+    await receive()                       # the (empty) request body
+    sent = 0
+    try:
+        while True:
+            await send({'type': 'http.response.body', 'body': b'x' * 65536, 'more_body': True})
+            sent += 1
+    except OSError as error:
+        after = await receive()
+        with open(os.environ['ASGI_EVENTS'], 'a') as file:
+            file.write('send raised %s (an OSError) after %d pieces; receive() then gave %s\n'
+                       % (type(error).__name__, sent, after['type']))

@@ -1,0 +1,27 @@
+"""The ASGI apps bench/asgi.py serves: the bare 13-byte hello, FastAPI's JSON hello, and a FastAPI
+view that awaits 0.1 s."""
+import asyncio
+
+from fastapi import FastAPI
+
+
+async def bare(scope, receive, send):
+    if scope['type'] != 'http':
+        return
+    await send({'type': 'http.response.start', 'status': 200,
+                'headers': [(b'content-type', b'text/plain'), (b'content-length', b'13')]})
+    await send({'type': 'http.response.body', 'body': b'Hello, World!'})
+
+
+app = FastAPI()
+
+
+@app.get('/')
+async def hello():
+    return {'message': 'Hello, World!'}
+
+
+@app.get('/sleep')
+async def sleep():
+    await asyncio.sleep(0.1)
+    return {'message': 'Hello, World!'}
