@@ -55,6 +55,41 @@ import Testing
         for pid in workers { #expect(contents(events).contains("shutdown \(pid)\n"), "\(contents(events))") }
     }
 
+    /// Django's get_asgi_application: an async view, and the admin's login through its CSRF flow
+    /// on sqlite; Django raises on the lifespan scope, so it is served without lifespan.
+    @Test func djangoUnderASGI() throws {
+        try WSGIApps.requireVirtualenv()
+        let scratch = TemporaryDirectory()
+        let database = scratch.file("db.sqlite3")
+        let python = "DJANGO_SETTINGS_MODULE=django_site.settings DJANGO_DATABASE=\(database) \(WSGIApps.virtualenv)/bin/python"
+        let prepared = shell("cd \(WSGIApps.directory) && \(python) -m django migrate --noinput && \(python) -c "
+                             + "\"import django; django.setup(); from django.contrib.auth.models import User; "
+                             + "User.objects.create_superuser('admin', 'admin@example.com', 'corral-secret')\"")
+        #expect(prepared.status == 0, "\(prepared.output)")
+        let daemon = try CorraldProcess(["-w", "1", "-k", "asgi", "--chdir", WSGIApps.directory, "--virtualenv", WSGIApps.virtualenv,
+                                         "django_site.asgi:application"], environment: ["DJANGO_DATABASE": database])
+        #expect(eventually { daemon.log.contains("all 1 workers of generation 1 ready") }, "\(daemon.log)")
+        #expect(daemon.log.contains("asgi: the app does not support lifespan (it raised ValueError"), "\(daemon.log)")
+        #expect(try request(port: daemon.port, "GET", "/async/")?.text == "{\"async\": true, \"path\": \"/async/\"}")
+
+        func cookie(_ response: HTTPResponse?, _ name: String) -> String? {
+            response?.headers.lazy.filter { $0.0.lowercased() == "set-cookie" && $0.1.hasPrefix(name + "=") }
+                .map { String($0.1.dropFirst(name.count + 1).prefix { $0 != ";" }) }.first
+        }
+        let form = try request(port: daemon.port, "GET", "/admin/login/")
+        let csrfCookie = try #require(cookie(form, "csrftoken"), "\(form?.headers ?? [])")
+        let page = form?.text ?? ""
+        let marker = "name=\"csrfmiddlewaretoken\" value=\""
+        let token = try #require(page.range(of: marker).map { String(page[$0.upperBound...].prefix { $0 != "\"" }) })
+        let login = try request(port: daemon.port, "POST", "/admin/login/?next=/admin/",
+                                headers: ["Cookie: csrftoken=\(csrfCookie)", "Content-Type: application/x-www-form-urlencoded"],
+                                body: Array("csrfmiddlewaretoken=\(token)&username=admin&password=corral-secret&next=%2Fadmin%2F".utf8))
+        #expect(login?.status == 302 && login?.header("location") == "/admin/", "\(login?.statusLine ?? "no answer") \(login?.text.prefix(300) ?? "")")
+        let session = try #require(cookie(login, "sessionid"), "\(login?.headers ?? [])")
+        let admin = try request(port: daemon.port, "GET", "/admin/", headers: ["Cookie: csrftoken=\(csrfCookie); sessionid=\(session)"])
+        #expect(admin?.status == 200 && admin?.text.contains("Site administration") == true, "\(admin?.statusLine ?? "no answer")")
+    }
+
     /// The scope as asgiref's spec says, where servers commonly get it wrong.
     @Test func theScope() throws {
         let daemon = try corrald("fastapi_app:app", ["--root-path", "/api"])

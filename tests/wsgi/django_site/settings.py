@@ -1,4 +1,4 @@
-"""A minimal Django site with the admin, for static_map's tests: `collectstatic` gathers the
+"""A minimal Django site with the admin, for static_map's and the ASGI tests (asgi.py): `collectstatic` gathers the
 admin's CSS and JS into DJANGO_STATIC_ROOT; with DJANGO_MANIFEST=1 the names carry a content
 hash (ManifestStaticFilesStorage), as in production. DJANGO_WHITENOISE=1 serves them with
 WhiteNoise instead (bench/static_map.py's anchor)."""
@@ -34,7 +34,8 @@ TEMPLATES = [{
         'django.contrib.messages.context_processors.messages',
     ]},
 }]
-DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': ':memory:'}}
+# DJANGO_DATABASE: a sqlite file (migrated, with a user) for the admin login tests.
+DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': os.environ.get('DJANGO_DATABASE', ':memory:')}}
 STATIC_URL = '/static/'
 STATIC_ROOT = os.environ.get('DJANGO_STATIC_ROOT', os.path.join(os.path.dirname(__file__), 'collected'))
 STORAGES = {
