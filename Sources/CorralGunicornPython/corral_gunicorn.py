@@ -257,6 +257,18 @@ class Request(CorralObject):
             if environ.get(name):
                 self.headers.append((name.replace("_", "-"), environ[name]))
 
+    @classmethod
+    def from_scope(cls, scope):
+        """The same from an ASGI HTTP scope (worker_class asgi)."""
+        request = cls.__new__(cls)
+        request.method, request.path, request.scheme = scope["method"], scope["path"], scope["scheme"]
+        request.query = scope["query_string"].decode("latin-1")
+        request.uri = scope["raw_path"].decode("latin-1") + ("?" + request.query if request.query else "")
+        request.version = tuple(int(part) for part in scope["http_version"].split("."))
+        request.remote_addr = scope["client"][0] if scope.get("client") else None
+        request.headers = [(name.decode("latin-1").upper(), value.decode("latin-1")) for name, value in scope["headers"]]
+        return request
+
 
 class Response(CorralObject):
     """post_request's `resp`: what the app answered."""

@@ -357,6 +357,12 @@ async def handle(token, serial, scope, has_body):
     scope['state'] = state.copy()
     scope['extensions'] = {'http.response.pathsend': {}}
     runtime.running[token] = (serial, threading.main_thread().ident, None, scope['raw_path'].decode('latin-1'))
+    hooks = runtime.hooks
+    request = None
+    if hooks is not None and (hooks.has('pre_request') or hooks.has('post_request')):
+        import corral_gunicorn
+        request = corral_gunicorn.Request.from_scope(scope)
+        hooks.run('pre_request', hooks.worker, request)
     try:
         await application(scope, response.receive, response.send)
         if not response.ended:
@@ -386,3 +392,6 @@ async def handle(token, serial, scope, has_body):
         response._finish()
         del runtime.running[token]
         waiters.pop(token, None)
+        if request is not None:
+            import corral_gunicorn
+            hooks.run('post_request', hooks.worker, request, scope, corral_gunicorn.Response(response.status, response.headers))

@@ -94,6 +94,24 @@ import Testing
         }
     }
 
+    /// worker_class asgi: the request hooks get gunicorn's req and resp from the ASGI scope.
+    @Test func requestHooksUnderASGI() throws {
+        try WSGIApps.requireVirtualenv()
+        let config = try String(contentsOf: WSGIApps.repository.appendingPathComponent("tests/gunicorn/hooks_config.py"), encoding: .utf8)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("corral-hooks-\(UUID().uuidString).log").path
+        let recorded = Recorded(log)
+        let daemon = try CorraldProcess(["-c", "gunicorn_config.py", "-k", "asgi", "--chdir", WSGIApps.repository.appendingPathComponent("tests/asgi").path,
+                                         "--virtualenv", WSGIApps.virtualenv, "raw_apps:hello"], environment: ["HOOKS_LOG": log]) {
+            $0.write("gunicorn_config.py", config)
+        }
+        #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
+        #expect(try request(port: daemon.port, "GET", "/asgi?x=1")?.status == 200)
+        #expect(eventually { recorded.lines.contains { $0.hasPrefix("post_request ") && $0.hasSuffix(" /asgi 200") } }, "\(recorded.lines)")
+        #expect(recorded.lines.contains { $0.hasPrefix("pre_request ") && $0.hasSuffix(" GET /asgi") }, "\(recorded.lines)")
+        #expect(try request(port: daemon.port, "GET", "/hook-raises")?.status == 200)
+        #expect(eventually { daemon.log.contains("RuntimeError: pre_request raised on purpose") }, "\(daemon.log)")
+    }
+
     /// worker_abort: a request past `timeout` (corral's stack dump), in the worker; pre_exec
     /// before a re-exec upgrade, and on_starting again in the new image.
     @Test func workerAbortAndPreExec() throws {
