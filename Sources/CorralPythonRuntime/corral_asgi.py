@@ -27,6 +27,7 @@ application = None        # an ASGI 3 callable (an ASGI 2 app wrapped)
 lifespan = None           # Lifespan, once started
 state = {}                # what lifespan startup stored: copied into each request's scope
 tasks = set()
+MAIN_THREAD = threading.main_thread().ident   # whose stack the monitor logs for an overdue request
 waiters = {}              # token -> (serial, future) of the request waiting for the loop's reply
 
 
@@ -240,7 +241,7 @@ class Response:
         self.body_left = has_body         # None once the last http.request was received
         self.status = self.headers = None
         self.started = self.sent = self.ended = self.cut = self.end_posted = False
-        self.done = loop.create_future()     # the response ended, or the client left
+        self.done = None                  # made when receive() waits: the response ended, or the client left
 
     async def receive(self):
         if self.body_left is not None:
@@ -255,6 +256,10 @@ class Response:
             self.body_left = None         # the body is all read (a request without one: at once)
             return {'type': 'http.request', 'body': b'', 'more_body': False}
         # After the body: http.disconnect once the response is done or the client is gone.
+        if self.done is None:
+            self.done = loop.create_future()
+            if self.ended:
+                self.done.set_result(None)
         await asyncio.shield(self.done)
         return {'type': 'http.disconnect'}
 
@@ -339,7 +344,8 @@ class Response:
             raise
 
     def _finish(self):
-        if not self.done.done():
+        self.ended = True
+        if self.done is not None and not self.done.done():
             self.done.set_result(None)
 
 
@@ -356,7 +362,7 @@ async def handle(token, serial, scope, has_body):
     response = Response(channel, has_body, scope['method'] == 'HEAD')
     scope['state'] = state.copy()
     scope['extensions'] = {'http.response.pathsend': {}}
-    runtime.running[token] = (serial, threading.main_thread().ident, None, scope['raw_path'].decode('latin-1'))
+    runtime.running[token] = (serial, MAIN_THREAD, None, scope['raw_path'].decode('latin-1'))
     hooks = runtime.hooks
     request = None
     if hooks is not None and (hooks.has('pre_request') or hooks.has('post_request')):

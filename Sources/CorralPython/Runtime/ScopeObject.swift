@@ -7,6 +7,29 @@ import CorralWSGI
 enum ScopeObject {
     nonisolated(unsafe) private static var constants: (http: PyRef, asgi: PyRef, version10: PyRef, version11: PyRef,
                                                        schemeHTTP: PyRef, schemeHTTPS: PyRef, rootPath: PyRef)?
+    /// The scope's keys, made once (interned, their hashes kept), in `Key` order.
+    nonisolated(unsafe) private static var keys: [PyRef] = []
+
+    private enum Key: Int, CaseIterable {
+        case type, asgi, httpVersion, scheme, method, rootPath, path, rawPath, queryString, headers, client, server
+
+        var name: String {
+            switch self {
+            case .type: "type"
+            case .asgi: "asgi"
+            case .httpVersion: "http_version"
+            case .scheme: "scheme"
+            case .method: "method"
+            case .rootPath: "root_path"
+            case .path: "path"
+            case .rawPath: "raw_path"
+            case .queryString: "query_string"
+            case .headers: "headers"
+            case .client: "client"
+            case .server: "server"
+            }
+        }
+    }
 
     /// The dict for `scope` (a new reference), or nil with the Python error set. With the GIL.
     static func make(_ scope: ASGIScope, rootPath: String) -> PyRef? {
@@ -17,15 +40,16 @@ enum ScopeObject {
             constants = (PyUnicode_InternFromString("http"), asgi, PyUnicode_InternFromString("1.0"),
                          PyUnicode_InternFromString("1.1"), PyUnicode_InternFromString("http"),
                          PyUnicode_InternFromString("https"), PyUnicode_FromString(rootPath))
+            keys = Key.allCases.map { PyUnicode_InternFromString($0.name) }
         }
         let constant = constants!
         let dict = PyDict_New()!
         var failed = false
         /// Sets `key` to `value`, taking over the reference to `value`.
-        func set(_ key: StaticString, _ value: PyRef?) {
+        func set(_ key: Key, _ value: PyRef?) {
             guard !failed else { corral_py_xdecref(value); return }
             guard let value else { failed = true; return }
-            failed = PyDict_SetItemString(dict, UnsafeRawPointer(key.utf8Start).assumingMemoryBound(to: CChar.self), value) != 0
+            failed = PyDict_SetItem(dict, keys[key.rawValue], value) != 0
             corral_py_decref(value)
         }
         func borrowed(_ value: PyRef) -> PyRef { corral_py_incref(value); return value }
@@ -35,15 +59,15 @@ enum ScopeObject {
         func latin1(_ span: ASGIScope.Span) -> PyRef? {
             scope.withBytes(span) { PyUnicode_DecodeLatin1($0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count, nil) }
         }
-        set("type", borrowed(constant.http))
-        set("asgi", PyDict_Copy(constant.asgi))
-        set("http_version", borrowed(scope.version == .http1_0 ? constant.version10 : constant.version11))
-        set("scheme", borrowed(scope.isSecure ? constant.schemeHTTPS : constant.schemeHTTP))
-        set("method", latin1(scope.method))
-        set("root_path", borrowed(constant.rootPath))
-        set("path", scope.withBytes(scope.path) { PyUnicode_DecodeUTF8($0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count, "replace") })
-        set("raw_path", bytes(scope.rawPath))
-        set("query_string", bytes(scope.query))
+        set(.type, borrowed(constant.http))
+        set(.asgi, PyDict_Copy(constant.asgi))
+        set(.httpVersion, borrowed(scope.version == .http1_0 ? constant.version10 : constant.version11))
+        set(.scheme, borrowed(scope.isSecure ? constant.schemeHTTPS : constant.schemeHTTP))
+        set(.method, latin1(scope.method))
+        set(.rootPath, borrowed(constant.rootPath))
+        set(.path, scope.withBytes(scope.path) { PyUnicode_DecodeUTF8($0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count, "replace") })
+        set(.rawPath, bytes(scope.rawPath))
+        set(.queryString, bytes(scope.query))
         let headers = PyList_New(scope.headers.count)!
         for (index, header) in scope.headers.enumerated() {
             let pair = PyTuple_New(2)!
@@ -51,14 +75,14 @@ enum ScopeObject {
             PyTuple_SetItem(pair, 1, bytes(header.value))
             PyList_SetItem(headers, index, pair)
         }
-        set("headers", headers)
-        set("client", scope.client.map { client in
+        set(.headers, headers)
+        set(.client, scope.client.map { client in
             let pair = PyTuple_New(2)!
             PyTuple_SetItem(pair, 0, latin1(client.host))
             PyTuple_SetItem(pair, 1, PyLong_FromLong(client.port))
             return pair
         } ?? corral_py_none())
-        set("server", scope.server.map { server in
+        set(.server, scope.server.map { server in
             let pair = PyTuple_New(2)!
             PyTuple_SetItem(pair, 0, latin1(server.host))
             PyTuple_SetItem(pair, 1, server.port.map { PyLong_FromLong($0) } ?? corral_py_none())
