@@ -287,31 +287,42 @@ class Response:
             more = bool(message.get('more_body', False))
             await self._body(bytes(body) if not self.head_only else b'', more)
         elif kind == 'http.response.pathsend':
-            await self._pathsend(message.get('path'))
+            await self._sendfile(os.open(_absolute(message.get('path')), os.O_RDONLY | os.O_CLOEXEC), 0, None)
+        elif kind == 'http.response.zerocopysend':
+            await self._zerocopysend(message)
         else:
             raise RuntimeError('unexpected ASGI message %r on an http scope' % (kind,))
 
-    async def _pathsend(self, path):
-        """The pathsend extension (Starlette's FileResponse uses it when offered): the file goes
-        out with sendfile from the loop thread, as the engine sends static files."""
-        if not self.started or self.sent:
-            raise RuntimeError('http.response.pathsend needs http.response.start and no body before it')
-        if not isinstance(path, str) or not os.path.isabs(path):
-            raise ValueError('http.response.pathsend needs an absolute path, got %r' % (path,))
-        self.sent = True
-        if self.head_only:
-            await self._end(_corral.respond, self.status, self.headers, b'', True)
-            return
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    async def _zerocopysend(self, message):
+        """The zerocopysend extension: `count` bytes (default: to the end) of an open file from
+        `offset` (default: its position), which the app keeps; a duplicate goes to the loop."""
+        source = message.get('file')
+        fd = source if isinstance(source, int) else getattr(source, 'fileno', lambda: None)()
+        if not isinstance(fd, int):
+            raise TypeError('http.response.zerocopysend needs a file with fileno(), got %r' % (source,))
+        if message.get('more_body'):
+            raise RuntimeError('http.response.zerocopysend with more_body is not supported by corral; send the file whole')
+        offset = message.get('offset')
+        await self._sendfile(os.dup(fd), os.lseek(fd, 0, os.SEEK_CUR) if offset is None else offset, message.get('count'))
+
+    async def _sendfile(self, fd, offset, count):
+        """The pathsend and zerocopysend extensions (Starlette's FileResponse uses pathsend when
+        offered): the file goes out with sendfile from the loop thread, which owns `fd` then."""
         try:
-            size = os.fstat(fd).st_size
+            if not self.started or self.sent:
+                raise RuntimeError('a file response needs http.response.start and no body before it')
+            self.sent = True
+            if self.head_only:
+                await self._end(_corral.respond, self.status, self.headers, b'', True)
+                return
+            left = os.fstat(fd).st_size - offset
+            count = left if count is None else min(count, left)
             declared = runtime._declared_length(self.headers)
-            await self._end(_corral.send_file, self.status, self.headers, fd, 0,
-                            min(size, declared) if declared is not None else size)
-        except BaseException:
-            if not self.end_posted:
+            await self._end(_corral.send_file, self.status, self.headers, fd, offset,
+                            max(0, min(count, declared) if declared is not None else count))
+        finally:
+            if not self.end_posted or self.head_only:
                 os.close(fd)              # else the loop owns it
-            raise
 
     async def _body(self, body, more):
         if not self.sent:
@@ -349,6 +360,12 @@ class Response:
             self.done.set_result(None)
 
 
+def _absolute(path):
+    if not isinstance(path, str) or not os.path.isabs(path):
+        raise ValueError('http.response.pathsend needs an absolute path, got %r' % (path,))
+    return path
+
+
 def _text_headers(headers):
     """ASGI's byte pairs as the str pairs the engine's checks take (latin-1: one byte a char)."""
     try:
@@ -361,7 +378,7 @@ async def handle(token, serial, scope, has_body):
     channel = Channel(token, serial)
     response = Response(channel, has_body, scope['method'] == 'HEAD')
     scope['state'] = state.copy()
-    scope['extensions'] = {'http.response.pathsend': {}}
+    scope['extensions'] = {'http.response.pathsend': {}, 'http.response.zerocopysend': {}}
     runtime.running[token] = (serial, MAIN_THREAD, None, scope['raw_path'].decode('latin-1'))
     hooks = runtime.hooks
     request = None

@@ -90,6 +90,23 @@ import Testing
         #expect(admin?.status == 200 && admin?.text.contains("Site administration") == true, "\(admin?.statusLine ?? "no answer")")
     }
 
+    /// A reload under load: the new workers run their startup before they take requests, the old
+    /// ones their shutdown after they drained, and no request fails.
+    @Test func aReloadUnderLoadFailsNoRequest() throws {
+        let scratch = TemporaryDirectory()
+        let events = scratch.file("events")
+        let daemon = try corrald("fastapi_app:app", workers: 2, environment: ["ASGI_EVENTS": events])
+        #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
+        let before = daemon.workers
+        let load = LoadClients(port: daemon.port, clients: 4)
+        daemon.signal(SIGHUP)
+        #expect(eventually { daemon.log.contains("reload done") && daemon.workers.count == 2 && daemon.workers.isDisjoint(with: before) },
+                "\(daemon.log)")
+        let result = load.stop()
+        #expect(result.failures == 0 && result.responses > 0, "\(result)")
+        for pid in before { #expect(eventually { contents(events).contains("shutdown \(pid)\n") }, "\(contents(events))") }
+    }
+
     /// The scope as asgiref's spec says, where servers commonly get it wrong.
     @Test func theScope() throws {
         let daemon = try corrald("fastapi_app:app", ["--root-path", "/api"])
@@ -199,6 +216,16 @@ import Testing
         let calls = trace.stop()
         #expect(answer?.status == 200 && answer?.body == content)
         #expect(calls.contains { $0.contains("sendfile(") }, "\(calls.prefix(5))")
+    }
+
+    /// zerocopysend: part of a file the app has open, from an offset.
+    @Test func zerocopysendSendsPartOfAnOpenFile() throws {
+        let scratch = TemporaryDirectory()
+        scratch.write("letters.txt", "0123456789abcdefghij")
+        let daemon = try corrald("raw_apps:zerocopy", environment: ["ZEROCOPY_FILE": scratch.file("letters.txt")])
+        #expect(eventually { daemon.log.contains("all 1 workers of generation 1 ready") }, "\(daemon.log)")
+        #expect(try request(port: daemon.port, "GET", "/")?.text == "56789abcde")
+        #expect(try request(port: daemon.port, "HEAD", "/")?.status == 200)
     }
 
     /// A client that leaves mid-stream: the app's next send() raises an OSError and receive()

@@ -77,3 +77,14 @@ async def endless(scope, receive, send):
         with open(os.environ['ASGI_EVENTS'], 'a') as file:
             file.write('send raised %s (an OSError) after %d pieces; receive() then gave %s\n'
                        % (type(error).__name__, sent, after['type']))
+
+
+async def zerocopy(scope, receive, send):
+    """Sends 10 bytes of $ZEROCOPY_FILE from offset 5 with the zerocopysend extension."""
+    import os
+    if scope['type'] != 'http':
+        raise RuntimeError('no lifespan here')
+    assert 'http.response.zerocopysend' in scope['extensions']
+    with open(os.environ['ZEROCOPY_FILE'], 'rb') as file:
+        await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', b'text/plain')]})
+        await send({'type': 'http.response.zerocopysend', 'file': file, 'offset': 5, 'count': 10})
