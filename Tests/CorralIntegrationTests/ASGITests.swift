@@ -107,6 +107,25 @@ import Testing
         for pid in before { #expect(eventually { contents(events).contains("shutdown \(pid)\n") }, "\(contents(events))") }
     }
 
+    /// Starlette on its own (lifespan state, a body streamed in, a body streamed out) and Quart
+    /// (before_serving through lifespan, a JSON body).
+    @Test func starletteAndQuart() throws {
+        let starlette = try corrald("starlette_app:app")
+        #expect(starlette.waitUntilServing(workers: 1), "\(starlette.log)")
+        #expect(jsonObject(try request(port: starlette.port, "GET", "/"))["greeting"] as? String == "hello from lifespan")
+        let upload = try request(port: starlette.port, "POST", "/upload", body: [UInt8](repeating: 7, count: 1_000_000))
+        #expect(jsonObject(upload)["size"] as? Int == 1_000_000, "\(upload?.text ?? "no answer")")
+        #expect(try request(port: starlette.port, "GET", "/numbers")?.text == "0\n1\n2\n")
+
+        let quart = try corrald("quart_app:app")
+        #expect(quart.waitUntilServing(workers: 1), "\(quart.log)")
+        #expect(try request(port: quart.port, "GET", "/")?.text == "Hello from Quart")
+        let echoed = jsonObject(try request(port: quart.port, "POST", "/echo", headers: ["Content-Type: application/json"],
+                                            body: Array("{\"a\": [1, 2]}".utf8)))
+        #expect((echoed["received"] as? [String: Any])?["a"] as? [Int] == [1, 2], "\(echoed)")
+        #expect(echoed["started"] as? Int == quart.workers.first.map(Int.init), "before_serving ran in the worker: \(echoed)")
+    }
+
     /// The scope as asgiref's spec says, where servers commonly get it wrong.
     @Test func theScope() throws {
         let daemon = try corrald("fastapi_app:app", ["--root-path", "/api"])

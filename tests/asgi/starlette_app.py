@@ -1,0 +1,33 @@
+"""A plain Starlette app for corral's ASGI tests: routes, a streamed body, lifespan state."""
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import Route
+
+
+@asynccontextmanager
+async def lifespan(app):
+    yield {'greeting': 'hello from lifespan'}
+
+
+async def index(request):
+    return JSONResponse({'greeting': request.state.greeting, 'path': request.url.path})
+
+
+async def upload(request):
+    size = 0
+    async for piece in request.stream():
+        size += len(piece)
+    return JSONResponse({'size': size})
+
+
+async def numbers(request):
+    async def count():
+        for n in range(3):
+            yield ('%d\n' % n).encode()
+    return StreamingResponse(count())
+
+
+app = Starlette(routes=[Route('/', index), Route('/upload', upload, methods=['POST']), Route('/numbers', numbers)],
+                lifespan=lifespan)
