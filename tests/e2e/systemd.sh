@@ -194,8 +194,8 @@ rm -f /etc/corral/shop.toml
 
 # The users' own app: Flask from a venv, served by corral-wsgi behind corral.socket.
 rm -rf "$flask" && mkdir -p "$flask/app"
-cp "$top/tests/wsgi/flask_app.py" "$top/tests/wsgi/broken_import.py" "$top/tests/wsgi/static.txt" "$flask/app/"
-/usr/bin/python3 -m venv "$flask/venv" && "$flask/venv/bin/pip" install -q 'flask==3.1.*' 'gevent>=24' > "$work/pip.log" 2>&1 \
+cp "$top/tests/wsgi/flask_app.py" "$top/tests/wsgi/broken_import.py" "$top/tests/wsgi/static.txt" "$top/tests/asgi/fastapi_app.py" "$flask/app/"
+/usr/bin/python3 -m venv "$flask/venv" && "$flask/venv/bin/pip" install -q 'flask==3.1.*' 'gevent>=24' 'fastapi==0.165.*' > "$work/pip.log" 2>&1 \
     || { cat "$work/pip.log"; exit 1; }
 flask_config() {   # flask_config APP
     printf 'wsgi_app = "%s"\nchdir = "%s/app"\nvirtualenv = "%s/venv"\nworkers = 2\nthreads = 4\nboot_timeout = 20\naccesslog = "journal"\n' \
@@ -224,6 +224,22 @@ check "and answer" hello
 touch "$work/stop-load"; wait "$load" || true
 read -r answered failed < "$work/load.txt"
 check "no failed request across the Flask reloads ($answered answered, ${failed:-?} failed)" test "${failed:-1}" = 0 -a "${answered:-0}" -gt 100
+
+# An ASGI app: FastAPI from the same venv (worker_class asgi, lifespan) behind corral.socket.
+printf 'wsgi_app = "fastapi_app:app"\nworker_class = "asgi"\nchdir = "%s/app"\nvirtualenv = "%s/venv"\nworkers = 2\nboot_timeout = 20\naccesslog = "journal"\n' \
+    "$flask" "$flask" > /etc/corral/corral.toml
+start_load
+check "systemctl reload to the FastAPI app (worker_class asgi) succeeds" inside systemctl reload corral
+fastapi_hello() { [ "$(curl -s -m 10 http://127.0.0.1:8000/)" = '{"hello":"world"}' ]; }
+check "the FastAPI app answers through corral.socket" eventually fastapi_hello
+lifespan_state() { curl -s -m 10 http://127.0.0.1:8000/scope | grep -q '"state":"pool-'; }
+check "its lifespan ran: requests see the state it stored" lifespan_state
+before="$(workers)"
+check "systemctl reload of the FastAPI app succeeds" inside systemctl reload corral
+check "every FastAPI worker replaced" eventually only_new_workers
+touch "$work/stop-load"; wait "$load" || true
+read -r answered failed < "$work/load.txt"
+check "no failed request across the FastAPI reloads ($answered answered, ${failed:-?} failed)" test "${failed:-1}" = 0 -a "${answered:-0}" -gt 100
 
 # A gunicorn deployment moved as it is: the article's gunicorn_config.py (preload_app, 2 × cores
 # + 1 gevent workers, its pidfile and access log relative to the working directory) named by
