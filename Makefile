@@ -1,6 +1,7 @@
 # corral — the two commands: `make run` and `make test`. Each installs what is missing first.
 SWIFT ?= swift
 BIN_DEBUG := .build/debug
+BIN_RELEASE := .build/release
 APT_PACKAGES := libsystemd-dev libxml2-dev libedit-dev libssl-dev python3-dev pkg-config curl systemd python3 python3-venv iproute2 util-linux lintian binutils haproxy strace nodejs
 PORT ?= 8000
 
@@ -15,13 +16,16 @@ deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
+# corral-wsgi, the Python worker's old name, stays a name for it (configs and units that say it).
 build: deps
 	$(SWIFT) build
+	ln -sf corral-python $(BIN_DEBUG)/corral-wsgi
 
 release: deps
 	$(SWIFT) build -c release
+	ln -sf corral-python $(BIN_RELEASE)/corral-wsgi
 
-# Flask, Django and gevent for corral-wsgi's tests, in a venv made with Debian's python3 (the one
+# Flask, Django and gevent for corral-python's tests, in a venv made with Debian's python3 (the one
 # libpython3.11 belongs to, as on a user's Debian host; `python3` on PATH may be another build),
 # and prometheus_client, whose text parser reads corrald's /metrics in the tests.
 WSGI_VENV := .build/wsgi-venv
@@ -40,7 +44,7 @@ run: build
 	$(BIN_DEBUG)/corrald -c config/corral.toml -b 127.0.0.1:$(PORT) -p $(CURDIR)/.build/corrald.pid
 
 # The article's Flask app (config/flask: its gunicorn_config.py as corral.toml) on
-# http://127.0.0.1:5000, served by corral-wsgi workers, logs on the terminal. Ctrl-C stops it.
+# http://127.0.0.1:5000, served by corral-python workers, logs on the terminal. Ctrl-C stops it.
 run-flask: build $(WSGI_VENV_STAMP)
 	cd config/flask && $(CURDIR)/$(BIN_DEBUG)/corrald -c corral.toml --virtualenv $(CURDIR)/$(WSGI_VENV) \
 		-p $(CURDIR)/.build/flask.pid --error-logfile - --access-logfile - flask_server:app
@@ -60,6 +64,7 @@ UPGRADE_B_VERSION := 0.4.0+b
 # test: the .deb installed under a real systemd booted in namespaces (root).
 test: deps $(SUPERVISOR_VENV)/bin/supervisorctl $(WSGI_VENV_STAMP)
 	$(SWIFT) build --build-tests
+	ln -sf corral-python $(BIN_DEBUG)/corral-wsgi
 	$(SWIFT) build --product corrald --scratch-path $(UPGRADE_B) -Xcc '-DCORRAL_VERSION="$(UPGRADE_B_VERSION)"'
 	CORRAL_SUPERVISORCTL=$(CURDIR)/$(SUPERVISOR_VENV)/bin/supervisorctl CORRAL_WSGI_VENV=$(CURDIR)/$(WSGI_VENV) \
 		CORRAL_UPGRADE_B=$(CURDIR)/$(UPGRADE_B)/debug/corrald $(SWIFT) test --skip-build

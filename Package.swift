@@ -16,7 +16,7 @@ let package = Package(
         .executable(name: "corral-worker", targets: ["corral-worker"]),
         .executable(name: "corrald", targets: ["corrald"]),
         .executable(name: "corralctl", targets: ["corralctl"]),
-        .executable(name: "corral-wsgi", targets: ["corral-wsgi"]),
+        .executable(name: "corral-python", targets: ["corral-python"]),
         .executable(name: "corral-example-json", targets: ["corral-example-json"]),
         .executable(name: "corral-example-hello", targets: ["corral-example-hello"]),
         .executable(name: "corral-fuzz", targets: ["corral-fuzz"]),
@@ -34,7 +34,7 @@ let package = Package(
                        providers: [.apt(["libsystemd-dev"])]),
         // libxml2: the XML-RPC documents of the control socket.
         .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
-        // libpython (Debian's python3-dev): only corral-wsgi links it.
+        // libpython (Debian's python3-dev): only corral-python links it.
         .systemLibrary(name: "CPython", pkgConfig: "python3-embed", providers: [.apt(["python3-dev"])]),
         // libcrypto (OpenSSL): SHA-1 for the WebSocket handshake; only the workers that speak
         // WebSocket link it.
@@ -61,7 +61,7 @@ let package = Package(
         // corrald's brain: the worker/generation state machine (pure, no I/O), the configuration
         // (gunicorn's settings from TOML and command lines), the pidfile.
         // corral_gunicorn.py: a gunicorn config file read and its hooks run, by corrald's python3
-        // child and in corral-wsgi's workers.
+        // child and in corral-python's workers.
         .target(name: "CorralGunicornPython", exclude: ["corral_gunicorn.py"], cSettings: [.unsafeFlags(["-std=c23"])]),
         .target(name: "CorralSupervisor",
                 dependencies: ["CorralHTTP", "CorralMetrics", "CorralSystemd", "CorralWSGI", "CorralGunicornPython",
@@ -97,7 +97,7 @@ let package = Package(
         // The fuzz targets' properties (`make fuzz`), replayed on their corpus by the tests.
         .target(name: "CorralFuzzing", dependencies: ["CorralHTTP", "CorralControl", "CorralSupervisor"]),
         .executableTarget(name: "corral-fuzz", dependencies: ["CorralFuzzing"]),
-        .executableTarget(name: "corral-wsgi",
+        .executableTarget(name: "corral-python",
                           dependencies: ["CorralPython", "CorralWSGI", "CorralWorker", "CorralCommandLine", "CorralServer", "CorralHTTP", "CCorral",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),

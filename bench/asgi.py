@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/asgi.py — corral-wsgi's asgi worker beside the ASGI servers, in one run.
+"""bench/asgi.py — corral-python's asgi worker beside the ASGI servers, in one run.
 
     python3 bench/asgi.py        (bench/run.sh calls it as its ASGI step)
 

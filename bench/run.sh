@@ -20,9 +20,9 @@
 # 4. The supervisor: bench/supervisor.py times corrald's reloads and restarts, its RSS and idle
 #    CPU, and failed requests during RELOADS reloads under load, beside gunicorn + meinheld's.
 # 5. WSGI apps: bench/wsgi.py serves a bare WSGI hello, Flask's hello and a Flask view that sleeps
-#    0.1 s with corral-wsgi and with gunicorn + meinheld, gunicorn + gevent, gunicorn gthread and
+#    0.1 s with corral-python and with gunicorn + meinheld, gunicorn + gevent, gunicorn gthread and
 #    granian, one process each, access logs on (its table: bench/results/wsgi.md); then
-#    bench/static_map.py serves a Django admin CSS file through corral-wsgi's static_map and
+#    bench/static_map.py serves a Django admin CSS file through corral-python's static_map and
 #    through WhiteNoise under gunicorn (bench/results/static_map.md), and bench/preload.py
 #    measures preload_app: the workers' memory (PSS), boot and crash-to-ready times beside
 #    gunicorn --preload's (bench/results/preload.md); bench/asgi.py serves a bare ASGI hello,

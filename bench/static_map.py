@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/static_map.py — a Django admin CSS file through corral-wsgi's static_map beside the same
+"""bench/static_map.py — a Django admin CSS file through corral-python's static_map beside the same
 file through WhiteNoise under gunicorn, in one run.
 
     python3 bench/static_map.py      (bench/run.sh calls it as its static_map step)
@@ -8,7 +8,7 @@ The Django site is tests/wsgi/django_site; `collectstatic` gathers its admin fil
 ManifestStaticFilesStorage) into a scratch directory. Each server runs ONE worker process pinned
 with all its threads to core 0 (wrk -t1 -c64 on core 1), access log on, and must answer the
 file's bytes before it is measured:
-  corral     corral-wsgi --static-map /static=ROOT django_site.wsgi:application
+  corral     corral-python --static-map /static=ROOT django_site.wsgi:application
   whitenoise gunicorn -w 1 (sync) with WhiteNoiseMiddleware, the same app and files
 The file is admin/css/base.css (about 22 KB). ROUNDS [3] rounds, rotating the order; the median
 is reported with the ratio corral ÷ WhiteNoise. Knobs as bench/wsgi.py's (ROUNDS, DURATION,

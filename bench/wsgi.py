@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/wsgi.py — corral-wsgi beside the WSGI servers the article's readers run, in one run.
+"""bench/wsgi.py — corral-python beside the WSGI servers the article's readers run, in one run.
 
     python3 bench/wsgi.py        (bench/run.sh calls it as its WSGI step)
 
@@ -11,11 +11,11 @@ Flask, gevent, gunicorn, meinheld 1.0.2, granian). Rows:
   flask      Flask's hello, wrk -t1 -c64
   sleep      Flask's time.sleep(0.1) view, wrk -t1 -c256 (at most 2,560 req/s: 256 × 10)
 and the RSS of the serving process, idle (after its first answer) and right after the load.
-Last, bench/allocs.sh counts corral-wsgi's heap allocations per request (Swift's and Python's
+Last, bench/allocs.sh counts corral-python's heap allocations per request (Swift's and Python's
 mallocs; pymalloc's small objects live in arenas and do not count) on the bare hello. Each server must answer "Hello, World!"
 before it is measured. ROUNDS rounds [3], rotating the order; the median is reported, with the
 ratio corral/anchor. Knobs: ROUNDS, DURATION [5] s, WARMUP [1] s, WSGI_PORT [18100],
-CORRAL_WSGI [.build/release/corral-wsgi], BENCH_RESULTS_WSGI [bench/results/wsgi.md].
+CORRAL_WSGI [.build/release/corral-python], BENCH_RESULTS_WSGI [bench/results/wsgi.md].
 """
 import os, re, shutil, signal, statistics, subprocess, sys, tempfile, time, urllib.request
 
@@ -26,7 +26,7 @@ rounds = int(os.environ.get('ROUNDS', '3'))
 duration = os.environ.get('DURATION', '5')
 warmup = os.environ.get('WARMUP', '1')
 port = int(os.environ.get('WSGI_PORT', '18100'))
-corral = os.environ.get('CORRAL_WSGI', os.path.join(top, '.build/release/corral-wsgi'))
+corral = os.environ.get('CORRAL_WSGI', os.path.join(top, '.build/release/corral-python'))
 results_path = os.environ.get('BENCH_RESULTS_WSGI', os.path.join(here, 'results/wsgi.md'))
 scratch = tempfile.mkdtemp(prefix='corral-bench-wsgi.')
 SERVER_CPU = ['taskset', '-c', '0']     # the server and every thread and process it starts
@@ -34,7 +34,7 @@ LOAD_CPU = ['taskset', '-c', '1']
 
 
 def setup():
-    """The venv from Debian's python3 (libpython3.11 is the one corral-wsgi embeds)."""
+    """The venv from Debian's python3 (libpython3.11 is the one corral-python embeds)."""
     python = os.path.join(venv, 'bin/python')
     if not os.path.exists(python):
         subprocess.run(['/usr/bin/python3', '-m', 'venv', venv], check=True)
@@ -167,7 +167,7 @@ def main():
     if allocs.returncode != 0:
         sys.exit('bench wsgi: allocs.sh failed:\n' + allocs.stderr[-2000:])
     lines.append('')
-    lines.append('corral-wsgi, bare hello: ' + allocs.stdout.strip())
+    lines.append('corral-python, bare hello: ' + allocs.stdout.strip())
     table = '\n'.join(lines)
     print(table)
     os.makedirs(os.path.dirname(results_path), exist_ok=True)

@@ -11,7 +11,7 @@ swift package --allow-writing-to-package-directory generate-manual --date "$(dat
 generated="$top/.build/plugins/GenerateManual/outputs"
 out="$top/.build/man/man1"
 mkdir -p "$out"
-for command in corrald corralctl corral-worker corral-wsgi; do
+for command in corrald corralctl corral-worker corral-python; do
     page="$generated/$command/$command.1"
     if [ ! -f "$page" ]; then
         echo "man-pages: the plugin wrote no $command.1 (is the command's type a ParsableCommand named $command?)" >&2

@@ -1,4 +1,4 @@
-// libpython (python3-embed) for corral-wsgi, plus what Swift cannot import from Python.h:
+// libpython (python3-embed) for corral-python, plus what Swift cannot import from Python.h:
 // the reference-counting macros, the variadic/macro-built calls and the PyConfig start-up.
 // The C library's headers come first, before pyconfig.h's feature macros (_XOPEN_SOURCE…), so
 // that their types agree with Swift's Glibc module (fd_set's fields differ otherwise).

@@ -6,7 +6,7 @@ server hooks. corrald links no libpython, so it runs this with the app's python3
     python3 -c SOURCE logconfig SETTING VALUE CHDIR [PYTHONPATH...]
                                       a logconfig setting checked, gunicorn's loggers mapped
 
-corral-wsgi imports it as module `corral_gunicorn` for the workers' hooks (WorkerHooks) and
+corral-python imports it as module `corral_gunicorn` for the workers' hooks (WorkerHooks) and
 logging configuration (configure_logging).
 
 TARGET is a file path or gunicorn's `python:module.name`. `read` executes it as a module named
@@ -285,7 +285,7 @@ def hook_functions(module, names):
 
 
 class WorkerHooks:
-    """The config file's worker hooks, in a corral-wsgi worker, with the objects they receive."""
+    """The config file's worker hooks, in a corral-python worker, with the objects they receive."""
 
     def __init__(self, target, settings, supervisor_pid, write_log):
         module = load_module(target)

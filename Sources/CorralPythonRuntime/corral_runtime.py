@@ -1,4 +1,4 @@
-"""The Python half of corral-wsgi's bridge, run in the worker's interpreter as module
+"""The Python half of corral-python's bridge, run in the worker's interpreter as module
 `corral_runtime`: loading the app as gunicorn does, and PEP 3333's rules (wsgi.input,
 start_response with exc_info, write(), close() on every path, file_wrapper). It talks to the
 loop only through `_corral` (Sources/CorralPython/Runtime/CorralModule.swift)."""
@@ -398,7 +398,7 @@ def serve_threads():
             try:
                 handle(*item)
             except BaseException:         # never lose a pool thread
-                _corral.log(CRITICAL, 'corral-wsgi runtime: %s' % traceback.format_exc())
+                _corral.log(CRITICAL, 'corral-python runtime: %s' % traceback.format_exc())
     finally:
         _corral.thread_exited()
 
@@ -443,7 +443,7 @@ def serve_gevent():
                     else:
                         entry[1].throw(ClientGone(value))
             except BaseException:         # one bad event must not lose the rest of the batch
-                _corral.log(CRITICAL, 'corral-wsgi runtime: %s' % traceback.format_exc())
+                _corral.log(CRITICAL, 'corral-python runtime: %s' % traceback.format_exc())
     watcher.start(ready)
     stopped.wait()
     group.join()
@@ -683,6 +683,6 @@ def warn_about_threads():
     import threading
     others = [thread.name for thread in threading.enumerate() if thread is not threading.main_thread()]
     if others:
-        sys.stderr.write('corral-wsgi: preload_app: the app started %d thread(s) while it was imported (%s); fork '
+        sys.stderr.write('corral-python: preload_app: the app started %d thread(s) while it was imported (%s); fork '
                          'copies only the calling thread, so the workers do not have them: start them in a '
                          'post_fork hook instead\n' % (len(others), ', '.join(others)))

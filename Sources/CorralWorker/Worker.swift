@@ -24,7 +24,7 @@ public final class Worker: @unchecked Sendable {
     public let log: ErrorLog
     private let notifier = Notifier()
     private let gracefulTimeout: Duration
-    /// More `key=value` words for STATUS= (e.g. corral-wsgi's requests in flight).
+    /// More `key=value` words for STATUS= (e.g. corral-python's requests in flight).
     public var statusDetails: () -> String = { "" }
     /// Runs after the loop has stopped and the logs are flushed, before the process exits.
     public var beforeExit: () -> Void = {}
@@ -92,7 +92,7 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
-    /// For a worker whose other threads start processes (corral-wsgi's Python threads): those
+    /// For a worker whose other threads start processes (corral-python's Python threads): those
     /// threads may unblock the worker's signals (`corral_unblock_forwarded_signals`), so that the
     /// processes they start do not inherit them blocked; a signal they receive is sent on to the
     /// thread that will run the loop. SIGPIPE is ignored, as Python ignores it. Call before those

@@ -4,7 +4,7 @@ import CorralControl
 import Glibc
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Each worker: slot, pid, generation, state, uptime, requests, connections, requests in flight (corral-wsgi), last heartbeat.")
+    static let configuration = CommandConfiguration(abstract: "Each worker: slot, pid, generation, state, uptime, requests, connections, requests in flight (corral-python), last heartbeat.")
     @OptionGroup var connection: Connection
 
     func run() throws {

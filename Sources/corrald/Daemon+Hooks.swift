@@ -2,7 +2,7 @@ import CorralSupervisor
 import Glibc
 
 /// gunicorn's server hooks for the supervisor's events, when the configuration is a gunicorn
-/// config file: corrald's part (the workers run theirs in corral-wsgi).
+/// config file: corrald's part (the workers run theirs in corral-python).
 extension Daemon {
     /// (Re)starts the hooks' runner for `configuration`'s file, at start and after each reload
     /// (the file may have changed); none for a TOML configuration.

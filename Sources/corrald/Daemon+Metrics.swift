@@ -51,7 +51,7 @@ extension Daemon {
             let open = (bySlot[slot] ?? []).reduce(0) { $0 + (metricsLedger.reports[$1.pid]?.connections ?? 0) }
             text.sample("corral_worker_open_connections", open, labels: ["worker": String(slot)])
         }
-        text.family("corral_worker_requests_in_flight", "gauge", "Requests a corral-wsgi worker is running, by worker slot.")
+        text.family("corral_worker_requests_in_flight", "gauge", "Requests a corral-python worker is running, by worker slot.")
         for slot in slots {
             let reported = (bySlot[slot] ?? []).compactMap { metricsLedger.reports[$0.pid]?.inFlight }
             if !reported.isEmpty { text.sample("corral_worker_requests_in_flight", reported.reduce(0, +), labels: ["worker": String(slot)]) }

@@ -3,7 +3,7 @@ import CorralEventLoop
 import CorralSupervisor
 import Glibc
 
-/// One revision's preloading process (preload_app): corral-wsgi started with the workers' plan
+/// One revision's preloading process (preload_app): corral-python started with the workers' plan
 /// and CORRAL_PRELOAD_FD, which imports the app once and then forks each worker corrald asks for,
 /// twice, so that corrald (a child subreaper) adopts it. Over a SOCK_SEQPACKET pair it says
 /// `ready` once the app is imported, hears `fork SLOT` (with the worker's stdout and stderr as

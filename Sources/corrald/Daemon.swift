@@ -17,7 +17,7 @@ final class Daemon: @unchecked Sendable {
         let configuration: Configuration
         let spawner: WorkerSpawner
         let sockets: [ListenFD]
-        /// preload_app with corral-wsgi: workers are forked by the revision's preloading process.
+        /// preload_app with corral-python: workers are forked by the revision's preloading process.
         var preloads: Bool { configuration.preloadApp && configuration.wsgiApp != nil && configuration.workerCommand == configuration.wsgiWorkerCommand }
     }
 

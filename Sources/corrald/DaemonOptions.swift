@@ -97,7 +97,7 @@ struct DaemonOptions: ParsableCommand {
     @Option(name: .customLong("control-socket"), help: "Path of the control socket.")
     var controlSocket: String?
 
-    @Argument(help: "The WSGI application to serve with corral-wsgi, as gunicorn takes it: MODULE:VARIABLE (wsgi_app).")
+    @Argument(help: "The WSGI application to serve with corral-python, as gunicorn takes it: MODULE:VARIABLE (wsgi_app).")
     var appModule: String?
 
     @Option(name: .customLong("chdir"), help: "Workers change to this directory before loading the app.")
@@ -258,7 +258,7 @@ struct DaemonOptions: ParsableCommand {
             }
         }
         let defaults = Configuration(defaultWorkerCommand: [Self.besideCorrald("corral-worker")],
-                                     wsgiWorkerCommand: [Self.besideCorrald("corral-wsgi")],
+                                     wsgiWorkerCommand: [Self.besideCorrald("corral-python")],
                                      webConcurrency: getenv("WEB_CONCURRENCY").map { String(cString: $0) })
         return ConfigurationLoader(defaults: defaults, file: config ?? environmentOptions?.config,
                                    environmentArguments: environmentOptions?.assignments(origin: .environment) ?? [],

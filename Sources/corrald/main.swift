@@ -12,7 +12,7 @@ func fail(_ message: String) -> Never {
     exit(1)
 }
 
-/// Runs the worker command with `--check-config` (corral-wsgi imports the app, then exits 0, or
+/// Runs the worker command with `--check-config` (corral-python imports the app, then exits 0, or
 /// 4 with the traceback on stderr) in the environment the workers get; its exit status.
 func checkApplication(_ configuration: Configuration) -> Int32 {
     var spawner = WorkerSpawner(executable: configuration.workerCommand[0],
@@ -34,7 +34,7 @@ if let gunicornConfig = options.fromGunicorn {
     do {
         let virtualenv = options.virtualenv ?? getenv("VIRTUAL_ENV").map { String(cString: $0) }
         let entries = try GunicornConfigFile.read(gunicornConfig, python: GunicornConfigFile.interpreter(virtualenv: virtualenv))
-        let defaults = Configuration(defaultWorkerCommand: ["corral-worker"], wsgiWorkerCommand: ["corral-wsgi"])
+        let defaults = Configuration(defaultWorkerCommand: ["corral-worker"], wsgiWorkerCommand: ["corral-python"])
         print(GunicornConversion.toml(entries, source: gunicornConfig, defaults: defaults), terminator: "")
         exit(0)
     } catch {
@@ -60,7 +60,7 @@ if options.checkUpgrade {
 if options.printConfig || options.checkConfig {
     for warning in loaded.warnings { print("warning: \(warning)") }
     if options.checkConfig, let app = loaded.configuration.wsgiApp,
-       loaded.configuration.workerCommand.first?.hasSuffix("/corral-wsgi") == true {
+       let worker = loaded.configuration.workerCommand.first, worker.hasSuffix("/corral-python") || worker.hasSuffix("/corral-wsgi") {
         // As gunicorn's --check-config does, the app is loaded too: by the worker that would serve it.
         let status = checkApplication(loaded.configuration)
         guard status == 0 else { fail("the application \(app) failed to load (the worker exited with status \(status))") }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// worker_class = "asgi": ASGI apps (a real FastAPI app, bare ASGI 3 and ASGI 2 apps) served by
-/// corral-wsgi on an asyncio loop, with lifespan; an app of the other interface refused at load.
+/// corral-python on an asyncio loop, with lifespan; an app of the other interface refused at load.
 @Suite(.serialized) struct ASGITests {
     private var directory: String { WSGIApps.repository.appendingPathComponent("tests/asgi").path }
 

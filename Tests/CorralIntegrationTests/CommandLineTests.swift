@@ -4,7 +4,7 @@ import Testing
 /// What every corral command says about its own usage: its real name, and exit status 2 for bad
 /// usage (gunicorn's, and what README and --help promise), not swift-argument-parser's 64.
 struct CommandLineTests {
-    @Test(arguments: ["corrald", "corralctl", "corral-worker", "corral-wsgi"])
+    @Test(arguments: ["corrald", "corralctl", "corral-worker", "corral-python"])
     func badUsageExits2UnderTheCommandsOwnName(_ name: String) {
         let bad = shell("\(Binaries.path(name)) --no-such-flag 2>&1")
         #expect(bad.status == 2, "\(bad.output)")

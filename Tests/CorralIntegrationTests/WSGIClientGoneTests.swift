@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// Each way a request's body cannot be read or its client leaves, in both of corral-wsgi's modes
+/// Each way a request's body cannot be read or its client leaves, in both of corral-python's modes
 /// (threads, and gevent, the article's worker_class): the request ends at once, the app's
 /// iterable is closed, the worker serves on and counts it toward max_requests. The apps under
 /// test (probe:leaving) return their iterable before anything fails, so its close() is owed.

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// corrald serving a Flask app the gunicorn way (`corrald … flask_app:app`, or wsgi_app in the
-/// config): corral-wsgi is the default worker, a broken deploy fails only its reload.
+/// config): corral-python is the default worker, a broken deploy fails only its reload.
 @Suite(.serialized) struct WSGICorraldTests {
     func config(_ app: String, workers: Int = 2, controlSocket: String = "") -> String {
         """
@@ -22,7 +22,7 @@ import Testing
         let socket = scratch.file("control.sock")
         let daemon = try CorraldProcess(config: config("flask_app:app", controlSocket: socket))
         #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
-        #expect(daemon.log.contains("corral-wsgi"), "corral-wsgi is the default worker when an app is given")
+        #expect(daemon.log.contains("corral-python"), "corral-python is the default worker when an app is given")
         let before = daemon.workers
         let load = LoadClients(port: daemon.port, clients: 4)
         daemon.directory.write("corral.toml", config("broken_import:app", controlSocket: socket))
@@ -88,6 +88,27 @@ import Testing
         #expect(eventually { inFlight() == "0" }, "\(inFlight() ?? "no status")")
     }
 
+    /// corral-wsgi, the worker's old name (a link the build and the package keep), still serves
+    /// a config that names it, and --check-config still loads the app through it.
+    @Test func theWorkersOldNameStillServes() throws {
+        try WSGIApps.requireVirtualenv()
+        let old = Binaries.path("corral-wsgi")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: old)) == "corral-python",
+                "\(old) should link to corral-python: make build and make test make it")
+        let config = """
+            wsgi_app = "flask_app:app"
+            worker_cmd = "\(old)"
+            chdir = "\(WSGIApps.directory)"
+            virtualenv = "\(WSGIApps.virtualenv)"
+            workers = 1
+            """
+        let daemon = try CorraldProcess(config: config)
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        #expect(try request(port: daemon.port, "GET", "/")?.text == "Hello, World!")
+        let check = shell("\(Binaries.path("corrald")) -c \(daemon.configPath) --check-config 2>&1")
+        #expect(check.status == 0 && check.output.contains("application flask_app:app loaded"), "\(check.output)")
+    }
+
     @Test func theFlaskExampleConfigLoads() throws {
         let flask = WSGIApps.repository.appendingPathComponent("config/flask").path
         let check = shell("cd \(flask) && \(Binaries.path("corrald")) -c corral.toml --virtualenv \(WSGIApps.virtualenv) --check-config flask_server:app 2>&1")
@@ -120,9 +141,9 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory.file("venv/bin"), withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: directory.file("venv/bin/python3"), withDestinationPath: "/usr/bin/python3")
         directory.write("venv/pyvenv.cfg", "home = /opt/python-3.12.1/bin\nversion = 3.12.1\nexecutable = /opt/python-3.12.1/bin/python3.12\n")
-        let check = shell("\(Binaries.path("corral-wsgi")) --virtualenv \(directory.file("venv")) --check-config flask_app:app 2>&1")
+        let check = shell("\(Binaries.path("corral-python")) --virtualenv \(directory.file("venv")) --check-config flask_app:app 2>&1")
         #expect(check.status == 3, "\(check.output)")
-        #expect(check.output.contains("was made by /opt/python-3.12.1/bin/python3.12 (Python 3.12.1, says its pyvenv.cfg), but corral-wsgi embeds Python 3.11."),
+        #expect(check.output.contains("was made by /opt/python-3.12.1/bin/python3.12 (Python 3.12.1, says its pyvenv.cfg), but corral-python embeds Python 3.11."),
                 "\(check.output)")
         #expect(check.output.contains("/usr/bin/python3.11 -m venv --clear \(directory.file("venv"))"), "\(check.output)")
     }
@@ -136,7 +157,7 @@ import Testing
         directory.write("good.toml", "wsgi_app = \"x:app\"\nworker_class = \"egg:meinheld#gunicorn_worker\"\npreload_app = true\nsecure_scheme_headers = { \"X-PROTO\" = \"https\" }\n")
         let printed = shell("\(Binaries.path("corrald")) -c \(directory.file("good.toml")) --print-config 2>&1")
         #expect(printed.status == 0, "\(printed.output)")
-        #expect(printed.output.contains("corral-wsgi"))
+        #expect(printed.output.contains("corral-python"))
         #expect(printed.output.contains("X-PROTO = 'https'"), "\(printed.output)")
         #expect(printed.output.contains("preload_app = true"), "\(printed.output)")
     }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// A real Flask app (tests/wsgi/flask_app.py, Flask from the test venv) served by corral-wsgi
+/// A real Flask app (tests/wsgi/flask_app.py, Flask from the test venv) served by corral-python
 /// over real sockets, in both ways of running the app: Python threads and gevent.
 @Suite(.serialized) struct WSGIFlaskTests {
     static let modes = [["-k", "sync"], ["-k", "gevent"]]

@@ -261,7 +261,7 @@ import Testing
         let elsewhere = TemporaryDirectory()
         elsewhere.write("elsewhere_app.py", "import flask\ndef app(environ, start_response):\n    start_response('200 OK', [])\n    return [flask.__name__.encode()]\n")
         // No --virtualenv: VIRTUAL_ENV (as an activated venv sets it) is where Flask comes from.
-        let worker = try WorkerProcess("corral-wsgi", arguments: ["--pythonpath", elsewhere.path, "elsewhere_app:app"],
+        let worker = try WorkerProcess("corral-python", arguments: ["--pythonpath", elsewhere.path, "elsewhere_app:app"],
                                        environment: ["VIRTUAL_ENV": WSGIApps.virtualenv])
         #expect(eventually { worker.log.contains("application elsewhere_app:app loaded") }, "\(worker.log)")
         #expect(try request(port: worker.port, "GET", "/")?.text == "flask")
@@ -278,7 +278,7 @@ import Testing
     ]) func loadFailuresExit4WithTheTraceback(app: String, message: String) throws {
         try WSGIApps.requireVirtualenv()
         let directory = TemporaryDirectory()
-        let process = try TestProcess([Binaries.path("corral-wsgi"), "--bind", "127.0.0.1:\(freePort())", "--chdir", WSGIApps.directory,
+        let process = try TestProcess([Binaries.path("corral-python"), "--bind", "127.0.0.1:\(freePort())", "--chdir", WSGIApps.directory,
                                        "--virtualenv", WSGIApps.virtualenv, app], logPath: directory.file("log"))
         #expect(process.waitForExit() == 4)
         #expect(process.log.contains(message), "\(process.log)")
@@ -287,7 +287,7 @@ import Testing
 
     @Test func unknownWorkerClassListsTheKnownOnes() throws {
         let directory = TemporaryDirectory()
-        let process = try TestProcess([Binaries.path("corral-wsgi"), "-k", "tornado", "probe:echo"], logPath: directory.file("log"))
+        let process = try TestProcess([Binaries.path("corral-python"), "-k", "tornado", "probe:echo"], logPath: directory.file("log"))
         #expect(process.waitForExit() == 1)
         #expect(process.log.contains("unknown worker_class \"tornado\"; expected one of: sync, gthread"))
     }

@@ -129,7 +129,7 @@ import Testing
         let loaded = try load("wsgi_app = \"flask_server:app\"\npythonpath = \"/srv/a, /srv/b\"\nthreads = 8\n"
                               + "worker_class = \"gthread\"\nroot_path = \"/shop\"\nsecure_scheme_headers = { \"X-Proto\" = \"https\" }\n")
         let configuration = loaded.configuration
-        #expect(configuration.workerCommand == ["/bin/echo"], "corral-wsgi is the worker when an app is given")
+        #expect(configuration.workerCommand == ["/bin/echo"], "corral-python is the worker when an app is given")
         #expect(configuration.pythonpath == ["/srv/a", "/srv/b"], "gunicorn's comma-separated form")
         let environment = configuration.workerEnvironment
         #expect(environment["CORRAL_WSGI_APP"] == "flask_server:app")
@@ -159,7 +159,7 @@ import Testing
         let warnings = loaded.warnings.map(\.description)
         #expect(warnings.count == 4, "\(warnings)")
         #expect(warnings.contains { $0.contains(":2: spew is ignored: Python tracing does not apply") })
-        #expect(warnings.contains { $0.contains(":4: preload_app applies to corral-wsgi's workers") }, "no app here: \(warnings)")
+        #expect(warnings.contains { $0.contains(":4: preload_app applies to corral-python's workers") }, "no app here: \(warnings)")
         #expect(warnings.contains { $0.contains(":6: logfile is gunicorn's old name for errorlog") })
     }
 

@@ -2,7 +2,7 @@ import CorralHTTP
 import CorralWSGI
 import Testing
 
-/// Parses `raw` with the engine's parser and builds its ASGI scope, as corral-wsgi does.
+/// Parses `raw` with the engine's parser and builds its ASGI scope, as corral-python does.
 private func scope(_ raw: String, rootPath: String = "", clientPort: Int? = 54321) throws -> ASGIScope {
     var parser = RequestParser(limits: HTTPLimits())
     var table = [HeaderField](repeating: HeaderField(name: .empty, value: .empty), count: 100)

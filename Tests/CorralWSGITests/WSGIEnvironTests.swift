@@ -2,7 +2,7 @@ import CorralHTTP
 import CorralWSGI
 import Testing
 
-/// Parses `raw` with the engine's parser and builds its environ, as corral-wsgi does.
+/// Parses `raw` with the engine's parser and builds its environ, as corral-python does.
 func environ(_ raw: String, peer: String = "127.0.0.1", settings: WSGISettings? = nil,
              forwarded: ForwardedScheme? = nil) throws -> WSGIEnviron {
     try environ(bytes: Array(raw.utf8), peer: peer, settings: settings, forwarded: forwarded)

@@ -9,11 +9,13 @@
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 top="$(cd "$here/../.." && pwd)"
-deb="$(ls "$top"/corral_*.deb 2>/dev/null | head -1)"
-wsgi_deb="$(ls "$top"/corral-wsgi_*.deb 2>/dev/null | head -1)"
+deb="$(ls -t "$top"/corral_*.deb 2>/dev/null | head -1)"              # the newest make deb wrote
+wsgi_deb="$(ls -t "$top"/corral-python_*.deb 2>/dev/null | head -1)"
+old_deb="$(ls -t "$top"/corral-wsgi_*_all.deb 2>/dev/null | head -1)"   # the transitional package
 flask=/srv/corral-e2e     # the Flask app and its venv: outside /tmp and /home, which the unit hides
 if [ "$(id -u)" != 0 ]; then echo "e2e: SKIPPED: booting systemd needs root (CI runs as root)"; exit 0; fi
-[ -n "$deb" ] && [ -n "$wsgi_deb" ] || { echo "e2e: no corral_*.deb and corral-wsgi_*.deb: run make deb first" >&2; exit 1; }
+[ -n "$deb" ] && [ -n "$wsgi_deb" ] && [ -n "$old_deb" ] \
+    || { echo "e2e: no corral_*.deb, corral-python_*.deb and corral-wsgi_*_all.deb: run make deb first" >&2; exit 1; }
 
 mkdir -p "$top/.build"
 work="$(mktemp -d "$top/.build/e2e.XXXXXX")"   # not under /tmp or /var/tmp: the booted system mounts its own
@@ -22,7 +24,7 @@ failures=0
 cleanup() {
     if [ -n "$boot_pid" ]; then kill -KILL "$boot_pid" 2>/dev/null || true; fi
     [ -n "${load:-}" ] && kill "$load" 2>/dev/null
-    dpkg --purge corral-wsgi corral >/dev/null 2>&1 || true
+    dpkg --purge corral-wsgi corral-python corral >/dev/null 2>&1 || true
     rm -rf "$work" "$flask" /srv/corral-e2e-debs
 }
 trap cleanup EXIT
@@ -72,12 +74,14 @@ eventually running || { echo "e2e: systemd did not reach running:"; tail -20 "$w
 echo "e2e: systemd booted as PID 1 of its namespace (pid $boot_pid here)"
 
 # dpkg runs here (the .deb may be under /tmp, hidden inside); the file system is shared.
-dpkg -i "$deb" "$wsgi_deb" > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; exit 1; }
+dpkg -i "$deb" "$wsgi_deb" "$old_deb" > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; exit 1; }
 inside systemctl daemon-reload
+old_name() { [ "$(readlink /usr/bin/corral-wsgi)" = corral-python ] && /usr/bin/corral-wsgi --help | grep -q 'USAGE: corral-python'; }
+check "the worker's old name, corral-wsgi (and its transitional package), runs corral-python" old_name
 verify() { [ -z "$(inside sh -c 'cd /lib/systemd/system && systemd-analyze verify corral.service corral.socket corral@e2e.service corral@e2e.socket' 2>&1)" ]; }
 check "systemd-analyze verify reports nothing for the installed units (man pages included)" verify
 man_pages_name_their_commands() {
-    for command in corrald corralctl corral-worker corral-wsgi; do
+    for command in corrald corralctl corral-worker corral-python; do
         zcat "/usr/share/man/man1/$command.1.gz" | grep -qx ".Nm $command" || return 1
     done
     ! zcat /usr/share/man/man1/corrald.1.gz | grep -q subcommand
@@ -192,7 +196,7 @@ inside systemctl start corral@shop.service
 check "the template instance serves a second app" test "$(code 8001)" = 200
 rm -f /etc/corral/shop.toml
 
-# The users' own app: Flask from a venv, served by corral-wsgi behind corral.socket.
+# The users' own app: Flask from a venv, served by corral-python behind corral.socket.
 rm -rf "$flask" && mkdir -p "$flask/app"
 cp "$top/tests/wsgi/flask_app.py" "$top/tests/wsgi/broken_import.py" "$top/tests/wsgi/static.txt" "$top/tests/asgi/fastapi_app.py" "$flask/app/"
 /usr/bin/python3 -m venv "$flask/venv" && "$flask/venv/bin/pip" install -q 'flask==3.1.*' 'gevent>=24' 'fastapi==0.165.*' > "$work/pip.log" 2>&1 \
@@ -206,7 +210,7 @@ flask_config flask_app:app
 check "systemctl reload to the Flask app succeeds" inside systemctl reload corral
 hello() { [ "$(curl -s -m 10 http://127.0.0.1:8000/)" = "Hello, World!" ]; }
 check "the Flask app answers through corral.socket" hello
-check "its workers are corral-wsgi" sh -c "nsenter -t $boot_pid -m -p ps -o comm= --ppid $(property corral.service MainPID) | grep -q corral-wsgi"
+check "its workers are corral-python" sh -c "nsenter -t $boot_pid -m -p ps -o comm= --ppid $(property corral.service MainPID) | grep -q corral-python"
 before="$(workers)"
 check "systemctl reload of the Flask app succeeds" inside systemctl reload corral
 # The old generation drains and exits after READY=1: wait until only the two new workers remain.

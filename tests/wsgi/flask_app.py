@@ -1,4 +1,4 @@
-"""A real Flask app for corral-wsgi's tests: the shapes a Flask site answers with."""
+"""A real Flask app for corral-python's tests: the shapes a Flask site answers with."""
 import hashlib, logging, os, threading, time
 from flask import Flask, jsonify, redirect, request, send_file, Response, stream_with_context
 

@@ -1,4 +1,4 @@
-"""Bare WSGI apps that probe corral-wsgi's PEP 3333 rules."""
+"""Bare WSGI apps that probe corral-python's PEP 3333 rules."""
 import io, os, sys, time, warnings, wsgiref.validate
 
 warnings.simplefilter('error')      # a validator warning fails the request (500), not just a log line

@@ -40,7 +40,7 @@ public final class ErrorLog: @unchecked Sendable {
     private var health: LogWriteHealth
     private var journal = JournalWriter()
     private let identifier: String
-    /// Other threads log too (corral-wsgi's Python threads): the journal's iovecs and the file
+    /// Other threads log too (corral-python's Python threads): the journal's iovecs and the file
     /// descriptor, which reopen() replaces, are touched under this lock.
     private let lock: UnsafeMutablePointer<pthread_mutex_t> = {
         let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)

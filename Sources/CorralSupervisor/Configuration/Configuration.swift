@@ -44,7 +44,7 @@ public struct Configuration: Equatable, Sendable {
     /// MiB; a worker whose resident memory passes it is recycled gracefully (uWSGI's
     /// reload-on-rss). 0 = never.
     public var maxWorkerRSS = 0
-    // The WSGI application (corral-wsgi), with gunicorn's names.
+    // The WSGI application (corral-python), with gunicorn's names.
     public var wsgiApp: String?
     public var chdir: String?
     public var pythonpath: [String] = []
@@ -58,7 +58,7 @@ public struct Configuration: Equatable, Sendable {
     /// The gunicorn config file (Python) these settings came from: its server hooks run in the
     /// workers and in corrald's hooks process. Set by the loader, not a setting.
     public var gunicornConfigFile: String?
-    /// gunicorn's `preload_app`: corral-wsgi imports the app once per generation and forks the workers.
+    /// gunicorn's `preload_app`: corral-python imports the app once per generation and forks the workers.
     public var preloadApp = false
     /// gunicorn's `reload`: the workers watch the app's sources and ask for a reload on a change.
     public var reload = false
@@ -87,7 +87,7 @@ public struct Configuration: Equatable, Sendable {
     public var wsgiWorkerCommand: [String]
 
     /// The defaults; `workers` follows $WEB_CONCURRENCY as in gunicorn. `wsgiWorkerCommand` is
-    /// the worker when a config names an app (corral-wsgi beside corrald).
+    /// the worker when a config names an app (corral-python beside corrald).
     public init(defaultWorkerCommand: [String], wsgiWorkerCommand: [String], webConcurrency: String? = nil) {
         workerCommand = defaultWorkerCommand
         self.wsgiWorkerCommand = wsgiWorkerCommand
@@ -101,7 +101,7 @@ public struct Configuration: Equatable, Sendable {
     public var printed: String { settingsTable.convert(to: .toml) + "\n" }
 
     /// The Python logging configuration the workers apply: the first of gunicorn's three that is
-    /// set, with the variable that passes it to corral-wsgi.
+    /// set, with the variable that passes it to corral-python.
     public var pythonLogging: (setting: String, value: String, variable: String)? {
         if let logconfigDict { return ("logconfig_dict", logconfigDict, "CORRAL_LOGCONFIG_DICT") }
         if let logconfigJSON { return ("logconfig_json", logconfigJSON, "CORRAL_LOGCONFIG_JSON") }

@@ -68,7 +68,7 @@ public struct ConfigurationLoader: Sendable {
             configuration.gunicornConfigFile = file.hasPrefix("/") || file.hasPrefix("python:") ? file
                 : (getcwd(nil, 0).map { directory in defer { free(directory) }; return String(cString: directory) + "/" + file } ?? file)
         }
-        // An app with no worker_cmd of its own is served by corral-wsgi.
+        // An app with no worker_cmd of its own is served by corral-python.
         if configuration.wsgiApp != nil && origins["worker_cmd"] == nil {
             configuration.workerCommand = configuration.wsgiWorkerCommand
         }
@@ -82,7 +82,7 @@ public struct ConfigurationLoader: Sendable {
         }
         guard issues.isEmpty else { throw ConfigurationErrors(issues: issues.sorted { Self.lineNumber($0.origin) < Self.lineNumber($1.origin) }) }
         if configuration.preloadApp && (configuration.wsgiApp == nil || configuration.workerCommand != configuration.wsgiWorkerCommand) {
-            warnings.append(ConfigurationIssue("preload_app applies to corral-wsgi's workers (an app given, no worker_cmd of its own); these workers are started one by one as usual",
+            warnings.append(ConfigurationIssue("preload_app applies to corral-python's workers (an app given, no worker_cmd of its own); these workers are started one by one as usual",
                                                at: origins["preload_app"]))
         }
         if let note = Self.threadsNote(configuration), let origin = origins["threads"] {
@@ -105,7 +105,7 @@ public struct ConfigurationLoader: Sendable {
                                                at: origins[ignored]))
         }
         guard configuration.wsgiApp != nil && configuration.workerCommand == configuration.wsgiWorkerCommand else {
-            warnings.append(ConfigurationIssue("\(logging.setting) configures the Python logging of corral-wsgi's workers; these workers are not corral-wsgi", at: origin))
+            warnings.append(ConfigurationIssue("\(logging.setting) configures the Python logging of corral-python's workers; these workers are not corral-python", at: origin))
             return
         }
         let check = GunicornConfigFile.checkLogging(configuration)

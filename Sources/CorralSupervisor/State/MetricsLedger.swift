@@ -7,7 +7,7 @@ public struct MetricsLedger: Equatable, Sendable {
     public struct Report: Equatable, Sendable {
         public var requests = 0
         public var connections = 0
-        /// Requests in flight (corral-wsgi reports them; corral-worker's finish within a loop turn).
+        /// Requests in flight (corral-python reports them; corral-worker's finish within a loop turn).
         public var inFlight: Int?
         public var durations = DurationHistogram()
     }

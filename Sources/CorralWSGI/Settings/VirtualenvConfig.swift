@@ -1,6 +1,6 @@
 import CorralHTTP
 
-/// A virtualenv's pyvenv.cfg: which interpreter made it. corral-wsgi embeds one libpython, and a
+/// A virtualenv's pyvenv.cfg: which interpreter made it. corral-python embeds one libpython, and a
 /// venv made by another interpreter runs its packages on that one's standard library (a pyenv
 /// 3.11.7 venv on Debian's 3.11.2 fails on `undefined symbol: _PyModule_Add`; a 3.12 venv's
 /// site-packages are not even on the path), so such a venv is refused with a way out.
@@ -34,8 +34,8 @@ public struct VirtualenvConfig: Equatable, Sendable {
         guard let version, version != embedded else { return nil }
         return """
             the virtualenv \(venv) was made by \(madeBy ?? "another interpreter") (Python \(version), says its pyvenv.cfg), \
-            but corral-wsgi embeds Python \(embedded): the venv's packages would run on another interpreter's standard library. \
-            Recreate it with the Python corral-wsgi embeds: \(recreate) -m venv --clear \(venv), then install the app's packages again
+            but corral-python embeds Python \(embedded): the venv's packages would run on another interpreter's standard library. \
+            Recreate it with the Python corral-python embeds: \(recreate) -m venv --clear \(venv), then install the app's packages again
             """
     }
 }

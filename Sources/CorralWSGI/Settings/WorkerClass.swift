@@ -1,4 +1,4 @@
-/// gunicorn's `worker_class` names, and how corral-wsgi runs the application for each. corral has
+/// gunicorn's `worker_class` names, and how corral-python runs the application for each. corral has
 /// three ways: WSGI on a pool of Python threads (gunicorn's sync and gthread) or one greenlet per
 /// request on gevent's hub (gunicorn's gevent, eventlet and meinheld workers), and ASGI, one task
 /// per request on an asyncio loop (gunicorn's asgi, uvicorn's workers).

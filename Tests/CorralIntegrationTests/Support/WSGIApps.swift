@@ -26,14 +26,14 @@ enum WSGIApps {
         }
     }
 
-    /// corral-wsgi serving `app` from tests/wsgi, started by systemd-socket-activate.
+    /// corral-python serving `app` from tests/wsgi, started by systemd-socket-activate.
     static func worker(_ app: String, _ arguments: [String] = [], environment: [String: String] = [:]) throws -> WorkerProcess {
         try requireVirtualenv()
-        let worker = try WorkerProcess("corral-wsgi", arguments: ["--chdir", directory, "--virtualenv", virtualenv] + arguments + [app],
+        let worker = try WorkerProcess("corral-python", arguments: ["--chdir", directory, "--virtualenv", virtualenv] + arguments + [app],
                                        environment: environment)
         guard eventually(timeout: 30, { worker.log.contains("application \(app) loaded") || worker.waitForExit(timeout: 0) != nil }),
               worker.log.contains("loaded") else {
-            throw WorkerFailed(description: "corral-wsgi did not load \(app): \(worker.log)")
+            throw WorkerFailed(description: "corral-python did not load \(app): \(worker.log)")
         }
         return worker
     }

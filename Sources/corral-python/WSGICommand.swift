@@ -4,12 +4,12 @@ import CorralWSGI
 import CorralWorker
 import Glibc
 
-/// corral-wsgi's flags: gunicorn's names for loading and running a WSGI application, on top of
+/// corral-python's flags: gunicorn's names for loading and running a WSGI application, on top of
 /// the worker flags every corral worker understands. Each also comes from the environment
 /// corrald sets (`CORRAL_WSGI_APP`, `CORRAL_THREADS`, …).
 struct WSGICommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "corral-wsgi",
+        commandName: "corral-python",
         abstract: "Serve a Python WSGI application (Flask, Django, …) as a corral worker.")
 
     @OptionGroup var worker: WorkerOptions
@@ -54,7 +54,7 @@ struct WSGICommand: ParsableCommand {
     var checkConfig = false
 }
 
-/// The resolved settings corral-wsgi runs with.
+/// The resolved settings corral-python runs with.
 struct WSGIWorkerSettings {
     var app: String
     var chdir: String?

@@ -6,11 +6,11 @@ import CorralWSGI
 import CorralWorker
 import Glibc
 
-/// corral-wsgi: a corral worker that serves a WSGI application from an embedded CPython.
+/// corral-python: a corral worker that serves a WSGI application from an embedded CPython.
 /// Exit status 1: bad settings; 3: Python could not start; 4: the application could not be
 /// loaded (gunicorn's codes), with the traceback on stderr.
 func fail(_ status: Int32, _ message: String) -> Never {
-    let text = Array("corral-wsgi: \(message)\n".utf8)
+    let text = Array("corral-python: \(message)\n".utf8)
     _ = write(2, text, text.count)
     exit(status)
 }
@@ -28,7 +28,7 @@ do {
 } catch {
     fail(1, "\(error)")
 }
-// Relative paths mean the directory corral-wsgi was started in, not --chdir's.
+// Relative paths mean the directory corral-python was started in, not --chdir's.
 settings.virtualenv = settings.virtualenv.map(absolutePath)
 settings.pythonpath = settings.pythonpath.map(absolutePath)
 settings.reloadExtraFiles = settings.reloadExtraFiles.map(absolutePath)
@@ -64,7 +64,7 @@ let bridge = WSGIBridge(mode: settings.mode, settings: settings.environ,
 if command.checkConfig {
     // Only the app: no sockets, no serving.
     do {
-        bridge.log = try ErrorLog(destination: "-", identifier: "corral-wsgi")
+        bridge.log = try ErrorLog(destination: "-", identifier: "corral-python")
     } catch {
         fail(1, "\(error)")
     }
@@ -77,7 +77,7 @@ if command.checkConfig {
 let preloadControl = getenv("CORRAL_PRELOAD_FD").flatMap { Int32(String(cString: $0)) }
 if let preloadControl {
     do {
-        bridge.log = try ErrorLog(destination: "-", identifier: "corral-wsgi")
+        bridge.log = try ErrorLog(destination: "-", identifier: "corral-python")
     } catch {
         fail(1, "\(error)")
     }
@@ -93,14 +93,14 @@ if let preloadControl {
     // A forked worker: once its parent has exited, corrald (a child subreaper) is its parent.
     unsetenv("CORRAL_PRELOAD_FD")
     setenv("LISTEN_PID", String(getpid()), 1)
-    if let name = getenv("CORRAL_PROC_NAME") { corral_set_process_name(name) } else { corral_set_process_name("corral-wsgi") }
+    if let name = getenv("CORRAL_PROC_NAME") { corral_set_process_name(name) } else { corral_set_process_name("corral-python") }
     guard corral_await_adoption(supervisor, 5000) == 0 else { fail(1, "preload_app: corrald did not adopt this worker") }
 }
 let handler = WSGIHandler(bridge: bridge)
 // The worker first: it blocks the signals its loop reads before Python or the app start threads.
 let worker: Worker
 do {
-    worker = try Worker(options: command.worker, identifier: "corral-wsgi") { request in
+    worker = try Worker(options: command.worker, identifier: "corral-python") { request in
         if !staticMap.isEmpty, let response = try await staticMap.respond(to: request) { return response }
         return try await handler.respond(to: request)
     }
@@ -145,7 +145,7 @@ let sourceWatcher = settings.reload ? watchSources() : nil
         if worker.askSupervisorToReload(because: "\(path) changed") {
             worker.log.info("reload: \(path) changed; corrald reloads the workers")
         } else {
-            worker.log.warning("reload: \(path) changed, but only corrald can reload workers (run corral-wsgi under corrald)")
+            worker.log.warning("reload: \(path) changed, but only corrald can reload workers (run corral-python under corrald)")
         }
     }
     if let watcher {
