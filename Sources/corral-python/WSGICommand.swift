@@ -10,7 +10,7 @@ import Glibc
 struct WSGICommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "corral-python",
-        abstract: "Serve a Python WSGI application (Flask, Django, …) as a corral worker.")
+        abstract: "Serve a Python WSGI or ASGI application (Flask, Django, FastAPI, …) as a corral worker.")
 
     @OptionGroup var worker: WorkerOptions
 
