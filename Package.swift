@@ -73,9 +73,9 @@ let package = Package(
         // WSGI without Python: the environ from a parsed head, gunicorn's WSGI settings.
         .target(name: "CorralWSGI", dependencies: ["CorralHTTP"], swiftSettings: hotPath),
         // The bridge: the embedded interpreter, the exchange between the loop and the app's threads.
-        // corral_runtime.py and corral_asgi.py, the bridge's Python half, built into the worker
-        // with C23's #embed.
-        .target(name: "CorralPythonRuntime", exclude: ["corral_runtime.py", "corral_asgi.py"], cSettings: [.unsafeFlags(["-std=c23"])]),
+        // corral_runtime.py, corral_wsgi.py and corral_asgi.py, the bridge's Python half, built
+        // into the worker with C23's #embed.
+        .target(name: "CorralPythonRuntime", exclude: ["corral_runtime.py", "corral_wsgi.py", "corral_asgi.py"], cSettings: [.unsafeFlags(["-std=c23"])]),
         .target(name: "CorralPython",
                 dependencies: ["CPython", "CorralPythonRuntime", "CorralGunicornPython", "CorralWSGI", "CorralServer", "CorralHTTP",
                                "CorralEventLoop", "CCorral"],

@@ -9,9 +9,7 @@ stored; startup completes before the worker reports READY=1; shutdown after the 
 """
 import asyncio
 import http
-import inspect
 import os
-import sys
 import threading
 import traceback
 
@@ -189,7 +187,7 @@ async def take_reply(channel):
 
 
 class Channel:
-    """One request's calls to the loop, awaited: corral_runtime.Channel's rules (a response
+    """One request's calls to the loop, awaited: corral_wsgi.Channel's rules (a response
     piece's reply is taken before the next call, so the app runs at most one piece ahead of a
     slow client)."""
     __slots__ = ('token', 'serial', 'owed', 'gone')

@@ -1,9 +1,9 @@
 """The Python half of corral-python's bridge, run in the worker's interpreter as module
-`corral_runtime`: loading the app as gunicorn does, and PEP 3333's rules (wsgi.input,
-start_response with exc_info, write(), close() on every path, file_wrapper). It talks to the
-loop only through `_corral` (Sources/CorralPython/Runtime/CorralModule.swift)."""
+`corral_runtime`: loading the app as gunicorn does (its hooks, its logging, preload_app's
+forks), the threads or loop that serve it, the hung-request monitor, and the response rules
+WSGI and ASGI share. The interfaces' own halves are corral_wsgi.py and corral_asgi.py; all of it
+talks to the loop only through `_corral` (Sources/CorralPython/Runtime/CorralModule.swift)."""
 import array, ast, gc, importlib, os, sys, traceback, _socket, _thread
-from _thread import get_ident as thread_ident   # bound before gevent patches _thread (greenlet ids)
 _start_thread = _thread.start_new_thread
 _fork = os.fork   # the interpreter's, bound before gevent patches os (preload_app)
 _FDS = array.array('i')
@@ -20,189 +20,6 @@ class AppLoadError(Exception):
 
 class ClientGone(OSError):
     """The client went away, or the request body could not be read (malformed, too large)."""
-
-
-class ErrorStream:
-    """wsgi.errors: each line written reaches the worker's error log. Shared by every request
-    and thread, so it keeps nothing between calls (a write is its own lines)."""
-    def write(self, text):
-        if not isinstance(text, str):
-            raise TypeError('wsgi.errors.write() takes str, not %s' % type(text).__name__)
-        for line in text.split('\n'):
-            if line:
-                _corral.log(ERROR, line)
-        return len(text)
-
-    def writelines(self, lines):
-        for line in lines:
-            self.write(line)
-
-    def flush(self):
-        pass
-
-
-class FileWrapper:
-    """wsgi.file_wrapper: served with sendfile when the file has a descriptor."""
-    def __init__(self, filelike, blksize=8192):
-        self.filelike = filelike
-        self.blksize = blksize
-        if hasattr(filelike, 'close'):
-            self.close = filelike.close
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        data = self.filelike.read(self.blksize)
-        if data:
-            return data
-        raise StopIteration
-
-
-# gevent mode: token -> (serial, Waiter) of the greenlet waiting for the loop's reply to that
-# request. A wait that gevent.Timeout interrupted stays here: its reply is still owed.
-waiters = {}
-Waiter = None
-
-
-def take_reply(channel):
-    """The loop's reply to the request's last call. Threads mode: `_corral.take_reply` blocks
-    (GIL released). gevent mode: it answers at once when the reply is there, else None, and the
-    reply comes later through the hub (serve_gevent) to this greenlet's Waiter."""
-    token = channel.token
-    entry = waiters.get(token)
-    if entry is None:
-        value = _corral.take_reply(token)
-        if value is not None:
-            return value
-        entry = waiters[token] = (channel.serial, Waiter())
-    try:
-        value = entry[1].get()
-    except ClientGone:
-        del waiters[token]
-        raise
-    del waiters[token]                    # not on gevent.Timeout: the reply is still owed
-    return value
-
-
-class Channel:
-    """One request's calls to the loop. A call that needs an answer (a body piece) waits for it;
-    a piece of the response is posted without waiting and its answer (written, cut at the
-    app's Content-Length, or the client gone) is taken before the next call, so the app makes
-    the next piece while the last one is sent, and never runs further ahead of the client."""
-    __slots__ = ('token', 'serial', 'owed', 'gone')
-
-    def __init__(self, token, serial):
-        self.token = token
-        self.serial = serial
-        self.owed = None                  # the _corral function whose reply is not taken yet
-        self.gone = None                  # why the body or the client failed: raised again
-
-    def ask(self, function, *args):
-        if self.owed is function is _corral.read_body:
-            return self._take()           # the piece an interrupted read asked for is this read's
-        self.settle()
-        function(self.token, *args)
-        self.owed = function
-        return self._take()
-
-    def post(self, function, *args):
-        """Posts a piece of the response; False (and nothing posted) once the body is cut."""
-        if self.settle() is False:
-            return False
-        function(self.token, *args)
-        self.owed = function
-        return True
-
-    def settle(self):
-        """Takes the reply still owed, if any (None when there is none)."""
-        if self.owed is not None:
-            return self._take()
-        if self.gone is not None:
-            raise ClientGone(self.gone)
-        return None
-
-    def _take(self):
-        try:
-            value = take_reply(self)
-        except ClientGone as error:
-            self.owed = None
-            self.gone = str(error)
-            raise
-        self.owed = None
-        return value
-
-
-class Input:
-    """wsgi.input: the request body, read from the socket as the app asks, never past its end."""
-    __slots__ = ('_channel', '_buffer', '_more')
-
-    def __init__(self, channel, has_body):
-        self._channel = channel
-        self._buffer = b''
-        self._more = has_body
-
-    def _fill(self):
-        if not self._more:
-            return False
-        piece = self._channel.ask(_corral.read_body)
-        if not piece:
-            self._more = False
-            return False
-        self._buffer = self._buffer + piece if self._buffer else piece
-        return True
-
-    def read(self, size=-1):
-        if size is None or size < 0:
-            while self._fill():
-                pass
-            data, self._buffer = self._buffer, b''
-            return data
-        while len(self._buffer) < size and self._fill():
-            pass
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-    def readline(self, size=-1):
-        if size is None:
-            size = -1
-        searched = 0
-        while True:
-            newline = self._buffer.find(b'\n', searched)
-            if newline >= 0:
-                end = newline + 1
-                break
-            if 0 <= size <= len(self._buffer):
-                end = size
-                break
-            searched = len(self._buffer)
-            if not self._fill():
-                end = len(self._buffer)
-                break
-        if 0 <= size < end:
-            end = size
-        data, self._buffer = self._buffer[:end], self._buffer[end:]
-        return data
-
-    def readlines(self, hint=-1):
-        lines, total = [], 0
-        while True:
-            line = self.readline()
-            if not line:
-                return lines
-            lines.append(line)
-            total += len(line)
-            if hint is not None and 0 < hint <= total:
-                return lines
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
 
 
 def _check_status(status):
@@ -245,150 +62,13 @@ def _declared_length(headers):
     return None
 
 
-class Responder:
-    __slots__ = ('channel', 'status', 'headers', 'sent', 'cut', 'head_only')
-
-    def __init__(self, channel, head_only):
-        self.channel = channel
-        self.status = None
-        self.headers = None
-        self.sent = False
-        self.cut = False                  # the body reached the app's Content-Length
-        self.head_only = head_only
-
-    def start_response(self, status, headers, exc_info=None):
-        if exc_info is not None:
-            try:
-                if self.sent:
-                    raise exc_info[1].with_traceback(exc_info[2])
-            finally:
-                exc_info = None
-        elif self.status is not None:
-            raise AssertionError('start_response() called a second time without exc_info')
-        _check_status(status)
-        self.status, self.headers = status, _checked_headers(headers)
-        return self.write
-
-    def write(self, data):
-        if not isinstance(data, bytes):
-            raise TypeError('the body must be bytes, not %s' % type(data).__name__)
-        if self.status is None:
-            raise AssertionError('body data before start_response()')
-        if self.channel is None:
-            raise RuntimeError('write() after the response ended')
-        if not data or self.head_only or self.cut:
-            return
-        if self.sent:
-            posted = self.channel.post(_corral.send, data)
-        else:
-            self.sent = True
-            posted = self.channel.post(_corral.respond, self.status, self.headers, data, False)
-        # Past the app's Content-Length nothing more is sent (the loop logs it, once).
-        self.cut = not posted
-
-    def final(self, result):
-        """What ends the exchange, after the app's iterable is consumed (and before close()):
-        a function of `_corral` and its arguments after the token."""
-        if not self.sent and type(result) is FileWrapper and hasattr(result.filelike, 'fileno'):
-            sendable = self._file(result.filelike)
-            if sendable is not None:
-                return sendable
-        if not self.sent and type(result) in (list, tuple):
-            # Whole when the app returns: head and body go in one write.
-            body = b''.join(result)
-            if self.status is None:
-                raise AssertionError('the application returned without calling start_response()')
-            return (_corral.respond, self.status, self.headers, body, True)
-        # Anything else is sent as it is produced: each piece while the app makes the next.
-        for chunk in result:
-            self.write(chunk)
-            if self.cut or (self.head_only and self.status is not None):
-                break
-        if self.status is None:
-            raise AssertionError('the application returned without calling start_response()')
-        if not self.sent:
-            return (_corral.respond, self.status, self.headers, b'', True)
-        return (_corral.finish,)
-
-    def _file(self, filelike):
-        if self.status is None:
-            return None
-        try:
-            fd = filelike.fileno()
-            offset = filelike.tell() if hasattr(filelike, 'tell') else 0
-            count = os.fstat(fd).st_size - offset
-        except (OSError, ValueError, AttributeError):
-            return None
-        declared = _declared_length(self.headers)
-        if declared is not None:
-            if declared > count:
-                return None               # streamed: the client sees the short body, then the close
-            count = declared
-        return (_corral.send_file, self.status, self.headers, os.dup(fd), offset, max(count, 0))
-
-
 application = None
-running = {}
-errors = ErrorStream()
-
-
-def handle(token, serial, environ, has_body):
-    channel = Channel(token, serial)
-    responder = Responder(channel, environ['REQUEST_METHOD'] == 'HEAD')
-    environ['wsgi.input'] = Input(channel, has_body)
-    running[token] = (serial, thread_ident(), _current_greenlet(), environ.get('RAW_URI', ''))
-    result = ending = None
-    if hooks is not None and hooks.has('pre_request'):
-        hooks.run('pre_request', hooks.worker, corral_gunicorn_request(environ))
-    try:
-        try:
-            result = application(environ, responder.start_response)
-            ending = responder.final(result)
-        finally:
-            close = getattr(result, 'close', None)
-            if close is not None:
-                close()
-    except ClientGone:
-        # The loop knows why (the client left, or the body was bad: it answers 400 or 413).
-        ending = (_corral.finish,)
-    except BaseException:
-        if ending is not None and ending[0] is _corral.send_file:
-            os.close(ending[3])           # the descriptor _file() duplicated for sendfile
-        ending = (_corral.fail, _failure(environ))
-    finally:
-        del running[token]
-        waiters.pop(token, None)          # a reply still owed is dropped by its serial
-        responder.channel = None
-    try:
-        ending[0](token, *ending[1:])
-    except Exception:                     # e.g. a header the engine cannot send: still a 500
-        _corral.fail(token, _failure(environ))
-    if hooks is not None and hooks.has('post_request'):
-        import corral_gunicorn
-        hooks.run('post_request', hooks.worker, corral_gunicorn_request(environ), environ,
-                  corral_gunicorn.Response(responder.status, responder.headers))
-
-
-def corral_gunicorn_request(environ):
-    import corral_gunicorn
-    return corral_gunicorn.Request(environ)
-
-
-def _failure(environ):
-    return 'Error handling request %s\n%s' % (environ.get('RAW_URI', ''), traceback.format_exc().rstrip('\n'))
-
-
+running = {}          # token -> (serial, thread ident, greenlet, target): what the monitor reports
 gevent_mode = False
 
 
-def _current_greenlet():
-    if not gevent_mode:
-        return None
-    from greenlet import getcurrent
-    return getcurrent()
-
-
 def serve_threads():
+    import corral_wsgi
     _corral.unblock_signals()
     try:
         while True:
@@ -396,7 +76,7 @@ def serve_threads():
             if item is None:
                 return
             try:
-                handle(*item)
+                corral_wsgi.handle(*item)
             except BaseException:         # never lose a pool thread
                 _corral.log(CRITICAL, 'corral-python runtime: %s' % traceback.format_exc())
     finally:
@@ -419,7 +99,7 @@ def serve_gevent():
     """gevent mode, on the main thread: gevent's default loop, which child watchers (subprocess)
     and signal handling need, as under gunicorn's gevent worker. Returns at shutdown."""
     _corral.unblock_signals()
-    import gevent, gevent.event, gevent.pool
+    import corral_wsgi, gevent, gevent.event, gevent.pool
     hub = gevent.get_hub()
     group = gevent.pool.Group()
     stopped = gevent.event.Event()
@@ -430,12 +110,12 @@ def serve_gevent():
         for kind, token, serial, value in take_events(fd):
             try:
                 if kind == REQUEST:
-                    group.spawn(handle, *value)
+                    group.spawn(corral_wsgi.handle, *value)
                 elif kind == SHUTDOWN:
                     watcher.stop()
                     stopped.set()
                 else:
-                    entry = waiters.get(token)
+                    entry = corral_wsgi.waiters.get(token)
                     if entry is None or entry[0] != serial:
                         continue          # for a request that has ended: nobody waits for it
                     if kind == REPLY:
@@ -559,7 +239,7 @@ def load(spec, mode, threads, pythonpath, preloading=False):
     """Loads the app (an exception here is an app-load error: exit 4), starting no thread: with
     preload_app the process that loads it then forks the workers. post_fork runs first in a
     worker that imports the app itself (in a forked one, after the fork)."""
-    global application, gevent_mode, Waiter, _start_thread
+    global application, gevent_mode, _start_thread
     sys.path.insert(0, os.getcwd())
     for path in reversed(pythonpath):
         sys.path.insert(0, path)
@@ -567,6 +247,8 @@ def load(spec, mode, threads, pythonpath, preloading=False):
     load_hooks()
     if hooks is not None and not preloading:
         hooks.post_fork()
+    if mode != 'asgi':
+        import corral_wsgi                # (loaded beside this module for the WSGI classes)
     if mode == 'gevent':
         try:
             from gevent import monkey
@@ -575,6 +257,7 @@ def load(spec, mode, threads, pythonpath, preloading=False):
         monkey.patch_all()
         _start_thread = monkey.get_original('_thread', 'start_new_thread')
         from gevent.hub import Waiter
+        corral_wsgi.Waiter = Waiter
         gevent_mode = True
     application = import_app(spec)
     kind = asgi_interface(application)
@@ -590,8 +273,8 @@ def load(spec, mode, threads, pythonpath, preloading=False):
         raise AppLoadError('%s is an ASGI application (%s); serve it with worker_class = "asgi" (-k asgi, or uvicorn\'s '
                            'uvicorn.workers.UvicornWorker), not "%s"' % (spec, kind.upper(), os.environ.get('CORRAL_WORKER_CLASS', mode)))
     base = {
-        'wsgi.version': (1, 0), 'wsgi.errors': errors, 'wsgi.multithread': mode == 'threads' and threads > 1,
-        'wsgi.multiprocess': True, 'wsgi.run_once': False, 'wsgi.file_wrapper': FileWrapper,
+        'wsgi.version': (1, 0), 'wsgi.errors': corral_wsgi.errors, 'wsgi.multithread': mode == 'threads' and threads > 1,
+        'wsgi.multiprocess': True, 'wsgi.run_once': False, 'wsgi.file_wrapper': corral_wsgi.FileWrapper,
         'wsgi.input_terminated': True,
     }
     _corral.setup(base, ClientGone)

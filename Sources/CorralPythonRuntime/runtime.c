@@ -7,10 +7,16 @@ static const char runtime_source[] = {
     , 0
 };
 
+static const char wsgi_source[] = {
+#embed "corral_wsgi.py"
+    , 0
+};
+
 static const char asgi_source[] = {
 #embed "corral_asgi.py"
     , 0
 };
 
 const char *corral_runtime_source(void) { return runtime_source; }
+const char *corral_wsgi_source(void) { return wsgi_source; }
 const char *corral_asgi_source(void) { return asgi_source; }

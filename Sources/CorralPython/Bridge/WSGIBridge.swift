@@ -79,8 +79,11 @@ public final class WSGIBridge: @unchecked Sendable {
         }
         let runtime = try Interpreter.loadRuntime()
         self.runtime = runtime
+        // The interface's half, before the runtime loads the app (and gevent patches the standard library).
         if mode == .asgi {
             try Interpreter.loadModule("corral_asgi", source: corral_asgi_source(), file: "corral_asgi.py")
+        } else {
+            try Interpreter.loadModule("corral_wsgi", source: corral_wsgi_source(), file: "corral_wsgi.py")
         }
         try Interpreter.call(runtime, "load", [Interpreter.string(app), Interpreter.string(mode.rawValue),
                                                Interpreter.integer(threads), Interpreter.list(pythonpath),

@@ -4,5 +4,6 @@
 /// into the worker so that the Python it runs is always the one it was built with.
 const char *corral_runtime_source(void);
 
-/// corral_asgi.py, the ASGI half (worker_class asgi), likewise.
+/// corral_wsgi.py and corral_asgi.py, the WSGI and ASGI halves, likewise.
+const char *corral_wsgi_source(void);
 const char *corral_asgi_source(void);

@@ -36,6 +36,8 @@ TEMPLATES = [{
 }]
 # DJANGO_DATABASE: a sqlite file (migrated, with a user) for the admin login tests.
 DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': os.environ.get('DJANGO_DATABASE', ':memory:')}}
+# Tests only: a login costs no second of PBKDF2 (1,000,000 rounds) on a busy test machine.
+PASSWORD_HASHERS = ['django.contrib.auth.hashers.MD5PasswordHasher']
 STATIC_URL = '/static/'
 STATIC_ROOT = os.environ.get('DJANGO_STATIC_ROOT', os.path.join(os.path.dirname(__file__), 'collected'))
 STORAGES = {
