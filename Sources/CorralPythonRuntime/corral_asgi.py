@@ -189,12 +189,13 @@ async def take_reply(channel):
 class Channel:
     """One request's calls to the loop, awaited: corral_wsgi.Channel's rules (a response
     piece's reply is taken before the next call, so the app runs at most one piece ahead of a
-    slow client)."""
-    __slots__ = ('token', 'serial', 'owed', 'gone')
+    slow client). An app may receive() in one task while it sends in another: a call waits
+    while another task of the request waits for the loop, so each reply reaches its caller."""
+    __slots__ = ('token', 'serial', 'owed', 'gone', 'turn')
 
     def __init__(self, token, serial):
         self.token, self.serial = token, serial
-        self.owed = self.gone = None
+        self.owed = self.gone = self.turn = None
 
     async def ask(self, function, *args):
         await self.settle()
@@ -210,6 +211,8 @@ class Channel:
         return True
 
     async def settle(self):
+        while self.turn is not None:      # another task of this request waits for the loop
+            await asyncio.shield(self.turn)
         if self.owed is not None:
             return await self._take()
         if self.gone is not None:
@@ -217,13 +220,15 @@ class Channel:
         return None
 
     async def _take(self):
+        turn = self.turn = loop.create_future()
         try:
             value = await take_reply(self)
         except runtime.ClientGone as error:
             self.gone = str(error)
             raise
         finally:
-            self.owed = None
+            self.owed = self.turn = None
+            turn.set_result(None)
         return value
 
 

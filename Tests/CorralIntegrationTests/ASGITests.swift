@@ -166,6 +166,17 @@ import Testing
         #expect(try request(port: legacy.port, "GET", "/")?.text == "asgi2")
     }
 
+    /// One task reads the body while another streams the response: each gets its own replies.
+    @Test func receiveAndSendFromTwoTasks() throws {
+        let daemon = try corrald("raw_apps:duplex")
+        #expect(eventually { daemon.log.contains("all 1 workers of generation 1 ready") }, "\(daemon.log)")
+        for size in [0, 10, 3_000_000] {
+            let answer = try request(port: daemon.port, "POST", "/", body: [UInt8](repeating: 1, count: size))
+            #expect(answer?.status == 200 && answer?.text.hasSuffix("\nread \(size) bytes\n") == true,
+                    "\(size): \(answer?.text.suffix(60) ?? "no answer")")
+        }
+    }
+
     /// Messages out of order or malformed are the app's error: a 500 and the reason logged.
     @Test func misusesAreRefused() throws {
         let daemon = try corrald("raw_apps:misuse")

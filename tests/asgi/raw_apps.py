@@ -88,3 +88,28 @@ async def zerocopy(scope, receive, send):
     with open(os.environ['ZEROCOPY_FILE'], 'rb') as file:
         await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', b'text/plain')]})
         await send({'type': 'http.response.zerocopysend', 'file': file, 'offset': 5, 'count': 10})
+
+
+async def duplex(scope, receive, send):
+    """Streams a response in one task while another reads the request body (as an upload
+    progress page might): every reply must reach the task that asked for it."""
+    import asyncio
+    if scope['type'] != 'http':
+        raise RuntimeError('no lifespan here')
+    await send({'type': 'http.response.start', 'status': 200, 'headers': []})
+
+    async def read():
+        size = 0
+        while True:
+            message = await receive()
+            size += len(message.get('body', b''))
+            if not message.get('more_body'):
+                return size
+
+    reader = asyncio.ensure_future(read())
+    pieces = 0
+    while not reader.done():
+        await send({'type': 'http.response.body', 'body': b'.', 'more_body': True})
+        pieces += 1
+        await asyncio.sleep(0)
+    await send({'type': 'http.response.body', 'body': b'\nread %d bytes\n' % reader.result()})
