@@ -166,8 +166,13 @@ def serve():
 
     async def until_stopped():
         await stopped
+        # The engine drained the requests (up to graceful_timeout); what still runs is cancelled.
         if tasks:
             await asyncio.wait(set(tasks), timeout=1)
+            for task in set(tasks):
+                task.cancel()
+            if tasks:
+                await asyncio.wait(set(tasks), timeout=1)
         await lifespan.shutdown()
 
     loop.add_reader(fd, ready)
