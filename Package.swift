@@ -46,8 +46,10 @@ let package = Package(
         .target(name: "CorralCommandLine", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: [nonsending]),
         .target(name: "CorralHTTP", swiftSettings: hotPath),
-        // RFC 6455: the handshake and the frames, plain state machines like the request parser.
-        .target(name: "CorralWebSocket", dependencies: ["CorralHTTP", "CCrypto"], swiftSettings: hotPath),
+        // RFC 6455: the frames and the conversation, plain state machines like the request parser.
+        .target(name: "CorralWebSocket", dependencies: ["CorralHTTP"], swiftSettings: hotPath),
+        // Apart, so that only the binaries that accept WebSockets link libcrypto (for SHA-1).
+        .target(name: "CorralWebSocketHandshake", dependencies: ["CorralHTTP", "CCrypto"], swiftSettings: hotPath),
         // Metrics: gunicorn's statsd lines (batched per loop iteration), the duration histogram
         // workers report to corrald, and the Prometheus text corrald serves at metrics_bind.
         .target(name: "CorralMetrics", swiftSettings: hotPath),
@@ -55,7 +57,7 @@ let package = Package(
                                                       .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [nonsending]),
         .target(name: "CorralServer",
-                dependencies: ["CorralEventLoop", "CorralHTTP", "CorralMetrics", "CorralSystemd", "CCorral",
+                dependencies: ["CorralEventLoop", "CorralHTTP", "CorralMetrics", "CorralSystemd", "CorralWebSocket", "CCorral",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: hotPath),
         // corrald's brain: the worker/generation state machine (pure, no I/O), the configuration
@@ -75,10 +77,10 @@ let package = Package(
         // The bridge: the embedded interpreter, the exchange between the loop and the app's threads.
         // corral_runtime.py, corral_wsgi.py and corral_asgi.py, the bridge's Python half, built
         // into the worker with C23's #embed.
-        .target(name: "CorralPythonRuntime", exclude: ["corral_runtime.py", "corral_wsgi.py", "corral_asgi.py"], cSettings: [.unsafeFlags(["-std=c23"])]),
+        .target(name: "CorralPythonRuntime", exclude: ["corral_runtime.py", "corral_wsgi.py", "corral_asgi.py", "corral_websocket.py"], cSettings: [.unsafeFlags(["-std=c23"])]),
         .target(name: "CorralPython",
-                dependencies: ["CPython", "CorralPythonRuntime", "CorralGunicornPython", "CorralWSGI", "CorralServer", "CorralHTTP",
-                               "CorralEventLoop", "CCorral"],
+                dependencies: ["CPython", "CorralPythonRuntime", "CorralGunicornPython", "CorralWSGI", "CorralServer", "CorralHTTP", "CorralWebSocket",
+                               "CorralWebSocketHandshake", "CorralEventLoop", "CCorral"],
                 swiftSettings: hotPath),
         .target(name: "CorralWorker",
                 dependencies: ["CorralServer", "CorralSystemd", "CorralEventLoop", "CCorral", "CorralCommandLine",
@@ -98,7 +100,7 @@ let package = Package(
         .target(name: "CorralFuzzing", dependencies: ["CorralHTTP", "CorralControl", "CorralSupervisor"]),
         .executableTarget(name: "corral-fuzz", dependencies: ["CorralFuzzing"]),
         .executableTarget(name: "corral-python",
-                          dependencies: ["CorralPython", "CorralWSGI", "CorralWorker", "CorralCommandLine", "CorralServer", "CorralHTTP", "CCorral",
+                          dependencies: ["CorralPython", "CorralWSGI", "CorralWebSocket", "CorralWorker", "CorralCommandLine", "CorralServer", "CorralHTTP", "CCorral",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),
         .executableTarget(name: "corralctl",
@@ -110,7 +112,7 @@ let package = Package(
         .executableTarget(name: "corral-example-hello", dependencies: ["CorralWorker"],
                           path: "Examples/hello"),
         .testTarget(name: "CorralHTTPTests", dependencies: ["CorralHTTP"]),
-        .testTarget(name: "CorralWebSocketTests", dependencies: ["CorralWebSocket", "CorralHTTP"]),
+        .testTarget(name: "CorralWebSocketTests", dependencies: ["CorralWebSocket", "CorralWebSocketHandshake", "CorralHTTP"]),
         .testTarget(name: "CorralMetricsTests", dependencies: ["CorralMetrics"]),
         .testTarget(name: "CorralEventLoopTests", dependencies: ["CorralEventLoop"]),
         .testTarget(name: "CorralSupervisorTests", dependencies: ["CorralSupervisor", "CorralMetrics"]),

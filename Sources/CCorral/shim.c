@@ -66,12 +66,16 @@ static sigset_t forwarded;
 
 static pid_t forward_pid;
 
-static void forward_signal(int signo) {
+static void forward_signal(int signo, siginfo_t *info, void *context) {
+    (void)context;
     int saved = errno;
     if (getpid() != forward_pid) {
         // A child forked without exec, before its atfork handler ran: not this worker.
         signal(signo, SIG_DFL);
         raise(signo);
+    } else if (info != NULL && info->si_code == SI_QUEUE) {
+        // With its value (corrald's TERM that says "replaced, not stopped"): one syscall, as pthread_kill.
+        pthread_sigqueue(forward_target, signo, info->si_value);
     } else {
         pthread_kill(forward_target, signo);   // async-signal-safe; pending there for the signalfd
     }
@@ -97,8 +101,8 @@ int corral_forward_signals(pthread_t loop_thread, const int *signals, int count)
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) return -1;
     struct sigaction action;
     memset(&action, 0, sizeof action);
-    action.sa_handler = forward_signal;
-    action.sa_flags = SA_RESTART;
+    action.sa_sigaction = forward_signal;
+    action.sa_flags = SA_RESTART | SA_SIGINFO;
     sigfillset(&action.sa_mask);
     for (int i = 0; i < count; i++) {
         if (signals[i] == SIGPIPE) continue;
@@ -111,11 +115,18 @@ int corral_forward_signals(pthread_t loop_thread, const int *signals, int count)
 void corral_unblock_forwarded_signals(void) { pthread_sigmask(SIG_UNBLOCK, &forwarded, NULL); }
 
 // Reads one pending signal number from a signalfd, 0 when none, -1 on error.
-int corral_signalfd_read(int fd) {
+int corral_signalfd_read(int fd, int *value) {
     struct signalfd_siginfo info;
     ssize_t n = read(fd, &info, sizeof info);
     if (n != (ssize_t)sizeof info) return n < 0 && errno == EAGAIN ? 0 : -1;
+    *value = info.ssi_code == SI_QUEUE ? info.ssi_int : 0;
     return (int)info.ssi_signo;
+}
+
+int corral_sigqueue(pid_t pid, int signo, int value) {
+    union sigval sv;
+    sv.sival_int = value;
+    return sigqueue(pid, signo, sv);
 }
 
 int corral_accept(int fd, struct sockaddr_storage *addr, socklen_t *len) {

@@ -27,6 +27,8 @@ static inline PyObject *corral_py_none(void) { Py_RETURN_NONE; }
 static inline PyObject *corral_py_bool(int value) { if (value) Py_RETURN_TRUE; Py_RETURN_FALSE; }
 static inline PyObject *corral_py_value_error(void) { return PyExc_ValueError; }
 static inline int corral_py_is_ascii(PyObject *text) { return PyUnicode_IS_ASCII(text); }
+static inline int corral_py_is_bytes(PyObject *object) { return PyBytes_Check(object); }
+static inline PyObject *corral_py_none_borrowed(void) { return Py_None; }
 static inline int corral_py_is_list(PyObject *object) { return PyList_Check(object); }
 
 /// A module-level function with the fast calling convention (no argument tuple is built).

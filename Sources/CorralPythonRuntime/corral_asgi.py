@@ -27,6 +27,7 @@ state = {}                # what lifespan startup stored: copied into each reque
 tasks = set()
 MAIN_THREAD = threading.main_thread().ident   # whose stack the monitor logs for an overdue request
 waiters = {}              # token -> (serial, future) of the request waiting for the loop's reply
+sockets = {}              # token -> WebSocket, for the WebSocket scopes being served
 
 
 def setup(app, kind):
@@ -153,6 +154,10 @@ def serve():
                 elif kind == runtime.SHUTDOWN:
                     loop.remove_reader(fd)
                     stopped.set_result(None)
+                elif kind >= runtime.WS_MESSAGE:
+                    entry = sockets.get(token)
+                    if entry is not None and entry.serial == serial:
+                        entry.event(kind, value)
                 else:
                     entry = waiters.get(token)
                     if entry is None or entry[0] != serial or entry[1].done():
@@ -383,6 +388,10 @@ def _text_headers(headers):
 
 
 async def handle(token, serial, scope, has_body):
+    if scope['type'] == 'websocket':
+        import corral_websocket           # loaded after this module, which it uses
+        await corral_websocket.handle(token, serial, scope)
+        return
     channel = Channel(token, serial)
     response = Response(channel, has_body, scope['method'] == 'HEAD')
     scope['state'] = state.copy()

@@ -84,6 +84,7 @@ def serve_threads():
 
 
 REQUEST, REPLY, FAILED, SHUTDOWN = range(4)
+WS_MESSAGE, WS_CLOSED, WS_DRAINED = range(4, 7)   # an accepted WebSocket's (asgi mode)
 
 
 def take_events(fd):

@@ -17,6 +17,12 @@ static const char asgi_source[] = {
     , 0
 };
 
+static const char websocket_source[] = {
+#embed "corral_websocket.py"
+    , 0
+};
+
 const char *corral_runtime_source(void) { return runtime_source; }
 const char *corral_wsgi_source(void) { return wsgi_source; }
 const char *corral_asgi_source(void) { return asgi_source; }
+const char *corral_websocket_source(void) { return websocket_source; }

@@ -67,7 +67,7 @@ public final class Worker: @unchecked Sendable {
         try listen(options)
         try watchSignals()
         server.onDrained = { [loop] in loop.stop() }
-        server.onMaxRequests = { [unowned self] in drain(reason: "max_requests reached") }
+        server.onMaxRequests = { [unowned self] in drain(reason: "max_requests reached", replaced: true) }
     }
 
     private func listen(_ options: WorkerOptions) throws {
@@ -87,8 +87,8 @@ public final class Worker: @unchecked Sendable {
     private static let signals = [SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGPIPE]
 
     private func watchSignals() throws {
-        try loop.watchSignals(Self.signals) { [unowned self] signal in
-            received(signal)
+        try loop.watchSignals(Self.signals) { [unowned self] signal, value in
+            received(signal, value: value)
         }
     }
 
@@ -103,10 +103,11 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
-    private func received(_ signal: Int32) {
+    private func received(_ signal: Int32, value: Int32) {
         switch signal {
         case SIGTERM:
-            drain(reason: "SIGTERM")
+            let replaced = value == WorkerSignal.replaced
+            drain(reason: replaced ? "SIGTERM: replaced by corrald" : "SIGTERM", replaced: replaced)
         case SIGINT, SIGQUIT:
             log.info("stopping now (signal \(signal))")
             interrupted = true
@@ -132,13 +133,21 @@ public final class Worker: @unchecked Sendable {
         return true
     }
 
-    /// Graceful stop: in-flight requests finish (bounded by graceful_timeout), then exit 0.
-    public func drain(reason: String) {
+    /// Graceful stop: in-flight requests finish (bounded by graceful_timeout), then exit 0. Open
+    /// WebSockets get graceful_timeout to end too; in its last second (at most half of it) the
+    /// worker closes the rest, with 1012 (service restart: reconnect) when it is being `replaced`,
+    /// else 1001 (going away).
+    public func drain(reason: String, replaced: Bool = false) {
         guard !server.isDraining else { return }
         log.info("draining (\(reason)): \(server.openConnections) open connection(s)")
         notifier.send("STOPPING=1\nSTATUS=draining")
-        loop.spawn { [loop, gracefulTimeout, log] in
-            await loop.sleep(for: gracefulTimeout)
+        loop.spawn { [loop, gracefulTimeout, log, server] in
+            let closeWindow = min(Duration.seconds(1), gracefulTimeout / 2)
+            await loop.sleep(for: gracefulTimeout - closeWindow)
+            let (code, why): (UInt16, String) = replaced ? (1012, "service restart") : (1001, "going away")
+            let closing = server.closeWebSockets(code: code, reason: why)
+            if closing > 0 { log.info("closing \(closing) WebSocket(s) with \(code) (\(why))") }
+            await loop.sleep(for: closeWindow)
             log.warning("graceful timeout passed with connections still open; exiting")
             loop.stop()
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CorralHTTP
 import CorralWSGI
+import CorralWebSocket
 import CorralWorker
 import Glibc
 
@@ -44,6 +45,15 @@ struct WSGICommand: ParsableCommand {
     @Option(name: .customLong("static-max-age"), help: "Cache-Control max-age in seconds for static_map files (default 0: none; names with a content hash are immutable; env CORRAL_STATIC_MAX_AGE).")
     var staticMaxAge: Int?
 
+    @Option(name: .customLong("ws-max-size"), help: "The largest WebSocket message in bytes; a bigger one closes with 1009 (default 16777216; env CORRAL_WS_MAX_SIZE).")
+    var wsMaxSize: Int?
+
+    @Option(name: .customLong("ws-ping-interval"), help: "Seconds between WebSocket keepalive pings; 0: none (default 20; env CORRAL_WS_PING_INTERVAL).")
+    var wsPingInterval: Double?
+
+    @Option(name: .customLong("ws-ping-timeout"), help: "Seconds a ping waits for its pong before the WebSocket closes with 1011; 0: no wait (default 20; env CORRAL_WS_PING_TIMEOUT).")
+    var wsPingTimeout: Double?
+
     @Flag(name: .customLong("reload"), help: "Watch the app's source files and ask corrald for a graceful reload when one changes (env CORRAL_RELOAD).")
     var reload = false
 
@@ -69,6 +79,7 @@ struct WSGIWorkerSettings {
     var staticMaxAge: Int
     var reload: Bool
     var reloadExtraFiles: [String]
+    var webSocket = WebSocketConversation.Settings()
 
     init(_ command: WSGICommand) throws(WSGISettingError) {
         func env(_ name: String) -> String? { getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } }
@@ -111,5 +122,18 @@ struct WSGIWorkerSettings {
         reload = command.reload || env("CORRAL_RELOAD") == "1"
         reloadExtraFiles = !command.reloadExtraFiles.isEmpty ? command.reloadExtraFiles
             : (env("CORRAL_RELOAD_EXTRA_FILES")?.split(separator: "\n").map(String.init) ?? [])
+        let maxSizeText = env("CORRAL_WS_MAX_SIZE")
+        guard let maxSize = command.wsMaxSize ?? (maxSizeText.map { Int($0) } ?? webSocket.maxMessageSize), maxSize > 0 else {
+            throw WSGISettingError("ws_max_size must be a number of bytes above 0, got \(command.wsMaxSize.map(String.init) ?? maxSizeText ?? "")")
+        }
+        webSocket.maxMessageSize = maxSize
+        for (name, flag, keyPath) in [("ws_ping_interval", command.wsPingInterval, \WebSocketConversation.Settings.pingInterval),
+                                      ("ws_ping_timeout", command.wsPingTimeout, \WebSocketConversation.Settings.pingTimeout)] {
+            let text = env("CORRAL_" + name.uppercased())
+            guard let seconds = flag ?? (text.map { Double($0) } ?? 20), seconds >= 0, seconds.isFinite else {
+                throw WSGISettingError("\(name) must be a number of seconds, 0 or more, got \(flag.map { String($0) } ?? text ?? "")")
+            }
+            webSocket[keyPath: keyPath] = Int64(seconds * 1e9)
+        }
     }
 }

@@ -96,6 +96,7 @@ if let preloadControl {
     if let name = getenv("CORRAL_PROC_NAME") { corral_set_process_name(name) } else { corral_set_process_name("corral-python") }
     guard corral_await_adoption(supervisor, 5000) == 0 else { fail(1, "preload_app: corrald did not adopt this worker") }
 }
+bridge.webSocketSettings = settings.webSocket
 let handler = WSGIHandler(bridge: bridge)
 // The worker first: it blocks the signals its loop reads before Python or the app start threads.
 let worker: Worker
@@ -161,7 +162,7 @@ if timeoutSeconds > 0 {
         while true {
             await worker.loop.sleep(for: .seconds(1))
             if bridge.reportOverdue(now: worker.loop.now, timeout: Int64(timeoutSeconds * 1_000_000_000)) > 0 {
-                worker.drain(reason: "a request ran past timeout (\(timeoutSeconds)s)")
+                worker.drain(reason: "a request ran past timeout (\(timeoutSeconds)s)", replaced: true)
             }
         }
     }

@@ -130,8 +130,8 @@ final class Daemon: @unchecked Sendable {
         for name in sockets.closeUnclaimed() {
             logger.info("closed \(name) from systemd's fd store: no bind uses it any more")
         }
-        try loop.watchSignals([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGCHLD, SIGPIPE]) { [unowned self] in
-            received($0)
+        try loop.watchSignals([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGCHLD, SIGPIPE]) { [unowned self] signal, _ in
+            received(signal)
         }
         try loop.register(notify.fd, events: EventLoop.readable, watcher: ReadinessHandler { [unowned self] in
             heard()
@@ -381,7 +381,13 @@ final class Daemon: @unchecked Sendable {
                     logger.error("worker \(worker.slot) (pid \(pid), generation \(worker.generation)) did not send READY=1 within boot_timeout (\(Double(state.settings.bootTimeout) / 1e9) s); killing it\(worker.status.isEmpty ? "" : "; last status: \(worker.status)")",
                                  metadata: event("boot-timeout", worker))
                 }
-                kill(pid, signal)
+                if signal == SIGTERM && !state.shuttingDown {
+                    // Replaced (a reload, fewer workers, a recycle), not stopped: the worker closes
+                    // its WebSockets with 1012 (service restart) rather than 1001, so clients reconnect.
+                    corral_sigqueue(pid, signal, WorkerSignal.replaced)
+                } else {
+                    kill(pid, signal)
+                }
             case .generationReady(let generation):
                 logger.info("all \(state.settings.workers) workers of generation \(generation) ready",
                             metadata: ["event": "generation-ready", "generation": "\(generation)"])

@@ -121,6 +121,15 @@ struct DaemonOptions: ParsableCommand {
     @Option(name: .customLong("asgi-lifespan"), help: "worker_class asgi: auto, on or off: whether the app's lifespan runs (asgi_lifespan).")
     var asgiLifespan: String?
 
+    @Option(name: .customLong("ws-max-size"), help: "The largest WebSocket message in bytes; a bigger one closes with 1009 (ws_max_size; uvicorn's flag; default 16777216).")
+    var wsMaxSize: String?
+
+    @Option(name: .customLong("ws-ping-interval"), help: "Seconds between the server's WebSocket keepalive pings; 0: none (ws_ping_interval; default 20).")
+    var wsPingInterval: String?
+
+    @Option(name: .customLong("ws-ping-timeout"), help: "Seconds a ping waits for its pong before the WebSocket closes with 1011; 0: no wait (ws_ping_timeout; default 20).")
+    var wsPingTimeout: String?
+
     @Option(name: .customLong("root-path"), help: "Where the app is mounted behind a proxy: WSGI's SCRIPT_NAME, ASGI's root_path (root_path; uvicorn's flag).")
     var rootPath: String?
 
@@ -228,6 +237,9 @@ struct DaemonOptions: ParsableCommand {
         add("root_path", rootPath)
         add("asgi_loop", asgiLoop)
         add("asgi_lifespan", asgiLifespan)
+        add("ws_max_size", wsMaxSize)
+        add("ws_ping_interval", wsPingInterval)
+        add("ws_ping_timeout", wsPingTimeout)
         addList("static_map", staticMap)
         add("preload_app", preload ? "true" : nil)
         add("reload", reload ? "true" : nil)

@@ -1,7 +1,7 @@
 import Foundation
 import CorralHTTP
 import Testing
-@testable import CorralWebSocket
+@testable import CorralWebSocketHandshake
 
 @Suite struct WebSocketHandshakeTests {
     /// The handshake of a request head given as text.

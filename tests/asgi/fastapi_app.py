@@ -2,7 +2,7 @@
 import asyncio, os
 from contextlib import asynccontextmanager
 
-from fastapi import BackgroundTasks, FastAPI, HTTPException, Request
+from fastapi import BackgroundTasks, FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
 
@@ -129,3 +129,15 @@ async def missing():
 @app.get('/crash')
 async def crash():
     raise RuntimeError('the view crashed on purpose')
+
+
+@app.websocket('/ws')
+async def chat(websocket: WebSocket, name: str = 'guest'):
+    """A query parameter, lifespan state, JSON both ways; the disconnect is recorded."""
+    await websocket.accept()
+    try:
+        while True:
+            data = await websocket.receive_json()
+            await websocket.send_json({'to': name, 'echo': data, 'pool': websocket.state.pool})
+    except WebSocketDisconnect as gone:
+        record('websocket closed %d' % gone.code)

@@ -1,7 +1,7 @@
 """A real Quart app for corral's ASGI tests: async views, a JSON body, startup and shutdown."""
 import os
 
-from quart import Quart, jsonify, request
+from quart import Quart, jsonify, request, websocket
 
 app = Quart(__name__)
 state = {}
@@ -21,3 +21,10 @@ async def index():
 async def echo():
     data = await request.get_json()
     return jsonify(received=data, started=state.get('started'))
+
+
+@app.websocket('/ws')
+async def reverse():
+    while True:
+        text = await websocket.receive()
+        await websocket.send(text[::-1])

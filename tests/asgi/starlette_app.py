@@ -3,7 +3,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 
 @asynccontextmanager
@@ -29,5 +29,12 @@ async def numbers(request):
     return StreamingResponse(count())
 
 
-app = Starlette(routes=[Route('/', index), Route('/upload', upload, methods=['POST']), Route('/numbers', numbers)],
+async def shout(websocket):
+    await websocket.accept(subprotocol='shout' if 'shout' in websocket.scope['subprotocols'] else None)
+    async for text in websocket.iter_text():
+        await websocket.send_text(text.upper())
+
+
+app = Starlette(routes=[Route('/', index), Route('/upload', upload, methods=['POST']), Route('/numbers', numbers),
+                        WebSocketRoute('/ws', shout)],
                 lifespan=lifespan)

@@ -24,7 +24,10 @@ int corral_epoll_wait(int epfd, struct epoll_event *scratch, corral_event *out,
 size_t corral_epoll_event_size(void);
 int corral_eventfd(void);
 int corral_signalfd(const int *signals, int count);
-int corral_signalfd_read(int fd);
+// One pending signal's number (0: none; -1: error), and in `value` the int sent with sigqueue (else 0).
+int corral_signalfd_read(int fd, int *value);
+// sigqueue with an int: corrald's TERM to a worker it replaces carries 1.
+int corral_sigqueue(pid_t pid, int signo, int value);
 // For a process whose other threads (an embedded interpreter's) start child processes: those
 // threads may unblock `signals`, and one they receive is sent on to `loop_thread`, which keeps
 // them blocked for its signalfd; SIGPIPE is ignored. Then corral_unblock_forwarded_signals() in

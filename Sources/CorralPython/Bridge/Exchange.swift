@@ -1,14 +1,17 @@
 import CorralHTTP
 import CorralServer
 import CorralWSGI
+import CorralWebSocket
 import Glibc
 
 /// One request on its way between the loop thread and the application: the loop fills the
 /// environ and hands it over; the application posts `ToLoop` messages, and takes the loop's
 /// `ToPython` reply to each that has one before it posts the next. A piece of the response is
 /// the one message whose reply may be taken late (the app makes the next piece meanwhile), so
-/// at most that piece and the message that ends the request wait for the loop. Exchanges are
-/// made once per worker connection slot and reused, so a request allocates none.
+/// at most that piece and the message that ends the request wait for the loop. An accepted
+/// WebSocket posts without replies (its messages, bounded by the runtime's window), and hears
+/// back through `WSGIBridge.Event.webSocket`. Exchanges are made once per worker connection
+/// slot and reused, so a request allocates none.
 final class Exchange: @unchecked Sendable {
     enum ToLoop {
         case readBody
@@ -19,6 +22,14 @@ final class Exchange: @unchecked Sendable {
         case file(status: UInt16, headers: HTTPFields, fd: Int32, offset: Int, count: Int)
         /// The application raised; the text is its traceback.
         case fail(String)
+        /// ASGI: the WebSocket handshake accepted, with the app's subprotocol and fields.
+        case acceptWebSocket(subprotocol: String?, headers: HTTPFields)
+        case sendMessage(WebSocketFrameDecoder.MessageKind, [UInt8])
+        case closeWebSocket(code: UInt16, reason: String)
+        /// The app took this many of the messages handed to it: as many more may come.
+        case messagesTaken(Int)
+        /// The app waits until everything it sent is written (`WebSocketEvent.drained`).
+        case flushWebSocket
     }
 
     enum ToPython {
@@ -44,14 +55,17 @@ final class Exchange: @unchecked Sendable {
     private(set) var serial = 0
     var active = false
     var reportedHung = false
+    /// An accepted WebSocket: it lives as long as its client, so `timeout` does not apply.
+    var upgraded = false
     var bodyError: HTTPError?
     /// The client went away while the body was read: the engine closes the connection quietly.
     var readFailure: (any Error)?
 
     private var lock = pthread_mutex_t()
     private var replied = pthread_cond_t()
-    private var posted: ToLoop?
-    private var postedNext: ToLoop?
+    /// Posted and not yet taken by the loop, oldest first from `mailboxStart`.
+    private var mailbox: [ToLoop] = []
+    private var mailboxStart = 0
     private var loopWaiter: UnsafeContinuation<ToLoop, Never>?
     private var pendingReply: ToPython?
     /// gevent mode: the app's greenlet waits on the hub for the reply, which is delivered there.
@@ -62,6 +76,7 @@ final class Exchange: @unchecked Sendable {
         self.bridge = bridge
         pthread_mutex_init(&lock, nil)
         pthread_cond_init(&replied, nil)
+        mailbox.reserveCapacity(4)
     }
 
     // MARK: The application's side (a Python thread, or gevent's hub thread)
@@ -76,13 +91,11 @@ final class Exchange: @unchecked Sendable {
             waiter.resume(returning: message)
             return
         }
-        if case .finish = message, postedNext == nil, case .respond(let status, let headers, let body, false)? = posted {
-            posted = .respond(status: status, headers: headers, body: body, final: true)
-        } else if posted == nil {
-            posted = message
+        if case .finish = message, mailbox.count - mailboxStart == 1,
+           case .respond(let status, let headers, let body, false) = mailbox[mailboxStart] {
+            mailbox[mailboxStart] = .respond(status: status, headers: headers, body: body, final: true)
         } else {
-            precondition(postedNext == nil, "more than a response piece and its end posted")
-            postedNext = message
+            mailbox.append(message)
         }
         pthread_mutex_unlock(&lock)
     }
@@ -113,6 +126,7 @@ final class Exchange: @unchecked Sendable {
         serial &+= 1
         active = true
         reportedHung = false
+        upgraded = false
         bodyError = nil
         readFailure = nil
         pthread_mutex_lock(&lock)
@@ -125,9 +139,13 @@ final class Exchange: @unchecked Sendable {
     func next() async -> ToLoop {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<ToLoop, Never>) in
             pthread_mutex_lock(&lock)
-            if let message = posted {
-                posted = postedNext
-                postedNext = nil
+            if mailboxStart < mailbox.count {
+                let message = mailbox[mailboxStart]
+                mailboxStart += 1
+                if mailboxStart == mailbox.count {
+                    mailbox.removeAll(keepingCapacity: true)
+                    mailboxStart = 0
+                }
                 pthread_mutex_unlock(&lock)
                 continuation.resume(returning: message)
             } else {

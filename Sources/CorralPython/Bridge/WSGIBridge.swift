@@ -5,6 +5,7 @@ import CorralEventLoop
 import CorralPythonRuntime
 import CorralServer
 import CorralWSGI
+import CorralWebSocket
 import Glibc
 
 /// What the loop thread and the application's Python threads share: one `Exchange` per
@@ -15,11 +16,23 @@ public final class WSGIBridge: @unchecked Sendable {
     enum Event {
         case request(token: Int)
         case reply(token: Int, serial: Int, Exchange.ToPython)
+        case webSocket(token: Int, serial: Int, WebSocketEvent)
         case shutdown
+    }
+
+    /// What an accepted WebSocket tells the app (asgi mode).
+    enum WebSocketEvent {
+        case message(WebSocketFrameDecoder.MessageKind, [UInt8])
+        /// The conversation ended: the code and reason the app's websocket.disconnect carries.
+        case closed(code: UInt16, reason: String)
+        /// Everything the app sent is written (its `flushWebSocket`).
+        case drained
     }
 
     let mode: WorkerClass
     let settings: WSGISettings
+    /// ws_max_size, ws_ping_interval, ws_ping_timeout.
+    public var webSocketSettings = WebSocketConversation.Settings()
     /// The worker's error log: tracebacks, wsgi.errors, stacks of overdue requests.
     public var log: ErrorLog!
     /// One slot per connection the worker may hold, each made the first time it is needed (so
@@ -82,6 +95,7 @@ public final class WSGIBridge: @unchecked Sendable {
         // The interface's half, before the runtime loads the app (and gevent patches the standard library).
         if mode == .asgi {
             try Interpreter.loadModule("corral_asgi", source: corral_asgi_source(), file: "corral_asgi.py")
+            try Interpreter.loadModule("corral_websocket", source: corral_websocket_source(), file: "corral_websocket.py")
         } else {
             try Interpreter.loadModule("corral_wsgi", source: corral_wsgi_source(), file: "corral_wsgi.py")
         }
@@ -131,8 +145,9 @@ public final class WSGIBridge: @unchecked Sendable {
 
     // MARK: Loop thread
 
-    /// Takes an exchange for `request`, fills its environ and hands it to the application.
-    func begin(_ request: Request, now: Int64) -> Exchange {
+    /// Takes an exchange for `request`, fills its environ (or scope: a `websocket` one when
+    /// `webSocketSubprotocols` is given) and hands it to the application.
+    func begin(_ request: Request, now: Int64, webSocketSubprotocols: [String]? = nil) -> Exchange {
         if free.isEmpty {
             // At most one request per connection, and the server holds at most `capacity`.
             precondition(made < capacity, "more requests in flight than worker_connections")
@@ -145,7 +160,8 @@ public final class WSGIBridge: @unchecked Sendable {
             let local = request.localAddress
             exchange.scope.build(head: request.head, buffer: request.buffer, fields: request.fields,
                                  clientAddress: request.remoteAddressBytes, clientPort: request.remotePort,
-                                 isSecure: request.isSecure, server: (local.name, Int(local.port)), settings: settings)
+                                 isSecure: request.isSecure, server: (local.name, Int(local.port)), settings: settings,
+                                 webSocketSubprotocols: webSocketSubprotocols)
         } else {
             exchange.environ.build(head: request.head, buffer: request.buffer, fields: request.fields,
                                    remoteAddress: request.remoteAddressBytes, remotePort: request.remotePort,
@@ -172,7 +188,7 @@ public final class WSGIBridge: @unchecked Sendable {
         var count = 0
         for token in 0..<made {
             let exchange = slots[token]!
-            guard exchange.active && !exchange.reportedHung && now - exchange.startedAt > timeout else { continue }
+            guard exchange.active && !exchange.upgraded && !exchange.reportedHung && now - exchange.startedAt > timeout else { continue }
             exchange.reportedHung = true
             pthread_mutex_lock(&lock)
             hung.append((exchange.token, exchange.serial))

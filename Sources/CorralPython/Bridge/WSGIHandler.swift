@@ -1,5 +1,7 @@
 import CorralHTTP
 import CorralServer
+import CorralWebSocket
+import CorralWebSocketHandshake
 import Glibc
 
 /// The engine's side of a WSGI request, on the loop thread: hands the request to the
@@ -15,43 +17,83 @@ public struct WSGIHandler: Sendable {
     }
 
     public func respond(to request: Request) async throws -> Response {
+        if bridge.mode == .asgi && WebSocketHandshake.isRequested(in: request.buffer, fields: request.fields) {
+            return try await webSocket(request)
+        }
         let exchange = bridge.begin(request, now: request.loop.now)
         while true {
-            switch await exchange.next() {
-            case .readBody:
-                await readBody(request, for: exchange)
-            case .respond(let status, let headers, let body, let final):
-                // PEP 3333: the app's Content-Length is what goes out; the engine holds a body to
-                // it (cut when longer, the connection closed when shorter) and logs the mismatch.
-                let declared = headers["content-length"].flatMap(Int.init).flatMap { $0 >= 0 ? $0 : nil }
-                if final {
-                    try end(exchange)
-                    guard let declared, declared != body.count,
-                          !ResponseHead.isBodyless(status: status, method: request.head.method) else {
-                        return Response(status: status, headers: headers, body: .bytes(body))
-                    }
-                    return Response(status: status, headers: headers, body: .streamOfLength(declared) { try await $0.write(body) })
+            if let response = try await response(to: await exchange.next(), of: exchange, for: request) { return response }
+        }
+    }
+
+    /// An ASGI WebSocket handshake: checked by the engine (400 or 426 with the reason), then the
+    /// app's `websocket` scope decides: accept (the engine's 101 and a `WebSocketSession`), or
+    /// deny with an HTTP response (a close before accepting is a 403; websocket.http.response).
+    private func webSocket(_ request: Request) async throws -> Response {
+        let handshake: WebSocketHandshake
+        do {
+            handshake = try WebSocketHandshake(request.head, buffer: request.buffer, fields: request.fields)
+        } catch {
+            var headers: HTTPFields = ["Content-Type": "text/plain; charset=utf-8"]
+            if error.status == 426 { headers.add("Sec-WebSocket-Version", "13") }
+            return Response(status: error.status, headers: headers, body: .string("\(error.reason)\n"))
+        }
+        let exchange = bridge.begin(request, now: request.loop.now, webSocketSubprotocols: handshake.subprotocols)
+        while true {
+            let message = await exchange.next()
+            if case .acceptWebSocket(let subprotocol, let headers) = message {
+                exchange.upgraded = true
+                let bridge = bridge
+                return .webSocket(accept: handshake.accept, subprotocol: subprotocol, headers: headers,
+                                  settings: bridge.webSocketSettings) { socket in
+                    await WebSocketSession(exchange: exchange, socket: socket, bridge: bridge).run()
                 }
-                let produce: (BodyWriter) async throws -> Void = { writer in
-                    try await stream(body, to: writer, for: exchange, request: request)
-                }
-                if let declared {
-                    return Response(status: status, headers: headers, body: .streamOfLength(declared, produce))
-                }
-                return Response(status: status, headers: headers, body: .stream(produce))
-            case .file(let status, let headers, let fd, let offset, let count):
-                do { try end(exchange) } catch { close(fd); throw error }
-                return Response(status: status, headers: headers, body: .file(fd: fd, offset: offset, count: count))
-            case .fail(let traceback):
-                log.error(traceback)
-                try end(exchange)
-                throw HTTPError(500, "the application raised")
-            case .finish, .chunk:
-                // Only a request whose body could not be read ends here (the runtime sends no
-                // piece before its head): end() throws why, a 400 or 413 or the client gone.
-                try end(exchange)
-                throw HTTPError(500, "the application ended without a response")
             }
+            if let response = try await response(to: message, of: exchange, for: request) { return response }
+        }
+    }
+
+    /// The response the app's `message` makes, or nil when it only asked for the body.
+    private func response(to message: Exchange.ToLoop, of exchange: Exchange, for request: Request) async throws -> Response? {
+        switch message {
+        case .readBody:
+            await readBody(request, for: exchange)
+            return nil
+        case .respond(let status, let headers, let body, let final):
+            // PEP 3333: the app's Content-Length is what goes out; the engine holds a body to
+            // it (cut when longer, the connection closed when shorter) and logs the mismatch.
+            let declared = headers["content-length"].flatMap(Int.init).flatMap { $0 >= 0 ? $0 : nil }
+            if final {
+                try end(exchange)
+                guard let declared, declared != body.count,
+                      !ResponseHead.isBodyless(status: status, method: request.head.method) else {
+                    return Response(status: status, headers: headers, body: .bytes(body))
+                }
+                return Response(status: status, headers: headers, body: .streamOfLength(declared) { try await $0.write(body) })
+            }
+            let produce: (BodyWriter) async throws -> Void = { writer in
+                try await stream(body, to: writer, for: exchange, request: request)
+            }
+            if let declared {
+                return Response(status: status, headers: headers, body: .streamOfLength(declared, produce))
+            }
+            return Response(status: status, headers: headers, body: .stream(produce))
+        case .file(let status, let headers, let fd, let offset, let count):
+            do { try end(exchange) } catch { close(fd); throw error }
+            return Response(status: status, headers: headers, body: .file(fd: fd, offset: offset, count: count))
+        case .fail(let traceback):
+            log.error(traceback)
+            try end(exchange)
+            throw HTTPError(500, "the application raised")
+        case .finish, .chunk:
+            // Only a request whose body could not be read ends here (the runtime sends no
+            // piece before its head): end() throws why, a 400 or 413 or the client gone.
+            try end(exchange)
+            throw HTTPError(500, "the application ended without a response")
+        case .acceptWebSocket, .sendMessage, .closeWebSocket, .messagesTaken, .flushWebSocket:
+            // The runtime sends these only for an accepted WebSocket.
+            try end(exchange)
+            throw HTTPError(500, "a WebSocket message outside a WebSocket")
         }
     }
 
@@ -89,7 +131,7 @@ public struct WSGIHandler: Sendable {
                 log.error(traceback)
                 try? end(exchange)
                 throw failure ?? WSGIStreamError.failedAfterHead
-            case .respond, .file, .readBody:
+            case .respond, .file, .readBody, .acceptWebSocket, .sendMessage, .closeWebSocket, .messagesTaken, .flushWebSocket:
                 try? end(exchange)
                 throw WSGIStreamError.failedAfterHead
             }

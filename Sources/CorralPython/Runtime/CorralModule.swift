@@ -25,6 +25,8 @@ enum CorralModule {
             ("read_body", readBody), ("respond", respond), ("send", send), ("finish", finish), ("take_reply", takeReply),
             ("send_file", sendFile), ("fail", fail), ("log", logLine), ("next_overdue", nextOverdue),
             ("thread_started", threadStarted), ("thread_exited", threadExited), ("unblock_signals", unblockSignals),
+            ("ws_accept", webSocketAccept), ("ws_send", webSocketSend), ("ws_close", webSocketClose),
+            ("ws_taken", webSocketTaken), ("ws_flush", webSocketFlush),
         ]
         for (name, body) in functions {
             guard let function = corral_py_function(strdup(name), body),
@@ -169,8 +171,9 @@ enum CorralModule {
         return requestTuple(exchange)
     }
 
-    /// gevent mode: [(kind, token, serial, value)]: REQUEST handle()'s arguments, REPLY value,
-    /// FAILED reason, SHUTDOWN None (the kinds' numbers are corral_runtime.py's).
+    /// gevent and asgi modes: [(kind, token, serial, value)]: REQUEST handle()'s arguments, REPLY
+    /// value, FAILED reason, SHUTDOWN None; an accepted WebSocket's MESSAGE (bytes, or str for
+    /// text), CLOSED (code, reason), DRAINED None (the kinds' numbers are corral_runtime.py's).
     private static let poll: corral_py_fastcall = { _, _, _ in
         let events = bridge.takeEvents()
         let list = PyList_New(0)!
@@ -187,6 +190,8 @@ enum CorralModule {
                 item = pollItem(1, token, serial, object(for: reply))
             case .shutdown:
                 item = pollItem(3, 0, 0, corral_py_none())
+            case .webSocket(let token, let serial, let event):
+                item = webSocketItem(token, serial, event)
             }
             PyList_Append(list, item)
             corral_py_xdecref(item)
@@ -201,6 +206,25 @@ enum CorralModule {
         PyTuple_SetItem(tuple, 2, PyLong_FromLong(serial))
         PyTuple_SetItem(tuple, 3, value ?? corral_py_none())
         return tuple
+    }
+
+    private static func webSocketItem(_ token: Int, _ serial: Int, _ event: WSGIBridge.WebSocketEvent) -> PyRef? {
+        switch event {
+        case .message(let kind, let bytes):
+            let value = bytes.withUnsafeBytes { raw -> PyRef? in
+                let start = raw.baseAddress?.assumingMemoryBound(to: CChar.self)
+                // Text is valid UTF-8: the engine checked it as it arrived.
+                return kind == .text ? PyUnicode_DecodeUTF8(start, raw.count, nil) : PyBytes_FromStringAndSize(start, raw.count)
+            }
+            return pollItem(4, token, serial, value)
+        case .closed(let code, let reason):
+            let pair = PyTuple_New(2)!
+            PyTuple_SetItem(pair, 0, PyLong_FromLong(Int(code)))
+            PyTuple_SetItem(pair, 1, PyUnicode_FromString(reason))
+            return pollItem(5, token, serial, pair)
+        case .drained:
+            return pollItem(6, token, serial, corral_py_none())
+        }
     }
 
     private static let eventFD: corral_py_fastcall = { _, _, _ in PyLong_FromLong(Int(bridge.eventFD)) }
@@ -284,6 +308,52 @@ enum CorralModule {
         PyTuple_SetItem(tuple, 1, PyLong_FromLong(overdue.serial))
         PyTuple_SetItem(tuple, 2, PyFloat_FromDouble(timeoutSeconds))
         return tuple
+    }
+
+    /// ws_accept(token, subprotocol or None, headers): the handshake's 101.
+    private static let webSocketAccept: corral_py_fastcall = { _, args, count in
+        guard count == 3, let exchange = exchange(args) else { return nil }
+        let chosen = argument(args, 1)
+        let subprotocol = chosen == corral_py_none_borrowed() ? nil : string(chosen)
+        if subprotocol == nil && chosen != corral_py_none_borrowed() { return nil }
+        guard let headers = headers(argument(args, 2)) else { return nil }
+        exchange.post(.acceptWebSocket(subprotocol: subprotocol, headers: headers))
+        return corral_py_none()
+    }
+
+    /// ws_send(token, data): bytes go as a binary message, str as text.
+    private static let webSocketSend: corral_py_fastcall = { _, args, _ in
+        guard let exchange = exchange(args) else { return nil }
+        let data = argument(args, 1)
+        if corral_py_is_bytes(data) != 0 {
+            guard let payload = bytes(data) else { return nil }
+            exchange.post(.sendMessage(.binary, payload))
+        } else {
+            var length = 0
+            guard let text = PyUnicode_AsUTF8AndSize(data, &length) else { return nil }
+            exchange.post(.sendMessage(.text, Array(UnsafeRawBufferPointer(start: text, count: length))))
+        }
+        return corral_py_none()
+    }
+
+    /// ws_close(token, code, reason)
+    private static let webSocketClose: corral_py_fastcall = { _, args, count in
+        guard count == 3, let exchange = exchange(args), let reason = string(argument(args, 2)) else { return nil }
+        exchange.post(.closeWebSocket(code: UInt16(truncatingIfNeeded: integer(args, 1)), reason: reason))
+        return corral_py_none()
+    }
+
+    /// ws_taken(token, count): the app took `count` messages.
+    private static let webSocketTaken: corral_py_fastcall = { _, args, _ in
+        guard let exchange = exchange(args) else { return nil }
+        exchange.post(.messagesTaken(integer(args, 1)))
+        return corral_py_none()
+    }
+
+    private static let webSocketFlush: corral_py_fastcall = { _, args, _ in
+        guard let exchange = exchange(args) else { return nil }
+        exchange.post(.flushWebSocket)
+        return corral_py_none()
     }
 
     private static let threadStarted: corral_py_fastcall = { _, _, _ in

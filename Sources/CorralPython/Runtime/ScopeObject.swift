@@ -2,16 +2,17 @@ import CCorral
 import CPython
 import CorralWSGI
 
-/// An ASGI HTTP scope as the Python dict the app receives, from the bytes `ASGIScope` computed
+/// An ASGI HTTP or WebSocket scope as the Python dict the app receives, from the bytes `ASGIScope` computed
 /// on the loop thread (the runtime adds `state`).
 enum ScopeObject {
     nonisolated(unsafe) private static var constants: (http: PyRef, asgi: PyRef, version10: PyRef, version11: PyRef,
-                                                       schemeHTTP: PyRef, schemeHTTPS: PyRef, rootPath: PyRef)?
+                                                       schemeHTTP: PyRef, schemeHTTPS: PyRef, rootPath: PyRef,
+                                                       webSocket: PyRef, schemeWS: PyRef, schemeWSS: PyRef)?
     /// The scope's keys, made once (interned, their hashes kept), in `Key` order.
     nonisolated(unsafe) private static var keys: [PyRef] = []
 
     private enum Key: Int, CaseIterable {
-        case type, asgi, httpVersion, scheme, method, rootPath, path, rawPath, queryString, headers, client, server
+        case type, asgi, httpVersion, scheme, method, rootPath, path, rawPath, queryString, headers, client, server, subprotocols
 
         var name: String {
             switch self {
@@ -27,6 +28,7 @@ enum ScopeObject {
             case .headers: "headers"
             case .client: "client"
             case .server: "server"
+            case .subprotocols: "subprotocols"
             }
         }
     }
@@ -39,7 +41,8 @@ enum ScopeObject {
             PyDict_SetItemString(asgi, "spec_version", PyUnicode_InternFromString("2.4"))
             constants = (PyUnicode_InternFromString("http"), asgi, PyUnicode_InternFromString("1.0"),
                          PyUnicode_InternFromString("1.1"), PyUnicode_InternFromString("http"),
-                         PyUnicode_InternFromString("https"), PyUnicode_FromString(rootPath))
+                         PyUnicode_InternFromString("https"), PyUnicode_FromString(rootPath),
+                         PyUnicode_InternFromString("websocket"), PyUnicode_InternFromString("ws"), PyUnicode_InternFromString("wss"))
             keys = Key.allCases.map { PyUnicode_InternFromString($0.name) }
         }
         let constant = constants!
@@ -59,11 +62,19 @@ enum ScopeObject {
         func latin1(_ span: ASGIScope.Span) -> PyRef? {
             scope.withBytes(span) { PyUnicode_DecodeLatin1($0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count, nil) }
         }
-        set(.type, borrowed(constant.http))
+        if scope.isWebSocket {
+            set(.type, borrowed(constant.webSocket))
+            set(.scheme, borrowed(scope.isSecure ? constant.schemeWSS : constant.schemeWS))
+            let offered = PyList_New(scope.subprotocols.count)!
+            for (index, name) in scope.subprotocols.enumerated() { PyList_SetItem(offered, index, latin1(name)) }
+            set(.subprotocols, offered)
+        } else {
+            set(.type, borrowed(constant.http))
+            set(.scheme, borrowed(scope.isSecure ? constant.schemeHTTPS : constant.schemeHTTP))
+            set(.method, latin1(scope.method))
+        }
         set(.asgi, PyDict_Copy(constant.asgi))
         set(.httpVersion, borrowed(scope.version == .http1_0 ? constant.version10 : constant.version11))
-        set(.scheme, borrowed(scope.isSecure ? constant.schemeHTTPS : constant.schemeHTTP))
-        set(.method, latin1(scope.method))
         set(.rootPath, borrowed(constant.rootPath))
         set(.path, scope.withBytes(scope.path) { PyUnicode_DecodeUTF8($0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count, "replace") })
         set(.rawPath, bytes(scope.rawPath))

@@ -1,4 +1,5 @@
 import CorralHTTP
+import CorralWebSocket
 import Glibc
 
 /// What a handler returns. The engine adds Date, Server, framing (Content-Length or chunked) and
@@ -13,6 +14,19 @@ public struct Response {
         self.status = status
         self.headers = headers
         self.body = body
+    }
+}
+
+extension Response {
+    /// Accepts a WebSocket handshake (`WebSocketHandshake`): 101 with its Sec-WebSocket-Accept,
+    /// the chosen subprotocol and the app's own fields; then `session` has the connection.
+    public static func webSocket(accept: String, subprotocol: String?, headers: HTTPFields = HTTPFields(),
+                                 settings: WebSocketConversation.Settings,
+                                 session: @escaping (WebSocket) async -> Void) -> Response {
+        var fields: HTTPFields = ["Upgrade": "websocket", "Sec-WebSocket-Accept": accept]
+        if let subprotocol { fields.add("Sec-WebSocket-Protocol", subprotocol) }
+        for field in headers.fields { fields.add(field.name, field.value) }
+        return Response(status: 101, headers: fields, body: .webSocket(settings, session))
     }
 }
 
@@ -34,6 +48,10 @@ public enum ResponseBody {
     /// either is the handler's error, and the error log says which.
     case streamOfLength(Int, (BodyWriter) async throws -> Void)
 
+    /// A WebSocket handshake accepted (status 101): after the head, `session` runs with the
+    /// connection as a `WebSocket`; the connection closes when it returns.
+    case webSocket(WebSocketConversation.Settings, (WebSocket) async -> Void)
+
     /// The length when it is known before sending.
     var knownLength: Int? {
         switch self {
@@ -44,6 +62,7 @@ public enum ResponseBody {
         case .openFile(_, _, let count): return count
         case .stream: return nil
         case .streamOfLength(let count, _): return count
+        case .webSocket: return 0
         }
     }
 

@@ -43,7 +43,7 @@ extension Connection {
             return sent
         }
         switch response.body {
-        case .empty:
+        case .empty, .webSocket:   // (a WebSocket's 101 is written by writeUpgrade)
             return holdWhilePipelined() ? true : await flushOutput()
         case .bytes(let bytes):
             if bytes.count <= Self.smallBody {
@@ -115,6 +115,20 @@ extension Connection {
             let flushed = outputHeld ? await flushOutput() : true
             return flushed && complete
         }
+    }
+
+    /// The 101 that accepts a WebSocket: the handler's fields and `Connection: Upgrade`.
+    func writeUpgrade(_ response: Response) async -> Bool {
+        status = response.status
+        if server.accessLog?.usesResponseHeaders == true { responseHeaders = response.headers }
+        let buffers = buffers!
+        if !outputHeld { buffers.output.removeAll(keepingCapacity: true) }
+        server.appendResponseStart(status: response.status, version: .http1_1, to: &buffers.output)
+        for field in response.headers.fields where !Self.isFramingField(field.name) {
+            ResponseHead.appendField(name: field.name, value: field.value, to: &buffers.output)
+        }
+        ResponseHead.append("Connection: Upgrade\r\n\r\n", to: &buffers.output)
+        return await flushOutput()
     }
 
     func target(of head: RequestHead) -> String {

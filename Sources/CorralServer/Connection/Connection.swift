@@ -57,6 +57,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     var closeAfterResponse = false
     /// `buffers.output` holds whole responses not yet sent (pipelining: see holdWhilePipelined).
     var outputHeld = false
+    /// After a 101: the WebSocket this connection carries (the drain closes it).
+    var webSocket: WebSocket?
     // The server's intrusive list of open connections.
     var previous: Connection?
     var next: Connection?
@@ -107,6 +109,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         streamFraming = .none
         bodyOverflowed = false
         outputHeld = false
+        webSocket = nil
     }
 
     deinit {
@@ -330,6 +333,15 @@ public final class Connection: FDWatcher, @unchecked Sendable {
             server.log.error("handler failed for \(target(of: head)): \(error)")
             response = Self.errorResponse(500)
         }
+        if case .webSocket(let settings, let session) = response.body {
+            let written = await writeUpgrade(response)
+            server.requestCompleted(self, head: head, answered: true)
+            let socket = WebSocket(connection: self, settings: settings, handshakeSent: written)
+            webSocket = socket
+            await session(socket)
+            webSocket = nil
+            return false
+        }
         if let replacement = Self.replacementForTunnel(status: response.status, method: head.method) {
             server.log.error("handler answered \(response.status) to \(head.method == .connect ? "CONNECT" : "a request"), which would make a proxy tunnel bytes that corral reads as requests; sent \(replacement)")
             await response.body.discard(on: self)
@@ -354,10 +366,11 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         return true
     }
 
-    /// corral never hands a connection over (no Upgrade, no CONNECT tunnel). A 1xx final answer
-    /// (101 Switching Protocols) or a 2xx to CONNECT would make a proxy in front tunnel the client's
-    /// bytes, which corral would go on reading as requests behind the proxy's back: the status that
-    /// goes out instead (500: the handler's mistake; 501: CONNECT is not implemented), or nil.
+    /// Only a WebSocket the engine speaks (`Response.webSocket`) changes protocols; a handler's own
+    /// 1xx final answer (101 Switching Protocols) or a 2xx to CONNECT would make a proxy in front
+    /// tunnel the client's bytes, which corral would go on reading as requests behind the proxy's
+    /// back: the status that goes out instead (500: the handler's mistake; 501: CONNECT is not
+    /// implemented), or nil.
     static func replacementForTunnel(status: UInt16, method: HTTPMethod) -> UInt16? {
         if status < 200 { return 500 }
         if method == .connect && status < 300 { return 501 }

@@ -272,6 +272,21 @@ public final class HTTPServer: @unchecked Sendable {
         if openConnections == 0 { onDrained() }
     }
 
+    /// Starts the close handshake of every open WebSocket (the worker stops: 1001, going away;
+    /// or is replaced by a reload: 1012, service restart); how many there were.
+    @discardableResult
+    public func closeWebSockets(code: UInt16, reason: String) -> Int {
+        var count = 0
+        var connection = connections
+        while let current = connection {
+            connection = current.next
+            guard let socket = current.webSocket else { continue }
+            socket.close(code: code, reason: reason)
+            count += 1
+        }
+        return count
+    }
+
     /// Status line, Server and the cached Date header.
     func appendResponseStart(status: UInt16, version: HTTPVersion, to out: inout [UInt8]) {
         date.withBytes(now: wallSeconds) { date in

@@ -67,6 +67,10 @@ public struct Configuration: Equatable, Sendable {
     /// worker_class asgi: gunicorn's asgi_loop (auto, asyncio, uvloop) and asgi_lifespan (auto, on, off).
     public var asgiLoop = "auto"
     public var asgiLifespan = "auto"
+    /// uvicorn's ws_max_size (bytes), ws_ping_interval and ws_ping_timeout (seconds).
+    public var wsMaxSize = 16 * 1024 * 1024
+    public var wsPingInterval = 20.0
+    public var wsPingTimeout = 20.0
     /// Python logging for the app in each worker, gunicorn's three ways (the first set applies):
     /// a dictConfig as JSON, a JSON file of one, an ini file for fileConfig.
     public var logconfigDict: String?
@@ -190,6 +194,9 @@ public struct Configuration: Equatable, Sendable {
             environment["CORRAL_RELOAD"] = reload ? "1" : nil
             environment["CORRAL_ASGI_LOOP"] = asgiLoop
             environment["CORRAL_ASGI_LIFESPAN"] = asgiLifespan
+            environment["CORRAL_WS_MAX_SIZE"] = String(wsMaxSize)
+            environment["CORRAL_WS_PING_INTERVAL"] = String(wsPingInterval)
+            environment["CORRAL_WS_PING_TIMEOUT"] = String(wsPingTimeout)
             if let logging = pythonLogging { environment[logging.variable] = logging.value }
             environment["CORRAL_RELOAD_EXTRA_FILES"] = reload && !reloadExtraFiles.isEmpty ? reloadExtraFiles.joined(separator: "\n") : nil
         }

@@ -174,6 +174,10 @@ struct Setting: Sendable {
         text("asgi_lifespan", \.asgiLifespan, check: { mode in
             ["auto", "on", "off"].contains(mode) ? nil : "expected auto, on or off, got \"\(mode)\""
         }),
+        // uvicorn's WebSocket settings (corral-python's engine speaks the protocol).
+        integer("ws_max_size", \.wsMaxSize, 1...Int(Int32.max)),
+        seconds("ws_ping_interval", \.wsPingInterval),
+        seconds("ws_ping_timeout", \.wsPingTimeout),
         // Python logging for the app: checked, and gunicorn's loggers mapped, by LogConfigCheck.
         Setting(name: "logconfig_dict", apply: { config, value, _ throws(SettingError) in
             switch value {

@@ -24,16 +24,24 @@ public struct ASGIScope {
     public private(set) var isSecure = false
     public private(set) var version = HTTPVersion.http1_1
     public private(set) var hasBody = false
+    /// A WebSocket handshake: the scope is a `websocket` one, with the client's subprotocols.
+    public private(set) var isWebSocket = false
+    public private(set) var subprotocols: [Span] = []
 
     public init() {}
 
     /// Fills the scope for `head`. `clientPort` nil: a unix socket peer (no client).
-    /// `serverPort` nil: a unix socket (server is its path).
+    /// `serverPort` nil: a unix socket (server is its path). `webSocketSubprotocols` non-nil: a
+    /// WebSocket handshake, offering these.
     public mutating func build(head: RequestHead, buffer: UnsafeRawBufferPointer, fields: UnsafeBufferPointer<HeaderField>,
                                clientAddress: UnsafeRawBufferPointer, clientPort: Int?, isSecure: Bool,
-                               server: (host: String, port: Int?), settings: WSGISettings) {
+                               server: (host: String, port: Int?), settings: WSGISettings,
+                               webSocketSubprotocols: [String]? = nil) {
         storage.removeAll(keepingCapacity: true)
         headers.removeAll(keepingCapacity: true)
+        subprotocols.removeAll(keepingCapacity: true)
+        isWebSocket = webSocketSubprotocols != nil
+        for var name in webSocketSubprotocols ?? [] { subprotocols.append(name.withUTF8 { append(UnsafeRawBufferPointer($0)) }) }
         hasBody = head.framing.hasBody
         self.isSecure = isSecure
         version = head.version
