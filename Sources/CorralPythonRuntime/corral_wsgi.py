@@ -283,6 +283,9 @@ def handle(token, serial, environ, has_body):
     channel = Channel(token, serial)
     responder = Responder(channel, environ['REQUEST_METHOD'] == 'HEAD')
     environ['wsgi.input'] = Input(channel, has_body)
+    connection = None
+    if 'websocket' in environ.get('HTTP_UPGRADE', '').lower():
+        connection = environ['gunicorn.socket'] = _connection(token)
     runtime.running[token] = (serial, thread_ident(), _current_greenlet(), environ.get('RAW_URI', ''))
     result = ending = None
     if runtime.hooks is not None and runtime.hooks.has('pre_request'):
@@ -298,6 +301,10 @@ def handle(token, serial, environ, has_body):
     except ClientGone:
         # The loop knows why (the client left, or the body was bad: it answers 400 or 413).
         ending = (_corral.finish,)
+    except StopIteration:
+        # flask-sock's way to say, under gunicorn, that the connection was used and there is
+        # no response to send.
+        ending = (_corral.finish,) if connection is not None and connection.taken else (_corral.fail, _failure(environ))
     except BaseException:
         if ending is not None and ending[0] is _corral.send_file:
             os.close(ending[3])           # the descriptor _file() duplicated for sendfile
@@ -306,6 +313,8 @@ def handle(token, serial, environ, has_body):
         del runtime.running[token]
         waiters.pop(token, None)          # a reply still owed is dropped by its serial
         responder.channel = None
+        if connection is not None and not connection.taken:
+            connection.close()            # the engine's own descriptor is untouched
     try:
         ending[0](token, *ending[1:])
     except Exception:                     # e.g. a header the engine cannot send: still a 500
@@ -314,6 +323,56 @@ def handle(token, serial, environ, has_body):
         import corral_gunicorn
         runtime.hooks.run('post_request', runtime.hooks.worker, corral_gunicorn_request(environ), environ,
                   corral_gunicorn.Response(responder.status, responder.headers))
+
+
+_connection_class = None
+
+
+def _connection(token):
+    """environ['gunicorn.socket'] for a request that asks for a WebSocket: the client's
+    connection, for the libraries that speak the protocol themselves on the server's socket
+    (flask-sock and Flask-SocketIO through simple-websocket, as under gunicorn). Its first use
+    hands the connection over: the engine sends no response and forgets the connection once the
+    app returns; the access log still gets its line (101). Unused, it is closed at the end and
+    the app's response goes out as usual."""
+    global _connection_class
+    if _connection_class is None:
+        import socket                     # gevent's, once the runtime patched the standard library
+
+        class HandedOverSocket(socket.socket):
+            __slots__ = ('token', 'taken')
+
+            def _take(self):
+                if not self.taken:
+                    self.taken = True
+                    if not runtime.gevent_mode:
+                        self.setblocking(True)   # the app's thread waits on it; the loop is done with it
+                    _corral.hand_over(self.token)
+
+            def send(self, *args):
+                self._take()
+                return super().send(*args)
+
+            def sendall(self, *args):
+                self._take()
+                return super().sendall(*args)
+
+            def recv(self, *args):
+                self._take()
+                return super().recv(*args)
+
+            def recv_into(self, *args):
+                self._take()
+                return super().recv_into(*args)
+
+            def makefile(self, *args, **kwargs):
+                self._take()
+                return super().makefile(*args, **kwargs)
+
+        _connection_class = HandedOverSocket
+    connection = _connection_class(fileno=_corral.connection_fd(token))
+    connection.token, connection.taken = token, False
+    return connection
 
 
 def corral_gunicorn_request(environ):

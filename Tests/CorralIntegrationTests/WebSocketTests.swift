@@ -232,3 +232,26 @@ import Testing
         return (head, String(decoding: rest, as: UTF8.self), frames)
     }
 }
+
+/// Flask apps add WebSockets with libraries that speak the protocol on the server's socket
+/// (flask-sock, Flask-SocketIO through simple-websocket), as under gunicorn: corral-python hands
+/// the connection over, in threads and gevent modes, and forgets it; the access log keeps its line.
+@Suite(.serialized) struct WSGIWebSocketTests {
+    @Test(arguments: [["-k", "gthread", "--threads", "4"], ["-k", "gevent"]])
+    func flaskSockAndFlaskSocketIO(mode: [String]) throws {
+        // timeout 2: a WebSocket quiet for longer is not a hung request.
+        let worker = try WSGIApps.worker("websocket_app:app", mode + ["--timeout", "2", "--access-logfile", "-"],
+                                         environment: ["SOCKETIO_ASYNC_MODE": mode[1] == "gevent" ? "gevent" : "threading"])
+        func client(_ arguments: String) -> String {
+            shell("cd \(shellQuoted(WSGIApps.directory)) && \(WSGIApps.virtualenv)/bin/python ws_wsgi_client.py \(arguments) 2>&1").output
+        }
+        let sock = client("sock \(worker.port) 3")
+        #expect(sock == "flask-sock: one\nflask-sock: two\nclosed 1000 see you\n", "\(sock)\n\(worker.log)")
+        let socketio = client("socketio \(worker.port)")
+        #expect(socketio.contains("transport websocket\nheard HELLO SOCKETIO"), "\(socketio)\n\(worker.log)")
+        #expect(eventually { worker.log.contains("\"GET /echo HTTP/1.1\" 101 0") }, "\(worker.log)")
+        #expect(worker.log.contains("\"GET /socket.io/?transport=websocket"), "\(worker.log)")
+        #expect(!worker.log.contains("ran past timeout") && !worker.log.contains("Error handling"), "\(worker.log)")
+        #expect(try request(port: worker.port, "GET", "/")?.text == "plain flask")
+    }
+}

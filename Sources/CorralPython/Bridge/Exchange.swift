@@ -30,6 +30,8 @@ final class Exchange: @unchecked Sendable {
         case messagesTaken(Int)
         /// The app waits until everything it sent is written (`WebSocketEvent.drained`).
         case flushWebSocket
+        /// WSGI: the app took the connection (its WebSocket library writes the 101 itself).
+        case handOver
     }
 
     enum ToPython {
@@ -55,8 +57,11 @@ final class Exchange: @unchecked Sendable {
     private(set) var serial = 0
     var active = false
     var reportedHung = false
-    /// An accepted WebSocket: it lives as long as its client, so `timeout` does not apply.
+    /// An accepted WebSocket, or a connection the app took: it lives as long as its client, so
+    /// `timeout` does not apply.
     var upgraded = false
+    /// The connection's socket (`Request.socketDescriptor`), for a WSGI app to take.
+    var socketDescriptor: Int32 = -1
     var bodyError: HTTPError?
     /// The client went away while the body was read: the engine closes the connection quietly.
     var readFailure: (any Error)?

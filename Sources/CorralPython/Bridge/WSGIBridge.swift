@@ -169,6 +169,7 @@ public final class WSGIBridge: @unchecked Sendable {
                                    serverAddress: { request.localAddress })
         }
         exchange.begin(now: now)
+        exchange.socketDescriptor = request.socketDescriptor
         inFlight += 1
         deliver(.request(token: exchange.token))
         return exchange

@@ -55,7 +55,11 @@ public struct WSGIHandler: Sendable {
 
     /// The response the app's `message` makes, or nil when it only asked for the body.
     private func response(to message: Exchange.ToLoop, of exchange: Exchange, for request: Request) async throws -> Response? {
+        if exchange.upgraded { return handedOver(message, exchange) }
         switch message {
+        case .handOver:
+            exchange.upgraded = true
+            return nil
         case .readBody:
             await readBody(request, for: exchange)
             return nil
@@ -91,10 +95,30 @@ public struct WSGIHandler: Sendable {
             try end(exchange)
             throw HTTPError(500, "the application ended without a response")
         case .acceptWebSocket, .sendMessage, .closeWebSocket, .messagesTaken, .flushWebSocket:
-            // The runtime sends these only for an accepted WebSocket.
+            // The runtime sends these only for an accepted ASGI WebSocket.
             try end(exchange)
             throw HTTPError(500, "a WebSocket message outside a WebSocket")
         }
+    }
+
+    /// After the app took the connection: what it ends with is not sent (the connection is its
+    /// library's); a failure is logged.
+    private func handedOver(_ message: Exchange.ToLoop, _ exchange: Exchange) -> Response? {
+        switch message {
+        case .readBody, .chunk, .respond(_, _, _, false):
+            exchange.reply(.failed("the connection was handed over"))   // the app's next call raises
+            return nil
+        case .file(_, _, let fd, _, _):
+            close(fd)
+        case .fail(let traceback):
+            log.error(traceback)
+        case .respond, .finish:
+            break
+        case .handOver, .acceptWebSocket, .sendMessage, .closeWebSocket, .messagesTaken, .flushWebSocket:
+            return nil
+        }
+        bridge.end(exchange)
+        return Response(status: 101, body: .handedOver)
     }
 
     /// The rest of a streamed body: each piece is written and its outcome replied, which the
@@ -131,7 +155,7 @@ public struct WSGIHandler: Sendable {
                 log.error(traceback)
                 try? end(exchange)
                 throw failure ?? WSGIStreamError.failedAfterHead
-            case .respond, .file, .readBody, .acceptWebSocket, .sendMessage, .closeWebSocket, .messagesTaken, .flushWebSocket:
+            case .respond, .file, .readBody, .acceptWebSocket, .sendMessage, .closeWebSocket, .messagesTaken, .flushWebSocket, .handOver:
                 try? end(exchange)
                 throw WSGIStreamError.failedAfterHead
             }

@@ -79,7 +79,7 @@ final class WebSocketSession: @unchecked Sendable {
             case .finish:
                 finish(closing: WebSocketCloseCode.normal.rawValue)
                 return
-            case .acceptWebSocket, .respond, .chunk:
+            case .acceptWebSocket, .respond, .chunk, .handOver:
                 break   // the runtime sends none of these after accepting
             }
         }

@@ -26,7 +26,7 @@ enum CorralModule {
             ("send_file", sendFile), ("fail", fail), ("log", logLine), ("next_overdue", nextOverdue),
             ("thread_started", threadStarted), ("thread_exited", threadExited), ("unblock_signals", unblockSignals),
             ("ws_accept", webSocketAccept), ("ws_send", webSocketSend), ("ws_close", webSocketClose),
-            ("ws_taken", webSocketTaken), ("ws_flush", webSocketFlush),
+            ("ws_taken", webSocketTaken), ("ws_flush", webSocketFlush), ("connection_fd", connectionFD), ("hand_over", handOver),
         ]
         for (name, body) in functions {
             guard let function = corral_py_function(strdup(name), body),
@@ -353,6 +353,24 @@ enum CorralModule {
     private static let webSocketFlush: corral_py_fastcall = { _, args, _ in
         guard let exchange = exchange(args) else { return nil }
         exchange.post(.flushWebSocket)
+        return corral_py_none()
+    }
+
+    /// connection_fd(token): a copy of the connection's socket (close-on-exec), for the app to take.
+    private static let connectionFD: corral_py_fastcall = { _, args, _ in
+        guard let exchange = exchange(args) else { return nil }
+        let copy = fcntl(exchange.socketDescriptor, F_DUPFD_CLOEXEC, 0)
+        guard copy >= 0 else {
+            PyErr_SetString(clientGone, "the connection is gone")
+            return nil
+        }
+        return PyLong_FromLong(Int(copy))
+    }
+
+    /// hand_over(token): the app took the connection; what it posts from here on is not sent.
+    private static let handOver: corral_py_fastcall = { _, args, _ in
+        guard let exchange = exchange(args) else { return nil }
+        exchange.post(.handOver)
         return corral_py_none()
     }
 

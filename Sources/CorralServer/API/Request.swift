@@ -94,6 +94,10 @@ public struct Request {
         return (name.isEmpty ? "localhost" : name, port < 0 ? "" : String(port))
     }
 
+    /// The connection's socket, for a handler that hands the connection over (a WSGI app's
+    /// WebSocket library): it is the engine's until the handler returns `ResponseBody.handedOver`.
+    public var socketDescriptor: Int32 { connection.fd }
+
     /// The worker's event loop: `sleep(for:)`, `readable(_:)`, `writable(_:)` suspend the handler
     /// without blocking other connections.
     public var loop: EventLoop { connection.server.loop }

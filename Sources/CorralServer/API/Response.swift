@@ -51,6 +51,9 @@ public enum ResponseBody {
     /// A WebSocket handshake accepted (status 101): after the head, `session` runs with the
     /// connection as a `WebSocket`; the connection closes when it returns.
     case webSocket(WebSocketConversation.Settings, (WebSocket) async -> Void)
+    /// The handler's side used the connection itself (a copy of `Request.socketDescriptor`):
+    /// nothing is sent; the access log gets the line and the engine closes its descriptor.
+    case handedOver
 
     /// The length when it is known before sending.
     var knownLength: Int? {
@@ -62,7 +65,7 @@ public enum ResponseBody {
         case .openFile(_, _, let count): return count
         case .stream: return nil
         case .streamOfLength(let count, _): return count
-        case .webSocket: return 0
+        case .webSocket, .handedOver: return 0
         }
     }
 

@@ -43,7 +43,7 @@ extension Connection {
             return sent
         }
         switch response.body {
-        case .empty, .webSocket:   // (a WebSocket's 101 is written by writeUpgrade)
+        case .empty, .webSocket, .handedOver:   // (never here: serve() takes these first)
             return holdWhilePipelined() ? true : await flushOutput()
         case .bytes(let bytes):
             if bytes.count <= Self.smallBody {

@@ -333,6 +333,11 @@ public final class Connection: FDWatcher, @unchecked Sendable {
             server.log.error("handler failed for \(target(of: head)): \(error)")
             response = Self.errorResponse(500)
         }
+        if case .handedOver = response.body {
+            status = response.status
+            server.requestCompleted(self, head: head, answered: true)
+            return false
+        }
         if case .webSocket(let settings, let session) = response.body {
             let written = await writeUpgrade(response)
             server.requestCompleted(self, head: head, answered: true)
