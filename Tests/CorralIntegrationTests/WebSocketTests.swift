@@ -140,6 +140,27 @@ import Testing
         #expect(reversed.contains("reply larroc subprotocol None"), "\(reversed)")
     }
 
+    /// The Autobahn TestSuite's cases (kosoku runs them) against a plain echo app: sections 1-10
+    /// (framing, pings, fragmentation, UTF-8, the close handshake, limits, large messages), two
+    /// at a time; every verdict OK, NON-STRICT or INFORMATIONAL.
+    @Test func autobahnSections1To10() throws {
+        let worker = try worker("websocket_apps:autobahn")
+        let scratch = TemporaryDirectory()
+        let run = shell("cd \(scratch.path) && \(WSGIApps.virtualenv)/bin/kosoku 127.0.0.1:\(worker.port) -x '12.*' -x '13.*' -p 2 -o reports 2>&1")
+        #expect(run.status == 0 && run.output.contains("301 cases passed"), "\(run.output)")
+        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: scratch.file("reports/index.json"))))
+        var verdicts: [String: Int] = [:]
+        for cases in (index as? [String: [String: [String: Any]]])?.values.map({ $0 }) ?? [] {
+            for (id, result) in cases {
+                let verdict = "\(result["behavior"] ?? "?")/\(result["behaviorClose"] ?? "?")"
+                verdicts[verdict, default: 0] += 1
+                #expect(["OK", "NON-STRICT", "INFORMATIONAL"].contains(result["behavior"] as? String)
+                        && ["OK", "INFORMATIONAL"].contains(result["behaviorClose"] as? String), "case \(id): \(verdict)")
+            }
+        }
+        print("Autobahn 1-10: \(verdicts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))")
+    }
+
     /// A reload replaces the workers: their WebSockets get graceful_timeout, then 1012 (service
     /// restart), and the client reconnects to the new generation. A stop closes them with 1001.
     @Test func reloadClosesWith1012AndAStopWith1001() throws {

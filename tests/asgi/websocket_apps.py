@@ -105,3 +105,16 @@ async def flood(scope, receive, send):
     finally:
         task.cancel()
         print('flood sent %d' % sent, flush=True)
+
+
+async def autobahn(scope, receive, send):
+    """A plain echo for the Autobahn cases: every message back as it came."""
+    if scope['type'] != 'websocket':
+        return await plain(scope, receive, send)
+    await receive()
+    await send({'type': 'websocket.accept'})
+    while True:
+        message = await receive()
+        if message['type'] == 'websocket.disconnect':
+            return
+        await send({'type': 'websocket.send', 'bytes': message.get('bytes'), 'text': message.get('text')})

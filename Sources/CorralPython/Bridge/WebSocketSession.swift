@@ -18,7 +18,6 @@ final class WebSocketSession: @unchecked Sendable {
     private var credit = window
     /// The connection is gone: from here on only the app's end is awaited.
     private var ended = false
-    private var flushWanted = false
 
     init(exchange: Exchange, socket: WebSocket, bridge: WSGIBridge) {
         self.exchange = exchange
@@ -39,12 +38,10 @@ final class WebSocketSession: @unchecked Sendable {
                 ended = true
                 tell(.closed(code: code, reason: reason))
                 return
+            case .written:
+                tell(.drained)
             case .woken:
                 break
-            }
-            if flushWanted && socket.pendingOutput == 0 {
-                flushWanted = false
-                tell(.drained)
             }
         }
     }
@@ -66,7 +63,7 @@ final class WebSocketSession: @unchecked Sendable {
                 if !ended { socket.wake() }
             case .flushWebSocket:
                 if ended { break }   // the app has heard (or will) that it ended
-                flushWanted = true
+                socket.reportWhenWritten = true
                 socket.wake()
             case .readBody:
                 exchange.reply(.body([]))

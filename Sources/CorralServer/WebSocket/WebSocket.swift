@@ -17,7 +17,12 @@ public final class WebSocket {
         case closed(code: UInt16, reason: String)
         /// `wake()` was called.
         case woken
+        /// Everything queued is written (once, after `reportWhenWritten` was set).
+        case written
     }
+
+    /// Makes `next()` report `.written` once all that is queued has gone to the socket.
+    public var reportWhenWritten = false
 
     unowned(unsafe) let connection: Connection
     private var conversation: WebSocketConversation
@@ -42,10 +47,12 @@ public final class WebSocket {
     /// Bytes of frames not yet written to the socket.
     public var pendingOutput: Int { conversation.pendingOutputCount }
 
-    /// Queues a message and writes what the socket takes now (never waits).
+    /// Queues a message and writes what the socket takes now (never waits). What it does not
+    /// take wakes `next()`, which then waits for the socket to be writable as well.
     public func send(_ kind: WebSocketFrameDecoder.MessageKind, _ bytes: UnsafeRawBufferPointer) {
         conversation.send(kind, bytes)
         flush()
+        if conversation.pendingOutputCount > 0 { wake() }
     }
 
     public func send(_ kind: WebSocketFrameDecoder.MessageKind, _ bytes: [UInt8]) {
@@ -81,11 +88,18 @@ public final class WebSocket {
                 woken = false
                 return .woken
             }
+            if reportWhenWritten && conversation.pendingOutputCount == 0 {
+                reportWhenWritten = false
+                return .written
+            }
             if acceptingMessages || conversation.phase != .open, let event = decodeBuffered() {
                 if case .closed(let code, let reason) = event { ending = (code, reason); continue }
                 return translated(event)
             }
-            if conversation.pendingOutputCount > 0 && connection.writeReady && !flush() { continue }
+            if conversation.pendingOutputCount > 0 && connection.writeReady {
+                flush()
+                continue
+            }
             if acceptingMessages || conversation.phase != .open {
                 switch readAvailable() {
                 case .ready: continue
