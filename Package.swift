@@ -39,6 +39,8 @@ let package = Package(
         // libcrypto (OpenSSL): SHA-1 for the WebSocket handshake; only the workers that speak
         // WebSocket link it.
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // zlib: permessage-deflate (RFC 7692) for the engine's WebSockets.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // libedit: line editing and history at corralctl's interactive prompt.
         .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .target(name: "CorralEventLoop", dependencies: ["CCorral"], swiftSettings: hotPath),
@@ -47,7 +49,7 @@ let package = Package(
                 swiftSettings: [nonsending]),
         .target(name: "CorralHTTP", swiftSettings: hotPath),
         // RFC 6455: the frames and the conversation, plain state machines like the request parser.
-        .target(name: "CorralWebSocket", dependencies: ["CorralHTTP"], swiftSettings: hotPath),
+        .target(name: "CorralWebSocket", dependencies: ["CorralHTTP", "CZlib"], swiftSettings: hotPath),
         // Apart, so that only the binaries that accept WebSockets link libcrypto (for SHA-1).
         .target(name: "CorralWebSocketHandshake", dependencies: ["CorralHTTP", "CCrypto"], swiftSettings: hotPath),
         // Metrics: gunicorn's statsd lines (batched per loop iteration), the duration histogram

@@ -7,7 +7,7 @@
 /// close the server starts waits up to `closeTimeout` for the client's. A protocol error is
 /// answered with its close code and ends it at once. Keepalive (uvicorn's `ws_ping_interval`,
 /// `ws_ping_timeout`): a ping after each quiet interval; no pong within the timeout closes 1011.
-public struct WebSocketConversation: Sendable {
+public struct WebSocketConversation {
     public struct Settings: Sendable {
         /// `ws_max_size`: the largest message, in bytes (1009 past it).
         public var maxMessageSize = 16 * 1024 * 1024
@@ -17,6 +17,8 @@ public struct WebSocketConversation: Sendable {
         public var pingTimeout: Int64 = 20_000_000_000
         /// How long a close the server started waits for the client's close frame.
         public var closeTimeout: Int64 = 5_000_000_000
+        /// permessage-deflate as negotiated in the handshake; nil: messages go uncompressed.
+        public var compression: PerMessageDeflate.Parameters?
 
         public init() {}
     }
@@ -43,6 +45,10 @@ public struct WebSocketConversation: Sendable {
     private var outputStart = 0
     private var decoder: WebSocketFrameDecoder
     private var message: [UInt8] = []
+    private var messageCompressed = false
+    private let deflate: PerMessageDeflate?
+    /// A compressed message's bytes before they go out.
+    private var compressed: [UInt8] = []
     /// When the next keepalive ping is due, and when its pong is overdue (0: none awaited).
     private var pingDue: Int64
     private var pongDue: Int64 = 0
@@ -52,7 +58,8 @@ public struct WebSocketConversation: Sendable {
 
     public init(settings: Settings = Settings(), now: Int64) {
         self.settings = settings
-        decoder = WebSocketFrameDecoder(maxMessageSize: settings.maxMessageSize)
+        decoder = WebSocketFrameDecoder(maxMessageSize: settings.maxMessageSize, compressionNegotiated: settings.compression != nil)
+        deflate = settings.compression.map(PerMessageDeflate.init)
         pingDue = settings.pingInterval > 0 ? now + settings.pingInterval : .max
         output.reserveCapacity(256)
     }
@@ -91,13 +98,28 @@ public struct WebSocketConversation: Sendable {
         while true {
             let rest = UnsafeMutableRawBufferPointer(rebasing: input[offset...])
             switch decoder.next(rest) {
-            case .data(let range, let kind, _, let ends, let consumed):
+            case .data(let range, let kind, let isCompressed, let ends, let consumed):
                 offset += consumed
                 guard phase == .open else { continue }   // closing: the client's last messages go unread
+                if message.isEmpty { messageCompressed = isCompressed }
                 message.append(contentsOf: range.bytes(in: UnsafeRawBufferPointer(rest)))
                 if ends {
-                    let whole = message
+                    var whole = message
                     message.removeAll(keepingCapacity: message.capacity <= 64 * 1024)
+                    if messageCompressed, let deflate {
+                        do {
+                            whole = try deflate.decompress(whole, limit: settings.maxMessageSize)
+                        } catch .tooBig {
+                            return (input.count, fail(WebSocketCloseCode.messageTooBig.rawValue, "message too big"))
+                        } catch {
+                            return (input.count, fail(WebSocketCloseCode.invalidPayload.rawValue, "invalid compressed data"))
+                        }
+                        // The decoder checks text as it arrives only when it is not compressed.
+                        var text = UTF8Validator()
+                        if kind == .text && !(whole.withUnsafeBytes { text.validate($0) } && text.isComplete) {
+                            return (input.count, fail(WebSocketCloseCode.invalidPayload.rawValue, "text that is not UTF-8"))
+                        }
+                    }
                     return (offset, .message(kind, whole))
                 }
             case .ping(let range, let consumed):
@@ -130,7 +152,10 @@ public struct WebSocketConversation: Sendable {
     /// The app's message.
     public mutating func send(_ kind: WebSocketFrameDecoder.MessageKind, _ bytes: UnsafeRawBufferPointer) {
         guard phase == .open else { return }
-        appendFrame(kind == .text ? .text : .binary, bytes)
+        guard let deflate else { return appendFrame(kind == .text ? .text : .binary, bytes) }
+        compressed.removeAll(keepingCapacity: compressed.capacity <= 64 * 1024)
+        deflate.compress(bytes, appendingTo: &compressed)
+        compressed.withUnsafeBytes { appendFrame(kind == .text ? .text : .binary, $0, compressed: true) }
     }
 
     /// Starts the close handshake (the app's close, or the worker stopping).
@@ -177,11 +202,12 @@ public struct WebSocketConversation: Sendable {
         return .closed(code: code, reason: reason)
     }
 
-    private mutating func appendFrame(_ opcode: WebSocketFrameHeader.Opcode, _ payload: UnsafeRawBufferPointer) {
+    private mutating func appendFrame(_ opcode: WebSocketFrameHeader.Opcode, _ payload: UnsafeRawBufferPointer,
+                                      compressed: Bool = false) {
         let start = output.count
         output.append(contentsOf: repeatElement(0, count: WebSocketFrameHeader.maximumLength))
         let length = output.withUnsafeMutableBytes {
-            WebSocketFrameHeader.write(opcode, payloadLength: payload.count, to: $0.baseAddress! + start)
+            WebSocketFrameHeader.write(opcode, compressed: compressed, payloadLength: payload.count, to: $0.baseAddress! + start)
         }
         output.removeLast(WebSocketFrameHeader.maximumLength - length)
         output.append(contentsOf: payload)

@@ -54,6 +54,9 @@ struct WSGICommand: ParsableCommand {
     @Option(name: .customLong("ws-ping-timeout"), help: "Seconds a ping waits for its pong before the WebSocket closes with 1011; 0: no wait (default 20; env CORRAL_WS_PING_TIMEOUT).")
     var wsPingTimeout: Double?
 
+    @Option(name: .customLong("ws-per-message-deflate"), help: "Accept a client's permessage-deflate offer: true or false (default true; env CORRAL_WS_PER_MESSAGE_DEFLATE).")
+    var wsPerMessageDeflate: Bool?
+
     @Flag(name: .customLong("reload"), help: "Watch the app's source files and ask corrald for a graceful reload when one changes (env CORRAL_RELOAD).")
     var reload = false
 
@@ -80,6 +83,7 @@ struct WSGIWorkerSettings {
     var reload: Bool
     var reloadExtraFiles: [String]
     var webSocket = WebSocketConversation.Settings()
+    var perMessageDeflate = true
 
     init(_ command: WSGICommand) throws(WSGISettingError) {
         func env(_ name: String) -> String? { getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } }
@@ -127,6 +131,11 @@ struct WSGIWorkerSettings {
             throw WSGISettingError("ws_max_size must be a number of bytes above 0, got \(command.wsMaxSize.map(String.init) ?? maxSizeText ?? "")")
         }
         webSocket.maxMessageSize = maxSize
+        let deflateText = env("CORRAL_WS_PER_MESSAGE_DEFLATE")
+        guard let deflate = command.wsPerMessageDeflate ?? (deflateText.map { Bool($0) } ?? true) else {
+            throw WSGISettingError("ws_per_message_deflate must be true or false, got \(deflateText ?? "")")
+        }
+        perMessageDeflate = deflate
         for (name, flag, keyPath) in [("ws_ping_interval", command.wsPingInterval, \WebSocketConversation.Settings.pingInterval),
                                       ("ws_ping_timeout", command.wsPingTimeout, \WebSocketConversation.Settings.pingTimeout)] {
             let text = env("CORRAL_" + name.uppercased())

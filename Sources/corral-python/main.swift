@@ -97,6 +97,7 @@ if let preloadControl {
     guard corral_await_adoption(supervisor, 5000) == 0 else { fail(1, "preload_app: corrald did not adopt this worker") }
 }
 bridge.webSocketSettings = settings.webSocket
+bridge.perMessageDeflate = settings.perMessageDeflate
 let handler = WSGIHandler(bridge: bridge)
 // The worker first: it blocks the signals its loop reads before Python or the app start threads.
 let worker: Worker

@@ -130,6 +130,9 @@ struct DaemonOptions: ParsableCommand {
     @Option(name: .customLong("ws-ping-timeout"), help: "Seconds a ping waits for its pong before the WebSocket closes with 1011; 0: no wait (ws_ping_timeout; default 20).")
     var wsPingTimeout: String?
 
+    @Option(name: .customLong("ws-per-message-deflate"), help: "Accept a WebSocket client's permessage-deflate offer: true or false (ws_per_message_deflate; uvicorn's flag; default true).")
+    var wsPerMessageDeflate: String?
+
     @Option(name: .customLong("root-path"), help: "Where the app is mounted behind a proxy: WSGI's SCRIPT_NAME, ASGI's root_path (root_path; uvicorn's flag).")
     var rootPath: String?
 
@@ -240,6 +243,7 @@ struct DaemonOptions: ParsableCommand {
         add("ws_max_size", wsMaxSize)
         add("ws_ping_interval", wsPingInterval)
         add("ws_ping_timeout", wsPingTimeout)
+        add("ws_per_message_deflate", wsPerMessageDeflate)
         addList("static_map", staticMap)
         add("preload_app", preload ? "true" : nil)
         add("reload", reload ? "true" : nil)

@@ -140,14 +140,20 @@ import Testing
         #expect(reversed.contains("reply larroc subprotocol None"), "\(reversed)")
     }
 
-    /// The Autobahn TestSuite's cases (kosoku runs them) against a plain echo app: sections 1-10
-    /// (framing, pings, fragmentation, UTF-8, the close handshake, limits, large messages), two
-    /// at a time; every verdict OK, NON-STRICT or INFORMATIONAL.
-    @Test func autobahnSections1To10() throws {
+    /// The Autobahn TestSuite's cases (kosoku runs them, two at a time) against a plain echo app:
+    /// sections 1-10 (framing, pings, fragmentation, UTF-8, the close handshake, limits, large
+    /// messages), and a fifth of 12-13 (permessage-deflate: each group of offers and window
+    /// sizes; all 517 cases run in `make bench`). Every verdict OK, NON-STRICT or INFORMATIONAL.
+    @Test func autobahnCases() throws {
         let worker = try worker("websocket_apps:autobahn")
+        try autobahn(worker.port, ["-x", "12.*", "-x", "13.*"], expecting: 301)
+        try autobahn(worker.port, ["12.1.*", "13.1.*", "13.3.*", "13.5.*", "13.7.*"].flatMap { ["-i", $0] }, expecting: 90)
+    }
+
+    private func autobahn(_ port: UInt16, _ selection: [String], expecting count: Int) throws {
         let scratch = TemporaryDirectory()
-        let run = shell("cd \(scratch.path) && \(WSGIApps.virtualenv)/bin/kosoku 127.0.0.1:\(worker.port) -x '12.*' -x '13.*' -p 2 -o reports 2>&1")
-        #expect(run.status == 0 && run.output.contains("301 cases passed"), "\(run.output)")
+        let run = shell("cd \(scratch.path) && \(WSGIApps.virtualenv)/bin/kosoku 127.0.0.1:\(port) \(selection.map(shellQuoted).joined(separator: " ")) -p 2 -o reports 2>&1")
+        #expect(run.status == 0 && run.output.contains("\(count) cases passed"), "\(run.output)")
         let index = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: scratch.file("reports/index.json"))))
         var verdicts: [String: Int] = [:]
         for cases in (index as? [String: [String: [String: Any]]])?.values.map({ $0 }) ?? [] {
@@ -158,7 +164,7 @@ import Testing
                         && ["OK", "INFORMATIONAL"].contains(result["behaviorClose"] as? String), "case \(id): \(verdict)")
             }
         }
-        print("Autobahn 1-10: \(verdicts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))")
+        print("Autobahn \(selection.joined(separator: " ")): \(verdicts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))")
     }
 
     /// A reload replaces the workers: their WebSockets get graceful_timeout, then 1012 (service

@@ -33,6 +33,8 @@ public final class WSGIBridge: @unchecked Sendable {
     let settings: WSGISettings
     /// ws_max_size, ws_ping_interval, ws_ping_timeout.
     public var webSocketSettings = WebSocketConversation.Settings()
+    /// ws_per_message_deflate: accept a client's permessage-deflate offer.
+    public var perMessageDeflate = true
     /// The worker's error log: tracebacks, wsgi.errors, stacks of overdue requests.
     public var log: ErrorLog!
     /// One slot per connection the worker may hold, each made the first time it is needed (so

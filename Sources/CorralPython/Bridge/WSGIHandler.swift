@@ -41,11 +41,16 @@ public struct WSGIHandler: Sendable {
         let exchange = bridge.begin(request, now: request.loop.now, webSocketSubprotocols: handshake.subprotocols)
         while true {
             let message = await exchange.next()
-            if case .acceptWebSocket(let subprotocol, let headers) = message {
+            if case .acceptWebSocket(let subprotocol, var headers) = message {
                 exchange.upgraded = true
                 let bridge = bridge
+                var settings = bridge.webSocketSettings
+                if bridge.perMessageDeflate, let compression = PerMessageDeflate.negotiate(handshake.extensions) {
+                    settings.compression = compression
+                    headers.add("Sec-WebSocket-Extensions", compression.responseValue)
+                }
                 return .webSocket(accept: handshake.accept, subprotocol: subprotocol, headers: headers,
-                                  settings: bridge.webSocketSettings) { socket in
+                                  settings: settings) { socket in
                     await WebSocketSession(exchange: exchange, socket: socket, bridge: bridge).run()
                 }
             }

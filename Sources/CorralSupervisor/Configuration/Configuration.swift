@@ -71,6 +71,7 @@ public struct Configuration: Equatable, Sendable {
     public var wsMaxSize = 16 * 1024 * 1024
     public var wsPingInterval = 20.0
     public var wsPingTimeout = 20.0
+    public var wsPerMessageDeflate = true
     /// Python logging for the app in each worker, gunicorn's three ways (the first set applies):
     /// a dictConfig as JSON, a JSON file of one, an ini file for fileConfig.
     public var logconfigDict: String?
@@ -197,6 +198,7 @@ public struct Configuration: Equatable, Sendable {
             environment["CORRAL_WS_MAX_SIZE"] = String(wsMaxSize)
             environment["CORRAL_WS_PING_INTERVAL"] = String(wsPingInterval)
             environment["CORRAL_WS_PING_TIMEOUT"] = String(wsPingTimeout)
+            environment["CORRAL_WS_PER_MESSAGE_DEFLATE"] = String(wsPerMessageDeflate)
             if let logging = pythonLogging { environment[logging.variable] = logging.value }
             environment["CORRAL_RELOAD_EXTRA_FILES"] = reload && !reloadExtraFiles.isEmpty ? reloadExtraFiles.joined(separator: "\n") : nil
         }

@@ -178,6 +178,7 @@ struct Setting: Sendable {
         integer("ws_max_size", \.wsMaxSize, 1...Int(Int32.max)),
         seconds("ws_ping_interval", \.wsPingInterval),
         seconds("ws_ping_timeout", \.wsPingTimeout),
+        boolean("ws_per_message_deflate", \.wsPerMessageDeflate),
         // Python logging for the app: checked, and gunicorn's loggers mapped, by LogConfigCheck.
         Setting(name: "logconfig_dict", apply: { config, value, _ throws(SettingError) in
             switch value {
