@@ -101,6 +101,8 @@ let package = Package(
         // The fuzz targets' properties (`make fuzz`), replayed on their corpus by the tests.
         .target(name: "CorralFuzzing", dependencies: ["CorralHTTP", "CorralControl", "CorralSupervisor"]),
         .executableTarget(name: "corral-fuzz", dependencies: ["CorralFuzzing"]),
+        // The benchmarks' WebSocket load generator (not packaged).
+        .executableTarget(name: "corral-wsload", dependencies: ["CCorral"], swiftSettings: hotPath),
         .executableTarget(name: "corral-python",
                           dependencies: ["CorralPython", "CorralWSGI", "CorralWebSocket", "CorralWorker", "CorralCommandLine", "CorralServer", "CorralHTTP", "CCorral",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -29,7 +29,7 @@ def setup():
     python = os.path.join(venv, 'bin/python')
     if not os.path.exists(python):
         subprocess.run(['/usr/bin/python3', '-m', 'venv', venv], check=True)
-    probe = 'import fastapi, uvicorn, uvloop, httptools, granian, gunicorn, uvicorn_worker'
+    probe = 'import fastapi, uvicorn, uvloop, httptools, granian, gunicorn, uvicorn_worker, websockets'
     if subprocess.run([python, '-c', probe], capture_output=True).returncode != 0:
         subprocess.run([os.path.join(venv, 'bin/pip'), 'install', '-q', 'fastapi', 'uvicorn[standard]', 'granian',
                         'gunicorn', 'uvicorn-worker'], check=True)

@@ -1,5 +1,5 @@
-"""The ASGI apps bench/asgi.py serves: the bare 13-byte hello, FastAPI's JSON hello, and a FastAPI
-view that awaits 0.1 s."""
+"""The ASGI apps bench/asgi.py serves: the bare 13-byte hello, FastAPI's JSON hello, a FastAPI
+view that awaits 0.1 s; and bench/websocket.py's WebSocket echo."""
 import asyncio
 
 from fastapi import FastAPI
@@ -25,3 +25,16 @@ async def hello():
 async def sleep():
     await asyncio.sleep(0.1)
     return {'message': 'Hello, World!'}
+
+
+async def echo(scope, receive, send):
+    """Every WebSocket message back as it came (bench/websocket.py)."""
+    if scope['type'] != 'websocket':
+        return await bare(scope, receive, send)
+    await receive()
+    await send({'type': 'websocket.accept'})
+    while True:
+        message = await receive()
+        if message['type'] == 'websocket.disconnect':
+            return
+        await send({'type': 'websocket.send', 'bytes': message.get('bytes'), 'text': message.get('text')})

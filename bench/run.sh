@@ -295,6 +295,10 @@ later_step BENCH_WSGI "WSGI benchmark" \
     env ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/wsgi.py"
 later_step BENCH_ASGI "ASGI benchmark" \
     env ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/asgi.py"
+later_step BENCH_ASGI "WebSocket benchmark" \
+    env ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/websocket.py"
+later_step BENCH_ASGI "Autobahn, all cases" \
+    python3 "$here/autobahn.py"
 later_step BENCH_STATIC_MAP "static_map benchmark" \
     env ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/static_map.py"
 later_step BENCH_PRELOAD "preload_app benchmark" \
