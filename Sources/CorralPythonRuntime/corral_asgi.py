@@ -28,6 +28,9 @@ tasks = set()
 MAIN_THREAD = threading.main_thread().ident   # whose stack the monitor logs for an overdue request
 waiters = {}              # token -> (serial, future) of the request waiting for the loop's reply
 sockets = {}              # token -> WebSocket, for the WebSocket scopes being served
+responses = {}            # token -> Response, for the HTTP requests being served
+# gunicorn's asgi_disconnect_grace_period: how long an app that ignores http.disconnect runs on.
+GRACE = float(os.environ.get('CORRAL_ASGI_DISCONNECT_GRACE_PERIOD', '3'))
 
 
 def setup(app, kind):
@@ -154,6 +157,10 @@ def serve():
                 elif kind == runtime.SHUTDOWN:
                     loop.remove_reader(fd)
                     stopped.set_result(None)
+                elif kind == runtime.DISCONNECTED:
+                    response = responses.get(token)
+                    if response is not None and response.channel.serial == serial:
+                        response.client_left()
                 elif kind >= runtime.WS_MESSAGE:
                     entry = sockets.get(token)
                     if entry is not None and entry.serial == serial:
@@ -246,7 +253,7 @@ class Response:
     """One request's receive() and send(): the spec's rules for the messages, and corral's
     framing (the head waits for the first body message, so a whole response is one write)."""
     __slots__ = ('channel', 'head_only', 'body_left', 'status', 'headers', 'started', 'sent', 'ended', 'cut', 'done',
-                 'end_posted')
+                 'end_posted', 'task')
 
     def __init__(self, channel, has_body, head_only):
         self.channel = channel
@@ -255,6 +262,7 @@ class Response:
         self.status = self.headers = None
         self.started = self.sent = self.ended = self.cut = self.end_posted = False
         self.done = None                  # made when receive() waits: the response ended, or the client left
+        self.task = None                  # the request's task, cancelled when the client left and the grace ran out
 
     async def receive(self):
         if self.body_left is not None:
@@ -372,6 +380,16 @@ class Response:
         if self.done is not None and not self.done.done():
             self.done.set_result(None)
 
+    def client_left(self):
+        """The engine saw the client go while the app worked: receive() gives http.disconnect, a
+        send() raises, and the task is cancelled if it still runs after the grace period."""
+        if self.channel.gone is None:
+            self.channel.gone = 'the client went away'
+        self._finish()
+        task = self.task
+        if task is not None and GRACE >= 0:
+            loop.call_later(GRACE, lambda: task.done() or task.cancel())
+
 
 def _absolute(path):
     if not isinstance(path, str) or not os.path.isabs(path):
@@ -394,6 +412,8 @@ async def handle(token, serial, scope, has_body):
         return
     channel = Channel(token, serial)
     response = Response(channel, has_body, scope['method'] == 'HEAD')
+    response.task = asyncio.current_task()
+    responses[token] = response
     scope['state'] = state.copy()
     scope['extensions'] = {'http.response.pathsend': {}, 'http.response.zerocopysend': {}}
     runtime.running[token] = (serial, MAIN_THREAD, None, scope['raw_path'].decode('latin-1'))
@@ -430,7 +450,9 @@ async def handle(token, serial, scope, has_body):
         if not response.end_posted:       # every exchange ends with exactly one message
             _corral.finish(token)
         response._finish()
+        response.task = None
         del runtime.running[token]
+        responses.pop(token, None)
         waiters.pop(token, None)
         if request is not None:
             import corral_gunicorn

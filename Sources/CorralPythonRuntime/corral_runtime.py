@@ -85,6 +85,7 @@ def serve_threads():
 
 REQUEST, REPLY, FAILED, SHUTDOWN = range(4)
 WS_MESSAGE, WS_CLOSED, WS_DRAINED = range(4, 7)   # an accepted WebSocket's (asgi mode)
+DISCONNECTED = 7          # asgi mode: the client left while the app worked
 
 
 def take_events(fd):

@@ -121,6 +121,9 @@ struct DaemonOptions: ParsableCommand {
     @Option(name: .customLong("asgi-lifespan"), help: "worker_class asgi: auto, on or off: whether the app's lifespan runs (asgi_lifespan).")
     var asgiLifespan: String?
 
+    @Option(name: .customLong("asgi-disconnect-grace-period"), help: "worker_class asgi: seconds a request's task runs on after its client left before it is cancelled (asgi_disconnect_grace_period; default 3).")
+    var asgiDisconnectGracePeriod: String?
+
     @Option(name: .customLong("ws-max-size"), help: "The largest WebSocket message in bytes; a bigger one closes with 1009 (ws_max_size; uvicorn's flag; default 16777216).")
     var wsMaxSize: String?
 
@@ -240,6 +243,7 @@ struct DaemonOptions: ParsableCommand {
         add("root_path", rootPath)
         add("asgi_loop", asgiLoop)
         add("asgi_lifespan", asgiLifespan)
+        add("asgi_disconnect_grace_period", asgiDisconnectGracePeriod)
         add("ws_max_size", wsMaxSize)
         add("ws_ping_interval", wsPingInterval)
         add("ws_ping_timeout", wsPingTimeout)

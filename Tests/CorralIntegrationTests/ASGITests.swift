@@ -308,6 +308,28 @@ import Testing
         #expect(eventually { daemon.workers.count == 1 && daemon.workers.isDisjoint(with: first) }, "\(daemon.log)")
     }
 
+    /// A client that leaves while the app works with nothing sent yet is noticed at once: the
+    /// app's receive() gets http.disconnect; an app that does not listen has its task cancelled
+    /// after asgi_disconnect_grace_period. Neither is logged as the app's error.
+    @Test func aClientThatLeavesWhileTheAppWorks() throws {
+        let scratch = TemporaryDirectory()
+        let events = scratch.file("events")
+        let daemon = try corrald("raw_apps:patient", ["--asgi-disconnect-grace-period", "0.5"], environment: ["ASGI_EVENTS": events])
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        func heard() -> String { (try? String(contentsOfFile: events, encoding: .utf8)) ?? "" }
+        for path in ["/listen", "/ignore"] {
+            let client = try RawClient(port: daemon.port)
+            client.send("GET \(path) HTTP/1.1\r\nHost: t\r\n\r\n")
+            Thread.sleep(forTimeInterval: 0.3)   // the app is waiting by now
+            shutdown(client.fd, Int32(SHUT_RDWR))
+        }
+        #expect(eventually { heard().contains("listen got http.disconnect\n") }, "\(heard())\n\(daemon.log)")
+        #expect(eventually { heard().contains("ignore cancelled\n") }, "\(heard())\n\(daemon.log)")
+        #expect(!daemon.log.contains("Error handling request"), "\(daemon.log)")
+        // A request whose client stays gets its answer as before.
+        #expect(try request(port: daemon.port, "GET", "/other")?.text == "ok")
+    }
+
     /// An app of the other interface is refused at load and by --check-config, naming the class.
     @Test func theWrongInterfaceIsRefused() throws {
         try WSGIApps.requireVirtualenv()

@@ -113,3 +113,28 @@ async def duplex(scope, receive, send):
         pieces += 1
         await asyncio.sleep(0)
     await send({'type': 'http.response.body', 'body': b'\nread %d bytes\n' % reader.result()})
+
+
+async def patient(scope, receive, send):
+    """/listen awaits http.disconnect and records it; /ignore sleeps through it (and is cancelled
+    after asgi_disconnect_grace_period); either writes to the file in $ASGI_EVENTS."""
+    import asyncio, os
+    if scope['type'] != 'http':
+        raise RuntimeError('no lifespan here')
+    def record(line):
+        with open(os.environ['ASGI_EVENTS'], 'a') as events:
+            events.write(line + '\n')
+    await receive()
+    if scope['path'] == '/listen':
+        message = await receive()
+        record('listen got %s' % message['type'])
+        return
+    if scope['path'] != '/ignore':
+        await send({'type': 'http.response.start', 'status': 200, 'headers': []})
+        await send({'type': 'http.response.body', 'body': b'ok'})
+        return
+    try:
+        await asyncio.sleep(60)
+    except asyncio.CancelledError:
+        record('ignore cancelled')
+        raise

@@ -52,6 +52,8 @@ final class Exchange: @unchecked Sendable {
     /// The request as ASGI sees it (asgi mode, instead of `environ`).
     var scope = ASGIScope()
     var hasBody: Bool { bridge.mode == .asgi ? scope.hasBody : environ.hasBody }
+    /// The request body has been read to its end (or there is none).
+    var bodyRead = false
     var startedAt: Int64 = 0
     /// Which request the slot holds: replies for an earlier one are dropped (gevent mode).
     private(set) var serial = 0
@@ -132,6 +134,7 @@ final class Exchange: @unchecked Sendable {
         active = true
         reportedHung = false
         upgraded = false
+        bodyRead = !hasBody
         bodyError = nil
         readFailure = nil
         pthread_mutex_lock(&lock)

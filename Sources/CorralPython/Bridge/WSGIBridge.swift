@@ -17,6 +17,8 @@ public final class WSGIBridge: @unchecked Sendable {
         case request(token: Int)
         case reply(token: Int, serial: Int, Exchange.ToPython)
         case webSocket(token: Int, serial: Int, WebSocketEvent)
+        /// asgi mode: the client left while the app worked on its request.
+        case disconnected(token: Int, serial: Int)
         case shutdown
     }
 

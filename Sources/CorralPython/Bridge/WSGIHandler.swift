@@ -21,8 +21,22 @@ public struct WSGIHandler: Sendable {
             return try await webSocket(request)
         }
         let exchange = bridge.begin(request, now: request.loop.now)
+        if !exchange.hasBody { watchForLeaving(request, exchange) }
         while true {
             if let response = try await response(to: await exchange.next(), of: exchange, for: request) { return response }
+        }
+    }
+
+    /// asgi mode: while the app works with the body read and nothing sent, a client that leaves
+    /// is noticed: the app's receive() gets http.disconnect, and after asgi_disconnect_grace_period
+    /// its task is cancelled.
+    private func watchForLeaving(_ request: Request, _ exchange: Exchange) {
+        guard bridge.mode == .asgi else { return }
+        let bridge = bridge, token = exchange.token, serial = exchange.serial
+        request.watchForLeaving {
+            guard exchange.active, exchange.serial == serial else { return }
+            exchange.readFailure = ConnectionError.closed
+            bridge.deliver(.disconnected(token: token, serial: serial))
         }
     }
 
@@ -60,6 +74,7 @@ public struct WSGIHandler: Sendable {
 
     /// The response the app's `message` makes, or nil when it only asked for the body.
     private func response(to message: Exchange.ToLoop, of exchange: Exchange, for request: Request) async throws -> Response? {
+        request.stopWatchingForLeaving()
         if exchange.upgraded { return handedOver(message, exchange) }
         switch message {
         case .handOver:
@@ -144,10 +159,14 @@ public struct WSGIHandler: Sendable {
                 }
             }
             exchange.reply(outcome)
+            // Between pieces (an SSE stream's pause), a client that leaves is noticed too.
+            if case .written = outcome, exchange.bodyRead { watchForLeaving(request, exchange) }
             var next = await exchange.next()
+            request.stopWatchingForLeaving()
             while case .readBody = next {
                 await readBody(request, for: exchange)
                 next = await exchange.next()
+                request.stopWatchingForLeaving()
             }
             switch next {
             case .chunk(let bytes):
@@ -171,6 +190,10 @@ public struct WSGIHandler: Sendable {
         do {
             let piece = try await request.body.next()
             exchange.reply(.body(piece.map { Array($0) } ?? []))
+            if piece == nil {
+                exchange.bodyRead = true
+                watchForLeaving(request, exchange)
+            }
         } catch let error as HTTPError {
             exchange.bodyError = error
             exchange.reply(.failed("request body: \(error.status) \(error.reason)"))

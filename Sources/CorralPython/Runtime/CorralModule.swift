@@ -173,7 +173,8 @@ enum CorralModule {
 
     /// gevent and asgi modes: [(kind, token, serial, value)]: REQUEST handle()'s arguments, REPLY
     /// value, FAILED reason, SHUTDOWN None; an accepted WebSocket's MESSAGE (bytes, or str for
-    /// text), CLOSED (code, reason), DRAINED None (the kinds' numbers are corral_runtime.py's).
+    /// text), CLOSED (code, reason), DRAINED None; DISCONNECTED None (the kinds' numbers are
+    /// corral_runtime.py's).
     private static let poll: corral_py_fastcall = { _, _, _ in
         let events = bridge.takeEvents()
         let list = PyList_New(0)!
@@ -192,6 +193,8 @@ enum CorralModule {
                 item = pollItem(3, 0, 0, corral_py_none())
             case .webSocket(let token, let serial, let event):
                 item = webSocketItem(token, serial, event)
+            case .disconnected(let token, let serial):
+                item = pollItem(7, token, serial, corral_py_none())
             }
             PyList_Append(list, item)
             corral_py_xdecref(item)

@@ -98,6 +98,17 @@ public struct Request {
     /// WebSocket library): it is the engine's until the handler returns `ResponseBody.handedOver`.
     public var socketDescriptor: Int32 { connection.fd }
 
+    /// Calls `onLeave` (on the loop) if the client leaves while the handler works without the
+    /// socket: after reading the body, before the response. A handler must call
+    /// `stopWatchingForLeaving()` before it reads or answers again.
+    public func watchForLeaving(_ onLeave: @escaping @Sendable () -> Void) {
+        connection.watchForLeaving(onLeave)
+    }
+
+    public func stopWatchingForLeaving() {
+        connection.stopWatchingForLeaving()
+    }
+
     /// The worker's event loop: `sleep(for:)`, `readable(_:)`, `writable(_:)` suspend the handler
     /// without blocking other connections.
     public var loop: EventLoop { connection.server.loop }

@@ -59,6 +59,10 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     var outputHeld = false
     /// After a 101: the WebSocket this connection carries (the drain closes it).
     var webSocket: WebSocket?
+    /// The number of the watch for the client leaving while the handler works (`watchForLeaving`);
+    /// 0: none.
+    var leavingWatch = 0
+    private var leavingWatches = 0
     // The server's intrusive list of open connections.
     var previous: Connection?
     var next: Connection?
@@ -110,6 +114,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         bodyOverflowed = false
         outputHeld = false
         webSocket = nil
+        leavingWatch = 0
     }
 
     deinit {
@@ -502,6 +507,44 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         }
     }
 
+    /// While the handler works without the socket (the body read, no response begun): calls
+    /// `onLeave` if the client closes its end or the connection fails. Bytes arriving instead (a
+    /// pipelined request) end the watch: the client is there. `stopWatchingForLeaving` ends it
+    /// before the handler uses the socket again.
+    func watchForLeaving(_ onLeave: @escaping @Sendable () -> Void) {
+        guard leavingWatch == 0, waiter == nil else { return }
+        leavingWatches &+= 1
+        let watch = leavingWatches
+        leavingWatch = watch
+        server.loop.spawn { [self] in
+            defer { if leavingWatch == watch { leavingWatch = 0 } }
+            while leavingWatch == watch {
+                var byte: UInt8 = 0
+                let n = recv(fd, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
+                if n > 0 { return }
+                if n == 0 || (errno != EAGAIN && errno != EINTR) {
+                    onLeave()
+                    return
+                }
+                readReady = false
+                switch await wait(for: EventLoop.readable, until: server.loop.now + 3_600_000_000_000) {
+                case .ready, .timedOut: continue
+                case .closed, .failed: onLeave(); return
+                case .shutdown: return
+                }
+            }
+        }
+    }
+
+    func stopWatchingForLeaving() {
+        guard leavingWatch != 0 else { return }
+        leavingWatch = 0
+        guard let waiter else { return }
+        self.waiter = nil
+        server.loop.clearTimeout(fd)
+        waiter.resume(returning: .shutdown)
+    }
+
     /// Moves an unconsumed partial chunk-framing line down to just after the head.
     func compactBody() {
         let pending = filled - bodyCursor
@@ -513,7 +556,9 @@ public final class Connection: FDWatcher, @unchecked Sendable {
 
 }
 
-enum ConnectionError: Error {
+/// The client went away: a handler that throws it ends the request quietly, with no response
+/// and no error logged (the engine throws it from body reads and stream writes).
+public enum ConnectionError: Error {
     case closed
 }
 

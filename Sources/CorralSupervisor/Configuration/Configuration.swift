@@ -67,6 +67,8 @@ public struct Configuration: Equatable, Sendable {
     /// worker_class asgi: gunicorn's asgi_loop (auto, asyncio, uvloop) and asgi_lifespan (auto, on, off).
     public var asgiLoop = "auto"
     public var asgiLifespan = "auto"
+    /// gunicorn's asgi_disconnect_grace_period: seconds a request's task runs on after its client left.
+    public var asgiDisconnectGracePeriod = 3.0
     /// uvicorn's ws_max_size (bytes), ws_ping_interval and ws_ping_timeout (seconds).
     public var wsMaxSize = 16 * 1024 * 1024
     public var wsPingInterval = 20.0
@@ -195,6 +197,7 @@ public struct Configuration: Equatable, Sendable {
             environment["CORRAL_RELOAD"] = reload ? "1" : nil
             environment["CORRAL_ASGI_LOOP"] = asgiLoop
             environment["CORRAL_ASGI_LIFESPAN"] = asgiLifespan
+            environment["CORRAL_ASGI_DISCONNECT_GRACE_PERIOD"] = String(asgiDisconnectGracePeriod)
             environment["CORRAL_WS_MAX_SIZE"] = String(wsMaxSize)
             environment["CORRAL_WS_PING_INTERVAL"] = String(wsPingInterval)
             environment["CORRAL_WS_PING_TIMEOUT"] = String(wsPingTimeout)

@@ -174,6 +174,7 @@ struct Setting: Sendable {
         text("asgi_lifespan", \.asgiLifespan, check: { mode in
             ["auto", "on", "off"].contains(mode) ? nil : "expected auto, on or off, got \"\(mode)\""
         }),
+        seconds("asgi_disconnect_grace_period", \.asgiDisconnectGracePeriod),
         // uvicorn's WebSocket settings (corral-python's engine speaks the protocol).
         integer("ws_max_size", \.wsMaxSize, 1...Int(Int32.max)),
         seconds("ws_ping_interval", \.wsPingInterval),
