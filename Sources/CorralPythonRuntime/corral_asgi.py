@@ -253,10 +253,13 @@ class Response:
     """One request's receive() and send(): the spec's rules for the messages, and corral's
     framing (the head waits for the first body message, so a whole response is one write)."""
     __slots__ = ('channel', 'head_only', 'body_left', 'status', 'headers', 'started', 'sent', 'ended', 'cut', 'done',
-                 'end_posted', 'task')
+                 'end_posted', 'task', 'trailers', 'accepts_trailers', 'body_done')
 
-    def __init__(self, channel, has_body, head_only):
+    def __init__(self, channel, has_body, head_only, accepts_trailers=False):
         self.channel = channel
+        self.accepts_trailers = accepts_trailers   # the client sent TE: trailers
+        self.trailers = None              # the trailer fields so far, when http.response.start announced them
+        self.body_done = False
         self.head_only = head_only
         self.body_left = has_body         # None once the last http.request was received
         self.status = self.headers = None
@@ -299,6 +302,8 @@ class Response:
             self.status = '%d %s' % (status, REASONS.get(status, 'Unknown'))
             self.headers = runtime._checked_headers(_text_headers(message.get('headers', ())))
             self.started = True
+            if message.get('trailers'):
+                self.trailers = []
         elif kind == 'http.response.body':
             if not self.started:
                 raise RuntimeError('http.response.body before http.response.start')
@@ -307,6 +312,25 @@ class Response:
                 raise TypeError('http.response.body needs bytes, not %s' % type(body).__name__)
             more = bool(message.get('more_body', False))
             await self._body(bytes(body) if not self.head_only else b'', more)
+        elif kind == 'http.response.early_hint':
+            if self.started:
+                raise RuntimeError('http.response.early_hint after http.response.start')
+            links = message.get('links', ())
+            if isinstance(links, (bytes, str)) or not all(isinstance(link, (bytes, bytearray)) for link in links):
+                raise TypeError('http.response.early_hint needs a list of Link values as bytes, got %r' % (links,))
+            if links:
+                await self.channel.settle()
+                _corral.early_hint(self.channel.token,
+                                   runtime._checked_headers([('Link', bytes(link).decode('latin-1')) for link in links]))
+        elif kind == 'http.response.trailers':
+            if self.trailers is None or not self.body_done:
+                raise RuntimeError('http.response.trailers needs trailers=True in http.response.start, after the last body')
+            self.trailers += _text_headers(message.get('headers', ()))
+            if not message.get('more_trailers', False):
+                if self.accepts_trailers and self.trailers and not self.cut:
+                    await self.channel.settle()
+                    _corral.trailers(self.channel.token, runtime._checked_headers(self.trailers))
+                await self._end(_corral.finish)
         elif kind == 'http.response.pathsend':
             await self._sendfile(os.open(_absolute(message.get('path')), os.O_RDONLY | os.O_CLOEXEC), 0, None)
         elif kind == 'http.response.zerocopysend':
@@ -346,16 +370,22 @@ class Response:
                 os.close(fd)              # else the loop owns it
 
     async def _body(self, body, more):
+        if self.body_done:
+            raise RuntimeError('http.response.body after the last one; http.response.trailers was expected')
         if not self.sent:
             self.sent = True
-            if not more:
+            if not more and self.trailers is None:
                 await self._end(_corral.respond, self.status, self.headers, body, True)
                 return
+            # (Trailers announced: streamed, so that the response is chunked and they have a place.)
             self.cut = not await self._post(_corral.respond, self.status, self.headers, body, False)
         elif body and not self.cut:
             self.cut = not await self._post(_corral.send, body)
         if not more:
-            await self._end(_corral.finish)
+            if self.trailers is not None:
+                self.body_done = True     # the response ends with http.response.trailers
+            else:
+                await self._end(_corral.finish)
 
     async def _end(self, function, *args):
         """Posts the message that ends the exchange (it has no reply), once the reply still owed
@@ -411,11 +441,13 @@ async def handle(token, serial, scope, has_body):
         await corral_websocket.handle(token, serial, scope)
         return
     channel = Channel(token, serial)
-    response = Response(channel, has_body, scope['method'] == 'HEAD')
+    response = Response(channel, has_body, scope['method'] == 'HEAD',
+                        any(name == b'te' and b'trailers' in value.lower() for name, value in scope['headers']))
     response.task = asyncio.current_task()
     responses[token] = response
     scope['state'] = state.copy()
-    scope['extensions'] = {'http.response.pathsend': {}, 'http.response.zerocopysend': {}}
+    scope['extensions'] = {'http.response.pathsend': {}, 'http.response.zerocopysend': {}, 'http.response.early_hint': {},
+                           'http.response.trailers': {}}
     runtime.running[token] = (serial, MAIN_THREAD, None, scope['raw_path'].decode('latin-1'))
     hooks = runtime.hooks
     request = None
@@ -429,6 +461,8 @@ async def handle(token, serial, scope, has_body):
             if not response.started:
                 _corral.log(runtime.ERROR, 'the app returned without a response to %s' % scope['path'])
                 await response._end(_corral.fail, 'the app returned without a response to %s' % scope['path'])
+            elif response.body_done:
+                await response._end(_corral.finish)   # trailers announced, none sent
             else:
                 await response._body(b'', False)
     except runtime.ClientGone:

@@ -330,6 +330,28 @@ import Testing
         #expect(try request(port: daemon.port, "GET", "/other")?.text == "ok")
     }
 
+    /// http.response.early_hint: a 103 with the Links before the response (not to an HTTP/1.0
+    /// client); http.response.trailers: the fields after the last chunk, for a client that sent
+    /// `TE: trailers`, and nothing for one that did not.
+    @Test func earlyHintsAndTrailers() throws {
+        let daemon = try corrald("raw_apps:hints")
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        func exchange(_ request: String) throws -> String {
+            let client = try RawClient(port: daemon.port)
+            client.send(request)
+            return String(decoding: client.readUntilClosed() ?? [], as: UTF8.self)
+        }
+        let hinted = try exchange("GET /hinted HTTP/1.1\r\nHost: t\r\nTE: trailers\r\nConnection: close\r\n\r\n")
+        #expect(hinted.hasPrefix("HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n"
+                                 + "Link: </app.js>; rel=preload; as=script\r\n\r\nHTTP/1.1 200 OK\r\n"), "\(hinted)")
+        #expect(hinted.contains("Transfer-Encoding: chunked\r\n"), "\(hinted)")
+        #expect(hinted.hasSuffix("7\r\nhinted \r\n4\r\nbody\r\n0\r\nx-checksum: c0ffee\r\n\r\n"), "\(hinted)")
+        let plain = try exchange("GET /hinted HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        #expect(plain.hasSuffix("4\r\nbody\r\n0\r\n\r\n") && !plain.contains("c0ffee"), "\(plain)")
+        let old = try exchange("GET /hinted HTTP/1.0\r\nHost: t\r\n\r\n")
+        #expect(old.hasPrefix("HTTP/1.0 200 OK\r\n") && old.hasSuffix("hinted body"), "\(old)")
+    }
+
     /// An app of the other interface is refused at load and by --check-config, naming the class.
     @Test func theWrongInterfaceIsRefused() throws {
         try WSGIApps.requireVirtualenv()

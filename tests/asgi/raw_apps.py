@@ -138,3 +138,20 @@ async def patient(scope, receive, send):
     except asyncio.CancelledError:
         record('ignore cancelled')
         raise
+
+
+async def hints(scope, receive, send):
+    """/hinted: 103 Early Hints with two Links, then a chunked response that ends with a trailer."""
+    if scope['type'] != 'http':
+        raise RuntimeError('no lifespan here')
+    if scope['path'] != '/hinted':
+        await send({'type': 'http.response.start', 'status': 200, 'headers': []})
+        await send({'type': 'http.response.body', 'body': b'ok'})
+        return
+    await send({'type': 'http.response.early_hint', 'links': [b'</style.css>; rel=preload; as=style',
+                                                              b'</app.js>; rel=preload; as=script']})
+    await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', b'text/plain')],
+                'trailers': True})
+    await send({'type': 'http.response.body', 'body': b'hinted ', 'more_body': True})
+    await send({'type': 'http.response.body', 'body': b'body'})
+    await send({'type': 'http.response.trailers', 'headers': [(b'x-checksum', b'c0ffee')]})

@@ -32,6 +32,10 @@ final class Exchange: @unchecked Sendable {
         case flushWebSocket
         /// WSGI: the app took the connection (its WebSocket library writes the 101 itself).
         case handOver
+        /// ASGI: a 103 Early Hints with these Link fields, before the response.
+        case earlyHint(HTTPFields)
+        /// ASGI: the fields a chunked response ends with (the client sent `TE: trailers`).
+        case trailers(HTTPFields)
     }
 
     enum ToPython {

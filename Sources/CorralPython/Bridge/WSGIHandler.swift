@@ -80,6 +80,13 @@ public struct WSGIHandler: Sendable {
         case .handOver:
             exchange.upgraded = true
             return nil
+        case .earlyHint(let links):
+            do {
+                try await request.sendInformational(103, headers: links)
+            } catch {
+                exchange.readFailure = error   // the client is gone: the app's end is not answered
+            }
+            return nil
         case .readBody:
             await readBody(request, for: exchange)
             return nil
@@ -114,6 +121,8 @@ public struct WSGIHandler: Sendable {
             // piece before its head): end() throws why, a 400 or 413 or the client gone.
             try end(exchange)
             throw HTTPError(500, "the application ended without a response")
+        case .trailers:
+            return nil   // the response was not streamed: no place for them
         case .acceptWebSocket, .sendMessage, .closeWebSocket, .messagesTaken, .flushWebSocket:
             // The runtime sends these only for an accepted ASGI WebSocket.
             try end(exchange)
@@ -134,7 +143,7 @@ public struct WSGIHandler: Sendable {
             log.error(traceback)
         case .respond, .finish:
             break
-        case .handOver, .acceptWebSocket, .sendMessage, .closeWebSocket, .messagesTaken, .flushWebSocket:
+        case .handOver, .acceptWebSocket, .sendMessage, .closeWebSocket, .messagesTaken, .flushWebSocket, .earlyHint, .trailers:
             return nil
         }
         bridge.end(exchange)
@@ -163,8 +172,14 @@ public struct WSGIHandler: Sendable {
             if case .written = outcome, exchange.bodyRead { watchForLeaving(request, exchange) }
             var next = await exchange.next()
             request.stopWatchingForLeaving()
-            while case .readBody = next {
-                await readBody(request, for: exchange)
+            while true {
+                if case .readBody = next {
+                    await readBody(request, for: exchange)
+                } else if case .trailers(let fields) = next {
+                    writer.setTrailers(fields)
+                } else {
+                    break
+                }
                 next = await exchange.next()
                 request.stopWatchingForLeaving()
             }
@@ -179,7 +194,8 @@ public struct WSGIHandler: Sendable {
                 log.error(traceback)
                 try? end(exchange)
                 throw failure ?? WSGIStreamError.failedAfterHead
-            case .respond, .file, .readBody, .acceptWebSocket, .sendMessage, .closeWebSocket, .messagesTaken, .flushWebSocket, .handOver:
+            case .respond, .file, .readBody, .acceptWebSocket, .sendMessage, .closeWebSocket, .messagesTaken, .flushWebSocket,
+                 .handOver, .earlyHint, .trailers:
                 try? end(exchange)
                 throw WSGIStreamError.failedAfterHead
             }

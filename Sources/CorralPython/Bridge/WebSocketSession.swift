@@ -76,7 +76,7 @@ final class WebSocketSession: @unchecked Sendable {
             case .finish:
                 finish(closing: WebSocketCloseCode.normal.rawValue)
                 return
-            case .acceptWebSocket, .respond, .chunk, .handOver:
+            case .acceptWebSocket, .respond, .chunk, .handOver, .earlyHint, .trailers:
                 break   // the runtime sends none of these after accepting
             }
         }

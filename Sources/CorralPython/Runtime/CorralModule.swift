@@ -27,6 +27,7 @@ enum CorralModule {
             ("thread_started", threadStarted), ("thread_exited", threadExited), ("unblock_signals", unblockSignals),
             ("ws_accept", webSocketAccept), ("ws_send", webSocketSend), ("ws_close", webSocketClose),
             ("ws_taken", webSocketTaken), ("ws_flush", webSocketFlush), ("connection_fd", connectionFD), ("hand_over", handOver),
+            ("early_hint", earlyHint), ("trailers", trailers),
         ]
         for (name, body) in functions {
             guard let function = corral_py_function(strdup(name), body),
@@ -374,6 +375,20 @@ enum CorralModule {
     private static let handOver: corral_py_fastcall = { _, args, _ in
         guard let exchange = exchange(args) else { return nil }
         exchange.post(.handOver)
+        return corral_py_none()
+    }
+
+    /// early_hint(token, headers): a 103 with these fields (the Link ones), before the response.
+    private static let earlyHint: corral_py_fastcall = { _, args, _ in
+        guard let exchange = exchange(args), let fields = headers(argument(args, 1)) else { return nil }
+        exchange.post(.earlyHint(fields))
+        return corral_py_none()
+    }
+
+    /// trailers(token, headers): the fields a chunked response ends with.
+    private static let trailers: corral_py_fastcall = { _, args, _ in
+        guard let exchange = exchange(args), let fields = headers(argument(args, 1)) else { return nil }
+        exchange.post(.trailers(fields))
         return corral_py_none()
     }
 

@@ -98,6 +98,12 @@ public struct Request {
     /// WebSocket library): it is the engine's until the handler returns `ResponseBody.handedOver`.
     public var socketDescriptor: Int32 { connection.fd }
 
+    /// Sends an interim response (103 Early Hints with its Link fields) before the final one; an
+    /// HTTP/1.0 client, which cannot take one, gets nothing. Throws when the client is gone.
+    public func sendInformational(_ status: UInt16, headers: HTTPFields) async throws {
+        try await connection.writeInformational(status, headers: headers, version: head.version)
+    }
+
     /// Calls `onLeave` (on the loop) if the client leaves while the handler works without the
     /// socket: after reading the body, before the response. A handler must call
     /// `stopWatchingForLeaving()` before it reads or answers again.

@@ -100,6 +100,13 @@ public struct BodyWriter {
         return try await connection.writeStreamChunk(bytes)
     }
 
+    /// Trailer fields for the end of a chunked body (sent only if the response is chunked: a
+    /// body of a stated length has no place for them).
+    public func setTrailers(_ trailers: HTTPFields) {
+        guard !discarding else { return }
+        connection.responseTrailers = trailers
+    }
+
     @discardableResult
     public func write(_ string: String) async throws -> Bool {
         if discarding { throw ConnectionError.closed }

@@ -84,6 +84,7 @@ extension Connection {
             server.holdsOutput(self)
             streamFraming = framing
             bodyOverflowed = false
+            responseTrailers = nil
             do {
                 try await produce(BodyWriter(connection: self, discarding: false))
             } catch is ConnectionError {
@@ -97,7 +98,15 @@ extension Connection {
             switch framing {
             case .chunked:
                 startOutputPiece()
-                buffers.output.append(contentsOf: Self.lastChunk)
+                if let trailers = responseTrailers, !trailers.fields.isEmpty {
+                    ResponseHead.append("0\r\n", to: &buffers.output)
+                    for field in trailers.fields where !Self.isFramingField(field.name) {
+                        ResponseHead.appendField(name: field.name, value: field.value, to: &buffers.output)
+                    }
+                    ResponseHead.append("\r\n", to: &buffers.output)
+                } else {
+                    buffers.output.append(contentsOf: Self.lastChunk)
+                }
                 return await flushOutput()
             case .contentLength(let count):
                 if bodyOverflowed {
@@ -115,6 +124,21 @@ extension Connection {
             let flushed = outputHeld ? await flushOutput() : true
             return flushed && complete
         }
+    }
+
+    /// An interim response, before the final one's head (HTTP/1.1 only).
+    func writeInformational(_ status: UInt16, headers: HTTPFields, version: HTTPVersion) async throws {
+        guard version == .http1_1 else { return }
+        if outputHeld { guard await flushOutput() else { throw ConnectionError.closed } }
+        var head: [UInt8] = []
+        ResponseHead.append("HTTP/1.1 ", to: &head)
+        ResponseHead.appendDecimal(Int(status), to: &head)
+        head.append(0x20)
+        ResponseHead.append(HTTPStatus.reasonPhrase(status), to: &head)
+        ResponseHead.append("\r\n", to: &head)
+        for field in headers.fields { ResponseHead.appendField(name: field.name, value: field.value, to: &head) }
+        ResponseHead.append("\r\n", to: &head)
+        guard await writeAll(head) else { throw ConnectionError.closed }
     }
 
     /// The 101 that accepts a WebSocket: the handler's fields and `Connection: Upgrade`.

@@ -50,6 +50,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     /// Closed to give its slot to a new connection (the server says so, once a second).
     var yieldedSlot = false
     var responseHeaders = HTTPFields()
+    /// Trailer fields the streamed body in progress ends with (chunked only).
+    var responseTrailers: HTTPFields?
     /// How the streamed body in progress is framed, and whether the connection closes after it.
     var streamFraming = ResponseHead.Framing.none
     /// The streamed body reached its Content-Length and the producer had more.
