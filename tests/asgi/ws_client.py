@@ -73,8 +73,8 @@ async def keepalive(url, seconds):
         print('after', seconds, 's:', await ws.recv())
 
 
-async def hold(url):
-    """Stays open until the server closes; says how; reconnects once and echoes."""
+async def hold(url, again='again'):
+    """Stays open until the server closes; says how; reconnects once and sends `again`."""
     async with connect(url) as ws:
         print('open', flush=True)
         try:
@@ -82,7 +82,7 @@ async def hold(url):
         except ConnectionClosed:
             print('closed', ws.close_code, ws.close_reason, flush=True)
     async with connect(url) as ws:
-        await ws.send('again')
+        await ws.send(again)
         print('reconnected', await ws.recv(), flush=True)
 
 

@@ -199,7 +199,7 @@ rm -f /etc/corral/shop.toml
 # The users' own app: Flask from a venv, served by corral-python behind corral.socket.
 rm -rf "$flask" && mkdir -p "$flask/app"
 cp "$top/tests/wsgi/flask_app.py" "$top/tests/wsgi/broken_import.py" "$top/tests/wsgi/static.txt" "$top/tests/asgi/fastapi_app.py" "$flask/app/"
-/usr/bin/python3 -m venv "$flask/venv" && "$flask/venv/bin/pip" install -q 'flask==3.1.*' 'gevent>=24' 'fastapi==0.165.*' > "$work/pip.log" 2>&1 \
+/usr/bin/python3 -m venv "$flask/venv" && "$flask/venv/bin/pip" install -q 'flask==3.1.*' 'gevent>=24' 'fastapi==0.165.*' 'websockets==15.*' > "$work/pip.log" 2>&1 \
     || { cat "$work/pip.log"; exit 1; }
 flask_config() {   # flask_config APP
     printf 'wsgi_app = "%s"\nchdir = "%s/app"\nvirtualenv = "%s/venv"\nworkers = 2\nthreads = 4\nboot_timeout = 20\naccesslog = "journal"\n' \
@@ -230,7 +230,8 @@ read -r answered failed < "$work/load.txt"
 check "no failed request across the Flask reloads ($answered answered, ${failed:-?} failed)" test "${failed:-1}" = 0 -a "${answered:-0}" -gt 100
 
 # An ASGI app: FastAPI from the same venv (worker_class asgi, lifespan) behind corral.socket.
-printf 'wsgi_app = "fastapi_app:app"\nworker_class = "asgi"\nchdir = "%s/app"\nvirtualenv = "%s/venv"\nworkers = 2\nboot_timeout = 20\naccesslog = "journal"\n' \
+# graceful_timeout 4: the reload's old workers close their WebSockets with 1012 after 3 s.
+printf 'wsgi_app = "fastapi_app:app"\nworker_class = "asgi"\nchdir = "%s/app"\nvirtualenv = "%s/venv"\nworkers = 2\nboot_timeout = 20\naccesslog = "journal"\ngraceful_timeout = 4\n' \
     "$flask" "$flask" > /etc/corral/corral.toml
 start_load
 check "systemctl reload to the FastAPI app (worker_class asgi) succeeds" inside systemctl reload corral
@@ -238,9 +239,18 @@ fastapi_hello() { [ "$(curl -s -m 10 http://127.0.0.1:8000/)" = '{"hello":"world
 check "the FastAPI app answers through corral.socket" eventually fastapi_hello
 lifespan_state() { curl -s -m 10 http://127.0.0.1:8000/scope | grep -q '"state":"pool-'; }
 check "its lifespan ran: requests see the state it stored" lifespan_state
+"$flask/venv/bin/python" "$top/tests/asgi/ws_client.py" hold 'ws://127.0.0.1:8000/ws?name=e2e' '{"n": 2}' > "$work/ws.txt" 2>&1 &
+ws_client=$!
+ws_open() { grep -q '^open' "$work/ws.txt"; }
+check "a WebSocket to the FastAPI app is open through corral.socket" eventually ws_open
 before="$(workers)"
 check "systemctl reload of the FastAPI app succeeds" inside systemctl reload corral
 check "every FastAPI worker replaced" eventually only_new_workers
+ws_restarted() { grep -q '^closed 1012 service restart' "$work/ws.txt"; }
+check "the reload closed the open WebSocket with 1012 (service restart)" eventually ws_restarted
+ws_back() { grep -q '^reconnected {"to":"e2e","echo":{"n":2}' "$work/ws.txt"; }
+check "and its client reconnected to a new worker" eventually ws_back
+wait "$ws_client" || true
 touch "$work/stop-load"; wait "$load" || true
 read -r answered failed < "$work/load.txt"
 check "no failed request across the FastAPI reloads ($answered answered, ${failed:-?} failed)" test "${failed:-1}" = 0 -a "${answered:-0}" -gt 100
