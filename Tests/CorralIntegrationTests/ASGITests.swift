@@ -84,7 +84,8 @@ import Testing
         let login = try request(port: daemon.port, "POST", "/admin/login/?next=/admin/",
                                 headers: ["Cookie: csrftoken=\(csrfCookie)", "Content-Type: application/x-www-form-urlencoded"],
                                 body: Array("csrfmiddlewaretoken=\(token)&username=admin&password=corral-secret&next=%2Fadmin%2F".utf8))
-        #expect(login?.status == 302 && login?.header("location") == "/admin/", "\(login?.statusLine ?? "no answer") \(login?.text.prefix(300) ?? "")")
+        #expect(login?.status == 302 && login?.header("location") == "/admin/",
+                "\(login?.statusLine ?? "no answer") \(login?.text.prefix(300) ?? "")\n\(daemon.log)")
         let session = try #require(cookie(login, "sessionid"), "\(login?.headers ?? [])")
         let admin = try request(port: daemon.port, "GET", "/admin/", headers: ["Cookie: csrftoken=\(csrfCookie); sessionid=\(session)"])
         #expect(admin?.status == 200 && admin?.text.contains("Site administration") == true, "\(admin?.statusLine ?? "no answer")")
