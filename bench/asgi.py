@@ -10,6 +10,7 @@ httptools and uvloop, granian, gunicorn's own asgi worker and uvicorn-worker). R
   bare       the 13-byte ASGI hello, wrk -t1 -c64
   fastapi    FastAPI's JSON hello, wrk -t1 -c64
   sleep      a FastAPI view awaiting asyncio.sleep(0.1), wrk -t1 -c256 (at most 2,560 req/s)
+  file       FastAPI's FileResponse of a 1 MiB file, wrk -t1 -c64
 ROUNDS rounds [3], rotating the order; medians, and the ratio corral/anchor. Knobs as wsgi.py's,
 plus BENCH_RESULTS_ASGI [bench/results/asgi.md].
 """
@@ -21,8 +22,13 @@ import wsgi  # noqa: E402  (its measure(), ports, pinning and knobs)
 venv = os.path.join(wsgi.here, '.venv-asgi')
 results_path = os.environ.get('BENCH_RESULTS_ASGI', os.path.join(wsgi.here, 'results/asgi.md'))
 bind = '127.0.0.1:%d' % wsgi.port
-rows = {'bare': ('asgi_apps:bare', '/', 64), 'fastapi': ('asgi_apps:app', '/', 64), 'sleep': ('asgi_apps:app', '/sleep', 256)}
-HELLO = {'bare': b'Hello, World!', 'fastapi': b'{"message":"Hello, World!"}', 'sleep': b'{"message":"Hello, World!"}'}
+rows = {'bare': ('asgi_apps:bare', '/', 64), 'fastapi': ('asgi_apps:app', '/', 64), 'sleep': ('asgi_apps:app', '/sleep', 256),
+        'file': ('asgi_apps:app', '/file', 64)}
+HELLO = {'bare': b'Hello, World!', 'fastapi': b'{"message":"Hello, World!"}', 'sleep': b'{"message":"Hello, World!"}',
+         'file': bytes(range(256)) * 4096}
+# BENCH_ASGI_ROWS: a comma-separated subset of the rows [all].
+if os.environ.get('BENCH_ASGI_ROWS'):
+    rows = {name: rows[name] for name in os.environ['BENCH_ASGI_ROWS'].split(',')}
 
 
 def setup():

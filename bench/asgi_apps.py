@@ -1,8 +1,18 @@
 """The ASGI apps bench/asgi.py serves: the bare 13-byte hello, FastAPI's JSON hello, a FastAPI
 view that awaits 0.1 s; and bench/websocket.py's WebSocket echo."""
 import asyncio
+import os
+import tempfile
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
+
+# The 1 MiB file the `file` row sends (made once, the same bytes for every server).
+MEBIBYTE = os.path.join(tempfile.gettempdir(), 'corral-bench-1mib.bin')
+if not os.path.exists(MEBIBYTE):
+    with open(MEBIBYTE + '.part', 'wb') as out:
+        out.write(bytes(range(256)) * 4096)
+    os.replace(MEBIBYTE + '.part', MEBIBYTE)
 
 
 async def bare(scope, receive, send):
@@ -19,6 +29,11 @@ app = FastAPI()
 @app.get('/')
 async def hello():
     return {'message': 'Hello, World!'}
+
+
+@app.get('/file')
+async def file():
+    return FileResponse(MEBIBYTE)
 
 
 @app.get('/sleep')
