@@ -124,10 +124,17 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     public func stop() { stopping = true }
 
+    /// Called just before and just after each wait in epoll (corral-python's one-thread asgi
+    /// mode lets the GIL go while the loop waits).
+    public var aroundWait: (before: () -> Void, after: () -> Void)?
+
     private func runOnce() {
-        let timeout = readyJobs.isEmpty ? pollTimeout() : 0
+        // (A job queued for the end of an iteration from the end of the last one must not wait.)
+        let timeout = readyJobs.isEmpty && endOfIteration.isEmpty ? pollTimeout() : 0
+        aroundWait?.before()
         let n = corral_epoll_wait(epfd, rawEvents.assumingMemoryBound(to: epoll_event.self),
                                   events, Int32(Self.batch), timeout)
+        aroundWait?.after()
         now = corral_monotonic_ns()
         if n > 0 {
             for i in 0..<Int(n) {

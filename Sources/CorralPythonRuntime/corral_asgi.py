@@ -43,18 +43,17 @@ def setup(app, kind):
 
 
 def new_loop(choice):
-    """asgi_loop: uvloop's loop (auto: when the app's environment has uvloop, as uvicorn and
-    gunicorn's asgi worker choose), else asyncio's."""
-    if choice != 'asyncio':
+    """asgi_loop: auto and asyncio: asyncio's loop, which corral's loop thread drives (one thread
+    per worker, measured fastest: see the README); uvloop: uvloop's, on a thread of its own
+    (uvloop's loop cannot be driven a step at a time)."""
+    if choice == 'uvloop':
         try:
             import uvloop
         except ImportError:
-            if choice == 'uvloop':
-                raise runtime.AppLoadError('asgi_loop = "uvloop", but uvloop is not installed in the app\'s environment '
-                                           '(pip install uvloop), or set asgi_loop = "auto"')
-        else:
-            return uvloop.new_event_loop(), 'uvloop'
-    return asyncio.new_event_loop(), 'asyncio'
+            raise runtime.AppLoadError('asgi_loop = "uvloop", but uvloop is not installed in the app\'s environment '
+                                       '(pip install uvloop), or set asgi_loop = "auto"')
+        return uvloop.new_event_loop(), 'uvloop event loop on its own thread'
+    return asyncio.new_event_loop(), "asyncio event loop driven by the worker's loop thread"
 
 
 def start():
@@ -64,7 +63,7 @@ def start():
     loop, name = new_loop(os.environ.get('CORRAL_ASGI_LOOP', 'auto'))
     asyncio.set_event_loop(loop)
     mode = os.environ.get('CORRAL_ASGI_LIFESPAN', 'auto')
-    _corral.log(INFO, 'asgi: %s event loop, lifespan %s' % (name, mode))
+    _corral.log(INFO, 'asgi: %s, lifespan %s' % (name, mode))
     lifespan = Lifespan(mode)
     loop.run_until_complete(lifespan.startup())
 
@@ -140,6 +139,75 @@ class Lifespan:
             raise RuntimeError('unexpected ASGI message %r in lifespan' % kind)
 
 
+def dispatch(kind, token, serial, value):
+    """One event from the engine: a request becomes a task; a reply wakes the task waiting for it."""
+    try:
+        if kind == runtime.REQUEST:
+            task = loop.create_task(handle(*value))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        elif kind == runtime.DISCONNECTED:
+            response = responses.get(token)
+            if response is not None and response.channel.serial == serial:
+                response.client_left()
+        elif kind >= runtime.WS_MESSAGE:
+            entry = sockets.get(token)
+            if entry is not None and entry.serial == serial:
+                entry.event(kind, value)
+        else:
+            entry = waiters.get(token)
+            if entry is None or entry[0] != serial or entry[1].done():
+                return                    # for a request that has ended: nobody waits for it
+            if kind == runtime.REPLY:
+                entry[1].set_result(value)
+            else:
+                entry[1].set_exception(runtime.ClientGone(value))
+    except BaseException:                 # one bad event must not lose the rest of the batch
+        _corral.log(runtime.CRITICAL, 'corral asgi runtime: %s' % traceback.format_exc())
+
+
+def start_inline():
+    """asyncio's loop without a thread of its own: corral's loop thread drives it (`drive`) and
+    watches its selector's fd; the selector never waits (the engine's epoll does)."""
+    select = loop._selector.select
+    loop._selector.select = lambda timeout=None: select(0)
+    asyncio.events._set_running_loop(loop)
+    loop._thread_id = threading.get_ident()
+    return loop._selector.fileno()
+
+
+def drive():
+    """Takes the engine's events and runs what is ready; returns the seconds until the next
+    timer (0: run again at once; -1: none)."""
+    for kind, token, serial, value in _corral.poll():
+        if kind != runtime.SHUTDOWN:
+            dispatch(kind, token, serial, value)
+    for _ in range(16):
+        loop._run_once()
+        if not loop._ready:
+            break
+    if loop._ready:
+        return 0.0
+    if loop._scheduled:
+        return max(0.0, loop._scheduled[0]._when - loop.time())
+    return -1.0
+
+
+def finish_inline():
+    """At the end: what still runs is cancelled, then lifespan shutdown."""
+    asyncio.events._set_running_loop(None)
+    loop._thread_id = None
+    loop._selector.select = type(loop._selector).select.__get__(loop._selector)
+
+    async def until_done():
+        if tasks:
+            await asyncio.wait(set(tasks), timeout=1)
+            for task in set(tasks):
+                task.cancel()
+        await lifespan.shutdown()
+    loop.run_until_complete(until_done())
+
+
 def serve():
     """On the main thread until the worker stops: requests become tasks, replies wake the task
     that waits for them. At shutdown (the engine drained the requests) lifespan shutdown runs."""
@@ -149,32 +217,11 @@ def serve():
 
     def ready():
         for kind, token, serial, value in runtime.take_events(fd):
-            try:
-                if kind == runtime.REQUEST:
-                    task = loop.create_task(handle(*value))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-                elif kind == runtime.SHUTDOWN:
-                    loop.remove_reader(fd)
-                    stopped.set_result(None)
-                elif kind == runtime.DISCONNECTED:
-                    response = responses.get(token)
-                    if response is not None and response.channel.serial == serial:
-                        response.client_left()
-                elif kind >= runtime.WS_MESSAGE:
-                    entry = sockets.get(token)
-                    if entry is not None and entry.serial == serial:
-                        entry.event(kind, value)
-                else:
-                    entry = waiters.get(token)
-                    if entry is None or entry[0] != serial or entry[1].done():
-                        continue          # for a request that has ended: nobody waits for it
-                    if kind == runtime.REPLY:
-                        entry[1].set_result(value)
-                    else:
-                        entry[1].set_exception(runtime.ClientGone(value))
-            except BaseException:         # one bad event must not lose the rest of the batch
-                _corral.log(runtime.CRITICAL, 'corral asgi runtime: %s' % traceback.format_exc())
+            if kind == runtime.SHUTDOWN:
+                loop.remove_reader(fd)
+                stopped.set_result(None)
+            else:
+                dispatch(kind, token, serial, value)
 
     async def until_stopped():
         await stopped

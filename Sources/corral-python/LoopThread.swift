@@ -1,8 +1,9 @@
 import Glibc
 
-/// The thread that runs the worker's loop in gevent mode, where the main thread belongs to
-/// gevent's hub. It exists from the start (so that signals can be sent on to it) but waits until
-/// `start()`: the worker must not serve, nor say READY=1, before the app is loaded.
+/// The thread that runs the worker's loop in gevent mode (and with uvloop), where the main thread
+/// belongs to gevent's hub. It exists from the start (so that signals can be sent on to it) but
+/// waits until `start()`: the worker must not serve, nor say READY=1, before the app is loaded.
+/// In asyncio mode another one checks for requests past `timeout`.
 final class LoopThread: @unchecked Sendable {
     private(set) var thread = pthread_t()
     private let gate = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)

@@ -115,7 +115,7 @@ bridge.log = worker.log
 // worker's loop gets a thread of its own.
 let loopThread: LoopThread?
 do {
-    loopThread = settings.mode != .threads ? try LoopThread { worker.run() } : nil
+    loopThread = settings.mode != .threads && !bridge.inline ? try LoopThread { worker.run() } : nil
     try worker.forwardSignalsFromOtherThreads(to: loopThread?.thread ?? pthread_self())
 } catch {
     fail(1, "\(error)")
@@ -158,19 +158,42 @@ let sourceWatcher = settings.reload ? watchSources() : nil
     return watcher
 }
 let timeoutSeconds = settings.timeout
+let overdueWatch: LoopThread?
 if timeoutSeconds > 0 {
-    worker.loop.spawn {
-        while true {
-            await worker.loop.sleep(for: .seconds(1))
-            if bridge.reportOverdue(now: worker.loop.now, timeout: Int64(timeoutSeconds * 1_000_000_000)) > 0 {
-                worker.drain(reason: "a request ran past timeout (\(timeoutSeconds)s)", replaced: true)
+    let drainForOverdue: @Sendable () -> Void = { worker.drain(reason: "a request ran past timeout (\(timeoutSeconds)s)", replaced: true) }
+    if bridge.inline {
+        // The loop thread also runs the app's coroutines, so one that blocks blocks it: the
+        // check runs on a thread of its own, and the drain waits for the loop to be free.
+        overdueWatch = try? LoopThread {
+            while true {
+                sleep(1)
+                if bridge.reportOverdue(now: corral_monotonic_ns(), timeout: Int64(timeoutSeconds * 1_000_000_000)) > 0 {
+                    worker.loop.spawn { drainForOverdue() }
+                }
+            }
+        }
+        overdueWatch?.start()
+    } else {
+        overdueWatch = nil
+        worker.loop.spawn {
+            while true {
+                await worker.loop.sleep(for: .seconds(1))
+                if bridge.reportOverdue(now: worker.loop.now, timeout: Int64(timeoutSeconds * 1_000_000_000)) > 0 {
+                    drainForOverdue()
+                }
             }
         }
     }
+} else {
+    overdueWatch = nil
 }
 worker.statusDetails = { " in_flight=\(bridge.inFlight)" }
 worker.beforeExit = {
     bridge.interrupted = worker.interrupted
+    if bridge.inline {
+        bridge.finishInline()
+        return
+    }
     Interpreter.finish(threadsDone: bridge.shutdown(waitingUpTo: 5))
 }
 if let loopThread {
@@ -182,6 +205,13 @@ if let loopThread {
         exit(3)
     }
     while true { pause() }   // the loop thread ends the process
+} else if bridge.inline {
+    do {
+        try bridge.startInline(loop: worker.loop)
+    } catch {
+        fail(3, "the asyncio loop failed to start:\n\(error)")
+    }
+    worker.run()
 } else {
     Interpreter.releaseMainThread()
     worker.run()

@@ -215,19 +215,30 @@ import Testing
         #expect(try request(port: daemon.port, "GET", "/")?.status == 200)
     }
 
-    /// asgi_lifespan = "off" never calls it; asgi_loop = "uvloop" without uvloop is refused.
+    /// asgi_lifespan = "off" never calls it; asgi_loop = "asyncio" (as auto) has the worker's loop
+    /// thread drive asyncio; "uvloop" runs uvloop on a thread of its own, and is refused where
+    /// the venv has no uvloop.
     @Test func loopAndLifespanSettings() throws {
         let scratch = TemporaryDirectory()
         let events = scratch.file("events")
         let daemon = try corrald("fastapi_app:app", ["--asgi-lifespan", "off", "--asgi-loop", "asyncio"], environment: ["ASGI_EVENTS": events])
         #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
-        #expect(daemon.log.contains("asgi: asyncio event loop, lifespan off"))
+        #expect(daemon.log.contains("asgi: asyncio event loop driven by the worker's loop thread, lifespan off"), "\(daemon.log)")
         #expect(try request(port: daemon.port, "GET", "/background")?.status == 200)
         #expect(eventually { contents(events).contains("background ran") })
         #expect(!contents(events).contains("startup"), "\(contents(events))")
-        let uvloop = try corrald("fastapi_app:app", ["--asgi-loop", "uvloop"])
-        #expect(uvloop.waitForExit() == 1)
-        #expect(uvloop.log.contains("asgi_loop = \"uvloop\", but uvloop is not installed in the app's environment"), "\(uvloop.log)")
+        let uvloop = try corrald("websocket_apps:echo", ["--asgi-loop", "uvloop"])
+        #expect(uvloop.waitUntilServing(workers: 1), "\(uvloop.log)")
+        #expect(uvloop.log.contains("asgi: uvloop event loop on its own thread, lifespan auto"), "\(uvloop.log)")
+        #expect(try request(port: uvloop.port, "GET", "/")?.text == "plain http")
+        let echo = shell("cd \(shellQuoted(directory)) && \(WSGIApps.virtualenv)/bin/python ws_client.py text ws://127.0.0.1:\(uvloop.port)/ corral 2>&1")
+        #expect(echo.output.contains("reply corral"), "\(echo.output)")
+        // A venv without uvloop (and without anything else: the bare app needs nothing).
+        let bare = scratch.file("bare-venv")
+        #expect(shell("/usr/bin/python3 -m venv --without-pip \(bare)").status == 0)
+        let missing = try CorraldProcess(["-w", "1", "-k", "asgi", "--chdir", directory, "--virtualenv", bare, "--asgi-loop", "uvloop", "websocket_apps:echo"])
+        #expect(missing.waitForExit() == 1)
+        #expect(missing.log.contains("asgi_loop = \"uvloop\", but uvloop is not installed in the app's environment"), "\(missing.log)")
         let wrong = shell("\(Binaries.path("corrald")) --asgi-lifespan sometimes --check-config 2>&1")
         #expect(wrong.status == 1 && wrong.output.contains("asgi_lifespan: expected auto, on or off, got \"sometimes\""), "\(wrong.output)")
     }

@@ -62,11 +62,20 @@ public final class WSGIBridge: @unchecked Sendable {
     public var interrupted = false
     /// gevent mode: written when `events` stops being empty.
     private(set) var eventFD: Int32
+    /// asgi mode with asyncio (asgi_loop auto or asyncio): the loop thread drives asyncio, one
+    /// thread per worker; with uvloop, it runs on the main thread and requests cross over.
+    public let inline: Bool
+    private var loop: EventLoop?
+    private var driveScheduled = false
+    private var driveFunction: PyRef?
+    private var timerDue = Int64.max
+    private lazy var driveJob: () -> Void = { [unowned self] in drive() }
 
     public init(mode: WorkerClass, settings: WSGISettings, capacity: Int) {
         self.mode = mode
         self.settings = settings
-        eventFD = mode == .threads ? -1 : corral_eventfd()
+        inline = mode == .asgi && getenv("CORRAL_ASGI_LOOP").map { String(cString: $0) } != "uvloop"
+        eventFD = mode == .threads || inline ? -1 : corral_eventfd()
         pthread_mutex_init(&lock, nil)
         pthread_cond_init(&requestReady, nil)
         pthread_cond_init(&overdueReady, nil)
@@ -147,6 +156,60 @@ public final class WSGIBridge: @unchecked Sendable {
 
     private var runtime: UnsafeMutablePointer<PyObject>?
 
+    // MARK: asyncio driven by the loop thread
+
+    /// Makes `loop` drive asyncio: its selector watched, the GIL held except while `loop` waits.
+    /// On the main thread, with the GIL, after `start`.
+    public func startInline(loop: EventLoop) throws(PythonError) {
+        self.loop = loop
+        let asgi = PyImport_ImportModule("corral_asgi")!
+        let result = try Interpreter.invoke(asgi, "start_inline", [])
+        let fd = Int32(PyLong_AsLong(result))
+        corral_py_decref(result)
+        driveFunction = PyObject_GetAttrString(asgi, "drive")
+        try? loop.register(fd, events: EventLoop.readable, watcher: ReadinessHandler { [unowned self] in drive() })
+        var saved: OpaquePointer?
+        loop.aroundWait = ({ saved = OpaquePointer(PyEval_SaveThread()) },
+                           { PyEval_RestoreThread(UnsafeMutablePointer(saved)) })
+    }
+
+    private func scheduleDrive() {
+        guard !driveScheduled, let loop else { return }
+        driveScheduled = true
+        loop.atEndOfIteration(driveJob)
+    }
+
+    private func drive() {
+        driveScheduled = false
+        guard let result = PyObject_CallNoArgs(driveFunction) else {
+            PyErr_Print()
+            return
+        }
+        let delay = PyFloat_AsDouble(result)
+        corral_py_decref(result)
+        guard let loop else { return }
+        if delay == 0 {
+            scheduleDrive()
+        } else if delay > 0 {
+            let due = loop.now + Int64(delay * 1e9)
+            guard due < timerDue else { return }
+            timerDue = due
+            loop.spawn { [self] in
+                await loop.sleep(for: .nanoseconds(due - loop.now))
+                if timerDue == due { timerDue = .max }
+                drive()
+            }
+        }
+    }
+
+    /// At the end (the loop stopped): lifespan shutdown, then the app's exit handlers.
+    public func finishInline() {
+        loop?.aroundWait = nil
+        let asgi = PyImport_ImportModule("corral_asgi")!
+        _ = try? Interpreter.invoke(asgi, "finish_inline", [])
+        Interpreter.runExitHandlers()
+    }
+
     // MARK: Loop thread
 
     /// Takes an exchange for `request`, fills its environ (or scope: a `websocket` one when
@@ -210,6 +273,10 @@ public final class WSGIBridge: @unchecked Sendable {
         events.append(event)
         if mode == .threads { pthread_cond_signal(&requestReady) }
         pthread_mutex_unlock(&lock)
+        if inline {
+            scheduleDrive()
+            return
+        }
         if mode != .threads && wasEmpty {
             var one: UInt64 = 1
             _ = write(eventFD, &one, 8)
