@@ -108,7 +108,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),
         .executableTarget(name: "corralctl",
-                          dependencies: ["CEdit", "CorralControl", "CorralServer", "CorralSupervisor", "CorralCommandLine",
+                          dependencies: ["CEdit", "CorralControl", "CorralHTTP", "CorralServer", "CorralSupervisor", "CorralCommandLine",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),
         .executableTarget(name: "corral-example-json", dependencies: ["CorralWorker"],

@@ -349,26 +349,18 @@ def _connection(token):
                         self.setblocking(True)   # the app's thread waits on it; the loop is done with it
                     _corral.hand_over(self.token)
 
-            def send(self, *args):
-                self._take()
-                return super().send(*args)
+        def taking(name):
+            """The socket's method `name`, whose first call takes the connection."""
+            method = getattr(socket.socket, name)
 
-            def sendall(self, *args):
+            def call(self, *args, **kwargs):
                 self._take()
-                return super().sendall(*args)
+                return method(self, *args, **kwargs)
+            call.__name__ = name
+            return call
 
-            def recv(self, *args):
-                self._take()
-                return super().recv(*args)
-
-            def recv_into(self, *args):
-                self._take()
-                return super().recv_into(*args)
-
-            def makefile(self, *args, **kwargs):
-                self._take()
-                return super().makefile(*args, **kwargs)
-
+        for name in ('send', 'sendall', 'recv', 'recv_into', 'makefile'):
+            setattr(HandedOverSocket, name, taking(name))
         _connection_class = HandedOverSocket
     connection = _connection_class(fileno=_corral.connection_fd(token))
     connection.token, connection.taken = token, False

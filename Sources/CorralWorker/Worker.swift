@@ -12,6 +12,7 @@ import Glibc
 @_exported import enum CorralHTTP.HTTPMethod
 @_exported import enum CorralHTTP.HTTPVersion
 @_exported import struct CorralHTTP.HTTPError
+@_exported import enum CorralHTTP.JSONText
 @_exported import class CorralEventLoop.EventLoop
 
 /// A worker process: takes its listening sockets the systemd way (LISTEN_FDS) or opens its own

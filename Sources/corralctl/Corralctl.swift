@@ -1,5 +1,6 @@
 import ArgumentParser
 import CorralControl
+import CorralHTTP
 import CorralServer
 import CorralSupervisor
 import Glibc

@@ -181,3 +181,13 @@ final class Exchange: @unchecked Sendable {
         pthread_mutex_unlock(&lock)
     }
 }
+
+extension Exchange: ClientLeavingObserver {
+    /// asgi mode: the client left while the app worked; the app hears it, and the engine closes
+    /// the connection quietly when the app ends.
+    func clientLeft() {
+        guard active else { return }
+        readFailure = ConnectionError.closed
+        bridge.deliver(.disconnected(token: token, serial: serial))
+    }
+}

@@ -32,12 +32,7 @@ public struct WSGIHandler: Sendable {
     /// its task is cancelled.
     private func watchForLeaving(_ request: Request, _ exchange: Exchange) {
         guard bridge.mode == .asgi else { return }
-        let bridge = bridge, token = exchange.token, serial = exchange.serial
-        request.watchForLeaving {
-            guard exchange.active, exchange.serial == serial else { return }
-            exchange.readFailure = ConnectionError.closed
-            bridge.deliver(.disconnected(token: token, serial: serial))
-        }
+        request.watchForLeaving(exchange)
     }
 
     /// An ASGI WebSocket handshake: checked by the engine (400 or 426 with the reason), then the

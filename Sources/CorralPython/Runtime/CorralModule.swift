@@ -155,6 +155,14 @@ enum CorralModule {
 
     // MARK: Functions
 
+    /// Posts `message` to the exchange `args[0]` names; nil (a Python error) when either is not
+    /// there (the message's argument was not what it must be).
+    private static func post(_ args: PyArguments, _ message: @autoclosure () -> Exchange.ToLoop?) -> PyRef? {
+        guard let exchange = exchange(args), let message = message() else { return nil }
+        exchange.post(message)
+        return corral_py_none()
+    }
+
     private static let setup: corral_py_fastcall = { _, args, count in
         guard count == 2 else { return nil }
         baseEnviron = argument(args, 0)
@@ -235,11 +243,7 @@ enum CorralModule {
 
     private static let interrupted: corral_py_fastcall = { _, _, _ in corral_py_bool(bridge.interrupted ? 1 : 0) }
 
-    private static let readBody: corral_py_fastcall = { _, args, _ in
-        guard let exchange = exchange(args) else { return nil }
-        exchange.post(.readBody)
-        return corral_py_none()
-    }
+    private static let readBody: corral_py_fastcall = { _, args, _ in post(args, .readBody) }
 
     /// take_reply(token): the reply to the last call that has one (see Exchange.takeReply);
     /// ClientGone raised for a failure.
@@ -267,17 +271,9 @@ enum CorralModule {
         return corral_py_none()
     }
 
-    private static let send: corral_py_fastcall = { _, args, _ in
-        guard let exchange = exchange(args), let chunk = bytes(argument(args, 1)) else { return nil }
-        exchange.post(.chunk(chunk))
-        return corral_py_none()
-    }
+    private static let send: corral_py_fastcall = { _, args, _ in post(args, bytes(argument(args, 1)).map { .chunk($0) }) }
 
-    private static let finish: corral_py_fastcall = { _, args, _ in
-        guard let exchange = exchange(args) else { return nil }
-        exchange.post(.finish)
-        return corral_py_none()
-    }
+    private static let finish: corral_py_fastcall = { _, args, _ in post(args, .finish) }
 
     /// send_file(token, status, headers, fd, offset, count): the loop owns `fd` from here on.
     private static let sendFile: corral_py_fastcall = { _, args, count in
@@ -348,17 +344,9 @@ enum CorralModule {
     }
 
     /// ws_taken(token, count): the app took `count` messages.
-    private static let webSocketTaken: corral_py_fastcall = { _, args, _ in
-        guard let exchange = exchange(args) else { return nil }
-        exchange.post(.messagesTaken(integer(args, 1)))
-        return corral_py_none()
-    }
+    private static let webSocketTaken: corral_py_fastcall = { _, args, _ in post(args, .messagesTaken(integer(args, 1))) }
 
-    private static let webSocketFlush: corral_py_fastcall = { _, args, _ in
-        guard let exchange = exchange(args) else { return nil }
-        exchange.post(.flushWebSocket)
-        return corral_py_none()
-    }
+    private static let webSocketFlush: corral_py_fastcall = { _, args, _ in post(args, .flushWebSocket) }
 
     /// connection_fd(token): a copy of the connection's socket (close-on-exec), for the app to take.
     private static let connectionFD: corral_py_fastcall = { _, args, _ in
@@ -372,25 +360,13 @@ enum CorralModule {
     }
 
     /// hand_over(token): the app took the connection; what it posts from here on is not sent.
-    private static let handOver: corral_py_fastcall = { _, args, _ in
-        guard let exchange = exchange(args) else { return nil }
-        exchange.post(.handOver)
-        return corral_py_none()
-    }
+    private static let handOver: corral_py_fastcall = { _, args, _ in post(args, .handOver) }
 
     /// early_hint(token, headers): a 103 with these fields (the Link ones), before the response.
-    private static let earlyHint: corral_py_fastcall = { _, args, _ in
-        guard let exchange = exchange(args), let fields = headers(argument(args, 1)) else { return nil }
-        exchange.post(.earlyHint(fields))
-        return corral_py_none()
-    }
+    private static let earlyHint: corral_py_fastcall = { _, args, _ in post(args, headers(argument(args, 1)).map { .earlyHint($0) }) }
 
     /// trailers(token, headers): the fields a chunked response ends with.
-    private static let trailers: corral_py_fastcall = { _, args, _ in
-        guard let exchange = exchange(args), let fields = headers(argument(args, 1)) else { return nil }
-        exchange.post(.trailers(fields))
-        return corral_py_none()
-    }
+    private static let trailers: corral_py_fastcall = { _, args, _ in post(args, headers(argument(args, 1)).map { .trailers($0) }) }
 
     private static let threadStarted: corral_py_fastcall = { _, _, _ in
         bridge.threadStarted()

@@ -104,11 +104,11 @@ public struct Request {
         try await connection.writeInformational(status, headers: headers, version: head.version)
     }
 
-    /// Calls `onLeave` (on the loop) if the client leaves while the handler works without the
+    /// Tells `observer` (on the loop) if the client leaves while the handler works without the
     /// socket: after reading the body, before the response. A handler must call
     /// `stopWatchingForLeaving()` before it reads or answers again.
-    public func watchForLeaving(_ onLeave: @escaping @Sendable () -> Void) {
-        connection.watchForLeaving(onLeave)
+    public func watchForLeaving(_ observer: any ClientLeavingObserver) {
+        connection.watchForLeaving(observer)
     }
 
     public func stopWatchingForLeaving() {
@@ -146,4 +146,9 @@ public struct RequestBody {
         }
         return bytes
     }
+}
+
+/// What `Request.watchForLeaving` tells.
+public protocol ClientLeavingObserver: AnyObject {
+    func clientLeft()
 }

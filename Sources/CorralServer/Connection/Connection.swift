@@ -61,10 +61,10 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     var outputHeld = false
     /// After a 101: the WebSocket this connection carries (the drain closes it).
     var webSocket: WebSocket?
-    /// The number of the watch for the client leaving while the handler works (`watchForLeaving`);
-    /// 0: none.
-    var leavingWatch = 0
-    private var leavingWatches = 0
+    /// epoll said the client closed its end, or the connection broke.
+    var peerGone = false
+    /// Told when that happens while the handler works without the socket (`watchForLeaving`).
+    var leavingObserver: (any ClientLeavingObserver)?
     // The server's intrusive list of open connections.
     var previous: Connection?
     var next: Connection?
@@ -116,7 +116,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         bodyOverflowed = false
         outputHeld = false
         webSocket = nil
-        leavingWatch = 0
+        peerGone = false
+        leavingObserver = nil
     }
 
     deinit {
@@ -146,6 +147,13 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         let broken = events & (UInt32(EPOLLERR.rawValue) | UInt32(EPOLLHUP.rawValue)) != 0
         if broken || events & (EventLoop.readable | UInt32(EPOLLRDHUP.rawValue)) != 0 { readReady = true }
         if broken || events & EventLoop.writable != 0 { writeReady = true }
+        if broken || events & UInt32(EPOLLRDHUP.rawValue) != 0 {
+            peerGone = true
+            if let observer = leavingObserver {
+                leavingObserver = nil
+                observer.clientLeft()
+            }
+        }
         if parked && readReady {
             parked = false
             server.loop.clearTimeout(fd)
@@ -509,42 +517,20 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         }
     }
 
-    /// While the handler works without the socket (the body read, no response begun): calls
-    /// `onLeave` if the client closes its end or the connection fails. Bytes arriving instead (a
-    /// pipelined request) end the watch: the client is there. `stopWatchingForLeaving` ends it
-    /// before the handler uses the socket again.
-    func watchForLeaving(_ onLeave: @escaping @Sendable () -> Void) {
-        guard leavingWatch == 0, waiter == nil else { return }
-        leavingWatches &+= 1
-        let watch = leavingWatches
-        leavingWatch = watch
-        server.loop.spawn { [self] in
-            defer { if leavingWatch == watch { leavingWatch = 0 } }
-            while leavingWatch == watch {
-                var byte: UInt8 = 0
-                let n = recv(fd, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
-                if n > 0 { return }
-                if n == 0 || (errno != EAGAIN && errno != EINTR) {
-                    onLeave()
-                    return
-                }
-                readReady = false
-                switch await wait(for: EventLoop.readable, until: server.loop.now + 3_600_000_000_000) {
-                case .ready, .timedOut: continue
-                case .closed, .failed: onLeave(); return
-                case .shutdown: return
-                }
-            }
+    /// While the handler works without the socket (the body read, no response begun): tells
+    /// `observer` if the client closes its end or the connection breaks, now or when epoll says
+    /// so (no syscall, no coroutine). `stopWatchingForLeaving` ends it before the handler uses
+    /// the socket again.
+    func watchForLeaving(_ observer: any ClientLeavingObserver) {
+        if peerGone {
+            observer.clientLeft()
+        } else {
+            leavingObserver = observer
         }
     }
 
     func stopWatchingForLeaving() {
-        guard leavingWatch != 0 else { return }
-        leavingWatch = 0
-        guard let waiter else { return }
-        self.waiter = nil
-        server.loop.clearTimeout(fd)
-        waiter.resume(returning: .shutdown)
+        leavingObserver = nil
     }
 
     /// Moves an unconsumed partial chunk-framing line down to just after the head.

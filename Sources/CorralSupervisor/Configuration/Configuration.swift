@@ -119,7 +119,7 @@ public struct Configuration: Equatable, Sendable {
     /// Every setting as one JSON object: `server.cfg` for the server hooks.
     public var settingsJSON: String {
         "{" + Setting.all.compactMap { setting in
-            ConfigurationLoader.settingValue(setting.render(self)).map { SettingValue.jsonString(setting.name) + ": " + $0.json }
+            ConfigurationLoader.settingValue(setting.render(self)).map { JSONText.quoted(setting.name) + ": " + $0.json }
         }.joined(separator: ", ") + "}"
     }
 

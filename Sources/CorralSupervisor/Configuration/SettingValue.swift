@@ -1,3 +1,4 @@
+import CorralHTTP
 /// A setting's value as it was written, before the setting's kind checks it: typed when it comes
 /// from the TOML file, text when it comes from a command line (where `--workers 4` is text).
 public enum SettingValue: Equatable, Sendable {
@@ -26,32 +27,16 @@ public enum SettingValue: Equatable, Sendable {
     /// The value as JSON (for the server hooks' `server.cfg`).
     var json: String {
         switch self {
-        case .text(let text): Self.jsonString(text)
+        case .text(let text): JSONText.quoted(text)
         case .integer(let value): String(value)
         case .number(let value): value.isFinite ? "\(value)" : "null"
         case .boolean(let value): value ? "true" : "false"
         case .list(let items): "[" + items.map(\.json).joined(separator: ", ") + "]"
         case .table(let entries):
-            "{" + entries.sorted { $0.key < $1.key }.map { Self.jsonString($0.key) + ": " + Self.jsonString($0.value) }
+            "{" + entries.sorted { $0.key < $1.key }.map { JSONText.quoted($0.key) + ": " + JSONText.quoted($0.value) }
                 .joined(separator: ", ") + "}"
         case .document(let json): json
         }
-    }
-
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
 

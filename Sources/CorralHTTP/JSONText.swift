@@ -1,4 +1,4 @@
-/// JSON text for handlers (and tools) that answer JSON without Foundation.
+/// JSON text for handlers, tools and corrald's settings, without Foundation.
 public enum JSONText {
     /// `text` as a JSON string literal, quotes included.
     public static func quoted(_ text: String) -> String {
@@ -8,6 +8,8 @@ public enum JSONText {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
             case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
             case _ where scalar.value < 0x20:
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
