@@ -30,6 +30,13 @@ static inline int corral_py_is_ascii(PyObject *text) { return PyUnicode_IS_ASCII
 static inline int corral_py_is_bytes(PyObject *object) { return PyBytes_Check(object); }
 static inline PyObject *corral_py_none_borrowed(void) { return Py_None; }
 static inline int corral_py_is_list(PyObject *object) { return PyList_Check(object); }
+static inline int corral_py_is_tuple(PyObject *object) { return PyTuple_Check(object); }
+static inline int corral_py_is_str(PyObject *object) { return PyUnicode_CheckExact(object); }
+static inline int corral_py_is_int(PyObject *object) { return PyLong_Check(object); }
+static inline PyObject *corral_py_type_error(void) { return PyExc_TypeError; }
+/// What PySequence_Fast made (a list or a tuple): its length and items.
+static inline Py_ssize_t corral_py_fast_size(PyObject *sequence) { return PySequence_Fast_GET_SIZE(sequence); }
+static inline PyObject **corral_py_fast_items(PyObject *sequence) { return PySequence_Fast_ITEMS(sequence); }
 
 /// A module-level function with the fast calling convention (no argument tuple is built).
 typedef PyObject *(*corral_py_fastcall)(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

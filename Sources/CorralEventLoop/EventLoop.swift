@@ -124,6 +124,11 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     public func stop() { stopping = true }
 
+    /// One alarm per loop, for a driver that keeps timers of its own (asyncio's): `onAlarm` runs
+    /// once, in the first iteration at or after `alarm` (monotonic nanoseconds; `.max`: none).
+    public var alarm = Int64.max
+    public var onAlarm: (() -> Void)?
+
     /// Called just before and just after each wait in epoll (corral-python's one-thread asgi
     /// mode lets the GIL go while the loop waits).
     public var aroundWait: (before: () -> Void, after: () -> Void)?
@@ -153,15 +158,19 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             expired.removeAll(keepingCapacity: true)
         }
         sleepers.wakeAll(until: now)
+        if alarm <= now {
+            alarm = .max
+            onAlarm?()
+        }
         runJobs()
         runEndOfIteration()
         for hook in iterationHooks { hook() }
     }
 
     private func pollTimeout() -> Int32 {
-        var next: Int64? = wheel.nextTickTime
-        if let due = sleepers.nextDeadline { next = min(next ?? due, due) }
-        guard let next else { return -1 }
+        var next = min(wheel.nextTickTime ?? .max, alarm)
+        if let due = sleepers.nextDeadline { next = min(next, due) }
+        guard next < .max else { return -1 }
         let ms = (next - corral_monotonic_ns() + 999_999) / 1_000_000
         return Int32(clamping: max(0, ms))
     }

@@ -144,8 +144,7 @@ def dispatch(kind, token, serial, value):
     try:
         if kind == runtime.REQUEST:
             task = loop.create_task(handle(*value))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            tasks.add(task)               # (handle() takes it out as it ends: no done-callback to run)
         elif kind == runtime.DISCONNECTED:
             response = responses.get(token)
             if response is not None and response.channel.serial == serial:
@@ -177,8 +176,9 @@ def start_inline():
 
 
 def drive():
-    """Takes the engine's events and runs what is ready; returns the seconds until the next
-    timer (0: run again at once; -1: none)."""
+    """Takes the engine's events and runs what is ready; returns 0 to be run again at once, else
+    when asyncio's next timer is due on its clock (time.monotonic: CLOCK_MONOTONIC, as the
+    engine's), or -1 for none."""
     for kind, token, serial, value in _corral.poll():
         if kind != runtime.SHUTDOWN:
             dispatch(kind, token, serial, value)
@@ -189,7 +189,7 @@ def drive():
     if loop._ready:
         return 0.0
     if loop._scheduled:
-        return max(0.0, loop._scheduled[0]._when - loop.time())
+        return loop._scheduled[0]._when
     return -1.0
 
 
@@ -299,17 +299,17 @@ class Channel:
 class Response:
     """One request's receive() and send(): the spec's rules for the messages, and corral's
     framing (the head waits for the first body message, so a whole response is one write)."""
-    __slots__ = ('channel', 'head_only', 'body_left', 'status', 'headers', 'started', 'sent', 'ended', 'cut', 'done',
-                 'end_posted', 'task', 'trailers', 'accepts_trailers', 'body_done')
+    __slots__ = ('channel', 'head_only', 'body_left', 'status', 'headers', 'length', 'started', 'sent', 'ended', 'cut', 'done',
+                 'end_posted', 'task', 'trailers', 'request_headers', 'body_done')
 
-    def __init__(self, channel, has_body, head_only, accepts_trailers=False):
+    def __init__(self, channel, has_body, head_only, request_headers=()):
         self.channel = channel
-        self.accepts_trailers = accepts_trailers   # the client sent TE: trailers
+        self.request_headers = request_headers   # the scope's: whether the client takes trailers
         self.trailers = None              # the trailer fields so far, when http.response.start announced them
         self.body_done = False
         self.head_only = head_only
         self.body_left = has_body         # None once the last http.request was received
-        self.status = self.headers = None
+        self.status = self.headers = self.length = None   # length: the head's Content-Length
         self.started = self.sent = self.ended = self.cut = self.end_posted = False
         self.done = None                  # made when receive() waits: the response ended, or the client left
         self.task = None                  # the request's task, cancelled when the client left and the grace ran out
@@ -346,9 +346,9 @@ class Response:
             status = message.get('status')
             if type(status) is not int or not 100 <= status <= 599:
                 raise ValueError('http.response.start needs an int status from 100 to 599, got %r' % (status,))
-            self.status = '%d %s' % (status, REASONS.get(status, 'Unknown'))
-            self.headers = runtime._checked_headers(_text_headers(message.get('headers', ())))
-            self.started = True
+            headers = message.get('headers', ())
+            self.length = _corral.head(self.channel.token, status, headers)   # checked there
+            self.status, self.headers, self.started = status, headers, True
             if message.get('trailers'):
                 self.trailers = []
         elif kind == 'http.response.body':
@@ -367,16 +367,15 @@ class Response:
                 raise TypeError('http.response.early_hint needs a list of Link values as bytes, got %r' % (links,))
             if links:
                 await self.channel.settle()
-                _corral.early_hint(self.channel.token,
-                                   runtime._checked_headers([('Link', bytes(link).decode('latin-1')) for link in links]))
+                _corral.early_hint(self.channel.token, [(b'Link', link) for link in links])
         elif kind == 'http.response.trailers':
             if self.trailers is None or not self.body_done:
                 raise RuntimeError('http.response.trailers needs trailers=True in http.response.start, after the last body')
-            self.trailers += _text_headers(message.get('headers', ()))
+            self.trailers += message.get('headers', ())
             if not message.get('more_trailers', False):
-                if self.accepts_trailers and self.trailers and not self.cut:
+                if self.trailers and not self.cut and _accepts_trailers(self.request_headers):
                     await self.channel.settle()
-                    _corral.trailers(self.channel.token, runtime._checked_headers(self.trailers))
+                    _corral.trailers(self.channel.token, self.trailers)
                 await self._end(_corral.finish)
         elif kind == 'http.response.pathsend':
             await self._sendfile(os.open(_absolute(message.get('path')), os.O_RDONLY | os.O_CLOEXEC), 0, None)
@@ -405,12 +404,12 @@ class Response:
                 raise RuntimeError('a file response needs http.response.start and no body before it')
             self.sent = True
             if self.head_only:
-                await self._end(_corral.respond, self.status, self.headers, b'', True)
+                await self._end(_corral.respond, None, None, b'', True)
                 return
             left = os.fstat(fd).st_size - offset
             count = left if count is None else min(count, left)
-            declared = runtime._declared_length(self.headers)
-            await self._end(_corral.send_file, self.status, self.headers, fd, offset,
+            declared = self.length
+            await self._end(_corral.send_file, None, None, fd, offset,
                             max(0, min(count, declared) if declared is not None else count))
         finally:
             if not self.end_posted or self.head_only:
@@ -422,10 +421,10 @@ class Response:
         if not self.sent:
             self.sent = True
             if not more and self.trailers is None:
-                await self._end(_corral.respond, self.status, self.headers, body, True)
+                await self._end(_corral.respond, None, None, body, True)
                 return
             # (Trailers announced: streamed, so that the response is chunked and they have a place.)
-            self.cut = not await self._post(_corral.respond, self.status, self.headers, body, False)
+            self.cut = not await self._post(_corral.respond, None, None, body, False)
         elif body and not self.cut:
             self.cut = not await self._post(_corral.send, body)
         if not more:
@@ -438,9 +437,11 @@ class Response:
         """Posts the message that ends the exchange (it has no reply), once the reply still owed
         is taken; the client gone meanwhile raises, and handle() ends the exchange instead."""
         self.ended = True
-        await self.channel.settle()
+        channel = self.channel
+        if channel.turn is not None or channel.owed is not None or channel.gone is not None:
+            await channel.settle()
         self.end_posted = True
-        function(self.channel.token, *args)
+        function(channel.token, *args)
         self._finish()
 
     async def _post(self, function, *args):
@@ -474,8 +475,13 @@ def _absolute(path):
     return path
 
 
+def _accepts_trailers(headers):
+    """The client sent TE: trailers (only then may a response end with trailer fields)."""
+    return any(name == b'te' and b'trailers' in value.lower() for name, value in headers)
+
+
 def _text_headers(headers):
-    """ASGI's byte pairs as the str pairs the engine's checks take (latin-1: one byte a char)."""
+    """ASGI's byte pairs as str pairs (latin-1: one byte a char), for gunicorn's hooks."""
     try:
         return [(bytes(name).decode('latin-1'), bytes(value).decode('latin-1')) for name, value in headers]
     except (TypeError, ValueError):
@@ -485,11 +491,13 @@ def _text_headers(headers):
 async def handle(token, serial, scope, has_body):
     if scope['type'] == 'websocket':
         import corral_websocket           # loaded after this module, which it uses
-        await corral_websocket.handle(token, serial, scope)
+        try:
+            await corral_websocket.handle(token, serial, scope)
+        finally:
+            tasks.discard(asyncio.current_task())
         return
     channel = Channel(token, serial)
-    response = Response(channel, has_body, scope['method'] == 'HEAD',
-                        any(name == b'te' and b'trailers' in value.lower() for name, value in scope['headers']))
+    response = Response(channel, has_body, scope['method'] == 'HEAD', scope['headers'])
     response.task = asyncio.current_task()
     responses[token] = response
     scope['state'] = state.copy()
@@ -531,10 +539,13 @@ async def handle(token, serial, scope, has_body):
         if not response.end_posted:       # every exchange ends with exactly one message
             _corral.finish(token)
         response._finish()
+        tasks.discard(response.task)
         response.task = None
         del runtime.running[token]
         responses.pop(token, None)
         waiters.pop(token, None)
         if request is not None:
             import corral_gunicorn
-            hooks.run('post_request', hooks.worker, request, scope, corral_gunicorn.Response(response.status, response.headers))
+            hooks.run('post_request', hooks.worker, request, scope, corral_gunicorn.Response(
+                '%d %s' % (response.status, REASONS.get(response.status, '')) if response.status else None,
+                _text_headers(response.headers or ())))

@@ -1,7 +1,7 @@
 """The Python half of corral-python's bridge, run in the worker's interpreter as module
 `corral_runtime`: loading the app as gunicorn does (its hooks, its logging, preload_app's
-forks), the threads or loop that serve it, the hung-request monitor, and the response rules
-WSGI and ASGI share. The interfaces' own halves are corral_wsgi.py and corral_asgi.py; all of it
+forks), the threads or loop that serve it, the hung-request monitor (the response header rules
+both interfaces share are the engine's: AppHeaders.swift). The interfaces' own halves are corral_wsgi.py and corral_asgi.py; all of it
 talks to the loop only through `_corral` (Sources/CorralPython/Runtime/CorralModule.swift)."""
 import array, ast, gc, importlib, os, sys, traceback, _socket, _thread
 _start_thread = _thread.start_new_thread
@@ -10,8 +10,6 @@ _FDS = array.array('i')
 import _corral
 
 ERROR, CRITICAL = 3, 2
-HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
-                        'te', 'trailers', 'transfer-encoding', 'upgrade'))
 
 
 class AppLoadError(Exception):
@@ -27,39 +25,6 @@ def _check_status(status):
         raise TypeError('status must be str, not %s' % type(status).__name__)
     if len(status) < 4 or not status[:3].isdigit() or status[3] != ' ' or int(status[:3]) < 100:
         raise ValueError('status must be "NNN reason", got %r' % status)
-
-
-def _checked_headers(headers):
-    """The headers to send: refused when malformed (CR/LF could split the response); the
-    hop-by-hop ones (Connection, Keep-Alive…) left out and values' surrounding spaces and tabs
-    trimmed (Django's Set-Cookie has a leading one), as gunicorn does."""
-    if type(headers) is not list:
-        raise TypeError('headers must be a list, not %s' % type(headers).__name__)
-    hop_by_hop = padded = False
-    for header in headers:
-        if type(header) is not tuple or len(header) != 2:
-            raise TypeError('each header must be a (name, value) tuple, got %r' % (header,))
-        name, value = header
-        if type(name) is not str or type(value) is not str:
-            raise TypeError('header names and values must be str: %r' % (header,))
-        if not name or any(c in name for c in ' \t\r\n:\0') or any(c in value for c in '\r\n\0'):
-            raise ValueError('invalid header %r' % (header,))
-        if not (name.isascii() and value.isascii()):
-            (name + value).encode('latin-1')     # PEP 3333: header text is latin-1
-        hop_by_hop = hop_by_hop or name.lower() in HOP_BY_HOP
-        padded = padded or (value and (value[0] in ' \t' or value[-1] in ' \t'))
-    if padded:
-        headers = [(name, value.strip(' \t')) for name, value in headers]
-    if hop_by_hop:
-        return [header for header in headers if header[0].lower() not in HOP_BY_HOP]
-    return headers
-
-
-def _declared_length(headers):
-    for name, value in headers:
-        if name.lower() == 'content-length' and value.isdigit():
-            return int(value)
-    return None
 
 
 application = None

@@ -109,12 +109,12 @@ class WebSocket:
             subprotocol = message.get('subprotocol')
             if subprotocol is not None and not isinstance(subprotocol, str):
                 raise TypeError('websocket.accept subprotocol must be str or None, got %r' % (subprotocol,))
-            headers = asgi._text_headers(message.get('headers', ()))
+            headers = list(message.get('headers', ()))
             for name, _ in headers:
-                if name.lower() == 'sec-websocket-protocol':
+                if isinstance(name, (bytes, bytearray)) and name.lower() == b'sec-websocket-protocol':
                     raise ValueError('websocket.accept: give the subprotocol as "subprotocol", not as a header')
             self.phase = ACCEPTED
-            _corral.ws_accept(self.token, subprotocol, runtime._checked_headers(headers))
+            _corral.ws_accept(self.token, subprotocol, headers)   # checked there
         elif kind == 'websocket.close':
             code = message.get('code', 1000)
             reason = message.get('reason') or ''

@@ -8,7 +8,7 @@ from _thread import get_ident as thread_ident   # loaded before gevent patches _
 
 import _corral
 import corral_runtime as runtime
-from corral_runtime import ClientGone, _check_status, _checked_headers, _declared_length, ERROR
+from corral_runtime import ClientGone, _check_status, ERROR
 
 
 class ErrorStream:
@@ -195,12 +195,13 @@ class Input:
 
 
 class Responder:
-    __slots__ = ('channel', 'status', 'headers', 'sent', 'cut', 'head_only')
+    __slots__ = ('channel', 'status', 'headers', 'length', 'sent', 'cut', 'head_only')
 
     def __init__(self, channel, head_only):
         self.channel = channel
         self.status = None
         self.headers = None
+        self.length = None                # the headers' Content-Length
         self.sent = False
         self.cut = False                  # the body reached the app's Content-Length
         self.head_only = head_only
@@ -215,7 +216,8 @@ class Responder:
         elif self.status is not None:
             raise AssertionError('start_response() called a second time without exc_info')
         _check_status(status)
-        self.status, self.headers = status, _checked_headers(headers)
+        self.length = _corral.head(self.channel.token, status, headers)   # checked there
+        self.status, self.headers = status, headers
         return self.write
 
     def write(self, data):
@@ -231,7 +233,7 @@ class Responder:
             posted = self.channel.post(_corral.send, data)
         else:
             self.sent = True
-            posted = self.channel.post(_corral.respond, self.status, self.headers, data, False)
+            posted = self.channel.post(_corral.respond, None, None, data, False)
         # Past the app's Content-Length nothing more is sent (the loop logs it, once).
         self.cut = not posted
 
@@ -247,7 +249,7 @@ class Responder:
             body = b''.join(result)
             if self.status is None:
                 raise AssertionError('the application returned without calling start_response()')
-            return (_corral.respond, self.status, self.headers, body, True)
+            return (_corral.respond, None, None, body, True)
         # Anything else is sent as it is produced: each piece while the app makes the next.
         for chunk in result:
             self.write(chunk)
@@ -256,7 +258,7 @@ class Responder:
         if self.status is None:
             raise AssertionError('the application returned without calling start_response()')
         if not self.sent:
-            return (_corral.respond, self.status, self.headers, b'', True)
+            return (_corral.respond, None, None, b'', True)
         return (_corral.finish,)
 
     def _file(self, filelike):
@@ -268,12 +270,12 @@ class Responder:
             count = os.fstat(fd).st_size - offset
         except (OSError, ValueError, AttributeError):
             return None
-        declared = _declared_length(self.headers)
+        declared = self.length
         if declared is not None:
             if declared > count:
                 return None               # streamed: the client sees the short body, then the close
             count = declared
-        return (_corral.send_file, self.status, self.headers, os.dup(fd), offset, max(count, 0))
+        return (_corral.send_file, None, None, os.dup(fd), offset, max(count, 0))
 
 
 errors = ErrorStream()

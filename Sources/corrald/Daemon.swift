@@ -231,7 +231,6 @@ final class Daemon: @unchecked Sendable {
     // MARK: Events
 
     private func received(_ signal: Int32) {
-        let now = loop.now
         switch signal {
         case SIGCHLD: reap()
         case SIGHUP: reload()

@@ -185,9 +185,18 @@ import Testing
         #expect(eventually { daemon.log.contains("all 1 workers of generation 1 ready") }, "\(daemon.log)")
         for (path, reason) in [("/body-first", "RuntimeError: http.response.body before http.response.start"),
                                ("/bad-status", "ValueError: http.response.start needs an int status from 100 to 599, got '200'"),
-                               ("/nothing", "the app returned without a response to /nothing")] {
+                               ("/nothing", "the app returned without a response to /nothing"),
+                               ("/split-header", #"ValueError: invalid header (b'x-split', b'a\r\nSet-Cookie: evil=1')"#),
+                               ("/str-header", "TypeError: ASGI header names and values must be bytes, got 'x-text'")] {
             #expect(try request(port: daemon.port, "GET", path)?.status == 500, "\(path)")
             #expect(eventually { daemon.log.contains(reason) }, "\(reason): \(daemon.log)")
+        }
+        let client = try RawClient(port: daemon.port)
+        for _ in 0..<2 {   // the app's Connection: close is left out like Keep-Alive: the connection stays
+            client.send("GET /trimmed HTTP/1.1\r\nHost: t\r\n\r\n")
+            let response = client.readResponse()
+            #expect(response?.header("x-padded") == "value" && response?.header("keep-alive") == nil
+                    && response?.header("connection") == nil && response?.text == "trimmed", "\(String(describing: response))")
         }
         #expect(try request(port: daemon.port, "GET", "/after-end")?.status == 204)
         #expect(eventually { daemon.log.contains("send after the end raised: ASGI message 'http.response.body' sent after the response ended") },
@@ -247,7 +256,7 @@ import Testing
     @Test func fileResponsesAreSentWithSendfile() throws {
         let scratch = TemporaryDirectory()
         let content = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-        FileManager.default.createFile(atPath: scratch.file("blob.bin"), contents: Data(content))
+        _ = FileManager.default.createFile(atPath: scratch.file("blob.bin"), contents: Data(content))
         let daemon = try corrald("fastapi_app:app")
         #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
         let worker = try #require(daemon.workers.first)

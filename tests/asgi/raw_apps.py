@@ -51,6 +51,15 @@ async def misuse(scope, receive, send):
         await send({'type': 'http.response.start', 'status': '200', 'headers': []})
     elif scope['path'] == '/nothing':
         return
+    elif scope['path'] == '/split-header':
+        await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'x-split', b'a\r\nSet-Cookie: evil=1')]})
+    elif scope['path'] == '/str-header':
+        await send({'type': 'http.response.start', 'status': 200, 'headers': [('x-text', 'not bytes')]})
+    elif scope['path'] == '/trimmed':
+        # Hop-by-hop fields are left out, values trimmed, lists taken as pairs (as gunicorn does).
+        await send({'type': 'http.response.start', 'status': 200,
+                    'headers': [[b'x-padded', b' \tvalue\t'], (b'connection', b'close'), (b'keep-alive', b'timeout=1')]})
+        await send({'type': 'http.response.body', 'body': b'trimmed'})
     elif scope['path'] == '/after-end':
         await send({'type': 'http.response.start', 'status': 204, 'headers': []})
         await send({'type': 'http.response.body', 'body': b''})

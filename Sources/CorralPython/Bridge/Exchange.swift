@@ -68,6 +68,9 @@ final class Exchange: @unchecked Sendable {
     var upgraded = false
     /// The connection's socket (`Request.socketDescriptor`), for a WSGI app to take.
     var socketDescriptor: Int32 = -1
+    /// The response head the app gave (start_response, http.response.start), checked: the
+    /// application's side keeps it for the respond or send_file that sends it.
+    var appHead: (status: UInt16, fields: HTTPFields)?
     var bodyError: HTTPError?
     /// The client went away while the body was read: the engine closes the connection quietly.
     var readFailure: (any Error)?
@@ -141,6 +144,7 @@ final class Exchange: @unchecked Sendable {
         bodyRead = !hasBody
         bodyError = nil
         readFailure = nil
+        appHead = nil
         pthread_mutex_lock(&lock)
         pendingReply = nil        // the last piece's reply, which a finished request did not take
         pythonWaiting = false

@@ -68,7 +68,6 @@ public final class WSGIBridge: @unchecked Sendable {
     private var loop: EventLoop?
     private var driveScheduled = false
     private var driveFunction: PyRef?
-    private var timerDue = Int64.max
     private lazy var driveJob: () -> Void = { [unowned self] in drive() }
 
     public init(mode: WorkerClass, settings: WSGISettings, capacity: Int) {
@@ -168,6 +167,7 @@ public final class WSGIBridge: @unchecked Sendable {
         corral_py_decref(result)
         driveFunction = PyObject_GetAttrString(asgi, "drive")
         try? loop.register(fd, events: EventLoop.readable, watcher: ReadinessHandler { [unowned self] in drive() })
+        loop.onAlarm = driveJob
         var saved: OpaquePointer?
         loop.aroundWait = ({ saved = OpaquePointer(PyEval_SaveThread()) },
                            { PyEval_RestoreThread(UnsafeMutablePointer(saved)) })
@@ -181,24 +181,14 @@ public final class WSGIBridge: @unchecked Sendable {
 
     private func drive() {
         driveScheduled = false
-        guard let result = PyObject_CallNoArgs(driveFunction) else {
-            PyErr_Print()
-            return
-        }
-        let delay = PyFloat_AsDouble(result)
+        guard let loop, let result = PyObject_CallNoArgs(driveFunction) else { return PyErr_Print() }
+        let due = PyFloat_AsDouble(result)
         corral_py_decref(result)
-        guard let loop else { return }
-        if delay == 0 {
+        if due == 0 {
             scheduleDrive()
-        } else if delay > 0 {
-            let due = loop.now + Int64(delay * 1e9)
-            guard due < timerDue else { return }
-            timerDue = due
-            loop.spawn { [self] in
-                await loop.sleep(for: .nanoseconds(due - loop.now))
-                if timerDue == due { timerDue = .max }
-                drive()
-            }
+        } else if due > 0 {
+            // asyncio's clock is CLOCK_MONOTONIC, as the loop's: its timer's own time, to the ns.
+            loop.alarm = min(loop.alarm, Int64(due * 1e9))
         }
     }
 

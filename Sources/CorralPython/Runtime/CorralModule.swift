@@ -27,7 +27,7 @@ enum CorralModule {
             ("thread_started", threadStarted), ("thread_exited", threadExited), ("unblock_signals", unblockSignals),
             ("ws_accept", webSocketAccept), ("ws_send", webSocketSend), ("ws_close", webSocketClose),
             ("ws_taken", webSocketTaken), ("ws_flush", webSocketFlush), ("connection_fd", connectionFD), ("hand_over", handOver),
-            ("early_hint", earlyHint), ("trailers", trailers),
+            ("early_hint", earlyHint), ("trailers", trailers), ("head", head),
         ]
         for (name, body) in functions {
             guard let function = corral_py_function(strdup(name), body),
@@ -66,21 +66,6 @@ enum CorralModule {
         return bytes(encoded).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// A header name or value: PEP 3333's str is latin-1, one code point a byte. The engine
-    /// writes header text as UTF-8, which gives those same bytes for ASCII (nearly every header)
-    /// and for latin-1 strings that carry UTF-8 bytes (`'é'.encode().decode('latin-1')`, the
-    /// PEP's way); other bytes above 0x7F cannot be sent and are refused.
-    private static func headerText(_ object: PyRef) -> String? {
-        if corral_py_is_ascii(object) != 0 { return string(object) }
-        guard let encoded = PyUnicode_AsLatin1String(object) else { return nil }
-        defer { corral_py_decref(encoded) }
-        guard let raw = bytes(encoded), let text = String(validating: raw, as: UTF8.self) else {
-            PyErr_SetString(corral_py_value_error(), "header bytes above 0x7F must be UTF-8 to be sent by corral")
-            return nil
-        }
-        return text
-    }
-
     private static func bytes(_ object: PyRef) -> [UInt8]? {
         var pointer: UnsafeMutablePointer<CChar>?
         var length = 0
@@ -88,22 +73,30 @@ enum CorralModule {
         return Array(UnsafeRawBufferPointer(start: pointer, count: length))
     }
 
-    /// "200 OK" → 200 (the runtime has checked the form).
+    /// An app's header fields in the worker's form (str pairs for WSGI, byte pairs for ASGI).
+    private static func headers(_ object: PyRef) -> HTTPFields? {
+        AppHeaders.fields(object, form: bridge.mode == .asgi ? .asgi : .wsgi)?.fields
+    }
+
+    /// A status as the app gave it: ASGI's int, or WSGI's "200 OK" (the runtime has checked its form).
     private static func status(_ object: PyRef) -> UInt16? {
+        if corral_py_is_int(object) != 0 { return UInt16(clamping: PyLong_AsLong(object)) }
         guard let text = string(object), let code = UInt16(text.prefix(3)) else { return nil }
         return code
     }
 
-    private static func headers(_ list: PyRef) -> HTTPFields? {
-        var fields = HTTPFields()
-        for index in 0..<PyList_Size(list) {
-            let pair = PyList_GetItem(list, index)!
-            guard let name = headerText(PyTuple_GetItem(pair, 0)!), let value = headerText(PyTuple_GetItem(pair, 1)!) else {
+    /// The head a respond or send_file sends: the one `head()` kept when both are None.
+    private static func sentHead(_ args: PyArguments, _ exchange: Exchange) -> (status: UInt16, fields: HTTPFields)? {
+        let status = argument(args, 1), fields = argument(args, 2)
+        if status == corral_py_none_borrowed() && fields == corral_py_none_borrowed() {
+            guard let kept = exchange.appHead else {
+                PyErr_SetString(corral_py_value_error(), "no response head was given")
                 return nil
             }
-            fields.add(name, value)
+            return kept
         }
-        return fields
+        guard let code = self.status(status), let checked = headers(fields) else { return nil }
+        return (code, checked)
     }
 
     private static func environ(for exchange: Exchange) -> PyRef? {
@@ -261,13 +254,23 @@ enum CorralModule {
         return object(for: reply)
     }
 
-    /// respond(token, status, headers, body, final)
+    /// head(token, status, headers): the head of the response the app gives (WSGI's
+    /// start_response, ASGI's http.response.start), checked now, so a bad one raises where the
+    /// app gave it, and kept for the respond or send_file that sends it (with None for both).
+    /// Returns its Content-Length, or None.
+    private static let head: corral_py_fastcall = { _, args, count in
+        guard count == 3, let exchange = exchange(args), let code = status(argument(args, 1)),
+              let checked = AppHeaders.fields(argument(args, 2), form: bridge.mode == .asgi ? .asgi : .wsgi) else { return nil }
+        exchange.appHead = (code, checked.fields)
+        return checked.contentLength.map { PyLong_FromLong($0) } ?? corral_py_none()
+    }
+
+    /// respond(token, status, headers, body, final); None for both status and headers: what `head` kept.
     private static let respond: corral_py_fastcall = { _, args, count in
-        guard count == 5, let exchange = exchange(args) else { return nil }
-        guard let status = status(argument(args, 1)), let headers = headers(argument(args, 2)),
+        guard count == 5, let exchange = exchange(args), let head = sentHead(args, exchange),
               let body = bytes(argument(args, 3)) else { return nil }
         let final = PyObject_IsTrue(argument(args, 4)) == 1
-        exchange.post(.respond(status: status, headers: headers, body: body, final: final))
+        exchange.post(.respond(status: head.status, headers: head.fields, body: body, final: final))
         return corral_py_none()
     }
 
@@ -277,9 +280,8 @@ enum CorralModule {
 
     /// send_file(token, status, headers, fd, offset, count): the loop owns `fd` from here on.
     private static let sendFile: corral_py_fastcall = { _, args, count in
-        guard count == 6, let exchange = exchange(args) else { return nil }
-        guard let status = status(argument(args, 1)), let headers = headers(argument(args, 2)) else { return nil }
-        exchange.post(.file(status: status, headers: headers, fd: Int32(integer(args, 3)),
+        guard count == 6, let exchange = exchange(args), let head = sentHead(args, exchange) else { return nil }
+        exchange.post(.file(status: head.status, headers: head.fields, fd: Int32(integer(args, 3)),
                             offset: integer(args, 4), count: integer(args, 5)))
         return corral_py_none()
     }

@@ -78,8 +78,9 @@ public struct Request {
     /// The client's port; nil for a unix socket.
     public var remotePort: Int? { connection.remotePort >= 0 ? Int(connection.remotePort) : nil }
 
-    /// The address and port the request arrived at (one getsockname call).
+    /// The address and port the request arrived at (one getsockname call per connection).
     public var localAddress: (name: String, port: String) {
+        if let known = connection.localAddress { return known }
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let fd = connection.fd
@@ -91,7 +92,9 @@ public struct Request {
         let count = Int(corral_format_address(&storage, &text, 48))
         let name = String(decoding: text[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let port = corral_address_port(&storage)
-        return (name.isEmpty ? "localhost" : name, port < 0 ? "" : String(port))
+        let address = (name: name.isEmpty ? "localhost" : name, port: port < 0 ? "" : String(port))
+        connection.localAddress = address
+        return address
     }
 
     /// The connection's socket, for a handler that hands the connection over (a WSGI app's

@@ -35,6 +35,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     var peerLength = 0
     /// The client's port; -1 for a unix socket.
     private(set) var remotePort: Int32 = -1
+    /// The address the socket was accepted at, found at its first request that asks.
+    var localAddress: (name: String, port: String)?
     /// Whether a PROXY header may still come (proxy_protocol, before the first request).
     var proxyHeaderPending = false
     /// The socket's peer as accept() gave it (nil for a unix socket), for the allow lists.
@@ -91,6 +93,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         address.copyMemory(from: UnsafeRawBufferPointer(rebasing: self.peer[..<peerLength]))
         addressLength = peerLength
         remotePort = corral_address_port(peer)
+        localAddress = nil
         proxyHeaderPending = server.configuration.proxyProtocol
         peerIP = ProxyAddress(socketAddress: peer)
         peerTrustedForScheme = server.configuration.forwarded.allowList.allows(peerIP)
