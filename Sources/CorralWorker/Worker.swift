@@ -29,6 +29,9 @@ public final class Worker: @unchecked Sendable {
     public var statusDetails: () -> String = { "" }
     /// Runs after the loop has stopped and the logs are flushed, before the process exits.
     public var beforeExit: () -> Void = {}
+    /// Starts the close handshake (code, reason) of the WebSockets an app's own library speaks on
+    /// connections the engine handed over (corral-python's WSGI apps); how many there were.
+    public var closeTakenWebSockets: (@Sendable (UInt16, String) -> Int)?
     /// Stopped at once by SIGINT or SIGQUIT (gunicorn's worker_int), not drained.
     public private(set) var interrupted = false
 
@@ -142,11 +145,11 @@ public final class Worker: @unchecked Sendable {
         guard !server.isDraining else { return }
         log.info("draining (\(reason)): \(server.openConnections) open connection(s)")
         notifier.send("STOPPING=1\nSTATUS=draining")
-        loop.spawn { [loop, gracefulTimeout, log, server] in
+        loop.spawn { [loop, gracefulTimeout, log, server, closeTakenWebSockets] in
             let closeWindow = min(Duration.seconds(1), gracefulTimeout / 2)
             await loop.sleep(for: gracefulTimeout - closeWindow)
             let (code, why): (UInt16, String) = replaced ? (1012, "service restart") : (1001, "going away")
-            let closing = server.closeWebSockets(code: code, reason: why)
+            let closing = server.closeWebSockets(code: code, reason: why) + (closeTakenWebSockets?(code, why) ?? 0)
             if closing > 0 { log.info("closing \(closing) WebSocket(s) with \(code) (\(why))") }
             await loop.sleep(for: closeWindow)
             log.warning("graceful timeout passed with connections still open; exiting")

@@ -188,6 +188,7 @@ if timeoutSeconds > 0 {
     overdueWatch = nil
 }
 worker.statusDetails = { " in_flight=\(bridge.inFlight)" }
+worker.closeTakenWebSockets = { code, reason in bridge.closeTakenWebSockets(code: code, reason: reason) }
 worker.beforeExit = {
     bridge.interrupted = worker.interrupted
     if bridge.inline {

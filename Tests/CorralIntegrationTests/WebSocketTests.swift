@@ -281,4 +281,25 @@ import Testing
         #expect(!worker.log.contains("ran past timeout") && !worker.log.contains("Error handling"), "\(worker.log)")
         #expect(try request(port: worker.port, "GET", "/")?.text == "plain flask")
     }
+
+    /// A reload gives a flask-sock WebSocket the engine's close frame (1012) at the end of
+    /// graceful_timeout: the library answers the client's close, the view returns, and the client
+    /// reconnects to the new generation; it does not see the connection simply drop.
+    @Test func aReloadClosesTakenWebSocketsWith1012() throws {
+        try WSGIApps.requireVirtualenv()
+        let scratch = TemporaryDirectory()
+        let daemon = try CorraldProcess(["-w", "1", "-k", "gthread", "--threads", "4", "--chdir", WSGIApps.directory,
+                                         "--virtualenv", WSGIApps.virtualenv, "--graceful-timeout", "2", "websocket_app:app"],
+                                        environment: ["SOCKETIO_ASYNC_MODE": "threading"])
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        let held = scratch.file("held")
+        let client = WSGIApps.repository.appendingPathComponent("tests/asgi/ws_client.py").path
+        _ = shell("(\(WSGIApps.virtualenv)/bin/python \(client) hold ws://127.0.0.1:\(daemon.port)/echo > \(held) 2>&1 &)")
+        func heard() -> String { (try? String(contentsOfFile: held, encoding: .utf8)) ?? "" }
+        #expect(eventually { heard().contains("open") }, "\(heard())")
+        daemon.signal(SIGHUP)
+        #expect(eventually(timeout: 15) { heard().contains("reconnected flask-sock: again") }, "\(heard())\n\(daemon.log)")
+        #expect(heard().contains("closed 1012 service restart"), "\(heard())")
+        #expect(daemon.log.contains("closing 1 WebSocket(s) with 1012 (service restart)"), "\(daemon.log)")
+    }
 }

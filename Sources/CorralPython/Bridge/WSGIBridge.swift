@@ -239,6 +239,21 @@ public final class WSGIBridge: @unchecked Sendable {
         free.append(exchange.token)
     }
 
+    /// Sends a close frame on each connection a WSGI app's WebSocket library took over (the end of
+    /// a drain): the library answers the client's close and the app's view returns, where else
+    /// the client would see the connection drop without a word. How many there were.
+    public func closeTakenWebSockets(code: UInt16, reason: String) -> Int {
+        let frame = WebSocketFrameHeader.close(code, reason: reason)
+        var count = 0
+        for token in 0..<made {
+            let exchange = slots[token]!
+            guard exchange.active && exchange.upgraded else { continue }
+            _ = send(exchange.socketDescriptor, frame, frame.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+            count += 1
+        }
+        return count
+    }
+
     /// Hands the requests in flight for longer than `timeout` nanoseconds (and not reported
     /// yet) to the monitor thread, which logs their Python stacks; returns how many.
     @discardableResult
