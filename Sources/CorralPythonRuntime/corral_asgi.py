@@ -274,6 +274,10 @@ class Channel:
         self.owed = function
         return True
 
+    def idle(self):
+        """Nothing is owed to or waited from the loop, and the client is there: a call may go now."""
+        return self.turn is None and self.owed is None and self.gone is None
+
     async def settle(self):
         while self.turn is not None:      # another task of this request waits for the loop
             await asyncio.shield(self.turn)
@@ -358,6 +362,10 @@ class Response:
             if not isinstance(body, (bytes, bytearray, memoryview)):
                 raise TypeError('http.response.body needs bytes, not %s' % type(body).__name__)
             more = bool(message.get('more_body', False))
+            if not more and not self.sent and self.trailers is None and self.channel.idle():
+                self.sent = True          # the whole response, in one write, with nothing to wait for
+                self._end_now(_corral.respond, None, None, bytes(body) if not self.head_only else b'', True)
+                return
             await self._body(bytes(body) if not self.head_only else b'', more)
         elif kind == 'http.response.early_hint':
             if self.started:
@@ -437,11 +445,13 @@ class Response:
         """Posts the message that ends the exchange (it has no reply), once the reply still owed
         is taken; the client gone meanwhile raises, and handle() ends the exchange instead."""
         self.ended = True
-        channel = self.channel
-        if channel.turn is not None or channel.owed is not None or channel.gone is not None:
-            await channel.settle()
-        self.end_posted = True
-        function(channel.token, *args)
+        if not self.channel.idle():
+            await self.channel.settle()
+        self._end_now(function, *args)
+
+    def _end_now(self, function, *args):
+        self.ended = self.end_posted = True
+        function(self.channel.token, *args)
         self._finish()
 
     async def _post(self, function, *args):

@@ -243,6 +243,7 @@ public final class WSGIBridge: @unchecked Sendable {
     /// a drain): the library answers the client's close and the app's view returns, where else
     /// the client would see the connection drop without a word. How many there were.
     public func closeTakenWebSockets(code: UInt16, reason: String) -> Int {
+        guard mode != .asgi else { return 0 }   // (an ASGI app's WebSockets are the engine's own)
         let frame = WebSocketFrameHeader.close(code, reason: reason)
         var count = 0
         for token in 0..<made {

@@ -49,7 +49,12 @@ public struct HTTPFields: ExpressibleByDictionaryLiteral, Sendable {
 }
 
 func asciiCaseInsensitiveEqual(_ a: String, _ b: String) -> Bool {
-    a.utf8.count == b.utf8.count && zip(a.utf8, b.utf8).allSatisfy { x, y in
-        x | (x &- 0x41 < 26 ? 0x20 : 0) == y | (y &- 0x41 < 26 ? 0x20 : 0)
+    var a = a, b = b
+    return a.withUTF8 { x in
+        b.withUTF8 { y in
+            x.count == y.count && (0..<x.count).allSatisfy { i in
+                x[i] | (x[i] &- 0x41 < 26 ? 0x20 : 0) == y[i] | (y[i] &- 0x41 < 26 ? 0x20 : 0)
+            }
+        }
     }
 }
