@@ -25,12 +25,13 @@ release: deps
 	$(SWIFT) build -c release
 	ln -sf corral-python $(BIN_RELEASE)/corral-wsgi
 
-# Flask, Django and gevent for corral-python's tests, in a venv made with Debian's python3 (the one
+# Flask, Django (and Channels) and gevent for corral-python's tests, in a venv made with Debian's python3 (the one
 # libpython3.11 belongs to, as on a user's Debian host; `python3` on PATH may be another build),
 # and prometheus_client, whose text parser reads corrald's /metrics in the tests.
 WSGI_VENV := .build/wsgi-venv
 WSGI_VENV_PACKAGES := 'flask==3.1.*' 'django==5.2.*' 'gevent>=24' 'prometheus-client==0.26.*' 'fastapi==0.165.*' 'quart==0.20.*' \
-	'websockets==15.*' 'flask-sock==0.7.*' 'flask-socketio==5.7.*' 'python-socketio[client]==5.18.*' 'kosoku==0.1.0' 'uvloop==0.23.*'
+	'websockets==15.*' 'flask-sock==0.7.*' 'flask-socketio==5.7.*' 'python-socketio[client]==5.18.*' 'kosoku==0.1.0' 'uvloop==0.23.*' \
+	'channels==4.3.*'
 # The stamp names the package list, so changing the list rebuilds the venv.
 WSGI_VENV_STAMP := $(WSGI_VENV)/.installed-$(shell echo "$(WSGI_VENV_PACKAGES)" | md5sum | cut -c1-8)
 $(WSGI_VENV_STAMP):

@@ -91,6 +91,23 @@ import Testing
         #expect(admin?.status == 200 && admin?.text.contains("Site administration") == true, "\(admin?.statusLine ?? "no answer")")
     }
 
+    /// Django serves no WebSockets itself; Django Channels does, beside Django's HTTP app: its
+    /// synchronous consumer runs in asyncio's executor threads, and the admin still answers.
+    @Test func djangoChannelsWebSocket() throws {
+        try WSGIApps.requireVirtualenv()
+        let scratch = TemporaryDirectory()
+        let daemon = try CorraldProcess(["-w", "1", "-k", "asgi", "--chdir", WSGIApps.directory, "--virtualenv", WSGIApps.virtualenv,
+                                         "django_site.channels_asgi:application"],
+                                        environment: ["DJANGO_DATABASE": scratch.file("db.sqlite3")])
+        #expect(eventually { daemon.log.contains("all 1 workers of generation 1 ready") }, "\(daemon.log)")
+        let client = WSGIApps.repository.appendingPathComponent("tests/asgi/ws_client.py").path
+        let heard = shell("\(WSGIApps.virtualenv)/bin/python \(client) converse ws://127.0.0.1:\(daemon.port)/ws/echo/ one two 2>&1")
+        #expect(heard.output == "reply django channels: one\nreply django channels: two\nclosed by server 4000\n",
+                "\(heard.output)\n\(daemon.log)")
+        #expect(try request(port: daemon.port, "GET", "/async/")?.text == "{\"async\": true, \"path\": \"/async/\"}")
+        #expect(try request(port: daemon.port, "GET", "/admin/login/")?.status == 200)
+    }
+
     /// A reload under load: the new workers run their startup before they take requests, the old
     /// ones their shutdown after they drained, and no request fails.
     @Test func aReloadUnderLoadFailsNoRequest() throws {

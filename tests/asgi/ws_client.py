@@ -98,6 +98,19 @@ async def text(url, message, subprotocol=None):
         print('reply', await ws.recv(), 'subprotocol', ws.subprotocol)
 
 
+async def converse(url, *messages):
+    """Sends each message and prints the reply; then 'bye', and how the server closed."""
+    async with connect(url) as ws:
+        for message in messages:
+            await ws.send(message)
+            print('reply', await ws.recv())
+        await ws.send('bye')
+        try:
+            await ws.recv()
+        except ConnectionClosed:
+            print('closed by server', ws.close_code)
+
+
 async def main():
     scenario, url, *rest = sys.argv[1:]
     await asyncio.wait_for(globals()[scenario](url, *rest), TIMEOUT + 30 if scenario == 'hold' else TIMEOUT)
