@@ -38,9 +38,23 @@ int corral_epoll_ctl(int epfd, int op, int fd, uint32_t events) {
 }
 
 // Waits and converts into the caller's array; `scratch` holds `max` raw epoll events.
+static int epoll_pwait2_missing;
+
 int corral_epoll_wait(int epfd, struct epoll_event *scratch, corral_event *out,
-                                    int max, int timeout_ms) {
-    int n = epoll_wait(epfd, scratch, max, timeout_ms);
+                                    int max, int64_t timeout_ns) {
+    int n = -1;
+#ifdef SYS_epoll_pwait2
+    if (timeout_ns > 0 && !epoll_pwait2_missing) {
+        // (asyncio's timers are due to the microsecond: a millisecond's rounding made each late.)
+        struct timespec timeout = { timeout_ns / 1000000000, timeout_ns % 1000000000 };
+        n = (int)syscall(SYS_epoll_pwait2, epfd, scratch, max, &timeout, NULL, 0);
+        if (n < 0 && errno == ENOSYS) epoll_pwait2_missing = 1;
+    }
+#endif
+    if (n < 0 && (timeout_ns <= 0 || epoll_pwait2_missing)) {
+        int timeout_ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+        n = epoll_wait(epfd, scratch, max, timeout_ms);
+    }
     for (int i = 0; i < n; i++) {
         out[i].events = scratch[i].events;
         out[i].fd = scratch[i].data.fd;

@@ -167,12 +167,12 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         for hook in iterationHooks { hook() }
     }
 
-    private func pollTimeout() -> Int32 {
+    /// Nanoseconds until the next timer, sleeper or alarm; -1 for none.
+    private func pollTimeout() -> Int64 {
         var next = min(wheel.nextTickTime ?? .max, alarm)
         if let due = sleepers.nextDeadline { next = min(next, due) }
         guard next < .max else { return -1 }
-        let ms = (next - corral_monotonic_ns() + 999_999) / 1_000_000
-        return Int32(clamping: max(0, ms))
+        return max(0, next - corral_monotonic_ns())
     }
 
     private func runJobs() {

@@ -19,8 +19,10 @@ typedef struct { uint32_t events; int32_t fd; } corral_event;
 int corral_errno(void);
 int corral_epoll_create(void);
 int corral_epoll_ctl(int epfd, int op, int fd, uint32_t events);
+// Waits at most timeout_ns (-1: without end), to the microsecond where the kernel has
+// epoll_pwait2 (Linux 5.11), else rounded up to the millisecond.
 int corral_epoll_wait(int epfd, struct epoll_event *scratch, corral_event *out,
-                                    int max, int timeout_ms);
+                                    int max, int64_t timeout_ns);
 size_t corral_epoll_event_size(void);
 int corral_eventfd(void);
 int corral_signalfd(const int *signals, int count);
