@@ -11,6 +11,8 @@ httptools and uvloop, granian, gunicorn's own asgi worker and uvicorn-worker). R
   fastapi    FastAPI's JSON hello, wrk -t1 -c64
   sleep      a FastAPI view awaiting asyncio.sleep(0.1), wrk -t1 -c256 (at most 2,560 req/s)
   file       FastAPI's FileResponse of a 1 MiB file, wrk -t1 -c64
+Then where users deploy: workers = cores for every server (corral under corrald), nothing pinned,
+wrk -t<cores> -c128 sharing the cores, on the bare and FastAPI hellos (SPREAD_ROWS).
 ROUNDS rounds [3], rotating the order; medians, and the ratio corral/anchor. Knobs as wsgi.py's,
 plus BENCH_RESULTS_ASGI [bench/results/asgi.md].
 """
@@ -29,6 +31,9 @@ HELLO = {'bare': b'Hello, World!', 'fastapi': b'{"message":"Hello, World!"}', 's
 # BENCH_ASGI_ROWS: a comma-separated subset of the rows [all].
 if os.environ.get('BENCH_ASGI_ROWS'):
     rows = {name: rows[name] for name in os.environ['BENCH_ASGI_ROWS'].split(',')}
+spread_rows = {name: rows[name][:2] + (128,) for name in os.environ.get('SPREAD_ROWS', 'bare,fastapi').split(',') if name in rows}
+workers = os.cpu_count()
+corrald = os.environ.get('CORRALD', os.path.join(wsgi.top, '.build/release/corrald'))
 
 
 def setup():
@@ -43,25 +48,27 @@ def setup():
         sys.exit('bench asgi: %s is missing (make bench builds it)' % wsgi.corral)
 
 
-def corral(app, log):
-    return [wsgi.corral, '-k', 'asgi', '--virtualenv', venv, '--chdir', wsgi.here, '-b', bind, '--access-logfile', log, app]
+def corral(app, log, count=1):
+    # One worker: corral-python itself; more: corrald and its workers.
+    executable = [wsgi.corral] if count == 1 else [corrald, '-w', str(count)]
+    return executable + ['-k', 'asgi', '--virtualenv', venv, '--chdir', wsgi.here, '-b', bind, '--access-logfile', log, app]
 
 
-def uvicorn(app, log):
+def uvicorn(app, log, count=1):
     host, port = bind.split(':')
     return [os.path.join(venv, 'bin/uvicorn'), '--loop', 'uvloop', '--http', 'httptools', '--host', host, '--port', port,
-            '--app-dir', wsgi.here, app]       # its access log (on by default) goes to the output file
+            '--workers', str(count), '--app-dir', wsgi.here, app]   # its access log (on by default) goes to the output file
 
 
-def granian(app, log):
+def granian(app, log, count=1):
     host, port = bind.split(':')
-    return [os.path.join(venv, 'bin/granian'), '--interface', 'asgi', '--loop', 'uvloop', '--workers', '1', '--host', host,
+    return [os.path.join(venv, 'bin/granian'), '--interface', 'asgi', '--loop', 'uvloop', '--workers', str(count), '--host', host,
             '--port', port, '--access-log', '--working-dir', wsgi.here, app]
 
 
 def gunicorn(worker):
-    return lambda app, log: [os.path.join(venv, 'bin/gunicorn'), '-w', '1', '-k', worker, '-b', bind,
-                             '--access-logfile', log, '--chdir', wsgi.here, app]
+    return lambda app, log, count=1: [os.path.join(venv, 'bin/gunicorn'), '-w', str(count), '-k', worker, '-b', bind,
+                                      '--access-logfile', log, '--chdir', wsgi.here, app]
 
 
 servers = [
@@ -84,6 +91,16 @@ def main():
                 figures.setdefault((name, row), []).append((rate, idle_rss, loaded_rss))
                 print('bench asgi: round %d %-17s %-8s %9.0f req/s  RSS idle %d KiB, after %d KiB'
                       % (round_number + 1, name, row, rate, idle_rss, loaded_rss), flush=True)
+    spread = {}
+    for round_number in range(wsgi.rounds):
+        order = servers[round_number % len(servers):] + servers[:round_number % len(servers)]
+        for name, command in order:
+            for row, spec in spread_rows.items():
+                rate, _, _ = wsgi.measure(name, lambda app, log: command(app, log, workers), spec, expect=HELLO[row],
+                                          spread=True)
+                spread.setdefault((name, row), []).append(rate)
+                print('bench asgi: round %d %-17s %-8s %9.0f req/s with %d workers on %d cores'
+                      % (round_number + 1, name, row, rate, workers, workers), flush=True)
     median = {key: statistics.median(value[0] for value in values) for key, values in figures.items()}
     idle = {key: statistics.median(value[1] for value in values) for key, values in figures.items()}
     lines = ['| row | server | req/s (median of %d) | corral ÷ server | idle RSS (KiB) |' % wsgi.rounds, '|---|---|---|---|---|']
@@ -91,6 +108,13 @@ def main():
         for name, _ in servers:
             ratio = '—' if name == 'corral' else '%.2f×' % (median[('corral', row)] / median[(name, row)])
             lines.append('| %s | %s | %.0f | %s | %d |' % (row, name, median[(name, row)], ratio, idle[(name, row)]))
+    lines += ['', '| row, workers = cores (%d), wrk -t%d -c128 | server | req/s (median of %d) | corral ÷ server |'
+              % (workers, workers, wsgi.rounds), '|---|---|---|---|']
+    for row in spread_rows:
+        ours = statistics.median(spread[('corral', row)])
+        for name, _ in servers:
+            rate = statistics.median(spread[(name, row)])
+            lines.append('| %s | %s | %.0f | %s |' % (row, name, rate, '—' if name == 'corral' else '%.2f×' % (ours / rate)))
     table = '\n'.join(lines)
     print(table)
     os.makedirs(os.path.dirname(results_path), exist_ok=True)

@@ -77,14 +77,14 @@ servers = [
 rows = {'bare': ('wsgi_apps:bare', '/', 64), 'flask': ('wsgi_apps:app', '/', 64), 'sleep': ('wsgi_apps:app', '/sleep', 256)}
 
 
-def serving_pid(process):
+def serving_pid(process, pinned=True):
     """The process that serves: gunicorn's (and granian's) worker, not its master."""
     for _ in range(100):
         try:
             children = open('/proc/%d/task/%d/children' % (process.pid, process.pid)).read().split()
         except OSError:
             children = []
-        if children or 'corral' in os.path.basename(process.args[len(SERVER_CPU)]):
+        if children or 'corral-python' in os.path.basename(process.args[len(SERVER_CPU) if pinned else 0]):
             return int(children[0]) if children else process.pid
         time.sleep(0.05)
     return process.pid
@@ -97,14 +97,16 @@ def rss_kb(pid):
     return 0
 
 
-def measure(name, command, row, expect=b'Hello, World!', env=None):
+def measure(name, command, row, expect=b'Hello, World!', env=None, spread=False):
     """req/s, idle RSS and RSS after the load of `command` serving `row` (app, path, connections),
-    once it answers `expect` there."""
+    once it answers `expect` there. `spread`: nothing pinned, the server's workers and wrk (a
+    thread a core) share every core, as where users deploy."""
     app, path, connections = rows[row] if isinstance(row, str) else row
     tag = row if isinstance(row, str) else path.strip('/').replace('/', '-')
     log = os.path.join(scratch, '%s-%s.access.log' % (name, tag))
     output = open(os.path.join(scratch, '%s-%s.out' % (name, tag)), 'w')
-    process = subprocess.Popen(SERVER_CPU + command(app, log), stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+    server_cpu, load = ([], ['wrk', '-t%d' % os.cpu_count()]) if spread else (SERVER_CPU, LOAD_CPU + ['wrk', '-t1'])
+    process = subprocess.Popen(server_cpu + command(app, log), stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
                                env=env)
     try:
         url = 'http://127.0.0.1:%d%s' % (port, path)
@@ -117,14 +119,14 @@ def measure(name, command, row, expect=b'Hello, World!', env=None):
         else:
             sys.exit('bench: %s did not answer as expected at %s (see %s)' % (name, url, output.name))
         time.sleep(0.5)
-        idle_rss = rss_kb(serving_pid(process))
-        subprocess.run(LOAD_CPU + ['wrk', '-t1', '-c%d' % connections, '-d%ss' % warmup, url], capture_output=True)
-        run = subprocess.run(LOAD_CPU + ['wrk', '-t1', '-c%d' % connections, '-d%ss' % duration, url], capture_output=True, text=True)
+        idle_rss = rss_kb(serving_pid(process, not spread))
+        subprocess.run(load + ['-c%d' % connections, '-d%ss' % warmup, url], capture_output=True)
+        run = subprocess.run(load + ['-c%d' % connections, '-d%ss' % duration, url], capture_output=True, text=True)
         rate = float(re.search(r'Requests/sec:\s+([\d.]+)', run.stdout).group(1))
         errors = re.search(r'Non-2xx or 3xx responses: (\d+)', run.stdout)
         if errors:
             sys.exit('bench: %s answered %s errors in row %s' % (name, errors.group(1), tag))
-        return rate, idle_rss, rss_kb(serving_pid(process))
+        return rate, idle_rss, rss_kb(serving_pid(process, not spread))
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
