@@ -5,7 +5,7 @@ BIN_RELEASE := .build/release
 APT_PACKAGES := libsystemd-dev libxml2-dev libedit-dev libssl-dev zlib1g-dev python3-dev pkg-config curl systemd python3 python3-venv iproute2 util-linux lintian binutils haproxy strace nodejs
 PORT ?= 8000
 
-.PHONY: deps build run run-flask test fuzz bench release deb man clean
+.PHONY: deps build run run-flask test fuzz bench release deb man clean python-worker python-versions
 
 # Debian packages the build and the tests need; apt-get runs only when one is missing.
 deps:
@@ -57,6 +57,30 @@ $(SUPERVISOR_VENV)/bin/supervisorctl:
 	python3 -m venv $(SUPERVISOR_VENV)
 	$(SUPERVISOR_VENV)/bin/pip install -q 'supervisor==4.3.0'
 
+# corral-python for another CPython (3.10 or later, with a shared libpython), beside the default
+# one built against Debian's: make python-worker PYTHON=/path/to/python3.X [CONFIG=release] makes
+# .build/CONFIG/corral-python3.X (tools/python-worker.sh says what it refuses, and why).
+CONFIG ?= debug
+python-worker: deps
+	tools/python-worker.sh $(PYTHON) $(CONFIG)
+
+# The pyenv builds of CPython 3.10, 3.12 and 3.13 (shared libpython) this machine kind carries: make
+# test builds the worker for each, with a venv of each (Flask, gevent, FastAPI), for
+# PythonVersionsTests. A machine without them runs the rest and says so.
+PYENV_VERSIONS := $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions
+TEST_PYTHONS := $(shell for v in 3.10 3.12 3.13; do ls -d $(PYENV_VERSIONS)/$$v.*/bin/python3 2>/dev/null | tail -1; done)
+VERSIONS_VENV_PACKAGES := 'flask==3.1.*' 'gevent>=24' 'fastapi>=0.115'
+VERSIONS_STAMP := .installed-$(shell echo "$(VERSIONS_VENV_PACKAGES)" | md5sum | cut -c1-8)
+python-versions: deps
+	@[ -n "$(TEST_PYTHONS)" ] || echo "python versions: SKIPPED: no pyenv builds of CPython 3.10, 3.12, 3.13 in $(PYENV_VERSIONS)"
+	@for python in $(TEST_PYTHONS); do \
+		minor=$$($$python -c 'import sys; print("%d.%d" % sys.version_info[:2])') && \
+		tools/python-worker.sh $$python debug && venv=.build/venv-$$minor && \
+		if [ ! -e $$venv/$(VERSIONS_STAMP) ]; then \
+			rm -rf $$venv && $$python -m venv $$venv && $$venv/bin/pip install -q $(VERSIONS_VENV_PACKAGES) && touch $$venv/$(VERSIONS_STAMP); \
+		fi || exit 1; \
+	done
+
 # A second corrald whose --version differs, in a build folder of its own, for the test that
 # upgrades a running corrald from one build to another and back.
 UPGRADE_B := .build/upgrade-b
@@ -68,8 +92,11 @@ test: deps $(SUPERVISOR_VENV)/bin/supervisorctl $(WSGI_VENV_STAMP)
 	$(SWIFT) build --build-tests
 	ln -sf corral-python $(BIN_DEBUG)/corral-wsgi
 	$(SWIFT) build --product corrald --scratch-path $(UPGRADE_B) -Xcc '-DCORRAL_VERSION="$(UPGRADE_B_VERSION)"'
+	$(MAKE) python-versions
 	CORRAL_SUPERVISORCTL=$(CURDIR)/$(SUPERVISOR_VENV)/bin/supervisorctl CORRAL_WSGI_VENV=$(CURDIR)/$(WSGI_VENV) \
-		CORRAL_UPGRADE_B=$(CURDIR)/$(UPGRADE_B)/debug/corrald $(SWIFT) test --skip-build
+		CORRAL_UPGRADE_B=$(CURDIR)/$(UPGRADE_B)/debug/corrald \
+		CORRAL_TEST_PYTHONS="$(foreach python,$(TEST_PYTHONS),$(shell $(python) -c 'import sys; print("%d.%d" % sys.version_info[:2])'))" \
+		$(SWIFT) test --skip-build
 	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_TARGETS="$(TEST_FUZZ_TARGETS)"
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) deb && bash tests/e2e/systemd.sh; \
 	else echo "e2e: SKIPPED: booting systemd needs root (CI runs as root)"; fi

@@ -27,5 +27,7 @@ struct VirtualenvConfigTests {
         let problem = pyenv.mismatch(embedded: "3.11.2", venv: "/srv/venv", recreate: "/usr/bin/python3.11")
         #expect(problem?.contains("the virtualenv /srv/venv was made by /root/.pyenv/versions/3.11.7/bin/python3.11 (Python 3.11.7, says its pyvenv.cfg), but corral-python embeds Python 3.11.2") == true)
         #expect(problem?.contains("/usr/bin/python3.11 -m venv --clear /srv/venv") == true)
+        #expect(problem?.contains("make python-worker PYTHON=/root/.pyenv/versions/3.11.7/bin/python3.11 (in corral's source tree; it makes corral-python3.11)") == true,
+                "\(problem ?? "")")
     }
 }

@@ -32,10 +32,13 @@ public struct VirtualenvConfig: Equatable, Sendable {
     /// Py_GetVersion), or nil when it can. `recreate` is the embedded interpreter's executable.
     public func mismatch(embedded: String, venv: String, recreate: String) -> String? {
         guard let version, version != embedded else { return nil }
+        let minor = version.split(separator: ".").prefix(2).joined(separator: ".")
         return """
             the virtualenv \(venv) was made by \(madeBy ?? "another interpreter") (Python \(version), says its pyvenv.cfg), \
             but corral-python embeds Python \(embedded): the venv's packages would run on another interpreter's standard library. \
-            Recreate it with the Python corral-python embeds: \(recreate) -m venv --clear \(venv), then install the app's packages again
+            Recreate it with the Python corral-python embeds: \(recreate) -m venv --clear \(venv), then install the app's packages again; \
+            or build corral-python for the venv's interpreter and serve the venv with it: \
+            make python-worker PYTHON=\(madeBy ?? "/path/to/python\(minor)") (in corral's source tree; it makes corral-python\(minor))
             """
     }
 }
