@@ -387,6 +387,14 @@ void corral_become_disposable_child(unsigned seconds) {
         dup2(null, 2);
         close(null);
     }
+    // The deadline must hold whatever the forking thread had blocked (a loop thread blocks the
+    // signals its signalfd reads; a test runner more): a child stuck on a lock that another
+    // thread held at the fork would otherwise wait forever, and its parent with it.
+    signal(SIGALRM, SIG_DFL);
+    sigset_t deadline;
+    sigemptyset(&deadline);
+    sigaddset(&deadline, SIGALRM);
+    sigprocmask(SIG_UNBLOCK, &deadline, NULL);
     alarm(seconds);
 }
 

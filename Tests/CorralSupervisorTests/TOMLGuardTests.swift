@@ -1,3 +1,4 @@
+import CCorral
 import Glibc
 @testable import CorralSupervisor
 import Testing
@@ -28,6 +29,32 @@ import Testing
         let text = "workers = 2\nbind = [\"127.0.0.1:8000\"]\nwhen = 1979-05-27T:32\ntimeout = 5\n"
         #expect(TOMLSandbox.crashSignal(parsing: text) == SIGABRT)
         #expect(TOMLSandbox.firstCrashingLine(in: text) == 3)
+    }
+
+    /// A child stuck on a lock another thread held at the fork dies at its deadline, even when
+    /// the forking thread blocks SIGALRM (a test runner's threads do; a parent waited forever).
+    @Test func theChildsDeadlineHoldsWithSIGALRMBlocked() {
+        var blocked = sigset_t(), saved = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGALRM)
+        pthread_sigmask(SIG_BLOCK, &blocked, &saved)
+        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+        let pid = fork()
+        if pid == 0 {
+            corral_become_disposable_child(1)
+            while true { pause() }   // as stuck as a deadlocked parse
+        }
+        var status: Int32 = 0
+        var reaped = false
+        for _ in 0..<100 where !reaped {   // 5 s at most: a child that outlives its deadline fails the test
+            reaped = waitpid(pid, &status, WNOHANG) == pid
+            if !reaped { usleep(50_000) }
+        }
+        if !reaped {
+            kill(pid, SIGKILL)
+            waitpid(pid, &status, 0)
+        }
+        #expect(reaped && status & 0x7f == SIGALRM, "the child outlived its 1 s deadline")
     }
 
     @Test func validAndInvalidTOMLAlikeLetTheChildReturn() {
