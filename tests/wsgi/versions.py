@@ -3,8 +3,11 @@ that Python (Flask for WSGI, FastAPI for ASGI: their compiled extensions must lo
 import platform
 import sys
 
-import markupsafe._speedups  # noqa: F401  (markupsafe's C extension, built for the venv's Python)
+import markupsafe._speedups
 from flask import Flask
+
+# markupsafe's C extension, built for the venv's Python, is what was loaded.
+assert markupsafe._speedups.__file__.endswith('.so'), markupsafe._speedups.__file__
 
 app = Flask(__name__)
 
@@ -21,6 +24,7 @@ def index():
 async def asgi(scope, receive, send):
     if scope['type'] != 'http':
         return
-    import pydantic_core  # noqa: F401  (FastAPI's compiled core)
+    import pydantic_core._pydantic_core as core   # FastAPI's compiled core
+    assert core.__file__.endswith('.so'), core.__file__
     await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', b'text/plain')]})
     await send({'type': 'http.response.body', 'body': interpreter().encode()})
