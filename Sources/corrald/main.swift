@@ -60,7 +60,9 @@ if options.checkUpgrade {
 if options.printConfig || options.checkConfig {
     for warning in loaded.warnings { print("warning: \(warning)") }
     if options.checkConfig, let app = loaded.configuration.wsgiApp,
-       let worker = loaded.configuration.workerCommand.first, worker.hasSuffix("/corral-python") || worker.hasSuffix("/corral-wsgi") {
+       let worker = loaded.configuration.workerCommand.first,
+       loaded.configuration.workerCommand == loaded.configuration.wsgiWorkerCommand
+           || worker.hasSuffix("/corral-python") || worker.hasSuffix("/corral-wsgi") {
         // As gunicorn's --check-config does, the app is loaded too: by the worker that would serve it.
         let status = checkApplication(loaded.configuration)
         guard status == 0 else { fail("the application \(app) failed to load (the worker exited with status \(status))") }

@@ -24,6 +24,20 @@ import Testing
         }
     }
 
+    /// corrald serves a venv with the worker built for its Python, found beside the default one:
+    /// no worker_cmd to set, and --check-config loads the app with that worker too.
+    @Test(arguments: versions) func corraldPicksTheWorkerForTheVenv(version: String) throws {
+        let venv = WSGIApps.repository.appendingPathComponent(".build/venv-\(version)").path
+        let arguments = ["-w", "1", "--chdir", WSGIApps.directory, "--virtualenv", venv, "versions:app"]
+        let check = shell("\(Binaries.path("corrald")) \(arguments.map(shellQuoted).joined(separator: " ")) --check-config")
+        #expect(check.status == 0 && check.output.contains("configuration OK"), "\(check.output)")
+        let daemon = try CorraldProcess(arguments)
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        let answer = try request(port: daemon.port, "GET", "/")
+        #expect(answer?.text.hasPrefix("CPython \(version).") == true && answer?.text.hasSuffix(" \(venv)") == true,
+                "\(answer?.text ?? "no answer")\n\(daemon.log)")
+    }
+
     /// The build asks the interpreter what it is and refuses what corral-python cannot embed,
     /// saying why and what to do (interpreters that report those facts stand in for them).
     @Test(arguments: [("3 9 3.9.18 1 0", "is Python 3.9.18; corral-python needs CPython 3.10 or later"),

@@ -57,17 +57,11 @@ public enum Interpreter {
     /// Why `virtualenv` was made by another interpreter than the embedded one (its pyvenv.cfg
     /// says), or nil.
     private static func mismatch(of virtualenv: String) -> String? {
-        let path = "\(virtualenv)/pyvenv.cfg"
-        guard let file = fopen(path, "r") else { return nil }  // not a venv: a plain prefix
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while case let count = fread(&chunk, 1, chunk.count, file), count > 0 { bytes += chunk[..<count] }
+        guard let config = VirtualenvConfig(venv: virtualenv) else { return nil }
         let embedded = String(String(cString: Py_GetVersion()).prefix { $0 != " " })
         let minor = embedded.split(separator: ".").prefix(2).joined(separator: ".")
         let recreate = access("/usr/bin/python\(minor)", X_OK) == 0 ? "/usr/bin/python\(minor)" : "python\(minor)"
-        return VirtualenvConfig(parsing: String(decoding: bytes, as: UTF8.self))
-            .mismatch(embedded: embedded, venv: virtualenv, recreate: recreate)
+        return config.mismatch(embedded: embedded, venv: virtualenv, recreate: recreate)
     }
 
     /// Runs corral_runtime.py (built in) as module `corral_runtime` and returns the module.

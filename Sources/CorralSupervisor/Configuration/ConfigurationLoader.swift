@@ -68,6 +68,13 @@ public struct ConfigurationLoader: Sendable {
             configuration.gunicornConfigFile = file.hasPrefix("/") || file.hasPrefix("python:") ? file
                 : (getcwd(nil, 0).map { directory in defer { free(directory) }; return String(cString: directory) + "/" + file } ?? file)
         }
+        // The venv's Python picks the corral-python built for it (make python-worker), when one is
+        // installed beside the default: a 3.12 venv is served by corral-python3.12.
+        if let venv = configuration.virtualenv ?? getenv("VIRTUAL_ENV").map({ String(cString: $0) }),
+           let minor = VirtualenvConfig(venv: venv)?.minorVersion, let worker = configuration.wsgiWorkerCommand.first,
+           access(worker + minor, X_OK) == 0 {
+            configuration.wsgiWorkerCommand = [worker + minor] + configuration.wsgiWorkerCommand.dropFirst()
+        }
         // An app with no worker_cmd of its own is served by corral-python.
         if configuration.wsgiApp != nil && origins["worker_cmd"] == nil {
             configuration.workerCommand = configuration.wsgiWorkerCommand
