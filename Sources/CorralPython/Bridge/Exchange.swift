@@ -16,10 +16,10 @@ final class Exchange: @unchecked Sendable {
     enum ToLoop {
         case readBody
         /// The head and the first body bytes; `final`: the whole body.
-        case respond(status: UInt16, headers: HTTPFields, body: [UInt8], final: Bool)
+        case respond(head: AppHead, body: [UInt8], final: Bool)
         case chunk([UInt8])
         case finish
-        case file(status: UInt16, headers: HTTPFields, fd: Int32, offset: Int, count: Int)
+        case file(head: AppHead, fd: Int32, offset: Int, count: Int)
         /// The application raised; the text is its traceback.
         case fail(String)
         /// ASGI: the WebSocket handshake accepted, with the app's subprotocol and fields.
@@ -63,14 +63,15 @@ final class Exchange: @unchecked Sendable {
     private(set) var serial = 0
     var active = false
     var reportedHung = false
-    /// An accepted WebSocket, or a connection the app took: it lives as long as its client, so
-    /// `timeout` does not apply.
-    var upgraded = false
+    /// An accepted WebSocket (the engine's), or a connection a WSGI app's library took over:
+    /// either lives as long as its client, so `timeout` does not apply.
+    enum Upgrade { case none, webSocket, handedOver }
+    var upgrade = Upgrade.none
     /// The connection's socket (`Request.socketDescriptor`), for a WSGI app to take.
     var socketDescriptor: Int32 = -1
     /// The response head the app gave (start_response, http.response.start), checked: the
     /// application's side keeps it for the respond or send_file that sends it.
-    var appHead: (status: UInt16, fields: HTTPFields)?
+    var appHead: AppHead?
     var bodyError: HTTPError?
     /// The client went away while the body was read: the engine closes the connection quietly.
     var readFailure: (any Error)?
@@ -106,8 +107,8 @@ final class Exchange: @unchecked Sendable {
             return
         }
         if case .finish = message, mailbox.count - mailboxStart == 1,
-           case .respond(let status, let headers, let body, false) = mailbox[mailboxStart] {
-            mailbox[mailboxStart] = .respond(status: status, headers: headers, body: body, final: true)
+           case .respond(let head, let body, false) = mailbox[mailboxStart] {
+            mailbox[mailboxStart] = .respond(head: head, body: body, final: true)
         } else {
             mailbox.append(message)
         }
@@ -140,7 +141,7 @@ final class Exchange: @unchecked Sendable {
         serial &+= 1
         active = true
         reportedHung = false
-        upgraded = false
+        upgrade = .none
         bodyRead = !hasBody
         bodyError = nil
         readFailure = nil

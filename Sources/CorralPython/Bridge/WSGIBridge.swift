@@ -243,12 +243,11 @@ public final class WSGIBridge: @unchecked Sendable {
     /// a drain): the library answers the client's close and the app's view returns, where else
     /// the client would see the connection drop without a word. How many there were.
     public func closeTakenWebSockets(code: UInt16, reason: String) -> Int {
-        guard mode != .asgi else { return 0 }   // (an ASGI app's WebSockets are the engine's own)
         let frame = WebSocketFrameHeader.close(code, reason: reason)
         var count = 0
         for token in 0..<made {
             let exchange = slots[token]!
-            guard exchange.active && exchange.upgraded else { continue }
+            guard exchange.active && exchange.upgrade == .handedOver else { continue }
             _ = send(exchange.socketDescriptor, frame, frame.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
             count += 1
         }
@@ -262,7 +261,7 @@ public final class WSGIBridge: @unchecked Sendable {
         var count = 0
         for token in 0..<made {
             let exchange = slots[token]!
-            guard exchange.active && !exchange.upgraded && !exchange.reportedHung && now - exchange.startedAt > timeout else { continue }
+            guard exchange.active && exchange.upgrade == .none && !exchange.reportedHung && now - exchange.startedAt > timeout else { continue }
             exchange.reportedHung = true
             pthread_mutex_lock(&lock)
             hung.append((exchange.token, exchange.serial))

@@ -51,7 +51,7 @@ public struct WSGIHandler: Sendable {
         while true {
             let message = await exchange.next()
             if case .acceptWebSocket(let subprotocol, var headers) = message {
-                exchange.upgraded = true
+                exchange.upgrade = .webSocket
                 let bridge = bridge
                 var settings = bridge.webSocketSettings
                 if bridge.perMessageDeflate, let compression = PerMessageDeflate.negotiate(handshake.extensions) {
@@ -70,10 +70,10 @@ public struct WSGIHandler: Sendable {
     /// The response the app's `message` makes, or nil when it only asked for the body.
     private func response(to message: Exchange.ToLoop, of exchange: Exchange, for request: Request) async throws -> Response? {
         request.stopWatchingForLeaving()
-        if exchange.upgraded { return handedOver(message, exchange) }
+        if exchange.upgrade == .handedOver { return handedOver(message, exchange) }
         switch message {
         case .handOver:
-            exchange.upgraded = true
+            exchange.upgrade = .handedOver
             return nil
         case .earlyHint(let links):
             do {
@@ -85,10 +85,10 @@ public struct WSGIHandler: Sendable {
         case .readBody:
             await readBody(request, for: exchange)
             return nil
-        case .respond(let status, let headers, let body, let final):
+        case .respond(let head, let body, let final):
             // PEP 3333: the app's Content-Length is what goes out; the engine holds a body to
             // it (cut when longer, the connection closed when shorter) and logs the mismatch.
-            let declared = headers["content-length"].flatMap(Int.init).flatMap { $0 >= 0 ? $0 : nil }
+            let (status, headers, declared) = (head.status, head.fields, head.contentLength)
             if final {
                 try end(exchange)
                 guard let declared, declared != body.count,
@@ -104,9 +104,9 @@ public struct WSGIHandler: Sendable {
                 return Response(status: status, headers: headers, body: .streamOfLength(declared, produce))
             }
             return Response(status: status, headers: headers, body: .stream(produce))
-        case .file(let status, let headers, let fd, let offset, let count):
+        case .file(let head, let fd, let offset, let count):
             do { try end(exchange) } catch { close(fd); throw error }
-            return Response(status: status, headers: headers, body: .file(fd: fd, offset: offset, count: count))
+            return Response(status: head.status, headers: head.fields, body: .file(fd: fd, offset: offset, count: count))
         case .fail(let traceback):
             log.error(traceback)
             try end(exchange)
@@ -129,10 +129,10 @@ public struct WSGIHandler: Sendable {
     /// library's); a failure is logged.
     private func handedOver(_ message: Exchange.ToLoop, _ exchange: Exchange) -> Response? {
         switch message {
-        case .readBody, .chunk, .respond(_, _, _, false):
+        case .readBody, .chunk, .respond(_, _, false):
             exchange.reply(.failed("the connection was handed over"))   // the app's next call raises
             return nil
-        case .file(_, _, let fd, _, _):
+        case .file(_, let fd, _, _):
             close(fd)
         case .fail(let traceback):
             log.error(traceback)

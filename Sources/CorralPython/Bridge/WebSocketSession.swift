@@ -67,7 +67,7 @@ final class WebSocketSession: @unchecked Sendable {
                 socket.wake()
             case .readBody:
                 exchange.reply(.body([]))
-            case .file(_, _, let fd, _, _):
+            case .file(_, let fd, _, _):
                 Glibc.close(fd)
             case .fail(let traceback):
                 bridge.log.error(traceback)

@@ -6,6 +6,14 @@ import CorralServer
 /// response), the hop-by-hop ones (Connection, Keep-Alive…) are left out and values lose their
 /// surrounding spaces and tabs (Django's Set-Cookie has a leading one). A refusal is the app's
 /// error, raised from the call that gave them (TypeError or ValueError).
+/// A response head an app gave, checked: its status, fields, and the Content-Length among them.
+struct AppHead {
+    let status: UInt16
+    let fields: HTTPFields
+    /// The first Content-Length given as digits (what PEP 3333 holds the body to).
+    let contentLength: Int?
+}
+
 enum AppHeaders {
     enum Form {
         /// PEP 3333: a list of (name, value) tuples of str, latin-1 text.

@@ -75,7 +75,16 @@ enum CorralModule {
 
     /// An app's header fields in the worker's form (str pairs for WSGI, byte pairs for ASGI).
     private static func headers(_ object: PyRef) -> HTTPFields? {
-        AppHeaders.fields(object, form: bridge.mode == .asgi ? .asgi : .wsgi)?.fields
+        AppHeaders.fields(object, form: headerForm)?.fields
+    }
+
+    private static var headerForm: AppHeaders.Form { bridge.mode == .asgi ? .asgi : .wsgi }
+
+    /// A status and header fields as the app gave them, checked.
+    private static func appHead(_ status: PyRef, _ fields: PyRef) -> AppHead? {
+        guard let code = self.status(status),
+              let checked = AppHeaders.fields(fields, form: headerForm) else { return nil }
+        return AppHead(status: code, fields: checked.fields, contentLength: checked.contentLength)
     }
 
     /// A status as the app gave it: ASGI's int, or WSGI's "200 OK" (the runtime has checked its form).
@@ -86,7 +95,7 @@ enum CorralModule {
     }
 
     /// The head a respond or send_file sends: the one `head()` kept when both are None.
-    private static func sentHead(_ args: PyArguments, _ exchange: Exchange) -> (status: UInt16, fields: HTTPFields)? {
+    private static func sentHead(_ args: PyArguments, _ exchange: Exchange) -> AppHead? {
         let status = argument(args, 1), fields = argument(args, 2)
         if status == corral_py_none_borrowed() && fields == corral_py_none_borrowed() {
             guard let kept = exchange.appHead else {
@@ -95,8 +104,7 @@ enum CorralModule {
             }
             return kept
         }
-        guard let code = self.status(status), let checked = headers(fields) else { return nil }
-        return (code, checked)
+        return appHead(status, fields)
     }
 
     private static func environ(for exchange: Exchange) -> PyRef? {
@@ -259,10 +267,9 @@ enum CorralModule {
     /// app gave it, and kept for the respond or send_file that sends it (with None for both).
     /// Returns its Content-Length, or None.
     private static let head: corral_py_fastcall = { _, args, count in
-        guard count == 3, let exchange = exchange(args), let code = status(argument(args, 1)),
-              let checked = AppHeaders.fields(argument(args, 2), form: bridge.mode == .asgi ? .asgi : .wsgi) else { return nil }
-        exchange.appHead = (code, checked.fields)
-        return checked.contentLength.map { PyLong_FromLong($0) } ?? corral_py_none()
+        guard count == 3, let exchange = exchange(args), let head = appHead(argument(args, 1), argument(args, 2)) else { return nil }
+        exchange.appHead = head
+        return head.contentLength.map { PyLong_FromLong($0) } ?? corral_py_none()
     }
 
     /// respond(token, status, headers, body, final); None for both status and headers: what `head` kept.
@@ -270,7 +277,7 @@ enum CorralModule {
         guard count == 5, let exchange = exchange(args), let head = sentHead(args, exchange),
               let body = bytes(argument(args, 3)) else { return nil }
         let final = PyObject_IsTrue(argument(args, 4)) == 1
-        exchange.post(.respond(status: head.status, headers: head.fields, body: body, final: final))
+        exchange.post(.respond(head: head, body: body, final: final))
         return corral_py_none()
     }
 
@@ -281,7 +288,7 @@ enum CorralModule {
     /// send_file(token, status, headers, fd, offset, count): the loop owns `fd` from here on.
     private static let sendFile: corral_py_fastcall = { _, args, count in
         guard count == 6, let exchange = exchange(args), let head = sentHead(args, exchange) else { return nil }
-        exchange.post(.file(status: head.status, headers: head.fields, fd: Int32(integer(args, 3)),
+        exchange.post(.file(head: head, fd: Int32(integer(args, 3)),
                             offset: integer(args, 4), count: integer(args, 5)))
         return corral_py_none()
     }
