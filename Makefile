@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN_DEBUG := .build/debug
 BIN_RELEASE := .build/release
-APT_PACKAGES := libsystemd-dev libxml2-dev libedit-dev libssl-dev zlib1g-dev python3-dev pkg-config curl systemd python3 python3-venv iproute2 util-linux lintian binutils haproxy strace nodejs
+APT_PACKAGES := libsystemd-dev libxml2-dev libedit-dev libssl-dev zlib1g-dev python3-dev pkg-config curl systemd python3 python3-venv iproute2 util-linux lintian binutils haproxy strace nodejs debootstrap
 PORT ?= 8000
 
 .PHONY: deps build run run-flask test fuzz bench release deb man clean python-worker python-versions
@@ -64,18 +64,21 @@ CONFIG ?= debug
 python-worker: deps
 	tools/python-worker.sh $(PYTHON) $(CONFIG)
 
-# The pyenv builds of CPython 3.10, 3.12 and 3.13 (shared libpython) this machine kind carries: make
-# test builds the worker for each, with a venv of each (Flask, gevent, FastAPI), for
-# PythonVersionsTests. A machine without them runs the rest and says so.
+# The pyenv builds of CPython 3.10 to 3.13 (shared libpython) this machine kind carries: make test
+# makes a venv of each (Flask, gevent, FastAPI) and builds the worker for each X.Y but Debian's own
+# (3.11, which the default worker embeds: pyenv's 3.11.7 venv is served by it, on pyenv's
+# libpython), for PythonVersionsTests. A machine without them runs the rest and says so.
 PYENV_VERSIONS := $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions
-TEST_PYTHONS := $(shell for v in 3.10 3.12 3.13; do ls -d $(PYENV_VERSIONS)/$$v.*/bin/python3 2>/dev/null | tail -1; done)
+DEBIAN_PYTHON_MINOR := $(shell /usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+VERSIONS_PYTHONS := $(shell for v in 3.10 3.11 3.12 3.13; do ls -d $(PYENV_VERSIONS)/$$v.*/bin/python3 2>/dev/null | tail -1; done)
+TEST_PYTHONS := $(foreach python,$(VERSIONS_PYTHONS),$(if $(findstring /$(DEBIAN_PYTHON_MINOR).,$(python)),,$(python)))
 VERSIONS_VENV_PACKAGES := 'flask==3.1.*' 'gevent>=24' 'fastapi>=0.115'
 VERSIONS_STAMP := .installed-$(shell echo "$(VERSIONS_VENV_PACKAGES)" | md5sum | cut -c1-8)
 python-versions: deps
 	@[ -n "$(TEST_PYTHONS)" ] || echo "python versions: SKIPPED: no pyenv builds of CPython 3.10, 3.12, 3.13 in $(PYENV_VERSIONS)"
-	@for python in $(TEST_PYTHONS); do \
-		minor=$$($$python -c 'import sys; print("%d.%d" % sys.version_info[:2])') && \
-		tools/python-worker.sh $$python debug && venv=.build/venv-$$minor && \
+	@for python in $(VERSIONS_PYTHONS); do \
+		minor=$$($$python -c 'import sys; print("%d.%d" % sys.version_info[:2])') && venv=.build/venv-$$minor && \
+		if [ "$$minor" != "$(DEBIAN_PYTHON_MINOR)" ]; then tools/python-worker.sh $$python debug; fi && \
 		if [ ! -e $$venv/$(VERSIONS_STAMP) ]; then \
 			rm -rf $$venv && $$python -m venv $$venv && $$venv/bin/pip install -q $(VERSIONS_VENV_PACKAGES) && touch $$venv/$(VERSIONS_STAMP); \
 		fi || exit 1; \

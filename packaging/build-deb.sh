@@ -1,29 +1,46 @@
 #!/usr/bin/env bash
-# packaging/build-deb.sh — `make deb`: corral_<version>_<arch>.deb, corral-python_<version>_<arch>.deb
-# and corral-wsgi_<version>_all.deb from a release build with the Swift runtime linked statically,
-# so the packages depend only on Debian's own libraries. corral-python (the Python worker, WSGI
-# and ASGI) is a package of its own, so that the base package does not depend on libpython; it
-# keeps the worker's old name, /usr/bin/corral-wsgi, for configs and units that say it, and
-# corral-wsgi is now a transitional package that installs it. Binaries are stripped; man pages come from
-# swift-argument-parser's generate-manual plugin (packaging/man-pages.sh).
-# Writes the .deb to the top of the tree and runs lintian on it when lintian is installed.
+# packaging/build-deb.sh — `make deb`: the packages for the machine's own Debian release, from a
+# release build with the Swift runtime linked statically, so that they depend only on Debian's own
+# libraries:
+#   corral_<version>_<arch>.deb              corrald, corralctl, corral-worker, the units (no libpython)
+#   corral-python3.X_<version>_<arch>.deb    the Python worker (WSGI and ASGI) for the release's
+#                                            python3 (3.11 on Debian 12, 3.13 on Debian 13), which
+#                                            depends on its libpython3.X; corrald serves a venv of
+#                                            Python 3.X with /usr/bin/corral-python3.X
+#   corral-python_<version>_<arch>.deb       the release's default: corral-python (and its old
+#                                            name, corral-wsgi) as names for corral-python3.X
+#   corral-wsgi_<version>_all.deb            transitional, for upgrades from the worker's old package
+# Binaries are stripped; man pages come from swift-argument-parser's generate-manual plugin
+# (packaging/man-pages.sh). BUILD_DIR (.build) and STATIC_BUILD_DIR (.build-static) are the build
+# folders, DEB_DIR (the top of the tree) where the .deb files go; lintian runs when installed.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 top="$(dirname "$here")"
 cd "$top"
 version="$(sed -n '1s/^corral (\(.*\)) .*/\1/p' "$here/changelog")"
 arch="$(dpkg --print-architecture)"
-scratch="$top/.build-static"
+scratch="${STATIC_BUILD_DIR:-$top/.build-static}"
+deb_dir="${DEB_DIR:-$top}"
+mkdir -p "$deb_dir"
+# The X.Y the Python worker embeds: the release's python3 (python3-dev's python3-embed.pc).
+python_minor="$(pkg-config --modversion python3-embed)"
+python_minor="${python_minor%.*}"
+worker="corral-python$python_minor"
 stage="$(mktemp -d /tmp/corral-deb.XXXXXX)"
-wsgi_stage="$(mktemp -d /tmp/corral-python-deb.XXXXXX)"
+worker_stage="$(mktemp -d /tmp/corral-python3-deb.XXXXXX)"
+default_stage="$(mktemp -d /tmp/corral-python-deb.XXXXXX)"
 old_stage="$(mktemp -d /tmp/corral-wsgi-deb.XXXXXX)"
-trap 'rm -rf "$stage" "$wsgi_stage" "$old_stage"' EXIT
+trap 'rm -rf "$stage" "$worker_stage" "$default_stage" "$old_stage"' EXIT
 
 # The man pages first: the plugin builds the tools its own (dynamic) way, in the default build folder.
 bash "$top/packaging/man-pages.sh" >/dev/null
-manuals="$top/.build/man/man1"
+manuals="${BUILD_DIR:-$top/.build}/man/man1"
 for product in corrald corralctl corral-worker corral-python; do
-    swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product "$product" | grep -v '^\[' || true
+    if ! swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product "$product" > "$scratch.log" 2>&1; then
+        cat "$scratch.log" >&2
+        echo "build-deb: building $product failed" >&2
+        exit 1
+    fi
     if ldd "$scratch/release/$product" | grep -q libswift; then
         echo "build-deb: $product still loads the Swift runtime dynamically" >&2
         exit 1
@@ -89,44 +106,74 @@ Description: pre-fork HTTP process supervisor and worker engine
  drive it through its control socket. corral-worker serves HTTP/1.1 from a
  picoev-style event loop.
 CONTROL
-deb="$top/corral_${version}_${arch}.deb"
+deb="$deb_dir/corral_${version}_${arch}.deb"
 dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
 echo "built $deb ($(du -h "$deb" | cut -f1)); Depends: $depends, systemd"
 
-# corral-python: the Python worker, which links Debian's libpython3.
-install -d "$wsgi_stage/DEBIAN" "$wsgi_stage/usr/bin" "$wsgi_stage/usr/share/man/man1" "$wsgi_stage/usr/share/doc/corral-python"
-install -m 0755 "$scratch/release/corral-python" "$wsgi_stage/usr/bin/corral-python"
-strip --strip-unneeded --remove-section=.comment --remove-section=.note "$wsgi_stage/usr/bin/corral-python"
-gzip -9n < "$manuals/corral-python.1" > "$wsgi_stage/usr/share/man/man1/corral-python.1.gz"
-ln -s corral-python "$wsgi_stage/usr/bin/corral-wsgi"
-ln -s corral-python.1.gz "$wsgi_stage/usr/share/man/man1/corral-wsgi.1.gz"
-install -m 0644 "$here/copyright" "$wsgi_stage/usr/share/doc/corral-python/copyright"
-gzip -9n < "$here/changelog" > "$wsgi_stage/usr/share/doc/corral-python/changelog.Debian.gz"
-chmod 0644 "$wsgi_stage/usr/share/doc/corral-python/changelog.Debian.gz" "$wsgi_stage/usr/share/man/man1/"*.gz
-wsgi_depends="$(depends_of "$wsgi_stage")"
-cat > "$wsgi_stage/DEBIAN/control" <<CONTROL
+# corral-python3.X: the Python worker, which links the release's libpython3.X. One package per
+# X.Y, as uWSGI has one plugin per Python: a venv of Python 3.X is served by corral-python3.X.
+install -d "$worker_stage/DEBIAN" "$worker_stage/usr/bin" "$worker_stage/usr/share/man/man1" "$worker_stage/usr/share/doc/$worker"
+install -m 0755 "$scratch/release/corral-python" "$worker_stage/usr/bin/$worker"
+strip --strip-unneeded --remove-section=.comment --remove-section=.note "$worker_stage/usr/bin/$worker"
+gzip -9n < "$manuals/corral-python.1" > "$worker_stage/usr/share/man/man1/$worker.1.gz"
+install -m 0644 "$here/copyright" "$worker_stage/usr/share/doc/$worker/copyright"
+gzip -9n < "$here/changelog" > "$worker_stage/usr/share/doc/$worker/changelog.Debian.gz"
+chmod 0644 "$worker_stage/usr/share/doc/$worker/changelog.Debian.gz" "$worker_stage/usr/share/man/man1/"*.gz
+worker_depends="$(depends_of "$worker_stage")"
+cat > "$worker_stage/DEBIAN/control" <<CONTROL
+Package: $worker
+Version: $version
+Architecture: $arch
+Maintainer: corral developers <corral@example.org>
+Installed-Size: $(du -sk --exclude=DEBIAN "$worker_stage" | cut -f1)
+Depends: corral (= $version), $worker_depends
+Suggests: python$python_minor-venv
+Section: httpd
+Priority: optional
+Homepage: https://github.com/corral/corral
+Description: corral worker for Python $python_minor web applications (WSGI and ASGI)
+ $worker embeds CPython $python_minor and serves a WSGI application (Flask,
+ Django) or an ASGI one (FastAPI, Starlette, Django's ASGI) from corral's
+ event-loop HTTP engine, supervised by corrald: gunicorn's app loading,
+ worker_class (threads, gevent or asgi) and settings; a broken deploy fails its
+ reload while the old workers keep serving. corrald picks it for a virtualenv
+ made with Python $python_minor.
+CONTROL
+worker_deb="$deb_dir/${worker}_${version}_${arch}.deb"
+dpkg-deb --root-owner-group -Zxz --build "$worker_stage" "$worker_deb" >/dev/null
+echo "built $worker_deb ($(du -h "$worker_deb" | cut -f1)); Depends: corral (= $version), $worker_depends"
+
+# corral-python: the release's default Python worker, by the names configs and units use
+# (corral-python, and corral-wsgi before it).
+install -d "$default_stage/DEBIAN" "$default_stage/usr/bin" "$default_stage/usr/share/man/man1" "$default_stage/usr/share/doc/corral-python"
+ln -s "$worker" "$default_stage/usr/bin/corral-python"
+ln -s corral-python "$default_stage/usr/bin/corral-wsgi"
+gzip -9n < "$manuals/corral-python.1" > "$default_stage/usr/share/man/man1/corral-python.1.gz"
+ln -s corral-python.1.gz "$default_stage/usr/share/man/man1/corral-wsgi.1.gz"
+install -m 0644 "$here/copyright" "$default_stage/usr/share/doc/corral-python/copyright"
+gzip -9n < "$here/changelog" > "$default_stage/usr/share/doc/corral-python/changelog.Debian.gz"
+chmod 0644 "$default_stage/usr/share/doc/corral-python/changelog.Debian.gz" "$default_stage/usr/share/man/man1/"*.gz
+cat > "$default_stage/DEBIAN/control" <<CONTROL
 Package: corral-python
 Version: $version
 Architecture: $arch
 Maintainer: corral developers <corral@example.org>
-Installed-Size: $(du -sk --exclude=DEBIAN "$wsgi_stage" | cut -f1)
-Depends: corral (= $version), $wsgi_depends
+Installed-Size: $(du -sk --exclude=DEBIAN "$default_stage" | cut -f1)
+Depends: corral (= $version), $worker (= $version)
 Suggests: python3-venv
 Replaces: corral-wsgi (<< 0.4.0-2~)
 Breaks: corral-wsgi (<< 0.4.0-2~)
 Section: httpd
 Priority: optional
 Homepage: https://github.com/corral/corral
-Description: corral worker for Python web applications (WSGI and ASGI)
- corral-python embeds CPython and serves a WSGI application (Flask, Django)
- or an ASGI one (FastAPI, Starlette, Django's ASGI) from corral's event-loop
- HTTP engine, supervised by corrald: gunicorn's app loading, worker_class
- (threads, gevent or asgi) and settings; a broken deploy fails its reload
- while the old workers keep serving. It answers to its old name, corral-wsgi.
+Description: corral worker for Python web applications (the release's Python)
+ corral-python serves WSGI and ASGI applications from virtualenvs made with
+ this Debian release's python3 ($python_minor): it is $worker by the names
+ configurations and units use, corral-python and corral-wsgi.
 CONTROL
-wsgi_deb="$top/corral-python_${version}_${arch}.deb"
-dpkg-deb --root-owner-group -Zxz --build "$wsgi_stage" "$wsgi_deb" >/dev/null
-echo "built $wsgi_deb ($(du -h "$wsgi_deb" | cut -f1)); Depends: corral (= $version), $wsgi_depends"
+wsgi_deb="$deb_dir/corral-python_${version}_${arch}.deb"
+dpkg-deb --root-owner-group -Zxz --build "$default_stage" "$wsgi_deb" >/dev/null
+echo "built $wsgi_deb (names for $worker); Depends: corral (= $version), $worker (= $version)"
 
 # corral-wsgi: the worker's old package, now a transitional one, so that `apt install corral-wsgi`
 # and upgrades from it bring corral-python.
@@ -149,9 +196,9 @@ Description: transitional package for corral-python
  too). This package brings it in; /usr/bin/corral-wsgi stays a name for it.
  It can be removed once nothing depends on it.
 CONTROL
-old_deb="$top/corral-wsgi_${version}_all.deb"
+old_deb="$deb_dir/corral-wsgi_${version}_all.deb"
 dpkg-deb --root-owner-group -Zxz --build "$old_stage" "$old_deb" >/dev/null
 echo "built $old_deb (transitional); Depends: corral-python (= $version)"
 if command -v lintian >/dev/null; then
-    lintian --no-tag-display-limit "$deb" "$wsgi_deb" "$old_deb" || true
+    lintian --no-tag-display-limit "$deb" "$worker_deb" "$wsgi_deb" "$old_deb" || true
 fi

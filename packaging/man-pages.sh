@@ -1,5 +1,6 @@
 #!/bin/bash
-# corral's man pages, from swift-argument-parser's generate-manual plugin, into .build/man/man1
+# corral's man pages, from swift-argument-parser's generate-manual plugin, into $BUILD_DIR/man/man1
+# (BUILD_DIR: .build)
 # (`man -l .build/man/man1/corrald.1`, or MANPATH=.build/man man corrald); the .deb ships them.
 # The plugin gives every root command the implicit `help` subcommand, so the pages of the
 # commands that have no subcommands would show a `subcommand` in their SYNOPSIS: it is taken out,
@@ -7,9 +8,10 @@
 set -euo pipefail
 top="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$top"
-swift package --allow-writing-to-package-directory generate-manual --date "$(date -u +%Y-%m-%d)" >/dev/null
-generated="$top/.build/plugins/GenerateManual/outputs"
-out="$top/.build/man/man1"
+build="${BUILD_DIR:-$top/.build}"
+swift package --scratch-path "$build" --allow-writing-to-package-directory generate-manual --date "$(date -u +%Y-%m-%d)" >/dev/null
+generated="$build/plugins/GenerateManual/outputs"
+out="$build/man/man1"
 mkdir -p "$out"
 for command in corrald corralctl corral-worker corral-python; do
     page="$generated/$command/$command.1"

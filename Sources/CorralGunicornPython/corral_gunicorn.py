@@ -5,6 +5,8 @@ server hooks. corrald links no libpython, so it runs this with the app's python3
     python3 -c SOURCE hooks TARGET    the supervisor's hooks, run as corrald reports its events
     python3 -c SOURCE logconfig SETTING VALUE CHDIR [PYTHONPATH...]
                                       a logconfig setting checked, gunicorn's loggers mapped
+    python3 -c SOURCE interpreter     this interpreter and its libpython, for corrald to pick
+                                      the corral-python built for it (one record, below)
 
 corral-python imports it as module `corral_gunicorn` for the workers' hooks (WorkerHooks) and
 logging configuration (configure_logging).
@@ -16,6 +18,9 @@ tab-separated:
     setting NAME KIND LINE PAYLOAD   KIND: toml, none, callable or object; LINE: 0 if unknown
     error   KIND LINE MESSAGE        KIND: syntax (the file is not Python) or raised
     warning MESSAGE                  (logconfig) what corral cannot do as the configuration says
+    interpreter VERSION X.Y SHARED FREE_THREADED LIBDIR SONAME EXECUTABLE
+                                     VERSION is sys.version (Py_GetVersion() in the libpython
+                                     that runs it); SHARED and FREE_THREADED are 0 or 1
 
 Payloads of kind toml are TOML values; of kind object, the Python repr. Backslashes and newlines
 in payloads are escaped as \\\\ and \\n. What the file prints itself goes to stderr, as does the
@@ -454,8 +459,19 @@ def check_logging(name, value, chdir, *pythonpath):
     out.flush()
 
 
+def describe_interpreter():
+    """`interpreter`: what corrald needs to serve a venv of this Python with its own libpython."""
+    import sysconfig
+    get = sysconfig.get_config_var
+    report(sys.stdout, "interpreter", sys.version, "%d.%d" % sys.version_info[:2], int(bool(get("Py_ENABLE_SHARED"))),
+           int(bool(get("Py_GIL_DISABLED"))), get("LIBDIR") or "", get("INSTSONAME") or "",
+           getattr(sys, "_base_executable", None) or sys.executable)
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "logconfig":
+    if sys.argv[1] == "interpreter":
+        describe_interpreter()
+    elif sys.argv[1] == "logconfig":
         check_logging(*sys.argv[2:])
     else:
         {"read": read, "hooks": serve_supervisor_hooks}[sys.argv[1]](sys.argv[2])

@@ -63,6 +63,9 @@ struct WSGICommand: ParsableCommand {
     @Option(name: .customLong("reload-extra-file"), help: "Also watch this file with --reload (repeatable; env CORRAL_RELOAD_EXTRA_FILES, one per line).")
     var reloadExtraFiles: [String] = []
 
+    @Flag(name: .customLong("embedded-python"), help: "Print the Python version this build embeds (sys.version's first word) and exit; corrald asks it to pick a worker for a venv.")
+    var embeddedPython = false
+
     @Flag(name: .customLong("check-config"), help: "Load the application and exit: 0, or 4 with the traceback (corrald --check-config runs this).")
     var checkConfig = false
 }

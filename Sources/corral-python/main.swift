@@ -21,7 +21,12 @@ func absolutePath(_ path: String) -> String {
     return String(cString: directory) + "/" + path
 }
 
+Interpreter.forgetLibraryDirectory()
 let command = WSGICommand.parseOrExitWithUsage()
+if command.embeddedPython {
+    print(Interpreter.embeddedVersion.prefix { $0 != " " })
+    exit(0)
+}
 var settings: WSGIWorkerSettings
 do {
     settings = try WSGIWorkerSettings(command)

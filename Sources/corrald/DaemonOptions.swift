@@ -280,9 +280,11 @@ struct DaemonOptions: ParsableCommand {
         let defaults = Configuration(defaultWorkerCommand: [Self.besideCorrald("corral-worker")],
                                      wsgiWorkerCommand: [Self.besideCorrald("corral-python")],
                                      webConcurrency: getenv("WEB_CONCURRENCY").map { String(cString: $0) })
-        return ConfigurationLoader(defaults: defaults, file: config ?? environmentOptions?.config,
-                                   environmentArguments: environmentOptions?.assignments(origin: .environment) ?? [],
-                                   commandLine: assignments(origin: .commandLine))
+        var loader = ConfigurationLoader(defaults: defaults, file: config ?? environmentOptions?.config,
+                                         environmentArguments: environmentOptions?.assignments(origin: .environment) ?? [],
+                                         commandLine: assignments(origin: .commandLine))
+        loader.choosesPythonWorker = true
+        return loader
     }
 
     /// An executable installed in corrald's own directory.

@@ -51,4 +51,55 @@ import Testing
         let refused = shell("\(WSGIApps.repository.path)/tools/python-worker.sh \(python) 2>&1")
         #expect(refused.status != 0 && refused.output.contains(reason), "\(refused.output)")
     }
+
+    /// A venv of the X.Y the default worker embeds, made by another build of it (pyenv's 3.11.7, not
+    /// Debian's 3.11.2): corrald serves it on that build's own libpython, in gevent mode too (on
+    /// Debian's, gevent's extension fails on `undefined symbol: _PyModule_Add`), and the app's
+    /// environment keeps nothing of how the worker found it.
+    @Test func corraldServesAnotherBuildOfTheSamePython() throws {
+        let venv = WSGIApps.repository.appendingPathComponent(".build/venv-3.11").path
+        let reported = shell("\(venv)/bin/python3 -c 'import sys; print(sys.version.split()[0])'").output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let embedded = shell("\(Binaries.path("corral-python")) --embedded-python").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require(reported.hasPrefix("3.11.") && reported != embedded,
+                     "make python-versions makes .build/venv-3.11 with pyenv's 3.11 (\(reported)), another build than the worker's (\(embedded))")
+        let daemon = try CorraldProcess(["-w", "1", "-k", "gevent", "--chdir", WSGIApps.directory, "--virtualenv", venv, "versions:app"])
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        #expect(try request(port: daemon.port, "GET", "/")?.text == "CPython \(reported) \(venv)", "\(daemon.log)")
+        #expect(try request(port: daemon.port, "GET", "/environ")?.text
+                    == "LD_LIBRARY_PATH=None CORRAL_PYTHON_LIBDIR=None CORRAL_PYTHON_VERSION=None", "\(daemon.log)")
+    }
+
+    /// corrald refuses a venv no installed worker can serve, at --check-config and at start, saying
+    /// which Python the venv has, which workers are installed, and what to do (venvs whose python3
+    /// reports those facts stand in for such interpreters).
+    @Test(arguments: [("3.14.0\t3.14\t1\t0", ["no corral-python for Python 3.14 is installed (installed: ", "corral-python3.13 (Python 3.13)",
+                                                   "make python-worker PYTHON=/stand-in/bin/python3.14"]),
+                      ("3.13.0\t3.13\t0\t0", ["which has no shared libpython (built without --enable-shared)", "--enable-shared pyenv install 3.13.0"]),
+                      ("3.13.0\t3.13\t1\t1", ["a free-threaded build: corral-python's bridge relies on the GIL"])])
+    func corraldRefusesAVenvNoWorkerServes(facts: String, reasons: [String]) throws {
+        let venv = TemporaryDirectory()
+        mkdir(venv.file("bin"), 0o755)
+        venv.write("libpython.so.1.0", "")
+        venv.write("bin/python3", "#!/bin/sh\nprintf 'interpreter\\t\(facts)\\t\(venv.path)\\tlibpython.so.1.0\\t/stand-in/bin/python\(facts.split(separator: "\t")[1])\\n'\n")
+        chmod(venv.file("bin/python3"), 0o755)
+        let arguments = ["--chdir", WSGIApps.directory, "--virtualenv", venv.path, "versions:app"].map(shellQuoted).joined(separator: " ")
+        let check = shell("\(Binaries.path("corrald")) \(arguments) --check-config")
+        let start = shell("\(Binaries.path("corrald")) -b 127.0.0.1:0 \(arguments)")
+        for (what, outcome) in [("--check-config", check), ("start", start)] {
+            #expect(outcome.status == 1 && outcome.output.contains("virtualenv: the virtualenv \(venv.path) was made with /stand-in/bin/python"),
+                    "\(what): \(outcome.output)")
+            for reason in reasons { #expect(outcome.output.contains(reason), "\(what): \(outcome.output)") }
+        }
+    }
+
+    /// A worker whose libpython is not the venv's interpreter's (corrald read another) refuses to
+    /// start, naming both.
+    @Test func theWorkerChecksItLoadedTheVenvsLibpython() throws {
+        let venv = ProcessInfo.processInfo.environment["CORRAL_WSGI_VENV"] ?? ""
+        let embedded = shell("\(Binaries.path("corral-python")) --embedded-python").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let refused = shell("CORRAL_PYTHON_VERSION='3.11.99 (stand-in)' \(Binaries.path("corral-python")) --check-config --chdir \(WSGIApps.directory) --virtualenv \(venv) versions:app")
+        #expect(refused.status == 3 && refused.output.contains("python3 is Python 3.11.99 (stand-in), but the libpython this worker loaded is Python \(embedded)"),
+                "\(refused.output)")
+    }
 }

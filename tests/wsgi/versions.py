@@ -1,5 +1,6 @@
 """What interpreter serves: the Python version tests run it under each worker build, with a venv of
 that Python (Flask for WSGI, FastAPI for ASGI: their compiled extensions must load)."""
+import os
 import platform
 import sys
 
@@ -19,6 +20,13 @@ def interpreter():
 @app.route('/')
 def index():
     return interpreter()
+
+
+@app.route('/environ')
+def environ():
+    """What corrald set for the worker to load the venv's libpython must not reach the app."""
+    return ' '.join('%s=%s' % (name, os.environ.get(name)) for name in
+                    ('LD_LIBRARY_PATH', 'CORRAL_PYTHON_LIBDIR', 'CORRAL_PYTHON_VERSION'))
 
 
 async def asgi(scope, receive, send):

@@ -40,6 +40,17 @@ public struct PythonError: Error, CustomStringConvertible {
 public enum Interpreter {
     nonisolated(unsafe) private static var mainThread: UnsafeMutablePointer<PyThreadState>?
 
+    /// Takes out of LD_LIBRARY_PATH the directory corrald put first for this worker to load the
+    /// venv's libpython (done by then), so that the app and its children inherit what corrald was given.
+    public static func forgetLibraryDirectory() {
+        guard let directory = getenv(EmbeddedPython.libraryDirectoryVariable).map({ String(cString: $0) }) else { return }
+        unsetenv(EmbeddedPython.libraryDirectoryVariable)
+        guard let path = getenv("LD_LIBRARY_PATH").map({ String(cString: $0) }) else { return }
+        var entries = path.split(separator: ":", omittingEmptySubsequences: false)
+        if entries.first.map(String.init) == directory { entries.removeFirst() }
+        if entries.isEmpty { unsetenv("LD_LIBRARY_PATH") } else { setenv("LD_LIBRARY_PATH", entries.joined(separator: ":"), 1) }
+    }
+
     /// Starts Python; `virtualenv` (a directory with bin/python and pyvenv.cfg) sets sys.prefix
     /// so that the app's packages come from it.
     public static func start(virtualenv: String?) throws(PythonError) {
@@ -48,17 +59,30 @@ public enum Interpreter {
             throw PythonError(description: "virtualenv: \(executable) is not an executable python")
         }
         if let virtualenv, let problem = mismatch(of: virtualenv) { throw PythonError(description: problem) }
+        unsetenv(EmbeddedPython.versionVariable)
         if let reason = corral_py_initialize(executable) {
             throw PythonError(description: "Python failed to start: \(String(cString: reason))")
         }
         try CorralModule.install()
     }
 
-    /// Why `virtualenv` was made by another interpreter than the embedded one (its pyvenv.cfg
-    /// says), or nil.
+    /// The Python this worker embeds, as `sys.version` says it: "3.11.2 (main, …) [GCC 12.2.0]".
+    public static var embeddedVersion: String { String(cString: Py_GetVersion()) }
+
+    /// Why `virtualenv` was made by another interpreter than the embedded one, or nil: corrald
+    /// says which (the venv's python3's sys.version, whose libpython it put on LD_LIBRARY_PATH);
+    /// without corrald, the venv's pyvenv.cfg says.
     private static func mismatch(of virtualenv: String) -> String? {
+        if let expected = getenv(EmbeddedPython.versionVariable).map({ String(cString: $0) }) {
+            guard expected != embeddedVersion else { return nil }
+            return """
+                the virtualenv \(virtualenv)'s python3 is Python \(expected.replacing("\n", with: " ")), but the libpython this worker \
+                loaded is Python \(embeddedVersion.replacing("\n", with: " ")): its libpython was not found where that \
+                interpreter says it is (sysconfig's LIBDIR), or was changed since corrald read the configuration; reload corrald
+                """
+        }
         guard let config = VirtualenvConfig(venv: virtualenv) else { return nil }
-        let embedded = String(String(cString: Py_GetVersion()).prefix { $0 != " " })
+        let embedded = String(embeddedVersion.prefix { $0 != " " })
         let minor = embedded.split(separator: ".").prefix(2).joined(separator: ".")
         let recreate = access("/usr/bin/python\(minor)", X_OK) == 0 ? "/usr/bin/python\(minor)" : "python\(minor)"
         return config.mismatch(embedded: embedded, venv: virtualenv, recreate: recreate)

@@ -92,6 +92,8 @@ public struct Configuration: Equatable, Sendable {
     public var metricsBind: String?
     /// The worker command when an app is given and worker_cmd is not.
     public var wsgiWorkerCommand: [String]
+    /// What that worker needs for the venv's Python (PythonWorkerChoice's environment).
+    public var pythonWorkerEnvironment: [String: String] = [:]
 
     /// The defaults; `workers` follows $WEB_CONCURRENCY as in gunicorn. `wsgiWorkerCommand` is
     /// the worker when a config names an app (corral-python beside corrald).
@@ -204,6 +206,7 @@ public struct Configuration: Equatable, Sendable {
             environment["CORRAL_WS_PER_MESSAGE_DEFLATE"] = String(wsPerMessageDeflate)
             if let logging = pythonLogging { environment[logging.variable] = logging.value }
             environment["CORRAL_RELOAD_EXTRA_FILES"] = reload && !reloadExtraFiles.isEmpty ? reloadExtraFiles.joined(separator: "\n") : nil
+            if workerCommand == wsgiWorkerCommand { environment.merge(pythonWorkerEnvironment) { $1 } }
         }
         for entry in rawEnv {
             let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

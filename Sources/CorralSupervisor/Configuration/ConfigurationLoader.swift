@@ -11,6 +11,9 @@ public struct ConfigurationLoader: Sendable {
     public var file: String?
     public var environmentArguments: [SettingAssignment]
     public var commandLine: [SettingAssignment]
+    /// The venv's Python picks the corral-python that serves it (corrald's loader; corralctl
+    /// starts no workers).
+    public var choosesPythonWorker = false
 
     public struct Loaded: Sendable {
         public var configuration: Configuration
@@ -68,12 +71,8 @@ public struct ConfigurationLoader: Sendable {
             configuration.gunicornConfigFile = file.hasPrefix("/") || file.hasPrefix("python:") ? file
                 : (getcwd(nil, 0).map { directory in defer { free(directory) }; return String(cString: directory) + "/" + file } ?? file)
         }
-        // The venv's Python picks the corral-python built for it (make python-worker), when one is
-        // installed beside the default: a 3.12 venv is served by corral-python3.12.
-        if let venv = configuration.virtualenv ?? getenv("VIRTUAL_ENV").map({ String(cString: $0) }),
-           let minor = VirtualenvConfig(venv: venv)?.minorVersion, let worker = configuration.wsgiWorkerCommand.first,
-           access(worker + minor, X_OK) == 0 {
-            configuration.wsgiWorkerCommand = [worker + minor] + configuration.wsgiWorkerCommand.dropFirst()
+        if choosesPythonWorker && configuration.wsgiApp != nil && origins["worker_cmd"] == nil {
+            choosePythonWorker(&configuration, origin: origins["virtualenv"], issues: &issues)
         }
         // An app with no worker_cmd of its own is served by corral-python.
         if configuration.wsgiApp != nil && origins["worker_cmd"] == nil {
@@ -99,6 +98,29 @@ public struct ConfigurationLoader: Sendable {
             warnings.append(ConfigurationIssue(note.message, at: origins[note.setting]))
         }
         return Loaded(configuration: configuration, warnings: warnings)
+    }
+
+    /// The corral-python for the venv's Python (PythonWorkerChoice), or an issue saying why there is
+    /// none. Without a venv, the default worker serves with the Python it embeds.
+    private func choosePythonWorker(_ configuration: inout Configuration, origin: SettingOrigin?, issues: inout [ConfigurationIssue]) {
+        guard let venv = configuration.virtualenv ?? getenv("VIRTUAL_ENV").map({ String(cString: $0) }),
+              let defaultWorker = configuration.wsgiWorkerCommand.first else { return }
+        // A venv without a python3 (not made yet, when the config is only printed) is the
+        // worker's to report when it starts.
+        let python = (venv.hasSuffix("/") ? String(venv.dropLast()) : venv) + "/bin/python3"
+        guard access(python, X_OK) == 0 else { return }
+        let chosen = PythonWorkerChoice.Interpreter.describing(python).flatMap { interpreter in
+            PythonWorkerChoice.choose(for: interpreter, venv: venv, defaultWorker: configuration.wsgiWorkerCommand,
+                                      installed: PythonWorkerChoice.installed(besides: defaultWorker, wanting: interpreter.minor),
+                                      inheritedLibraryPath: getenv("LD_LIBRARY_PATH").map { String(cString: $0) })
+        }
+        switch chosen {
+        case .success(let choice):
+            configuration.wsgiWorkerCommand = choice.command
+            configuration.pythonWorkerEnvironment = choice.environment
+        case .failure(let refusal):
+            issues.append(ConfigurationIssue("virtualenv: \(refusal.message)", at: origin))
+        }
     }
 
     /// logconfig_dict, logconfig_json or logconfig: checked as gunicorn would at start, and what

@@ -161,7 +161,7 @@ public enum GunicornConfigFile {
         }
     }
 
-    private static func unescape(_ text: Substring) -> String {
+    static func unescape(_ text: Substring) -> String {
         var result = ""
         var escaped = false
         for character in text {

@@ -58,3 +58,13 @@ public struct VirtualenvConfig: Equatable, Sendable {
             """
     }
 }
+
+/// What corrald tells corral-python of the venv's interpreter (PythonWorkerChoice): the worker may
+/// embed another build's libpython of the same X.Y, loaded through LD_LIBRARY_PATH.
+public enum EmbeddedPython {
+    /// The directory corrald put first in LD_LIBRARY_PATH: the worker takes it out again, so the
+    /// app's environment is what corrald was given.
+    public static let libraryDirectoryVariable = "CORRAL_PYTHON_LIBDIR"
+    /// The venv's interpreter's sys.version: the embedded libpython must say the same.
+    public static let versionVariable = "CORRAL_PYTHON_VERSION"
+}
