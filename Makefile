@@ -5,7 +5,7 @@ BIN_RELEASE := .build/release
 APT_PACKAGES := libsystemd-dev libxml2-dev libedit-dev libssl-dev zlib1g-dev python3-dev pkg-config curl systemd python3 python3-venv iproute2 util-linux lintian binutils haproxy strace nodejs debootstrap
 PORT ?= 8000
 
-.PHONY: deps build run run-flask test fuzz bench release deb man clean python-worker python-versions
+.PHONY: deps build run run-flask test fuzz bench release deb man clean python-worker python-versions debian-releases
 
 # Debian packages the build and the tests need; apt-get runs only when one is missing.
 deps:
@@ -90,7 +90,8 @@ UPGRADE_B := .build/upgrade-b
 UPGRADE_B_VERSION := 0.4.0+b
 
 # The unit and integration tests, six fuzz targets for 30 s each (see fuzz), then the end-to-end
-# test: the .deb installed under a real systemd booted in namespaces (root).
+# test: the .deb installed under a real systemd booted in namespaces (root), then the same on
+# Debian 13, and unstable's build serving Flask (debian-releases).
 test: deps $(SUPERVISOR_VENV)/bin/supervisorctl $(WSGI_VENV_STAMP)
 	$(SWIFT) build --build-tests
 	ln -sf corral-python $(BIN_DEBUG)/corral-wsgi
@@ -101,8 +102,16 @@ test: deps $(SUPERVISOR_VENV)/bin/supervisorctl $(WSGI_VENV_STAMP)
 		CORRAL_TEST_PYTHONS="$(foreach python,$(TEST_PYTHONS),$(shell $(python) -c 'import sys; print("%d.%d" % sys.version_info[:2])'))" \
 		$(SWIFT) test --skip-build
 	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_TARGETS="$(TEST_FUZZ_TARGETS)"
-	@if [ "$$(id -u)" = 0 ]; then $(MAKE) deb && bash tests/e2e/systemd.sh; \
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) deb && bash tests/e2e/systemd.sh && $(MAKE) debian-releases; \
 	else echo "e2e: SKIPPED: booting systemd needs root (CI runs as root)"; fi
+
+# corral on Debian 13 (trixie: Python 3.13, systemd 257) and unstable (Python 3.14), each in a root
+# made with debootstrap and kept in .build/roots: the packages built there for the release's
+# python3, installed, serving Flask from a venv, and on trixie the e2e under its systemd
+# (tests/debian/release.sh; unstable's systemd no longer boots on this kernel's cgroup v1).
+debian-releases: deps
+	bash tests/debian/release.sh trixie e2e
+	bash tests/debian/release.sh sid
 
 # libFuzzer on each parser (tests/fuzz/run.sh; corral-fuzz built with -sanitize=fuzzer,address in
 # a build folder of its own): FUZZ_SECONDS per target, from the seeds in Tests/Fuzz/. make test

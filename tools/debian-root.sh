@@ -2,7 +2,7 @@
 # tools/debian-root.sh RELEASE — a Debian RELEASE (trixie, sid) root in .build/roots/RELEASE, made
 # with debootstrap from Debian's registry, with what building corral, its packages and a venv
 # takes, and systemd. Kept between runs: the stamp names the package list, so a second run fetches
-# nothing unless the list changed. Needs root. Prints the root's path.
+# nothing unless the list changed. Needs root.
 set -euo pipefail
 release=${1:?usage: tools/debian-root.sh RELEASE}
 top="$(cd "$(dirname "$0")/.." && pwd)"
@@ -10,9 +10,10 @@ root="$top/.build/roots/$release"
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # The build (libc and C++ headers for clang, the -dev packages Package.swift links), what the
 # Swift toolchain itself loads (curl, sqlite, ncurses, libxml2), git (SwiftPM resolves packages
-# from the host's mirror), python3 for the worker and its venvs, systemd for the e2e.
+# from the host's mirror), python3 for the worker and its venvs, systemd and man-db for the e2e
+# (systemd-analyze verify looks up the units' man pages).
 packages="ca-certificates,git,gcc,g++,binutils,pkg-config,libsystemd-dev,libxml2-dev,libedit-dev,libssl-dev,zlib1g-dev,\
-python3-dev,python3-venv,libcurl4t64,libsqlite3-0,libncurses6,systemd,systemd-sysv,iproute2,curl,procps,util-linux"
+python3-dev,python3-venv,libcurl4t64,libsqlite3-0,libncurses6,systemd,systemd-sysv,iproute2,curl,procps,util-linux,man-db"
 stamp="$root/.corral-root-$(echo "$packages" | md5sum | cut -c1-8)"
 if [ "$(id -u)" != 0 ]; then echo "debian-root: making a root with debootstrap needs root" >&2; exit 1; fi
 command -v debootstrap >/dev/null || { echo "debian-root: debootstrap is missing: apt-get install debootstrap" >&2; exit 1; }
@@ -30,4 +31,3 @@ if [ ! -e "$stamp" ]; then
     touch "$stamp"
     echo "debian-root: made $release in $((SECONDS - started)) s" >&2
 fi
-echo "$root"

@@ -4,18 +4,21 @@
 # systemd 252 boots as PID 1 in private PID and mount namespaces (tmpfs on /tmp, /run and
 # /var/tmp first, so its tmpfiles cannot touch the host's), into a target that starts only
 # journald. The .deb from `make deb` is installed with dpkg, and systemctl/journalctl run inside
-# with nsenter; the network namespace is shared, so curl on loopback reaches corral. Afterwards
+# with nsenter (into its root, too: it may run in a Debian root made by tools/debian-root.sh); the network namespace is shared, so curl on loopback reaches corral. Afterwards
 # the namespace is torn down and the package purged.
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 top="$(cd "$here/../.." && pwd)"
-deb="$(ls -t "$top"/corral_*.deb 2>/dev/null | head -1)"              # the newest make deb wrote
-wsgi_deb="$(ls -t "$top"/corral-python_*.deb 2>/dev/null | head -1)"
-old_deb="$(ls -t "$top"/corral-wsgi_*_all.deb 2>/dev/null | head -1)"   # the transitional package
+debs="${DEB_DIR:-$top}"                                                # where make deb wrote them
+deb="$(ls -t "$debs"/corral_*.deb 2>/dev/null | head -1)"              # the newest
+worker_deb="$(ls -t "$debs"/corral-python3.*_*.deb 2>/dev/null | head -1)"   # the release's Python's worker
+wsgi_deb="$(ls -t "$debs"/corral-python_*.deb 2>/dev/null | head -1)"
+old_deb="$(ls -t "$debs"/corral-wsgi_*_all.deb 2>/dev/null | head -1)"   # the transitional package
+python_minor="$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 flask=/srv/corral-e2e     # the Flask app and its venv: outside /tmp and /home, which the unit hides
 if [ "$(id -u)" != 0 ]; then echo "e2e: SKIPPED: booting systemd needs root (CI runs as root)"; exit 0; fi
-[ -n "$deb" ] && [ -n "$wsgi_deb" ] && [ -n "$old_deb" ] \
-    || { echo "e2e: no corral_*.deb, corral-python_*.deb and corral-wsgi_*_all.deb: run make deb first" >&2; exit 1; }
+[ -n "$deb" ] && [ -n "$worker_deb" ] && [ -n "$wsgi_deb" ] && [ -n "$old_deb" ] \
+    || { echo "e2e: no corral_*.deb, corral-python3.*_*.deb, corral-python_*.deb and corral-wsgi_*_all.deb in $debs: run make deb first" >&2; exit 1; }
 
 mkdir -p "$top/.build"
 work="$(mktemp -d "$top/.build/e2e.XXXXXX")"   # not under /tmp or /var/tmp: the booted system mounts its own
@@ -24,7 +27,7 @@ failures=0
 cleanup() {
     if [ -n "$boot_pid" ]; then kill -KILL "$boot_pid" 2>/dev/null || true; fi
     [ -n "${load:-}" ] && kill "$load" 2>/dev/null
-    dpkg --purge corral-wsgi corral-python corral >/dev/null 2>&1 || true
+    dpkg --purge corral-wsgi corral-python "corral-python$python_minor" corral >/dev/null 2>&1 || true
     rm -rf "$work" "$flask" /srv/corral-e2e-debs
 }
 trap cleanup EXIT
@@ -56,7 +59,9 @@ if [ -d /var/log/journal ]; then mount -t tmpfs tmpfs /var/log/journal || exit 1
 # and a unit's LogRateLimitIntervalSec= needs cgroup xattrs this namespace may not have.
 mkdir -p /etc/systemd/journald.conf.d && mount -t tmpfs tmpfs /etc/systemd/journald.conf.d || exit 1
 printf '[Journal]\nRateLimitIntervalSec=0\n' > /etc/systemd/journald.conf.d/e2e.conf || exit 1
-exec env container=corral-e2e /lib/systemd/systemd --system --unit=corral-e2e.target
+# systemd 256 and later refuse cgroup v1 (this kernel's) unless the kernel command line, in a
+# container PID 1's own arguments, forces it; earlier ones ignore the argument.
+exec env container=corral-e2e /lib/systemd/systemd --system --unit=corral-e2e.target SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE=1
 BOOT
 chmod +x "$work/boot"
 
@@ -68,17 +73,27 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 [ -n "$boot_pid" ] || { echo "e2e: systemd did not start:"; cat "$work/boot.log"; exit 1; }
-inside() { nsenter -t "$boot_pid" -m -p "$@"; }
+inside() { nsenter -t "$boot_pid" -m -p -r -w "$@"; }
 running() { [ "$(inside systemctl is-system-running 2>/dev/null)" = running ]; }
-eventually running || { echo "e2e: systemd did not reach running:"; tail -20 "$work/boot.log"; exit 1; }
+eventually running || { echo "e2e: systemd did not reach running ($(inside systemctl is-system-running 2>&1)):"; tail -20 "$work/boot.log"; inside systemctl --failed --no-pager 2>&1; inside journalctl -b --no-pager 2>&1 | tail -40; exit 1; }
 echo "e2e: systemd booted as PID 1 of its namespace (pid $boot_pid here)"
 
 # dpkg runs here (the .deb may be under /tmp, hidden inside); the file system is shared.
-dpkg -i "$deb" "$wsgi_deb" "$old_deb" > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; exit 1; }
+dpkg -i "$deb" "$worker_deb" "$wsgi_deb" "$old_deb" > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; exit 1; }
 inside systemctl daemon-reload
+echo "e2e: $(inside systemctl --version | head -1), packages $(cd "$debs" && echo "$(basename "$deb") $(basename "$worker_deb") $(basename "$wsgi_deb")")"
+release_worker() {
+    [ "$(readlink /usr/bin/corral-python)" = "corral-python$python_minor" ] &&
+        ldd "/usr/bin/corral-python$python_minor" | grep -q "libpython$python_minor.so" && ! ldd /usr/bin/corrald | grep -q libpython
+}
+check "corral-python is corral-python$python_minor, on the release's libpython$python_minor (corrald links none)" release_worker
 old_name() { [ "$(readlink /usr/bin/corral-wsgi)" = corral-python ] && /usr/bin/corral-wsgi --help | grep -q 'USAGE: corral-python'; }
 check "the worker's old name, corral-wsgi (and its transitional package), runs corral-python" old_name
-verify() { [ -z "$(inside sh -c 'cd /lib/systemd/system && systemd-analyze verify corral.service corral.socket corral@e2e.service corral@e2e.socket' 2>&1)" ]; }
+verify() {
+    local said
+    said="$(inside sh -c 'cd /lib/systemd/system && systemd-analyze verify corral.service corral.socket corral@e2e.service corral@e2e.socket' 2>&1)"
+    [ -z "$said" ] || { echo "$said" >&2; return 1; }
+}
 check "systemd-analyze verify reports nothing for the installed units (man pages included)" verify
 man_pages_name_their_commands() {
     for command in corrald corralctl corral-worker corral-python; do
@@ -103,7 +118,7 @@ check "corral.service is not started before the first connection" has corral.ser
 check "the first request is answered (it starts corral.service)" test "$(code 8000)" = 200
 check "corral.service becomes active" eventually has corral.service ActiveState active
 check "StatusText names the ready generation" eventually status_matches 'workers of generation 1 ready'
-check "READY=1 came after every worker was ready" sh -c "nsenter -t $boot_pid -m -p journalctl -u corral -o cat | grep -q 'all 5 workers of generation 1 ready\|all [0-9]* workers of generation 1 ready'"
+check "READY=1 came after every worker was ready" sh -c "nsenter -t $boot_pid -m -p -r -w journalctl -u corral -o cat | grep -q 'all 5 workers of generation 1 ready\|all [0-9]* workers of generation 1 ready'"
 main_pid="$(property corral.service MainPID)"
 
 # systemctl reload under continuous load: no failed request.
@@ -149,7 +164,7 @@ check "MainPID unchanged" has corral.service MainPID "$main_pid"
 
 # A broken deploy: systemctl reload fails and says why; the old workers keep serving.
 printf 'workers = 2\nworker_cmd = "/bin/false"\nboot_timeout = 5\n' > /etc/corral/corral.toml
-check "systemctl reload with a broken worker fails" sh -c "! nsenter -t $boot_pid -m -p systemctl reload corral 2>/dev/null"
+check "systemctl reload with a broken worker fails" sh -c "! nsenter -t $boot_pid -m -p -r -w systemctl reload corral 2>/dev/null"
 check "StatusText says why" status_matches 'reload 2 failed: worker .* exited with status 1 during boot; generation 2 still serving'
 check "the old workers still serve" test "$(workers)" = "$after"
 cp "$work/corral.toml" /etc/corral/corral.toml
@@ -162,10 +177,10 @@ count="$(workers | wc -l)"
 inside kill -KILL "$victim"
 replaced() { [ "$(workers | wc -l)" = "$count" ] && ! workers | grep -qx "$victim"; }
 check "kill -9 of a worker: replaced" eventually replaced
-check "journalctl -u corral CORRAL_EVENT=reload-done finds the reload" sh -c "nsenter -t $boot_pid -m -p journalctl -u corral CORRAL_EVENT=reload-done -o cat | grep -q 'reload done'"
-check "access entries carry STATUS" sh -c "nsenter -t $boot_pid -m -p journalctl SYSLOG_IDENTIFIER=corral-access STATUS=200 -o cat | grep -q ."
-check "corralctl with no -s or -c finds corrald's socket under systemd" sh -c "nsenter -t $boot_pid -m -p corralctl status | grep -q RUNNING"
-check "and its prompt takes verbs from a pipe" sh -c "printf 'pid\\nquit\\n' | nsenter -t $boot_pid -m -p corralctl | grep -qx '$(property corral.service MainPID)'"
+check "journalctl -u corral CORRAL_EVENT=reload-done finds the reload" sh -c "nsenter -t $boot_pid -m -p -r -w journalctl -u corral CORRAL_EVENT=reload-done -o cat | grep -q 'reload done'"
+check "access entries carry STATUS" sh -c "nsenter -t $boot_pid -m -p -r -w journalctl SYSLOG_IDENTIFIER=corral-access STATUS=200 -o cat | grep -q ."
+check "corralctl with no -s or -c finds corrald's socket under systemd" sh -c "nsenter -t $boot_pid -m -p -r -w corralctl status | grep -q RUNNING"
+check "and its prompt takes verbs from a pipe" sh -c "printf 'pid\\nquit\\n' | nsenter -t $boot_pid -m -p -r -w corralctl | grep -qx '$(property corral.service MainPID)'"
 
 # The package upgrade path: dpkg -i of the package (again) inside the booted system, under load.
 # Its postinst runs `corralctl upgrade`: corrald re-executes the new binary with the same MAINPID.
@@ -173,7 +188,7 @@ mkdir -p /srv/corral-e2e-debs && cp "$deb" /srv/corral-e2e-debs/corral.deb
 main_pid="$(property corral.service MainPID)"
 before="$(workers)"
 start_load
-check "dpkg -i of the package under load succeeds" sh -c "nsenter -t $boot_pid -m -p dpkg -i /srv/corral-e2e-debs/corral.deb > $work/dpkg-upgrade.log 2>&1"
+check "dpkg -i of the package under load succeeds" sh -c "nsenter -t $boot_pid -m -p -r -w dpkg -i /srv/corral-e2e-debs/corral.deb > $work/dpkg-upgrade.log 2>&1"
 check "its postinst upgraded corral in place" grep -q 'corral: corral.service upgraded: corral' "$work/dpkg-upgrade.log"
 check "MainPID unchanged by the upgrade" has corral.service MainPID "$main_pid"
 version="$(sed -n '1s/^corral (\(.*\)-[^-]*) .*/\1/p' "$top/packaging/changelog")"
@@ -210,7 +225,7 @@ flask_config flask_app:app
 check "systemctl reload to the Flask app succeeds" inside systemctl reload corral
 hello() { [ "$(curl -s -m 10 http://127.0.0.1:8000/)" = "Hello, World!" ]; }
 check "the Flask app answers through corral.socket" hello
-check "its workers are corral-python" sh -c "nsenter -t $boot_pid -m -p ps -o comm= --ppid $(property corral.service MainPID) | grep -q corral-python"
+check "its workers are corral-python" sh -c "nsenter -t $boot_pid -m -p -r -w ps -o comm= --ppid $(property corral.service MainPID) | grep -q corral-python"
 before="$(workers)"
 check "systemctl reload of the Flask app succeeds" inside systemctl reload corral
 # The old generation drains and exits after READY=1: wait until only the two new workers remain.
@@ -218,7 +233,7 @@ only_new_workers() { [ -z "$(comm -12 <(echo "$before") <(workers))" ] && [ "$(w
 check "every Flask worker replaced" eventually only_new_workers
 flask_workers="$(workers)"
 flask_config broken_import:app
-check "a deploy whose app raises at import fails systemctl reload" sh -c "! nsenter -t $boot_pid -m -p systemctl reload corral 2>/dev/null"
+check "a deploy whose app raises at import fails systemctl reload" sh -c "! nsenter -t $boot_pid -m -p -r -w systemctl reload corral 2>/dev/null"
 check "StatusText says the workers exited with status 4 (app load error)" status_matches 'failed: worker .* exited with status 4 during boot'
 has_traceback() { inside journalctl -u corral -o cat | grep -q 'ImportError: this deploy is broken on purpose'; }
 check "the journal has the app's traceback (no rate limit drops it among the access entries)" eventually has_traceback
