@@ -102,4 +102,38 @@ import Testing
         #expect(refused.status == 3 && refused.output.contains("python3 is Python 3.11.99 (stand-in), but the libpython this worker loaded is Python \(embedded)"),
                 "\(refused.output)")
     }
+
+    /// One corrald moves an app from one Python to another with a reload (the config names the new
+    /// venv; both generations serve during the hand-over, each with its own worker build, on its
+    /// own libpython), and no request fails; a reload back works too. Two apps at once are two
+    /// corralds (corral@.service), each choosing its worker the same way.
+    @Test func aReloadMovesTheAppToAnotherPython() throws {
+        let pythons = Self.versions.suffix(2)
+        try #require(pythons.count == 2, "CORRAL_TEST_PYTHONS names two versions with their venvs (make python-versions)")
+        func config(_ version: String) -> String {
+            """
+            wsgi_app = "versions:app"
+            chdir = "\(WSGIApps.directory)"
+            virtualenv = "\(WSGIApps.repository.appendingPathComponent(".build/venv-\(version)").path)"
+            workers = 2
+            threads = 2
+            boot_timeout = 30
+            """
+        }
+        let daemon = try CorraldProcess(config: config(pythons.first!))
+        #expect(daemon.waitUntilServing(workers: 2), "\(daemon.log)")
+        let load = LoadClients(port: daemon.port, clients: 4)
+        for version in [pythons.last!, pythons.first!] {
+            let before = daemon.workers
+            daemon.directory.write("corral.toml", config(version))
+            daemon.signal(SIGHUP)
+            #expect(eventually(timeout: 30) { daemon.workers.count == 2 && daemon.workers.isDisjoint(with: before) }, "\(daemon.log)")
+            #expect(try request(port: daemon.port, "GET", "/")?.text.hasPrefix("CPython \(version).") == true, "\(daemon.log)")
+            let executables = daemon.workers.map { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/exe")) ?? "?" }
+            #expect(executables.allSatisfy { $0.contains("/python\(version)/") && $0.hasSuffix("/corral-python") },
+                    "the generation's workers are corral-python\(version) (make python-worker's build): \(executables)")
+        }
+        let result = load.stop()
+        #expect(result.failures == 0 && result.responses > 100, "\(result)")
+    }
 }
