@@ -72,8 +72,12 @@ PYENV_VERSIONS := $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions
 DEBIAN_PYTHON_MINOR := $(shell /usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 VERSIONS_PYTHONS := $(shell for v in 3.10 3.11 3.12 3.13; do ls -d $(PYENV_VERSIONS)/$$v.*/bin/python3 2>/dev/null | tail -1; done)
 TEST_PYTHONS := $(foreach python,$(VERSIONS_PYTHONS),$(if $(findstring /$(DEBIAN_PYTHON_MINOR).,$(python)),,$(python)))
-VERSIONS_VENV_PACKAGES := 'flask==3.1.*' 'gevent>=24' 'fastapi>=0.115'
+# The same packages as the WSGI venv's (FastAPI as new as the Python takes: 0.165 needs 3.11).
+VERSIONS_VENV_PACKAGES := $(subst 'fastapi==0.165.*','fastapi>=0.115',$(WSGI_VENV_PACKAGES))
 VERSIONS_STAMP := .installed-$(shell echo "$(VERSIONS_VENV_PACKAGES)" | md5sum | cut -c1-8)
+TEST_PYTHON_MINORS = $(foreach python,$(TEST_PYTHONS),$(shell $(python) -c 'import sys; print("%d.%d" % sys.version_info[:2])'))
+# The suites that run Python apps: make test runs them again with each of those workers.
+PYTHON_SUITES := ASGITests|PreloadTests|PythonLoggingTests|ServerHooksTests|SourceReloadTests|StaticMapTests|WSGIClientGoneTests|WSGIContentLengthTests|WSGICorraldTests|WSGIFlaskTests|WSGIProtocolTests|WebSocketTests
 python-versions: deps
 	@[ -n "$(TEST_PYTHONS)" ] || echo "python versions: SKIPPED: no pyenv builds of CPython 3.10, 3.12, 3.13 in $(PYENV_VERSIONS)"
 	@for python in $(VERSIONS_PYTHONS); do \
@@ -89,9 +93,10 @@ python-versions: deps
 UPGRADE_B := .build/upgrade-b
 UPGRADE_B_VERSION := 0.4.0+b
 
-# The unit and integration tests, six fuzz targets for 30 s each (see fuzz), then the end-to-end
-# test: the .deb installed under a real systemd booted in namespaces (root), then the same on
-# Debian 13, and unstable's build serving Flask (debian-releases).
+# The unit and integration tests, then the suites that run Python apps again with the worker
+# built for each pyenv Python (python-versions), six fuzz targets for 30 s each (see fuzz), then
+# the end-to-end test: the .deb installed under a real systemd booted in namespaces (root), then
+# the same on Debian 13, and unstable's build serving Flask (debian-releases).
 test: deps $(SUPERVISOR_VENV)/bin/supervisorctl $(WSGI_VENV_STAMP)
 	$(SWIFT) build --build-tests
 	ln -sf corral-python $(BIN_DEBUG)/corral-wsgi
@@ -99,8 +104,12 @@ test: deps $(SUPERVISOR_VENV)/bin/supervisorctl $(WSGI_VENV_STAMP)
 	$(MAKE) python-versions
 	CORRAL_SUPERVISORCTL=$(CURDIR)/$(SUPERVISOR_VENV)/bin/supervisorctl CORRAL_WSGI_VENV=$(CURDIR)/$(WSGI_VENV) \
 		CORRAL_UPGRADE_B=$(CURDIR)/$(UPGRADE_B)/debug/corrald \
-		CORRAL_TEST_PYTHONS="$(foreach python,$(TEST_PYTHONS),$(shell $(python) -c 'import sys; print("%d.%d" % sys.version_info[:2])'))" \
-		$(SWIFT) test --skip-build
+		CORRAL_TEST_PYTHONS="$(TEST_PYTHON_MINORS)" $(SWIFT) test --skip-build
+	@for minor in $(TEST_PYTHON_MINORS); do \
+		echo "python $$minor: the Python suites with corral-python$$minor and a venv of $$minor"; \
+		CORRAL_SUPERVISORCTL=$(CURDIR)/$(SUPERVISOR_VENV)/bin/supervisorctl CORRAL_WSGI_VENV=$(CURDIR)/.build/venv-$$minor \
+			CORRAL_TEST_PYTHON=$$minor $(SWIFT) test --skip-build --filter '$(PYTHON_SUITES)' || exit 1; \
+	done
 	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_TARGETS="$(TEST_FUZZ_TARGETS)"
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) deb && bash tests/e2e/systemd.sh && $(MAKE) debian-releases; \
 	else echo "e2e: SKIPPED: booting systemd needs root (CI runs as root)"; fi

@@ -10,6 +10,7 @@ stored; startup completes before the worker reports READY=1; shutdown after the 
 import asyncio
 import http
 import os
+import sys
 import threading
 import traceback
 
@@ -139,12 +140,23 @@ class Lifespan:
             raise RuntimeError('unexpected ASGI message %r in lifespan' % kind)
 
 
+if sys.version_info >= (3, 12):
+    def start_task(coroutine):
+        """Eager (3.12+): the request runs here until it first waits, so an app that answers
+        without waiting is done with no round through the loop's ready queue."""
+        return asyncio.Task(coroutine, loop=loop, eager_start=True)
+else:
+    def start_task(coroutine):
+        return loop.create_task(coroutine)
+
+
 def dispatch(kind, token, serial, value):
     """One event from the engine: a request becomes a task; a reply wakes the task waiting for it."""
     try:
         if kind == runtime.REQUEST:
-            task = loop.create_task(handle(*value))
-            tasks.add(task)               # (handle() takes it out as it ends: no done-callback to run)
+            task = start_task(handle(*value))
+            if not task.done():           # (handle() takes it out as it ends: no done-callback to run)
+                tasks.add(task)
         elif kind == runtime.DISCONNECTED:
             response = responses.get(token)
             if response is not None and response.channel.serial == serial:

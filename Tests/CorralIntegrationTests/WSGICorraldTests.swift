@@ -90,7 +90,8 @@ import Testing
 
     /// corral-wsgi, the worker's old name (a link the build and the package keep), still serves
     /// a config that names it, and --check-config still loads the app through it.
-    @Test func theWorkersOldNameStillServes() throws {
+    @Test(.enabled(if: Binaries.python == nil, "the default worker's names (the pass with Debian's Python)"))
+    func theWorkersOldNameStillServes() throws {
         try WSGIApps.requireVirtualenv()
         let old = Binaries.path("corral-wsgi")
         #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: old)) == "corral-python",
@@ -136,7 +137,8 @@ import Testing
 
     /// A venv made by another Python than the embedded one (pyenv's, a newer one) is refused with
     /// the way out, instead of failing later on a missing symbol or missing packages.
-    @Test func aVenvOfAnotherInterpreterIsRefused() throws {
+    @Test(.enabled(if: Binaries.python == nil, "the default worker's Python (the pass with Debian's Python)"))
+    func aVenvOfAnotherInterpreterIsRefused() throws {
         let directory = TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: directory.file("venv/bin"), withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: directory.file("venv/bin/python3"), withDestinationPath: "/usr/bin/python3")

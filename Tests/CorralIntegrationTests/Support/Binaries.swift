@@ -17,7 +17,13 @@ enum Binaries {
         return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug")
     }()
 
-    static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+    /// CORRAL_TEST_PYTHON=X.Y runs the Python suites with the worker built for that Python
+    /// (`make test` does, with a venv of it as CORRAL_WSGI_VENV): corral-python is then corral-pythonX.Y.
+    static let python = ProcessInfo.processInfo.environment["CORRAL_TEST_PYTHON"]
+
+    static func path(_ name: String) -> String {
+        directory.appendingPathComponent(name == "corral-python" ? "corral-python" + (python ?? "") : name).path
+    }
 }
 
 /// A scratch directory removed at the end of the test.
