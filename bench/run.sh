@@ -25,7 +25,9 @@
 #    bench/static_map.py serves a Django admin CSS file through corral-python's static_map and
 #    through WhiteNoise under gunicorn (bench/results/static_map.md), and bench/preload.py
 #    measures preload_app: the workers' memory (PSS), boot and crash-to-ready times beside
-#    gunicorn --preload's (bench/results/preload.md); bench/asgi.py serves a bare ASGI hello,
+#    gunicorn --preload's (bench/results/preload.md); bench/python_versions.py serves Flask's
+#    hello with corral-python and gunicorn + gevent on Python 3.11, 3.13 and (in the unstable root
+#    make test keeps) 3.14 (bench/results/python_versions.md); bench/asgi.py serves a bare ASGI hello,
 #    FastAPI's hello and a FastAPI view awaiting 0.1 s with corral's asgi worker, uvicorn,
 #    granian and gunicorn + uvicorn-worker (bench/results/asgi.md).
 # 6. Moving over: bench/migration.py measures statsd's packets per request and cost beside
@@ -293,6 +295,8 @@ later_step BENCH_SUPERVISOR "supervisor benchmark" \
     env SUP_RESULTS="$BENCH_RESULTS" CORRAL_HELLO="$CORRAL_HELLO" python3 "$here/supervisor.py"
 later_step BENCH_WSGI "WSGI benchmark" \
     env ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/wsgi.py"
+later_step BENCH_WSGI "Flask on each Python" \
+    env ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/python_versions.py"
 later_step BENCH_ASGI "ASGI benchmark" \
     env ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/asgi.py"
 later_step BENCH_ASGI "WebSocket benchmark" \
