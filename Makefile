@@ -5,6 +5,7 @@ BIN_RELEASE := .build/release
 APT_PACKAGES := libsystemd-dev libxml2-dev libedit-dev libssl-dev zlib1g-dev python3-dev pkg-config curl systemd python3 python3-venv iproute2 util-linux lintian binutils haproxy strace nodejs debootstrap
 PORT ?= 8000
 
+.DEFAULT_GOAL := build
 .PHONY: deps build run run-flask test fuzz bench release deb man clean python-worker python-versions debian-releases
 
 # Debian packages the build and the tests need; apt-get runs only when one is missing.
@@ -17,9 +18,11 @@ deps:
 	fi
 
 # corral-wsgi, the Python worker's old name, stays a name for it (configs and units that say it).
+# `make PYTHON=/path/to/python3.X` builds the worker for that Python too (python-worker).
 build: deps
 	$(SWIFT) build
 	ln -sf corral-python $(BIN_DEBUG)/corral-wsgi
+	$(if $(PYTHON),tools/python-worker.sh $(PYTHON) debug)
 
 release: deps
 	$(SWIFT) build -c release

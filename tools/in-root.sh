@@ -51,7 +51,11 @@ enter() {
                 passed+=("$name=${!name}") ;;
         esac
     done
+    # The same working directory when it is in the tree (bound in), else /.
+    local directory=/
+    case $PWD/ in "$top"/*) directory=$PWD ;; esac
     exec chroot "$root" env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 "${passed[@]}" \
-        PATH="$path$swift_root/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" "$@"
+        PATH="$path$swift_root/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+        /bin/sh -c 'cd "$0" && exec "$@"' "$directory" "$@"
 }
 exec unshare --mount --propagation private bash -c "$(declare -f enter); enter \"\$@\"" in-root "$root" "$top" "$swift_root" "$@"

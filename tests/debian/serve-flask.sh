@@ -8,7 +8,6 @@ debs=${1:?usage: tests/debian/serve-flask.sh DEB_DIR}
 top="$(cd "$(dirname "$0")/../.." && pwd)"
 app=/srv/corral-flask
 python_minor="$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-failures=0
 daemon=""
 cleanup() {
     [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
@@ -16,14 +15,9 @@ cleanup() {
     rm -rf "$app"
 }
 trap cleanup EXIT
-check() {   # check DESCRIPTION COMMAND...
-    local description=$1; shift
-    if "$@"; then echo "serve-flask: ok: $description"; else echo "serve-flask: FAILED: $description" >&2; failures=$((failures + 1)); fi
-}
-eventually() {   # eventually COMMAND...: polls for up to 30 s
-    for _ in $(seq 1 300); do "$@" && return 0; sleep 0.1; done
-    return 1
-}
+CHECKS=serve-flask
+# shellcheck source=../checks.sh
+source "$top/tests/checks.sh"
 
 dpkg -i "$debs"/corral_*.deb "$debs"/corral-python3.*_*.deb "$debs"/corral-python_*.deb > /tmp/dpkg.log 2>&1 \
     || { cat /tmp/dpkg.log; exit 1; }

@@ -23,7 +23,6 @@ if [ "$(id -u)" != 0 ]; then echo "e2e: SKIPPED: booting systemd needs root (CI 
 mkdir -p "$top/.build"
 work="$(mktemp -d "$top/.build/e2e.XXXXXX")"   # not under /tmp or /var/tmp: the booted system mounts its own
 boot_pid=""
-failures=0
 cleanup() {
     if [ -n "$boot_pid" ]; then kill -KILL "$boot_pid" 2>/dev/null || true; fi
     [ -n "${load:-}" ] && kill "$load" 2>/dev/null
@@ -31,14 +30,9 @@ cleanup() {
     rm -rf "$work" "$flask" /srv/corral-e2e-debs
 }
 trap cleanup EXIT
-check() {   # check DESCRIPTION COMMAND...
-    local description=$1; shift
-    if "$@"; then echo "e2e: ok: $description"; else echo "e2e: FAILED: $description" >&2; failures=$((failures + 1)); fi
-}
-eventually() {   # eventually COMMAND...: polls for up to 30 s
-    for _ in $(seq 1 300); do "$@" && return 0; sleep 0.1; done
-    return 1
-}
+CHECKS=e2e
+# shellcheck source=../checks.sh
+source "$top/tests/checks.sh"
 
 mkdir -p "$work/units"
 cat > "$work/units/corral-e2e.target" <<'UNIT'

@@ -65,10 +65,6 @@ public struct PythonWorkerChoice: Equatable, Sendable {
     public struct Installed: Equatable, Sendable {
         public var path: String
         public var minor: String
-        public init(path: String, minor: String) {
-            self.path = path
-            self.minor = minor
-        }
     }
 
     /// The worker for `interpreter` (the venv at `venv`'s): `defaultWorker` followed by the X.Y when
