@@ -9,8 +9,9 @@ import Testing
     static let modes: [[String]] = [["-k", "gthread", "--threads", "2"], ["-k", "gevent"]]
 
     /// How soon a request that fails must end. Working, each takes milliseconds; before the fix, a
-    /// gevent request waited for `timeout` (30 s) and the worker was then killed.
-    static let promptly: TimeInterval = 1
+    /// gevent request waited for `timeout` (30 s) and the worker was then killed. The margin is
+    /// for a loaded machine (make test runs suites in parallel on two cores), not a speed target.
+    static let promptly: TimeInterval = 5
 
     struct Probe {
         let worker: WorkerProcess
@@ -38,7 +39,7 @@ import Testing
             #expect(eventually(timeout: WSGIClientGoneTests.promptly) { closed.contains(name) }, "close() \(closed)")
         }
 
-        /// Leaves after the first byte of a streamed response that has 2 s to go; close() must follow.
+        /// Leaves after the first byte of a streamed response that has 10 s to go; close() must follow.
         func leaveInTheMiddleOfAStream(_ name: String) throws {
             let client = try RawClient(port: worker.port)
             client.send("GET /stream?\(name) HTTP/1.1\r\nHost: t\r\n\r\n")

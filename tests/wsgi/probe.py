@@ -183,7 +183,7 @@ def counter(environ, start_response):
 def leaving(environ, start_response):
     """The paths where the body cannot be read or the client leaves. Each response's iterable
     records its close() in PROBE_CLOSE_LOG under the query string, for the test to find.
-    /read reads the body while its iterable runs; /stream streams 12 MiB slowly (chunked);
+    /read reads the body while its iterable runs; /stream streams 64 MiB slowly (chunked, 10 s);
     /overwrite writes 6 bytes with write() past its Content-Length of 4."""
     name = environ.get('QUERY_STRING', '') or environ['PATH_INFO']
     path = environ['PATH_INFO']
@@ -192,7 +192,7 @@ def leaving(environ, start_response):
         return Tracked(name, [], read_from=environ['wsgi.input'])
     if path == '/stream':
         start_response('200 OK', [('Content-Type', 'application/octet-stream')])
-        return Tracked(name, [b'x' * 65536] * 200, delay=0.01)
+        return Tracked(name, [b'x' * 65536] * 1000, delay=0.01)
     write = start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '4')])
     write(b'abcdef')
     return Tracked(name, [])
