@@ -105,10 +105,11 @@ public struct PythonWorkerChoice: Equatable, Sendable {
     /// The workers beside `defaultWorker` (its path followed by an X.Y), and the default itself,
     /// asked which X.Y it embeds (`--embedded-python`) when none beside it is named `minor`.
     public static func installed(besides defaultWorker: String, wanting minor: String) -> [Installed] {
-        let directory = defaultWorker.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let parent = defaultWorker.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let directory = defaultWorker.contains("/") ? (parent.isEmpty ? "/" : parent) : "."
         let prefix = String(defaultWorker.split(separator: "/").last ?? "")
         var workers: [Installed] = []
-        if let listing = opendir(directory.isEmpty ? "." : directory) {
+        if let listing = opendir(directory) {
             defer { closedir(listing) }
             while let entry = readdir(listing) {
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
