@@ -96,10 +96,12 @@ python-versions: deps
 UPGRADE_B := .build/upgrade-b
 UPGRADE_B_VERSION := 0.4.0+b
 
-# The unit and integration tests, then the suites that run Python apps again with the worker
-# built for each pyenv Python (python-versions), six fuzz targets for 30 s each (see fuzz), then
-# the end-to-end test: the .deb installed under a real systemd booted in namespaces (root), then
-# the same on Debian 13, and unstable's build serving Flask (debian-releases).
+# The unit and integration tests (the suites that load the machine most, UnderHeavyLoad, on their
+# own afterwards: beside the others, their clients' latencies would measure the others' load),
+# then the suites that run Python apps again with the worker built for each pyenv Python
+# (python-versions), six fuzz targets for 30 s each (see fuzz), then the end-to-end test: the .deb
+# installed under a real systemd booted in namespaces (root), then the same on Debian 13, and
+# unstable's build serving Flask (debian-releases).
 test: deps $(SUPERVISOR_VENV)/bin/supervisorctl $(WSGI_VENV_STAMP)
 	$(SWIFT) build --build-tests
 	ln -sf corral-python $(BIN_DEBUG)/corral-wsgi
@@ -107,7 +109,8 @@ test: deps $(SUPERVISOR_VENV)/bin/supervisorctl $(WSGI_VENV_STAMP)
 	$(MAKE) python-versions
 	CORRAL_SUPERVISORCTL=$(CURDIR)/$(SUPERVISOR_VENV)/bin/supervisorctl CORRAL_WSGI_VENV=$(CURDIR)/$(WSGI_VENV) \
 		CORRAL_UPGRADE_B=$(CURDIR)/$(UPGRADE_B)/debug/corrald \
-		CORRAL_TEST_PYTHONS="$(TEST_PYTHON_MINORS)" $(SWIFT) test --skip-build
+		CORRAL_TEST_PYTHONS="$(TEST_PYTHON_MINORS)" $(SWIFT) test --skip-build --skip UnderHeavyLoad
+	$(SWIFT) test --skip-build --filter UnderHeavyLoad
 	@for minor in $(TEST_PYTHON_MINORS); do \
 		echo "python $$minor: the Python suites with corral-python$$minor and a venv of $$minor"; \
 		CORRAL_SUPERVISORCTL=$(CURDIR)/$(SUPERVISOR_VENV)/bin/supervisorctl CORRAL_WSGI_VENV=$(CURDIR)/.build/venv-$$minor \
