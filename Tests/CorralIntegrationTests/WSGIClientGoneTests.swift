@@ -36,7 +36,7 @@ import Testing
             let client = try RawClient(port: worker.port)
             client.send("POST /read?\(name) HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n" + String(repeating: "h", count: 50))
             shutdown(client.fd, Int32(SHUT_RDWR))
-            #expect(eventually(timeout: WSGIClientGoneTests.promptly) { closed.contains(name) }, "close() \(closed)")
+            #expect(eventually(timeout: WSGIClientGoneTests.promptly) { closed.contains(name) }, "close() \(closed)\n\(worker.log)")
         }
 
         /// Leaves after the first byte of a streamed response that has 10 s to go; close() must follow.

@@ -3,6 +3,7 @@ import CorralServer
 import CorralWSGI
 import CorralWebSocket
 import Glibc
+import Synchronization
 
 /// One request on its way between the loop thread and the application: the loop fills the
 /// environ and hands it over; the application posts `ToLoop` messages, and takes the loop's
@@ -58,11 +59,15 @@ final class Exchange: @unchecked Sendable {
     var hasBody: Bool { bridge.mode == .asgi ? scope.hasBody : environ.hasBody }
     /// The request body has been read to its end (or there is none).
     var bodyRead = false
-    var startedAt: Int64 = 0
     /// Which request the slot holds: replies for an earlier one are dropped (gevent mode).
     private(set) var serial = 0
     var active = false
-    var reportedHung = false
+    /// For the `timeout` watch, which in one-thread mode runs on a thread of its own while the
+    /// loop thread may be stuck in the app: when the request in the app started (monotonic ns),
+    /// or 0 when there is none `timeout` applies to (the slot is idle, its request upgraded, or
+    /// already reported), and that request's serial.
+    let overdueClock = Atomic<Int64>(0)
+    let overdueSerial = Atomic<Int>(0)
     /// An accepted WebSocket (the engine's), or a connection a WSGI app's library took over:
     /// either lives as long as its client, so `timeout` does not apply.
     enum Upgrade { case none, webSocket, handedOver }
@@ -137,11 +142,11 @@ final class Exchange: @unchecked Sendable {
 
     /// Readies the slot for a new request.
     func begin(now: Int64) {
-        startedAt = now
         serial &+= 1
         active = true
-        reportedHung = false
         upgrade = .none
+        overdueSerial.store(serial, ordering: .relaxed)
+        overdueClock.store(now, ordering: .releasing)
         bodyRead = !hasBody
         bodyError = nil
         readFailure = nil

@@ -7,6 +7,7 @@ import CorralServer
 import CorralWSGI
 import CorralWebSocket
 import Glibc
+import Synchronization
 
 /// What the loop thread and the application's Python threads share: one `Exchange` per
 /// connection the worker may hold (so nothing here grows past `worker_connections`), the
@@ -45,7 +46,8 @@ public final class WSGIBridge: @unchecked Sendable {
     private let slots: UnsafeMutablePointer<Exchange?>
     let capacity: Int
     /// Loop thread only.
-    private var made = 0
+    /// Slots made so far (atomic: the one-thread mode's `timeout` watch reads it from its thread).
+    private let made = Atomic<Int>(0)
     private var free: [Int] = []
     public private(set) var inFlight = 0
 
@@ -207,10 +209,11 @@ public final class WSGIBridge: @unchecked Sendable {
     func begin(_ request: Request, now: Int64, webSocketSubprotocols: [String]? = nil) -> Exchange {
         if free.isEmpty {
             // At most one request per connection, and the server holds at most `capacity`.
-            precondition(made < capacity, "more requests in flight than worker_connections")
-            slots[made] = Exchange(token: made, bridge: self)
-            free.append(made)
-            made += 1
+            let count = made.load(ordering: .relaxed)
+            precondition(count < capacity, "more requests in flight than worker_connections")
+            slots[count] = Exchange(token: count, bridge: self)
+            free.append(count)
+            made.store(count + 1, ordering: .releasing)
         }
         let exchange = slots[free.removeLast()]!
         if mode == .asgi {
@@ -235,6 +238,7 @@ public final class WSGIBridge: @unchecked Sendable {
     /// The application posted its last message for `exchange`: the slot is free again.
     func end(_ exchange: Exchange) {
         exchange.active = false
+        exchange.overdueClock.store(0, ordering: .relaxed)
         inFlight -= 1
         free.append(exchange.token)
     }
@@ -245,7 +249,7 @@ public final class WSGIBridge: @unchecked Sendable {
     public func closeTakenWebSockets(code: UInt16, reason: String) -> Int {
         let frame = WebSocketFrameHeader.close(code, reason: reason)
         var count = 0
-        for token in 0..<made {
+        for token in 0..<made.load(ordering: .relaxed) {
             let exchange = slots[token]!
             guard exchange.active && exchange.upgrade == .handedOver else { continue }
             _ = send(exchange.socketDescriptor, frame, frame.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
@@ -255,16 +259,20 @@ public final class WSGIBridge: @unchecked Sendable {
     }
 
     /// Hands the requests in flight for longer than `timeout` nanoseconds (and not reported
-    /// yet) to the monitor thread, which logs their Python stacks; returns how many.
+    /// yet) to the monitor thread, which logs their Python stacks; returns how many. Safe from
+    /// another thread than the loop's (it reads the slots' atomics only).
     @discardableResult
     public func reportOverdue(now: Int64, timeout: Int64) -> Int {
         var count = 0
-        for token in 0..<made {
+        for token in 0..<made.load(ordering: .acquiring) {
             let exchange = slots[token]!
-            guard exchange.active && exchange.upgrade == .none && !exchange.reportedHung && now - exchange.startedAt > timeout else { continue }
-            exchange.reportedHung = true
+            let started = exchange.overdueClock.load(ordering: .acquiring)
+            // Taken (set to 0) by the one that reports it, unless the loop moved on meanwhile.
+            guard started != 0, now - started > timeout,
+                  exchange.overdueClock.compareExchange(expected: started, desired: 0, ordering: .acquiringAndReleasing).exchanged
+            else { continue }
             pthread_mutex_lock(&lock)
-            hung.append((exchange.token, exchange.serial))
+            hung.append((exchange.token, exchange.overdueSerial.load(ordering: .relaxed)))
             pthread_cond_signal(&overdueReady)
             pthread_mutex_unlock(&lock)
             count += 1
