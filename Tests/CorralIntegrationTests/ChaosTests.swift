@@ -3,8 +3,8 @@ import Testing
 
 extension UnderHeavyLoad {
     /// Chaos under keep-alive load: a worker killed with SIGKILL every 200 ms, one stopped with
-    /// SIGSTOP for longer than `timeout`, a reload every second and a broken deploy every tenth. The
-    /// only requests allowed to fail are those in flight on a worker that was killed while they
+    /// SIGSTOP for longer than `timeout`, a reload every second and a broken deploy every tenth
+    /// (from the fifth). The only requests allowed to fail are those in flight on a worker that was killed while they
     /// were; none that a worker had not yet accepted. Afterwards corrald holds the descriptors it
     /// held before, has no zombie, and has not grown. `make test` runs it for 12 s; `make bench` for 60 s
     /// (CORRAL_CHAOS_SECONDS) with wrk beside the classifying clients (CORRAL_CHAOS_WRK=1: wrk
@@ -84,10 +84,13 @@ extension UnderHeavyLoad {
                 }
                 if now >= nextReload {
                     chaos.reloads += 1
-                    let isBroken = chaos.reloads % 10 == 0
+                    let isBroken = chaos.reloads % 10 == 5
                     if isBroken { chaos.brokenReloads += 1 }
                     daemon.directory.write("corral.toml", isBroken ? config(accessLog: accessLog, workerCommand: broken) : good)
                     daemon.signal(SIGHUP)
+                    // The broken file stays until corrald has tried it: a reload still in progress
+                    // defers the signal, and the next good file would otherwise be what it reads.
+                    if isBroken { _ = eventually(timeout: 5) { daemon.log.contains("this deploy is broken on purpose") } }
                     nextReload += 1
                 }
                 // A worker up for 0.3 s serves: not one still booting, nor one draining away.
