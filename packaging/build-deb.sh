@@ -35,8 +35,9 @@ trap 'rm -rf "$stage" "$worker_stage" "$default_stage" "$old_stage"' EXIT
 bash "$top/packaging/man-pages.sh" >/dev/null
 manuals="${BUILD_DIR:-$top/.build}/man/man1"
 for product in corrald corralctl corral-worker corral-python; do
-    if ! swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product "$product" > "$scratch.log" 2>&1; then
-        cat "$scratch.log" >&2
+    mkdir -p "$scratch"
+    if ! swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product "$product" > "$scratch/build-deb.log" 2>&1; then
+        cat "$scratch/build-deb.log" >&2
         echo "build-deb: building $product failed" >&2
         exit 1
     fi
