@@ -58,12 +58,25 @@ if [ "$built" != "${version%-*}" ]; then
     exit 1
 fi
 
+# A stripped executable into a stage.
+install_binary() {   # install_binary SOURCE DESTINATION
+    install -m 0755 "$1" "$2"
+    strip --strip-unneeded --remove-section=.comment --remove-section=.note "$2"
+}
+# Each package's copyright and changelog; its man pages (written by then) readable by all.
+install_docs() {   # install_docs STAGE PACKAGE
+    install -d "$1/usr/share/doc/$2"
+    install -m 0644 "$here/copyright" "$1/usr/share/doc/$2/copyright"
+    gzip -9n < "$here/changelog" > "$1/usr/share/doc/$2/changelog.Debian.gz"
+    chmod 0644 "$1/usr/share/doc/$2/changelog.Debian.gz"
+    if [ -d "$1/usr/share/man/man1" ]; then chmod 0644 "$1/usr/share/man/man1/"*.gz; fi
+}
+
 install -d "$stage/DEBIAN" "$stage/usr/bin" "$stage/lib/systemd/system" "$stage/usr/lib/sysusers.d" \
-    "$stage/usr/lib/tmpfiles.d" "$stage/etc/corral" "$stage/usr/share/man/man1" "$stage/usr/share/doc/corral" \
+    "$stage/usr/lib/tmpfiles.d" "$stage/etc/corral" "$stage/usr/share/man/man1" \
     "$stage/usr/share/corral/www"
 for product in corrald corralctl corral-worker; do
-    install -m 0755 "$scratch/release/$product" "$stage/usr/bin/$product"
-    strip --strip-unneeded --remove-section=.comment --remove-section=.note "$stage/usr/bin/$product"
+    install_binary "$scratch/release/$product" "$stage/usr/bin/$product"
 done
 gzip -9n < "$manuals/corrald.1" > "$stage/usr/share/man/man1/corrald.1.gz"
 gzip -9n < "$manuals/corralctl.1" > "$stage/usr/share/man/man1/corralctl.1.gz"
@@ -74,9 +87,7 @@ install -m 0644 systemd/corral.sysusers "$stage/usr/lib/sysusers.d/corral.conf"
 install -m 0644 systemd/corral.tmpfiles "$stage/usr/lib/tmpfiles.d/corral.conf"
 install -m 0644 "$here/corral.toml" "$stage/etc/corral/corral.toml"
 install -m 0644 "$here/index.html" "$stage/usr/share/corral/www/index.html"
-install -m 0644 "$here/copyright" "$stage/usr/share/doc/corral/copyright"
-gzip -9n < "$here/changelog" > "$stage/usr/share/doc/corral/changelog.Debian.gz"
-chmod 0644 "$stage/usr/share/doc/corral/changelog.Debian.gz" "$stage/usr/share/man/man1/"*.gz
+install_docs "$stage" corral
 for script in postinst prerm postrm; do install -m 0755 "$here/$script" "$stage/DEBIAN/$script"; done
 echo /etc/corral/corral.toml > "$stage/DEBIAN/conffiles"
 
@@ -112,13 +123,10 @@ echo "built $deb ($(du -h "$deb" | cut -f1)); Depends: $depends, systemd"
 
 # corral-python3.X: the Python worker, which links the release's libpython3.X. One package per
 # X.Y, as uWSGI has one plugin per Python: a venv of Python 3.X is served by corral-python3.X.
-install -d "$worker_stage/DEBIAN" "$worker_stage/usr/bin" "$worker_stage/usr/share/man/man1" "$worker_stage/usr/share/doc/$worker"
-install -m 0755 "$scratch/release/corral-python" "$worker_stage/usr/bin/$worker"
-strip --strip-unneeded --remove-section=.comment --remove-section=.note "$worker_stage/usr/bin/$worker"
+install -d "$worker_stage/DEBIAN" "$worker_stage/usr/bin" "$worker_stage/usr/share/man/man1"
+install_binary "$scratch/release/corral-python" "$worker_stage/usr/bin/$worker"
 gzip -9n < "$manuals/corral-python.1" > "$worker_stage/usr/share/man/man1/$worker.1.gz"
-install -m 0644 "$here/copyright" "$worker_stage/usr/share/doc/$worker/copyright"
-gzip -9n < "$here/changelog" > "$worker_stage/usr/share/doc/$worker/changelog.Debian.gz"
-chmod 0644 "$worker_stage/usr/share/doc/$worker/changelog.Debian.gz" "$worker_stage/usr/share/man/man1/"*.gz
+install_docs "$worker_stage" "$worker"
 worker_depends="$(depends_of "$worker_stage")"
 cat > "$worker_stage/DEBIAN/control" <<CONTROL
 Package: $worker
@@ -145,14 +153,12 @@ echo "built $worker_deb ($(du -h "$worker_deb" | cut -f1)); Depends: corral (= $
 
 # corral-python: the release's default Python worker, by the names configs and units use
 # (corral-python, and corral-wsgi before it).
-install -d "$default_stage/DEBIAN" "$default_stage/usr/bin" "$default_stage/usr/share/man/man1" "$default_stage/usr/share/doc/corral-python"
+install -d "$default_stage/DEBIAN" "$default_stage/usr/bin" "$default_stage/usr/share/man/man1"
 ln -s "$worker" "$default_stage/usr/bin/corral-python"
 ln -s corral-python "$default_stage/usr/bin/corral-wsgi"
 gzip -9n < "$manuals/corral-python.1" > "$default_stage/usr/share/man/man1/corral-python.1.gz"
 ln -s corral-python.1.gz "$default_stage/usr/share/man/man1/corral-wsgi.1.gz"
-install -m 0644 "$here/copyright" "$default_stage/usr/share/doc/corral-python/copyright"
-gzip -9n < "$here/changelog" > "$default_stage/usr/share/doc/corral-python/changelog.Debian.gz"
-chmod 0644 "$default_stage/usr/share/doc/corral-python/changelog.Debian.gz" "$default_stage/usr/share/man/man1/"*.gz
+install_docs "$default_stage" corral-python
 cat > "$default_stage/DEBIAN/control" <<CONTROL
 Package: corral-python
 Version: $version
@@ -177,10 +183,8 @@ echo "built $wsgi_deb (names for $worker); Depends: corral (= $version), $worker
 
 # corral-wsgi: the worker's old package, now a transitional one, so that `apt install corral-wsgi`
 # and upgrades from it bring corral-python.
-install -d "$old_stage/DEBIAN" "$old_stage/usr/share/doc/corral-wsgi"
-install -m 0644 "$here/copyright" "$old_stage/usr/share/doc/corral-wsgi/copyright"
-gzip -9n < "$here/changelog" > "$old_stage/usr/share/doc/corral-wsgi/changelog.Debian.gz"
-chmod 0644 "$old_stage/usr/share/doc/corral-wsgi/changelog.Debian.gz"
+install -d "$old_stage/DEBIAN"
+install_docs "$old_stage" corral-wsgi
 cat > "$old_stage/DEBIAN/control" <<CONTROL
 Package: corral-wsgi
 Version: $version

@@ -7,12 +7,24 @@ import Testing
 @Suite struct PythonVersionsTests {
     static let versions = (ProcessInfo.processInfo.environment["CORRAL_TEST_PYTHONS"] ?? "").split(separator: " ").map(String.init)
 
+    /// The venv `make python-versions` made with pyenv's Python `version` (X.Y).
+    static func venv(_ version: String) -> String { WSGIApps.repository.appendingPathComponent(".build/venv-\(version)").path }
+
+    /// The X.Y.Z the venv's python3 reports.
+    static func release(of venv: String) -> String {
+        shell("\(venv)/bin/python3 -c 'import sys; print(sys.version.split()[0])'").output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The X.Y.Z the default worker embeds.
+    static var embedded: String {
+        shell("\(Binaries.path("corral-python")) --embedded-python").output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Each build serves with the venv's own interpreter (the version its python3 reports, the
     /// venv as sys.prefix) in threads, gevent and asgi modes, with the venv's compiled extensions.
     @Test(arguments: versions) func servesWithTheVenvsInterpreter(version: String) throws {
-        let venv = WSGIApps.repository.appendingPathComponent(".build/venv-\(version)").path
-        let reported = shell("\(venv)/bin/python3 -c 'import sys; print(sys.version.split()[0])'").output
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let venv = Self.venv(version)
+        let reported = Self.release(of: venv)
         #expect(reported.hasPrefix(version + "."), "\(reported)")
         for (mode, app) in [(["-k", "gthread", "--threads", "2"], "versions:app"), (["-k", "gevent"], "versions:app"),
                             (["-k", "asgi"], "versions:asgi")] {
@@ -27,7 +39,7 @@ import Testing
     /// corrald serves a venv with the worker built for its Python, found beside the default one:
     /// no worker_cmd to set, and --check-config loads the app with that worker too.
     @Test(arguments: versions) func corraldPicksTheWorkerForTheVenv(version: String) throws {
-        let venv = WSGIApps.repository.appendingPathComponent(".build/venv-\(version)").path
+        let venv = Self.venv(version)
         let arguments = ["-w", "1", "--chdir", WSGIApps.directory, "--virtualenv", venv, "versions:app"]
         let check = shell("\(Binaries.path("corrald")) \(arguments.map(shellQuoted).joined(separator: " ")) --check-config")
         #expect(check.status == 0 && check.output.contains("configuration OK"), "\(check.output)")
@@ -57,10 +69,8 @@ import Testing
     /// Debian's, gevent's extension fails on `undefined symbol: _PyModule_Add`), and the app's
     /// environment keeps nothing of how the worker found it.
     @Test func corraldServesAnotherBuildOfTheSamePython() throws {
-        let venv = WSGIApps.repository.appendingPathComponent(".build/venv-3.11").path
-        let reported = shell("\(venv)/bin/python3 -c 'import sys; print(sys.version.split()[0])'").output
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        let embedded = shell("\(Binaries.path("corral-python")) --embedded-python").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let venv = Self.venv("3.11")
+        let reported = Self.release(of: venv), embedded = Self.embedded
         try #require(reported.hasPrefix("3.11.") && reported != embedded,
                      "make python-versions makes .build/venv-3.11 with pyenv's 3.11 (\(reported)), another build than the worker's (\(embedded))")
         let daemon = try CorraldProcess(["-w", "1", "-k", "gevent", "--chdir", WSGIApps.directory, "--virtualenv", venv, "versions:app"])
@@ -96,10 +106,9 @@ import Testing
     /// A worker whose libpython is not the venv's interpreter's (corrald read another) refuses to
     /// start, naming both.
     @Test func theWorkerChecksItLoadedTheVenvsLibpython() throws {
-        let venv = ProcessInfo.processInfo.environment["CORRAL_WSGI_VENV"] ?? ""
-        let embedded = shell("\(Binaries.path("corral-python")) --embedded-python").output.trimmingCharacters(in: .whitespacesAndNewlines)
-        let refused = shell("CORRAL_PYTHON_VERSION='3.11.99 (stand-in)' \(Binaries.path("corral-python")) --check-config --chdir \(WSGIApps.directory) --virtualenv \(venv) versions:app")
-        #expect(refused.status == 3 && refused.output.contains("python3 is Python 3.11.99 (stand-in), but the libpython this worker loaded is Python \(embedded)"),
+        try WSGIApps.requireVirtualenv()
+        let refused = shell("CORRAL_PYTHON_VERSION='3.11.99 (stand-in)' \(Binaries.path("corral-python")) --check-config --chdir \(WSGIApps.directory) --virtualenv \(WSGIApps.virtualenv) versions:app")
+        #expect(refused.status == 3 && refused.output.contains("python3 is Python 3.11.99 (stand-in), but the libpython this worker loaded is Python \(Self.embedded)"),
                 "\(refused.output)")
     }
 
@@ -114,7 +123,7 @@ import Testing
             """
             wsgi_app = "versions:app"
             chdir = "\(WSGIApps.directory)"
-            virtualenv = "\(WSGIApps.repository.appendingPathComponent(".build/venv-\(version)").path)"
+            virtualenv = "\(PythonVersionsTests.venv(version))"
             workers = 2
             threads = 2
             boot_timeout = 30

@@ -71,7 +71,9 @@ final class Exchange: @unchecked Sendable {
     /// An accepted WebSocket (the engine's), or a connection a WSGI app's library took over:
     /// either lives as long as its client, so `timeout` does not apply.
     enum Upgrade { case none, webSocket, handedOver }
-    var upgrade = Upgrade.none
+    var upgrade = Upgrade.none {
+        didSet { if upgrade != .none { overdueClock.store(0, ordering: .relaxed) } }
+    }
     /// The connection's socket (`Request.socketDescriptor`), for a WSGI app to take.
     var socketDescriptor: Int32 = -1
     /// The response head the app gave (start_response, http.response.start), checked: the

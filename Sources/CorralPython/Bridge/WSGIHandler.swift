@@ -52,7 +52,6 @@ public struct WSGIHandler: Sendable {
             let message = await exchange.next()
             if case .acceptWebSocket(let subprotocol, var headers) = message {
                 exchange.upgrade = .webSocket
-                exchange.overdueClock.store(0, ordering: .relaxed)   // timeout does not apply to it
                 let bridge = bridge
                 var settings = bridge.webSocketSettings
                 if bridge.perMessageDeflate, let compression = PerMessageDeflate.negotiate(handshake.extensions) {
@@ -75,7 +74,6 @@ public struct WSGIHandler: Sendable {
         switch message {
         case .handOver:
             exchange.upgrade = .handedOver
-            exchange.overdueClock.store(0, ordering: .relaxed)   // timeout does not apply to it
             return nil
         case .earlyHint(let links):
             do {

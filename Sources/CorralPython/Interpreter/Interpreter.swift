@@ -81,9 +81,14 @@ public enum Interpreter {
                 interpreter says it is (sysconfig's LIBDIR), or was changed since corrald read the configuration; reload corrald
                 """
         }
-        guard let config = VirtualenvConfig(venv: virtualenv) else { return nil }
+        guard let file = fopen(virtualenv + "/pyvenv.cfg", "r") else { return nil }  // not a venv: a plain prefix
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while case let count = fread(&chunk, 1, chunk.count, file), count > 0 { bytes += chunk[..<count] }
+        let config = VirtualenvConfig(parsing: String(decoding: bytes, as: UTF8.self))
         let embedded = String(embeddedVersion.prefix { $0 != " " })
-        let minor = embedded.split(separator: ".").prefix(2).joined(separator: ".")
+        let minor = VirtualenvConfig.minor(of: embedded)
         let recreate = access("/usr/bin/python\(minor)", X_OK) == 0 ? "/usr/bin/python\(minor)" : "python\(minor)"
         return config.mismatch(embedded: embedded, venv: virtualenv, recreate: recreate)
     }

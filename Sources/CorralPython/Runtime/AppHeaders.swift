@@ -1,11 +1,6 @@
 import CPython
 import CorralServer
 
-/// The header fields an app answers with (WSGI's list of str pairs, ASGI's iterable of byte
-/// pairs), checked as gunicorn checks them: a malformed one is refused (CR or LF could split the
-/// response), the hop-by-hop ones (Connection, Keep-Alive…) are left out and values lose their
-/// surrounding spaces and tabs (Django's Set-Cookie has a leading one). A refusal is the app's
-/// error, raised from the call that gave them (TypeError or ValueError).
 /// A response head an app gave, checked: its status, fields, and the Content-Length among them.
 struct AppHead {
     let status: UInt16
@@ -14,6 +9,11 @@ struct AppHead {
     let contentLength: Int?
 }
 
+/// The header fields an app answers with (WSGI's list of str pairs, ASGI's iterable of byte
+/// pairs), checked as gunicorn checks them: a malformed one is refused (CR or LF could split the
+/// response), the hop-by-hop ones (Connection, Keep-Alive…) are left out and values lose their
+/// surrounding spaces and tabs (Django's Set-Cookie has a leading one). A refusal is the app's
+/// error, raised from the call that gave them (TypeError or ValueError).
 enum AppHeaders {
     enum Form {
         /// PEP 3333: a list of (name, value) tuples of str, latin-1 text.

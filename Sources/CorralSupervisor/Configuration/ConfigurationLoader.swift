@@ -107,7 +107,7 @@ public struct ConfigurationLoader: Sendable {
               let defaultWorker = configuration.wsgiWorkerCommand.first else { return }
         // A venv without a python3 (not made yet, when the config is only printed) is the
         // worker's to report when it starts.
-        let python = (venv.hasSuffix("/") ? String(venv.dropLast()) : venv) + "/bin/python3"
+        let python = venv + "/bin/python3"
         guard access(python, X_OK) == 0 else { return }
         let chosen = PythonWorkerChoice.Interpreter.describing(python).flatMap { interpreter in
             PythonWorkerChoice.choose(for: interpreter, venv: venv, defaultWorker: configuration.wsgiWorkerCommand,

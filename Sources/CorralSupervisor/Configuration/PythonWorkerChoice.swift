@@ -122,7 +122,7 @@ public struct PythonWorkerChoice: Equatable, Sendable {
         workers.sort { $0.path < $1.path }
         if !workers.contains(where: { $0.minor == minor }),
            let finished = try? ChildProcess.run([defaultWorker, "--embedded-python"]), finished.status.shellCode == 0 {
-            let embedded = finished.output.split(separator: ".").prefix(2).joined(separator: ".")
+            let embedded = VirtualenvConfig.minor(of: finished.output.prefix { $0 != "\n" })
             if !embedded.isEmpty { workers.append(Installed(path: defaultWorker, minor: embedded)) }
         }
         return workers

@@ -1,5 +1,4 @@
 import CorralHTTP
-import Glibc
 
 /// A virtualenv's pyvenv.cfg: which interpreter made it. corral-python embeds one libpython, and a
 /// venv made by another interpreter runs its packages on that one's standard library (a pyenv
@@ -29,26 +28,16 @@ public struct VirtualenvConfig: Equatable, Sendable {
         madeBy = values["executable"] ?? values["home"].map { "\($0)/python3" }
     }
 
-    /// The pyvenv.cfg of the venv at `directory`; nil when there is none (not a venv: a plain prefix).
-    public init?(venv directory: String) {
-        guard let file = fopen(directory + "/pyvenv.cfg", "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while case let count = fread(&chunk, 1, chunk.count, file), count > 0 { bytes += chunk[..<count] }
-        self.init(parsing: String(decoding: bytes, as: UTF8.self))
-    }
-
-    /// "3.12" for version 3.12.1: the X.Y a corral-python build is for.
-    public var minorVersion: String? {
-        version.map { $0.split(separator: ".").prefix(2).joined(separator: ".") }
+    /// "3.12" for "3.12.1" (or "3.12.1 (main, …)"): the X.Y a corral-python build is for.
+    public static func minor(of version: some StringProtocol) -> String {
+        version.prefix { $0 != " " }.split(separator: ".").prefix(2).joined(separator: ".")
     }
 
     /// Why this venv cannot serve with the embedded Python (`embedded`: "3.11.2", from
     /// Py_GetVersion), or nil when it can. `recreate` is the embedded interpreter's executable.
     public func mismatch(embedded: String, venv: String, recreate: String) -> String? {
         guard let version, version != embedded else { return nil }
-        let minor = minorVersion ?? version
+        let minor = Self.minor(of: version)
         return """
             the virtualenv \(venv) was made by \(madeBy ?? "another interpreter") (Python \(version), says its pyvenv.cfg), \
             but corral-python embeds Python \(embedded): the venv's packages would run on another interpreter's standard library. \
