@@ -34,7 +34,7 @@ release: deps
 WSGI_VENV := .build/wsgi-venv
 WSGI_VENV_PACKAGES := 'flask==3.1.*' 'django==5.2.*' 'gevent>=24' 'prometheus-client==0.26.*' 'fastapi==0.165.*' 'quart==0.20.*' \
 	'websockets==15.*' 'flask-sock==0.7.*' 'flask-socketio==5.7.*' 'python-socketio[client]==5.18.*' 'kosoku==0.1.0' 'uvloop==0.23.*' \
-	'channels==4.3.*'
+	'channels==4.3.*' 'trustme==1.2.*'
 # The stamp names the package list, so changing the list rebuilds the venv.
 WSGI_VENV_STAMP := $(WSGI_VENV)/.installed-$(shell echo "$(WSGI_VENV_PACKAGES)" | md5sum | cut -c1-8)
 $(WSGI_VENV_STAMP):

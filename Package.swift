@@ -39,6 +39,8 @@ let package = Package(
         // libcrypto (OpenSSL): SHA-1 for the WebSocket handshake; only the workers that speak
         // WebSocket link it.
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // libssl (OpenSSL 3): TLS on the workers' listeners, and corrald's check of the certificates.
+        .systemLibrary(name: "CTLS", pkgConfig: "libssl", providers: [.apt(["libssl-dev"])]),
         // zlib: permessage-deflate (RFC 7692) for the engine's WebSockets.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // libedit: line editing and history at corralctl's interactive prompt.
@@ -52,6 +54,8 @@ let package = Package(
         .target(name: "CorralWebSocket", dependencies: ["CorralHTTP", "CZlib"], swiftSettings: hotPath),
         // Apart, so that only the binaries that accept WebSockets link libcrypto (for SHA-1).
         .target(name: "CorralWebSocketHandshake", dependencies: ["CorralHTTP", "CCrypto"], swiftSettings: hotPath),
+        // TLS over OpenSSL: gunicorn's TLS settings, a worker's context, one connection's stream.
+        .target(name: "CorralTLS", dependencies: ["CTLS"], swiftSettings: hotPath),
         // Metrics: gunicorn's statsd lines (batched per loop iteration), the duration histogram
         // workers report to corrald, and the Prometheus text corrald serves at metrics_bind.
         .target(name: "CorralMetrics", swiftSettings: hotPath),
@@ -59,7 +63,7 @@ let package = Package(
                                                       .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [nonsending]),
         .target(name: "CorralServer",
-                dependencies: ["CorralEventLoop", "CorralHTTP", "CorralMetrics", "CorralSystemd", "CorralWebSocket", "CCorral",
+                dependencies: ["CorralEventLoop", "CorralHTTP", "CorralMetrics", "CorralSystemd", "CorralWebSocket", "CorralTLS", "CCorral",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: hotPath),
         // corrald's brain: the worker/generation state machine (pure, no I/O), the configuration
@@ -68,7 +72,7 @@ let package = Package(
         // child and in corral-python's workers.
         .target(name: "CorralGunicornPython", exclude: ["corral_gunicorn.py"], cSettings: [.unsafeFlags(["-std=c23"])]),
         .target(name: "CorralSupervisor",
-                dependencies: ["CorralHTTP", "CorralMetrics", "CorralSystemd", "CorralWSGI", "CorralGunicornPython",
+                dependencies: ["CorralHTTP", "CorralMetrics", "CorralSystemd", "CorralTLS", "CorralWSGI", "CorralGunicornPython",
                                .product(name: "TOMLKit", package: "TOMLKit")],
                 swiftSettings: [nonsending]),
         // The control socket: supervisord's XML-RPC, served by the engine inside corrald's loop.
@@ -85,7 +89,7 @@ let package = Package(
                                "CorralWebSocketHandshake", "CorralEventLoop", "CCorral"],
                 swiftSettings: hotPath),
         .target(name: "CorralWorker",
-                dependencies: ["CorralServer", "CorralSystemd", "CorralEventLoop", "CCorral", "CorralCommandLine",
+                dependencies: ["CorralServer", "CorralSystemd", "CorralEventLoop", "CorralTLS", "CCorral", "CorralCommandLine",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: [nonsending]),
         .executableTarget(name: "corral-worker",

@@ -286,7 +286,8 @@ def handle(token, serial, environ, has_body):
     responder = Responder(channel, environ['REQUEST_METHOD'] == 'HEAD')
     environ['wsgi.input'] = Input(channel, has_body)
     connection = None
-    if 'websocket' in environ.get('HTTP_UPGRADE', '').lower():
+    # The socket of a TLS connection carries records only this worker can decrypt: not offered.
+    if 'websocket' in environ.get('HTTP_UPGRADE', '').lower() and 'HTTPS' not in environ:
         connection = environ['gunicorn.socket'] = _connection(token)
     runtime.running[token] = (serial, thread_ident(), _current_greenlet(), environ.get('RAW_URI', ''))
     result = ending = None

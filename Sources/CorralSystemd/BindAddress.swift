@@ -60,6 +60,9 @@ public enum BindAddress: Equatable, Sendable, CustomStringConvertible {
         self = .tcp(host: String(host), port: port)
     }
 
+    /// Its socket's name in LISTEN_FDNAMES, where ':' separates names.
+    public var socketName: String { String(description.map { $0 == ":" ? "_" : $0 }) }
+
     public var description: String {
         switch self {
         case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"

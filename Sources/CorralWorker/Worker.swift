@@ -5,6 +5,7 @@ import CorralEventLoop
 import CorralHTTP
 import CorralServer
 import CorralSystemd
+import CorralTLS
 import Glibc
 
 @_exported import CorralServer
@@ -74,18 +75,35 @@ public final class Worker: @unchecked Sendable {
         server.onMaxRequests = { [unowned self] in drain(reason: "max_requests reached", replaced: true) }
     }
 
+    /// The inherited sockets, else the --bind ones (and --insecure-bind's); with a certfile, all
+    /// but the insecure ones speak TLS.
     private func listen(_ options: WorkerOptions) throws {
-        var fds = ListenFDs.take().map(\.fd)
-        if fds.isEmpty {
+        let tls = try options.tlsSettings().map { settings in try TLSContext(settings) }
+        var secure: [Int32] = []
+        var plain: [Int32] = []
+        let inherited = ListenFDs.take()
+        if inherited.isEmpty {
             let binds = options.binds.isEmpty ? ["127.0.0.1:8000"] : options.binds
             for text in binds {
-                fds.append(try BindAddress(parsing: text).listen(backlog: try options.backlogValue()))
+                secure.append(try BindAddress(parsing: text).listen(backlog: try options.backlogValue()))
             }
-            log.info("listening at \(binds.joined(separator: ", ")) (pid \(getpid()))")
+            for text in options.insecureBinds {
+                plain.append(try BindAddress(parsing: text).listen(backlog: try options.backlogValue()))
+            }
+            log.info("listening at \((binds + options.insecureBinds).joined(separator: ", ")) (pid \(getpid()))")
         } else {
-            log.info("serving \(fds.count) inherited socket(s) (pid \(getpid()))")
+            for socket in inherited {
+                if options.isInsecureSocket(named: socket.name) { plain.append(socket.fd) } else { secure.append(socket.fd) }
+            }
+            log.info("serving \(inherited.count) inherited socket(s) (pid \(getpid()))")
         }
-        try server.listen(on: fds)
+        if let tls {
+            log.info("TLS on \(secure.count) socket(s), plain HTTP on \(plain.count): \(tls.certificateSummary); \(tls.settings.minimumVersion.rawValue) or later; \(KernelTLS.available ? "kTLS: the kernel encrypts what is sent, files by SSL_sendfile" : "kTLS: not in this kernel (no tls module), so files over TLS are read and encrypted here")")
+            try server.listen(on: secure, tls: tls)
+            try server.listen(on: plain)
+        } else {
+            try server.listen(on: secure + plain)
+        }
     }
 
     private static let signals = [SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGPIPE]

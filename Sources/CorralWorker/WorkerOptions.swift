@@ -1,6 +1,7 @@
 import ArgumentParser
 import CorralHTTP
 import CorralServer
+import CorralTLS
 import Glibc
 
 /// A worker's settings: gunicorn's names and defaults, from flags, else from the environment
@@ -76,6 +77,30 @@ public struct WorkerOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("dogstatsd-tags"), help: "DogStatsD tags for every metric: key:value,… ")
     var dogstatsdTags: String?
 
+    @Option(name: .customLong("certfile"), help: "TLS: the certificate chain (PEM); the --bind sockets speak HTTPS (env CORRAL_CERTFILE).")
+    var certfile: String?
+
+    @Option(name: .customLong("keyfile"), help: "TLS: the certificate's private key (PEM; default: in --certfile).")
+    var keyfile: String?
+
+    @Option(name: .customLong("ca-certs"), help: "TLS: the CA certificates (PEM) client certificates are verified against.")
+    var caCerts: String?
+
+    @Option(name: .customLong("cert-reqs"), help: "TLS client certificates: 0 not asked (default), 1 verified if sent, 2 required.")
+    var certReqs: Int?
+
+    @Option(name: .customLong("ciphers"), help: "TLS 1.2 ciphers, in OpenSSL's syntax (default: ECDHE with AES-GCM or ChaCha20).")
+    var ciphers: String?
+
+    @Option(name: .customLong("ssl-protocol-min"), help: "The lowest TLS version accepted: TLSv1.2 (default) or TLSv1.3.")
+    var sslProtocolMin: String?
+
+    @Option(name: .customLong("suppress-ragged-eofs"), help: "A TLS client that closes without close_notify is an ordinary close (default true).")
+    var suppressRaggedEOFs: Bool?
+
+    @Option(name: .customLong("insecure-bind"), help: "With --certfile: also listen here, for plain HTTP (hypercorn's insecure_bind). Repeatable.")
+    var insecureBind: [String] = []
+
     public init() {}
 
     /// A setting from the flag, else the environment, else nil.
@@ -96,6 +121,40 @@ public struct WorkerOptions: ParsableArguments, Sendable {
     public var binds: [String] {
         if !bind.isEmpty { return bind }
         return value(nil, "bind")?.split(separator: ",").map(String.init) ?? []
+    }
+
+    public var insecureBinds: [String] {
+        if !insecureBind.isEmpty { return insecureBind }
+        return value(nil, "insecure_bind")?.split(separator: ",").map(String.init) ?? []
+    }
+
+    /// Inherited sockets that stay plain HTTP when the others speak TLS: the ones corrald opened
+    /// for insecure_bind (CORRAL_INSECURE_SOCKETS, by LISTEN_FDNAMES name), or a socket unit's
+    /// named `insecure…` (FileDescriptorName=).
+    public func isInsecureSocket(named name: String) -> Bool {
+        if name.hasPrefix("insecure") { return true }
+        return value(nil, "insecure_sockets")?.split(separator: ",").contains { $0 == name } ?? false
+    }
+
+    /// gunicorn's TLS settings, nil without a certfile.
+    public func tlsSettings() throws -> TLSSettings? {
+        guard let certfile = value(certfile, "certfile"), !certfile.isEmpty else { return nil }
+        var settings = TLSSettings(certfile: certfile, keyfile: value(keyfile, "keyfile").flatMap { $0.isEmpty ? nil : $0 })
+        settings.caCerts = value(caCerts, "ca_certs").flatMap { $0.isEmpty ? nil : $0 }
+        let requirement = try number(certReqs, "cert_reqs", default: 0)
+        guard let clientCertificates = TLSSettings.ClientCertificates(rawValue: requirement) else {
+            throw ValidationError("cert_reqs must be 0 (CERT_NONE), 1 (CERT_OPTIONAL) or 2 (CERT_REQUIRED), not \(requirement)")
+        }
+        settings.clientCertificates = clientCertificates
+        settings.ciphers = value(ciphers, "ciphers").flatMap { $0.isEmpty ? nil : $0 }
+        if let name = value(sslProtocolMin, "ssl_protocol_min") {
+            guard let version = TLSSettings.ProtocolVersion(name: name) else {
+                throw ValidationError("ssl_protocol_min must be TLSv1.2 or TLSv1.3, not \(name)")
+            }
+            settings.minimumVersion = version
+        }
+        settings.suppressRaggedEOFs = try number(suppressRaggedEOFs, "suppress_ragged_eofs", default: true)
+        return settings
     }
 
     public func backlogValue() throws -> Int32 { Int32(try number(backlog, "backlog", default: 2048)) }

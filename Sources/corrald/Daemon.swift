@@ -144,7 +144,7 @@ final class Daemon: @unchecked Sendable {
             close(endpoint.fd)
         }
         let listening = sockets.isInherited ? plans[0]!.sockets.map(\.name).joined(separator: ", ") + " (inherited from systemd)"
-                                            : configuration.bind.joined(separator: ", ") + " (backlog \(configuration.backlog))"
+                                            : configuration.listeningSummary + " (backlog \(configuration.backlog))"
         started = true
         let command = configuration.workerCommand.joined(separator: " ")
         logger.info("corrald \(getpid()) listening at \(listening); \(configuration.workers) workers: \(command)")

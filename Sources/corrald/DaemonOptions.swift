@@ -187,6 +187,36 @@ struct DaemonOptions: ParsableCommand {
     @Option(name: .customLong("metrics-bind"), help: "Serve Prometheus metrics at GET /metrics here (HOST:PORT or unix:PATH).")
     var metricsBind: String?
 
+    @Option(name: .customLong("certfile"), help: "TLS: the certificate chain (PEM) the bind addresses serve HTTPS with.")
+    var certfile: String?
+
+    @Option(name: .customLong("keyfile"), help: "TLS: the certificate's private key (PEM; default: in --certfile).")
+    var keyfile: String?
+
+    @Option(name: .customLong("ca-certs"), help: "TLS: the CA certificates (PEM) client certificates are verified against.")
+    var caCerts: String?
+
+    @Option(name: .customLong("cert-reqs"), help: "TLS client certificates: 0 not asked (default), 1 verified if sent, 2 required (cert_reqs).")
+    var certReqs: String?
+
+    @Option(name: .customLong("ciphers"), help: "TLS 1.2 ciphers in OpenSSL's syntax (default: ECDHE with AES-GCM or ChaCha20).")
+    var ciphers: String?
+
+    @Option(name: .customLong("ssl-protocol-min"), help: "The lowest TLS version accepted: TLSv1.2 (default) or TLSv1.3.")
+    var sslProtocolMin: String?
+
+    @Option(name: .customLong("ssl-version"), help: ArgumentHelp("gunicorn's deprecated ssl_version: accepted with a warning, ignored.", visibility: .hidden))
+    var sslVersion: String?
+
+    @Flag(name: .customLong("suppress-ragged-eofs"), help: ArgumentHelp("gunicorn's flag; already the default.", visibility: .hidden))
+    var suppressRaggedEOFs = false
+
+    @Flag(name: .customLong("do-handshake-on-connect"), help: ArgumentHelp("gunicorn's flag: accepted with a warning, ignored.", visibility: .hidden))
+    var doHandshakeOnConnect = false
+
+    @Option(name: .customLong("insecure-bind"), help: "With --certfile: also listen here for plain HTTP (insecure_bind; repeatable).")
+    var insecureBind: [String] = []
+
     @Option(name: .customLong("from-gunicorn"), help: ArgumentHelp("Run a gunicorn config file (gunicorn_config.py) with python3 as gunicorn reads it, print the equivalent corral.toml, and exit.", valueName: "file"))
     var fromGunicorn: String?
 
@@ -264,6 +294,16 @@ struct DaemonOptions: ParsableCommand {
         add("statsd_prefix", statsdPrefix)
         add("dogstatsd_tags", dogstatsdTags)
         add("metrics_bind", metricsBind)
+        add("certfile", certfile)
+        add("keyfile", keyfile)
+        add("ca_certs", caCerts)
+        add("cert_reqs", certReqs)
+        add("ciphers", ciphers)
+        add("ssl_protocol_min", sslProtocolMin)
+        add("ssl_version", sslVersion)
+        add("suppress_ragged_eofs", suppressRaggedEOFs ? "true" : nil)
+        add("do_handshake_on_connect", doHandshakeOnConnect ? "true" : nil)
+        addList("insecure_bind", insecureBind)
         return result
     }
 

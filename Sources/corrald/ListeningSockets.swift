@@ -25,18 +25,15 @@ final class ListeningSockets {
         self.systemd = systemd
     }
 
-    /// The name a bind's socket has in LISTEN_FDNAMES, where ':' separates names.
-    private static func name(of key: String) -> String { String(key.map { $0 == ":" ? "_" : $0 }) }
-
     var isInherited: Bool { !inherited.isEmpty }
 
-    /// The sockets a configuration's workers get, in `bind` order: existing ones (with the
+    /// The sockets a configuration's workers get, in `bind` order, then `insecure_bind`'s: existing ones (with the
     /// backlog updated if it changed), new ones opened. New unix sockets are owned by the
     /// workers' user and group, as gunicorn does. Nothing is closed here.
     func sockets(for configuration: Configuration, owner: (uid: uid_t?, gid: gid_t?)) throws -> [ListenFD] {
         if isInherited { return inherited }
         let backlog = Int32(configuration.backlog)
-        return try configuration.bind.map { text in
+        return try (configuration.bind + configuration.insecureBind).map { text in
             let address = try BindAddress(parsing: text)
             let key = address.description
             if let socket = open[key] {
@@ -46,7 +43,7 @@ final class ListeningSockets {
                 }
                 return socket
             }
-            let name = Self.name(of: key)
+            let name = address.socketName
             if let kept = stored.removeValue(forKey: Self.storePrefix + name) {
                 listen(kept.fd, backlog)
                 let socket = ListenFD(fd: kept.fd, name: name)

@@ -225,7 +225,7 @@ public final class WSGIBridge: @unchecked Sendable {
         } else {
             exchange.environ.build(head: request.head, buffer: request.buffer, fields: request.fields,
                                    remoteAddress: request.remoteAddressBytes, remotePort: request.remotePort,
-                                   isSecure: request.isSecure, settings: settings,
+                                   isSecure: request.isSecure, settings: settings, tls: request.tls,
                                    serverAddress: { request.localAddress })
         }
         exchange.begin(now: now)

@@ -69,10 +69,19 @@ public struct Request {
     /// The socket's peer (the balancer, behind one), as bytes.
     public var peerAddressBytes: UnsafeRawBufferPointer { connection.peerAddress }
 
-    /// Whether the client spoke https to a trusted proxy (`secure_scheme_headers` from a peer in
-    /// `forwarded_allow_ips`): the scheme for absolute URLs and `wsgi.url_scheme`.
+    /// Whether the client spoke https: to this worker (a TLS listener), or to a trusted proxy
+    /// (`secure_scheme_headers` from a peer in `forwarded_allow_ips`). The scheme for absolute
+    /// URLs and `wsgi.url_scheme`.
     public var isSecure: Bool {
-        connection.server.configuration.forwarded.isSecure(peerTrusted: connection.peerTrustedForScheme, fields: fields, buffer: buffer)
+        connection.tls != nil
+            || connection.server.configuration.forwarded.isSecure(peerTrusted: connection.peerTrustedForScheme, fields: fields, buffer: buffer)
+    }
+
+    /// The TLS version and cipher of this connection ("TLSv1.3", "TLS_AES_128_GCM_SHA256"); nil
+    /// for plain HTTP. mod_ssl's SSL_PROTOCOL and SSL_CIPHER.
+    public var tls: (version: UnsafeRawBufferPointer, cipher: UnsafeRawBufferPointer)? {
+        guard let parameters = connection.tls?.negotiated else { return nil }
+        return (parameters.version, parameters.cipher)
     }
 
     /// The client's port; nil for a unix socket.

@@ -223,7 +223,7 @@ extension Connection {
     /// fit stays held, for the connection's coroutine to send before it next waits.
     func sendHeldOutput() {
         guard outputHeld, writeReady, let buffers else { return }
-        let n = buffers.output.withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+        let n = buffers.output.withUnsafeBytes { transmit($0.baseAddress!, $0.count) }
         if n == buffers.output.count {
             outputHeld = false
             buffers.output.removeAll(keepingCapacity: true)
@@ -239,17 +239,18 @@ extension Connection {
         var offset = 0
         let flags = Int32(MSG_NOSIGNAL) | (more ? Int32(MSG_MORE) : 0)
         return await writeUntil({ offset == bytes.count }) {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, flags) }
+            let n = bytes.withUnsafeBytes { transmit($0.baseAddress! + offset, $0.count - offset, flags: flags) }
             if n > 0 { offset += n }
             return n
         }
     }
 
     func sendFile(_ file: Int32, offset: Int, count: Int) async -> Bool {
+        if let tls, !tls.kernelSends { return await sendFileThroughTLS(file, offset: offset, count: count) }
         var position = off_t(offset)
         var remaining = count
         return await writeUntil({ remaining == 0 }) {
-            let n = sendfile(fd, file, &position, remaining)
+            let n = tls == nil ? sendfile(fd, file, &position, remaining) : sendFileByKernelTLS(file, &position, remaining)
             if n > 0 {
                 remaining -= n
                 bodyBytesSent += n

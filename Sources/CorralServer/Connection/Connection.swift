@@ -1,6 +1,7 @@
 import CCorral
 import CorralEventLoop
 import CorralHTTP
+import CorralTLS
 import Glibc
 
 /// One client connection, served by one coroutine for its whole life: read a head, run the
@@ -65,6 +66,10 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     var webSocket: WebSocket?
     /// epoll said the client closed its end, or the connection broke.
     var peerGone = false
+    /// TLS on this connection (its listener has a certificate); nil for plain HTTP.
+    var tls: TLSStream?
+    /// The last TLS read stalled until the socket is writable (OpenSSL had records to send).
+    var tlsReadWantsWrite = false
     /// Told when that happens while the handler works without the socket (`watchForLeaving`).
     var leavingObserver: (any ClientLeavingObserver)?
     // The server's intrusive list of open connections.
@@ -87,8 +92,10 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     }
 
     /// Starts a new life on an accepted socket: every per-connection field is reset here.
-    func open(fd: Int32, peer: UnsafePointer<sockaddr_storage>) {
+    func open(fd: Int32, peer: UnsafePointer<sockaddr_storage>, tls: TLSStream?) {
         self.fd = fd
+        self.tls = tls
+        tlsReadWantsWrite = false
         peerLength = Int(corral_format_address(peer, self.peer.baseAddress!.assumingMemoryBound(to: CChar.self), 48))
         address.copyMemory(from: UnsafeRawBufferPointer(rebasing: self.peer[..<peerLength]))
         addressLength = peerLength
@@ -236,6 +243,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
 
     func finish() {
         outputHeld = false
+        endTLS()
         if let buffers { server.pool.give(buffers) }
         buffers = nil
         server.connectionClosed(self)
@@ -425,16 +433,18 @@ public final class Connection: FDWatcher, @unchecked Sendable {
                 if buffers == nil { buffers = server.pool.take() }
                 let buffers = buffers!
                 let room = buffers.capacity - filled
-                let n = read(fd, buffers.bytes + filled, room)
+                let n = receive(buffers.bytes + filled, room)
                 if n > 0 {
                     filled += n
                     server.socketReads &+= 1
-                    if n < room { readReady = false }
+                    // A short read drained the socket; TLS reads a record at a time, so only
+                    // its own "wants more" says so.
+                    if n < room && tls == nil { readReady = false }
                     return .ready
                 }
                 if n == 0 { return .closed }
                 switch errno {
-                case EAGAIN: readReady = false
+                case EAGAIN: if tlsReadWantsWrite { writeReady = false } else { readReady = false }
                 case EINTR: continue
                 default: return .failed
                 }
@@ -444,7 +454,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
                 server.pool.give(buffers)
                 self.buffers = nil
             }
-            let outcome = await wait(for: EventLoop.readable, until: deadline)
+            let outcome = await wait(for: tlsReadWantsWrite ? EventLoop.writable : EventLoop.readable, until: deadline)
             if outcome != .ready { return outcome }
         }
     }

@@ -1,6 +1,7 @@
 import CCorral
 import CorralEventLoop
 import CorralHTTP
+import CorralTLS
 import Glibc
 
 /// The HTTP engine of one worker process: accepts on the listening sockets, runs one coroutine
@@ -71,11 +72,12 @@ public final class HTTPServer: @unchecked Sendable {
     /// Seconds since the epoch, from the loop's cached clock (no syscall).
     public var wallSeconds: Int { Int((loop.now + wallClockOffset) / 1_000_000_000) }
 
-    /// Starts accepting on these listening sockets (non-blocking is set here).
-    public func listen(on fds: [Int32]) throws(SystemError) {
+    /// Starts accepting on these listening sockets (non-blocking is set here); with `tls`, their
+    /// connections speak TLS.
+    public func listen(on fds: [Int32], tls: TLSContext? = nil) throws(SystemError) {
         for fd in fds {
             _ = corral_set_nonblocking(fd)
-            let listener = Listener(fd: fd, server: self)
+            let listener = Listener(fd: fd, server: self, tls: tls)
             listeners.append(listener)
             try startAccepting(listener)
         }
@@ -135,10 +137,20 @@ public final class HTTPServer: @unchecked Sendable {
             if peer.ss_family != sa_family_t(AF_UNIX) {
                 _ = corral_set_int_option(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
             }
+            var tls: TLSStream?
+            if let context = listener.tls {
+                tls = TLSStream(context: context, fd: fd)
+                if tls == nil {
+                    log.error("cannot start TLS on an accepted connection (out of memory?)")
+                    close(fd)
+                    continue
+                }
+            }
             let connection = takeConnection()
-            connection.open(fd: fd, peer: &peer)
+            connection.open(fd: fd, peer: &peer, tls: tls)
             if configuration.proxyProtocol && !configuration.proxyAllowList.allows(connection.peerIP) {
                 log.info("closing \(String(decoding: connection.peerAddress, as: UTF8.self)): not in proxy_allow_ips")
+                connection.endTLS()
                 close(fd)
                 freeConnections.append(connection)
                 continue
@@ -148,6 +160,7 @@ public final class HTTPServer: @unchecked Sendable {
                                   | EventLoop.edgeTriggered, watcher: connection)
             } catch {
                 log.error("cannot watch accepted connection: \(error)")
+                connection.endTLS()
                 close(fd)
                 continue
             }

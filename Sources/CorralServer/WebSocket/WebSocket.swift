@@ -111,7 +111,7 @@ public final class WebSocket {
             }
             var interest: UInt32 = 0
             if (acceptingMessages || conversation.phase != .open) && !connection.readReady { interest |= EventLoop.readable }
-            if conversation.pendingOutputCount > 0 && !connection.writeReady { interest |= EventLoop.writable }
+            if (conversation.pendingOutputCount > 0 || connection.tlsReadWantsWrite) && !connection.writeReady { interest |= EventLoop.writable }
             switch await connection.wait(for: interest, until: min(conversation.deadline, loop.now + 3_600_000_000_000)) {
             case .timedOut:
                 if let event = conversation.timerFired(now: loop.now) {
@@ -173,16 +173,16 @@ public final class WebSocket {
         if connection.filled == buffers.capacity { buffers.grow(to: buffers.capacity * 2) }
         let room = buffers.capacity - connection.filled
         while true {
-            let n = read(connection.fd, buffers.bytes + connection.filled, room)
+            let n = connection.receive(buffers.bytes + connection.filled, room)
             if n > 0 {
                 connection.filled += n
-                if n < room { connection.readReady = false }
+                if n < room && connection.tls == nil { connection.readReady = false }
                 return .ready
             }
             if n == 0 { return .closed }
             switch errno {
             case EAGAIN:
-                connection.readReady = false
+                if connection.tlsReadWantsWrite { connection.writeReady = false } else { connection.readReady = false }
                 return .timedOut
             case EINTR: continue
             default: return .failed
@@ -195,7 +195,7 @@ public final class WebSocket {
     private func flush() -> Bool {
         while conversation.pendingOutputCount > 0 && connection.writeReady {
             let pending = conversation.pendingOutput
-            let n = Glibc.send(connection.fd, pending.baseAddress!, pending.count, Int32(MSG_NOSIGNAL))
+            let n = connection.transmit(pending.baseAddress!, pending.count)
             if n > 0 {
                 conversation.consumeOutput(n)
                 connection.bodyBytesSent += n
@@ -216,7 +216,7 @@ public final class WebSocket {
     private func writeOutput() async -> Bool {
         await connection.writeUntil({ conversation.pendingOutputCount == 0 }) {
             let pending = conversation.pendingOutput
-            let n = Glibc.send(connection.fd, pending.baseAddress!, pending.count, Int32(MSG_NOSIGNAL))
+            let n = connection.transmit(pending.baseAddress!, pending.count)
             if n > 0 { conversation.consumeOutput(n) }
             return n
         }

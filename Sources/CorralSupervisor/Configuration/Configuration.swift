@@ -1,4 +1,6 @@
 import CorralHTTP
+import CorralSystemd
+import CorralTLS
 import CorralWSGI
 import Glibc
 import TOMLKit
@@ -84,6 +86,17 @@ public struct Configuration: Equatable, Sendable {
     public var secureSchemeHeaders = try! ForwardedScheme.headerTable(ForwardedScheme.defaultSecureSchemeHeaders)
     public var proxyProtocol = false
     public var proxyAllowIPs = ForwardedScheme.defaultAllowList
+    // TLS on the workers' sockets: gunicorn's names and defaults (cert_reqs is Python's
+    // ssl.CERT_NONE, CERT_OPTIONAL, CERT_REQUIRED: 0, 1, 2); ssl_protocol_min is granian's.
+    public var certfile: String?
+    public var keyfile: String?
+    public var caCerts: String?
+    public var certReqs = 0
+    public var ciphers: String?
+    public var sslProtocolMin = TLSSettings.ProtocolVersion.tls1_2.rawValue
+    public var suppressRaggedEOFs = true
+    /// hypercorn's name: addresses that stay plain HTTP while `bind`'s speak TLS.
+    public var insecureBind: [String] = []
     // Metrics: gunicorn's statsd settings (sent by the workers; corrald sends gunicorn.workers),
     // and corral's own Prometheus endpoint.
     public var statsdHost: String?
@@ -151,6 +164,33 @@ public struct Configuration: Equatable, Sendable {
         return settings
     }
 
+    /// The TLS settings, as the workers will apply them; nil without a certfile.
+    public var tlsSettings: TLSSettings? {
+        guard let certfile else { return nil }
+        var settings = TLSSettings(certfile: appPath(certfile), keyfile: keyfile.map(appPath))
+        settings.caCerts = caCerts.map(appPath)
+        settings.clientCertificates = TLSSettings.ClientCertificates(rawValue: certReqs) ?? .none
+        settings.ciphers = ciphers
+        settings.minimumVersion = TLSSettings.ProtocolVersion(name: sslProtocolMin) ?? .tls1_2
+        settings.suppressRaggedEOFs = suppressRaggedEOFs
+        return settings
+    }
+
+    /// The addresses, with their scheme when some speak TLS: "https://0.0.0.0:443, http://0.0.0.0:80".
+    public var listeningSummary: String {
+        guard certfile != nil else { return (bind + insecureBind).joined(separator: ", ") }
+        return (bind.map { "https://" + $0 } + insecureBind.map { "http://" + $0 }).joined(separator: ", ")
+    }
+
+    /// A path as gunicorn reads it: relative to `chdir` when set (gunicorn changes there at
+    /// start), else to corrald's directory; made absolute, so that every worker finds the same
+    /// file. Symbolic links are not resolved: certbot's `live/` links are followed at each load.
+    func appPath(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let base = chdir ?? getcwd(nil, 0).map { directory in defer { free(directory) }; return String(cString: directory) } ?? "."
+        return base.hasPrefix("/") || chdir == nil ? "\(base)/\(path)" : "\(appPath(base))/\(path)"
+    }
+
     /// The settings a corral-worker reads from its environment (`CORRAL_<NAME>`; other workers
     /// ignore them), then `raw_env`, which wins.
     public var workerEnvironment: [String: String] {
@@ -176,6 +216,17 @@ public struct Configuration: Equatable, Sendable {
             "CORRAL_DOGSTATSD_TAGS": dogstatsdTags,
         ]
         environment["CORRAL_STATSD_HOST"] = statsdHost
+        if let tls = tlsSettings {
+            environment["CORRAL_CERTFILE"] = tls.certfile
+            environment["CORRAL_KEYFILE"] = tls.keyfile
+            environment["CORRAL_CA_CERTS"] = tls.caCerts
+            environment["CORRAL_CERT_REQS"] = String(tls.clientCertificates.rawValue)
+            environment["CORRAL_CIPHERS"] = tls.ciphers
+            environment["CORRAL_SSL_PROTOCOL_MIN"] = tls.minimumVersion.rawValue
+            environment["CORRAL_SUPPRESS_RAGGED_EOFS"] = String(tls.suppressRaggedEOFs)
+            let insecure = insecureBind.compactMap { try? BindAddress(parsing: $0).socketName }
+            environment["CORRAL_INSECURE_SOCKETS"] = insecure.isEmpty ? nil : insecure.joined(separator: ",")
+        }
         // Workers report every second when corrald serves metrics, not only at each heartbeat.
         environment["CORRAL_METRICS_INTERVAL"] = metricsBind == nil ? nil : "1"
         environment["CORRAL_ACCESSLOG"] = accesslog

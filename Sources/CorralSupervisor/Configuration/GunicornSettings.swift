@@ -3,8 +3,8 @@
 enum GunicornSettings {
     static func reasonIgnored(_ name: String) -> String? {
         if let reason = ignored[name] { return reason }
+        if name == "ssl_context" { return "it builds a Python SSLContext, and corral's workers speak TLS with OpenSSL directly: use certfile, keyfile, ca_certs, cert_reqs, ciphers and ssl_protocol_min" }
         if hooks.contains(name) { return "server hooks are Python functions: they run when corrald reads the gunicorn config file itself (-c gunicorn_config.py)" }
-        if tls.contains(name) { return "corral does not terminate TLS; put nginx or a load balancer in front" }
         if logging.contains(name) { return "corral's logs are not Python loggers; use errorlog (a file, \"-\" or \"journal\") and loglevel (logconfig_dict configures the app's Python logging)" }
         if parsing.contains(name) { return "corral's HTTP parser is strict and has no lenient modes" }
         return nil
@@ -15,7 +15,7 @@ enum GunicornSettings {
 
     /// Every name corrald knows, for "did you mean" suggestions.
     static var allNames: [String] {
-        Setting.all.map(\.name) + Array(ignored.keys) + Array(aliases.keys) + hooks + tls + logging + parsing
+        Setting.all.map(\.name) + Array(ignored.keys) + Array(aliases.keys) + hooks + logging + parsing
     }
 
     private static let ignored: [String: String] = [
@@ -34,16 +34,14 @@ enum GunicornSettings {
         "default_proc_name": "set by gunicorn itself",
         "forwarder_headers": "SCRIPT_NAME and PATH_INFO are not taken from proxy headers; set root_path",
         "user_group": "use user and group",
+        "ssl_version": "deprecated in gunicorn, and corral speaks TLS 1.2 and 1.3 only: set the lowest with ssl_protocol_min",
+        "do_handshake_on_connect": "the handshake always runs in the worker's event loop without blocking it, within header_timeout of the connection",
     ]
 
     static let hooks = [
         "on_starting", "on_reload", "when_ready", "pre_fork", "post_fork", "post_worker_init", "worker_int",
         "worker_abort", "pre_exec", "pre_request", "post_request", "child_exit", "worker_exit",
         "nworkers_changed", "on_exit", "ssl_context",
-    ]
-    private static let tls = [
-        "keyfile", "certfile", "ssl_version", "cert_reqs", "ca_certs", "suppress_ragged_eofs",
-        "do_handshake_on_connect", "ciphers", "is_ssl",
     ]
     private static let logging = [
         "logger_class", "syslog", "syslog_addr", "syslog_prefix",

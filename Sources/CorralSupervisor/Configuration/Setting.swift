@@ -1,6 +1,7 @@
 import CorralHTTP
 import CorralMetrics
 import CorralSystemd
+import CorralTLS
 import CorralWSGI
 import Glibc
 import TOMLKit
@@ -18,6 +19,12 @@ struct Setting: Sendable {
     static let all: [Setting] = [
         list("bind", \.bind, check: { binds in
             if binds.isEmpty { return "needs at least one address" }
+            for bind in binds {
+                do { _ = try BindAddress(parsing: bind) } catch { return "\(error)" }
+            }
+            return nil
+        }),
+        list("insecure_bind", \.insecureBind, check: { binds in
             for bind in binds {
                 do { _ = try BindAddress(parsing: bind) } catch { return "\(error)" }
             }
@@ -210,6 +217,31 @@ struct Setting: Sendable {
             do { _ = try BindAddress(parsing: bind) } catch { return "\(error)" }
             return nil
         }),
+        // TLS: the files are loaded as a worker will load them, so a bad certificate, a key that
+        // does not match or an unreadable file fails --check-config and a reload, not the workers.
+        Setting(name: "certfile", apply: { config, value, _ throws(SettingError) in
+            guard case .text(let text) = value else { throw SettingError(expected: "a string", got: value) }
+            config.certfile = text.isEmpty ? nil : text
+        }, render: { $0.certfile ?? "" }, check: { config in
+            guard let settings = config.tlsSettings else {
+                let strays = [("keyfile", config.keyfile != nil), ("ca_certs", config.caCerts != nil), ("insecure_bind", !config.insecureBind.isEmpty)]
+                    .filter(\.1).map(\.0)
+                return strays.isEmpty ? nil : "not set, so \(strays.joined(separator: " and ")) would do nothing: set certfile to serve HTTPS"
+            }
+            if let overlap = config.insecureBind.first(where: { config.bind.contains($0) }) {
+                return "\(overlap) is in both bind (TLS) and insecure_bind (plain HTTP); a socket speaks one of them"
+            }
+            do { _ = try TLSContext(settings) } catch { return "\(error)" }
+            return nil
+        }),
+        optionalText("keyfile", \.keyfile),
+        optionalText("ca_certs", \.caCerts),
+        integer("cert_reqs", \.certReqs, 0...2),
+        optionalText("ciphers", \.ciphers),
+        text("ssl_protocol_min", \.sslProtocolMin, check: { name in
+            TLSSettings.ProtocolVersion(name: name) == nil ? "expected TLSv1.2 or TLSv1.3, got \"\(name)\"" : nil
+        }),
+        boolean("suppress_ragged_eofs", \.suppressRaggedEOFs),
         // A TOML table { "X-FORWARDED-PROTO" = "https" } in the file, HEADER=value,… on a command line.
         Setting(name: "secure_scheme_headers", apply: { config, value, _ throws(SettingError) in
             switch value {

@@ -21,6 +21,7 @@ public struct WSGIEnviron {
     public mutating func build(head: RequestHead, buffer: UnsafeRawBufferPointer,
                                fields: UnsafeBufferPointer<HeaderField>,
                                remoteAddress: UnsafeRawBufferPointer, remotePort: Int?, isSecure: Bool, settings: WSGISettings,
+                               tls: (version: UnsafeRawBufferPointer, cipher: UnsafeRawBufferPointer)? = nil,
                                serverAddress: () -> (name: String, port: String)) {
         storage.removeAll(keepingCapacity: true)
         entries.removeAll(keepingCapacity: true)
@@ -50,6 +51,12 @@ public struct WSGIEnviron {
         }
         add("wsgi.url_scheme", isSecure ? "https" : "http")
         addServer(host: host, secure: isSecure, fallback: serverAddress)
+        // mod_ssl's variables, on a connection this worker decrypted (not behind a proxy's TLS).
+        if let tls {
+            add("HTTPS", "on")
+            add("SSL_PROTOCOL", tls.version)
+            add("SSL_CIPHER", tls.cipher)
+        }
     }
 
     /// Each key and value, in order, as bytes valid during the call.

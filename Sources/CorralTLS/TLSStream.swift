@@ -1,0 +1,117 @@
+import CTLS
+import Glibc
+
+/// TLS on one accepted, non-blocking socket: OpenSSL reads and writes the socket itself (so
+/// kTLS can take over sending), and each call reports what it needs to go on. The handshake
+/// happens inside the first reads. A value type over the SSL object, which `end` frees.
+public struct TLSStream {
+    /// What a read or write did when it moved no bytes.
+    public enum Stall: Equatable {
+        /// Nothing until the socket is readable (or, `wantsWrite`, writable).
+        case wouldBlock(wantsWrite: Bool)
+        /// The client closed the connection (close_notify, or a plain EOF when ragged EOFs are suppressed).
+        case closed
+        /// The connection is unusable: a failed handshake, a bad record, a broken socket.
+        case failed(Failure)
+    }
+
+    public enum Failure: Equatable {
+        /// The client spoke plain HTTP to this TLS port (it can be told so, in plain HTTP).
+        case plainHTTP
+        case other(String)
+    }
+
+    private let ssl: OpaquePointer
+    /// After a fatal error OpenSSL forbids sending close_notify.
+    private var broken = false
+
+    public init?(context: TLSContext, fd: Int32) {
+        guard let ssl = SSL_new(context.context) else { return nil }
+        guard SSL_set_fd(ssl, fd) == 1 else {
+            SSL_free(ssl)
+            return nil
+        }
+        SSL_set_accept_state(ssl)
+        self.ssl = ssl
+    }
+
+    /// Decrypted bytes into `buffer`: a count > 0, or why there are none.
+    public mutating func read(_ buffer: UnsafeMutableRawPointer, _ count: Int) -> Result<Int, StallError> {
+        let n = SSL_read(ssl, buffer, Int32(clamping: count))
+        if n > 0 { return .success(Int(n)) }
+        return .failure(StallError(stall(n)))
+    }
+
+    /// Encrypts and sends from `bytes`: how many were taken (> 0), or why none were.
+    public mutating func write(_ bytes: UnsafeRawPointer, _ count: Int) -> Result<Int, StallError> {
+        let n = SSL_write(ssl, bytes, Int32(clamping: count))
+        if n > 0 { return .success(Int(n)) }
+        return .failure(StallError(stall(n)))
+    }
+
+    /// Whether kTLS took over sending, so `sendFile` goes straight from the page cache.
+    public var kernelSends: Bool { corral_ssl_kernel_sends(ssl) != 0 }
+
+    /// Sends part of a file through kTLS (only when `kernelSends`).
+    public mutating func sendFile(_ file: Int32, offset: Int, count: Int) -> Result<Int, StallError> {
+        let n = SSL_sendfile(ssl, file, off_t(offset), count, 0)
+        if n > 0 { return .success(n) }
+        return .failure(StallError(stall(Int32(n))))
+    }
+
+    /// The protocol version and cipher the handshake agreed ("TLSv1.3", "TLS_AES_128_GCM_SHA256"),
+    /// as OpenSSL's own constant strings (nothing is copied).
+    public var negotiated: TLSParameters {
+        TLSParameters(version: Self.bytes(SSL_get_version(ssl)),
+                      cipher: Self.bytes(SSL_get_current_cipher(ssl).flatMap { SSL_CIPHER_get_name($0) }))
+    }
+
+    private static func bytes(_ text: UnsafePointer<CChar>?) -> UnsafeRawBufferPointer {
+        guard let text else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: text, count: strlen(text))
+    }
+
+    /// Ends the connection's TLS: one try at sending close_notify (never waiting), then frees
+    /// the session. The caller closes the socket.
+    public mutating func end() {
+        if !broken && SSL_is_init_finished(ssl) == 1 { _ = SSL_shutdown(ssl) }
+        ERR_clear_error()
+        SSL_free(ssl)
+    }
+
+    private mutating func stall(_ result: Int32) -> Stall {
+        let code = SSL_get_error(ssl, result)
+        switch code {
+        case SSL_ERROR_WANT_READ: return .wouldBlock(wantsWrite: false)
+        case SSL_ERROR_WANT_WRITE: return .wouldBlock(wantsWrite: true)
+        case SSL_ERROR_ZERO_RETURN: return .closed
+        case SSL_ERROR_SYSCALL:
+            broken = true
+            let reason = errno == 0 ? "the client closed the connection without close_notify" : String(cString: strerror(errno))
+            _ = TLSError.openSSLReasons()
+            return errno == 0 || errno == ECONNRESET ? .closed : .failed(.other(reason))
+        default:
+            broken = true
+            let first = ERR_peek_error()
+            let plainHTTP = corral_err_reason(first) == corral_ssl_r_http_request
+            let reasons = TLSError.openSSLReasons()
+            return .failed(plainHTTP ? .plainHTTP : .other(reasons.isEmpty ? "TLS error \(code)" : reasons))
+        }
+    }
+}
+
+/// What a connection's handshake agreed, in mod_ssl's terms (SSL_PROTOCOL, SSL_CIPHER); the
+/// bytes are OpenSSL's static strings.
+public struct TLSParameters {
+    public let version: UnsafeRawBufferPointer
+    public let cipher: UnsafeRawBufferPointer
+}
+
+/// A `TLSStream.Stall` as an Error, so reads and writes return a Result.
+public struct StallError: Error {
+    public let stall: TLSStream.Stall
+
+    init(_ stall: TLSStream.Stall) {
+        self.stall = stall
+    }
+}
