@@ -55,7 +55,7 @@ let package = Package(
         // Apart, so that only the binaries that accept WebSockets link libcrypto (for SHA-1).
         .target(name: "CorralWebSocketHandshake", dependencies: ["CorralHTTP", "CCrypto"], swiftSettings: hotPath),
         // TLS over OpenSSL: gunicorn's TLS settings, a worker's context, one connection's stream.
-        .target(name: "CorralTLS", dependencies: ["CTLS"], swiftSettings: hotPath),
+        .target(name: "CorralTLS", dependencies: ["CTLS", "CCorral"], swiftSettings: hotPath),
         // Metrics: gunicorn's statsd lines (batched per loop iteration), the duration histogram
         // workers report to corrald, and the Prometheus text corrald serves at metrics_bind.
         .target(name: "CorralMetrics", swiftSettings: hotPath),
@@ -97,7 +97,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: [nonsending]),
         .executableTarget(name: "corrald",
-                          dependencies: ["CorralSupervisor", "CorralControl", "CorralMetrics", "CorralServer", "CorralSystemd",
+                          dependencies: ["CorralSupervisor", "CorralControl", "CorralMetrics", "CorralServer", "CorralSystemd", "CorralTLS",
                                          "CorralEventLoop", "CCorral", "CorralCommandLine",
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -122,6 +122,7 @@ let package = Package(
         .testTarget(name: "CorralHTTPTests", dependencies: ["CorralHTTP"]),
         .testTarget(name: "CorralWebSocketTests", dependencies: ["CorralWebSocket", "CorralWebSocketHandshake", "CorralHTTP"]),
         .testTarget(name: "CorralMetricsTests", dependencies: ["CorralMetrics"]),
+        .testTarget(name: "CorralTLSTests", dependencies: ["CorralTLS"]),
         .testTarget(name: "CorralEventLoopTests", dependencies: ["CorralEventLoop"]),
         .testTarget(name: "CorralSupervisorTests", dependencies: ["CorralSupervisor", "CorralMetrics"]),
         .testTarget(name: "CorralControlTests", dependencies: ["CorralControl"]),

@@ -418,6 +418,43 @@ int corral_sealed_memfd(const char *name, const void *bytes, size_t count) {
     return fd;
 }
 
+int corral_shared_region(const char *name, size_t size, void **writable) {
+    int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return -1;
+    void *mapping = MAP_FAILED;
+    if (ftruncate(fd, (off_t)size) == 0) mapping = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mapping == MAP_FAILED || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0) {
+        int saved = errno;
+        if (mapping != MAP_FAILED) munmap(mapping, size);
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    *writable = mapping;
+    return fd;
+}
+
+void corral_seqlock_write(void *region, const void *bytes, size_t count) {
+    uint64_t *sequence = region;
+    uint64_t next = __atomic_load_n(sequence, __ATOMIC_RELAXED) + 1;
+    __atomic_store_n(sequence, next, __ATOMIC_RELAXED);          // odd: a write is in progress
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    memcpy((char *)region + sizeof(uint64_t), bytes, count);
+    __atomic_store_n(sequence, next + 1, __ATOMIC_RELEASE);      // even again: done
+}
+
+int corral_seqlock_read(const void *region, void *bytes, size_t count) {
+    const uint64_t *sequence = region;
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        uint64_t before = __atomic_load_n(sequence, __ATOMIC_ACQUIRE);
+        if (before & 1) continue;
+        memcpy(bytes, (const char *)region + sizeof(uint64_t), count);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(sequence, __ATOMIC_RELAXED) == before) return 1;
+    }
+    return 0;
+}
+
 int corral_exec_fd(int fd, char *const argv[], char *const envp[]) {
     return (int)syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
 }

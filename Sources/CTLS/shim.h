@@ -42,3 +42,20 @@ static inline int corral_err_reason(unsigned long error) {
 }
 
 static const int corral_ssl_r_http_request = SSL_R_HTTP_REQUEST;
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+/// HMAC-SHA256 with `key` for a session ticket (the parameters are macros and a C array).
+static inline int corral_ticket_mac_init(EVP_MAC_CTX *mac, const unsigned char *key, size_t length) {
+    OSSL_PARAM parameters[2];
+    parameters[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    parameters[1] = OSSL_PARAM_construct_end();
+    return EVP_MAC_init(mac, key, length, parameters);
+}
+
+/// Session lifetime: how long a ticket is good for (the hint TLS 1.3 clients get).
+static inline long corral_ssl_ctx_set_session_lifetime(SSL_CTX *context, long seconds) {
+    return SSL_CTX_set_timeout(context, seconds);
+}

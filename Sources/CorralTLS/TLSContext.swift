@@ -22,9 +22,11 @@ public final class TLSContext: @unchecked Sendable {
         // Whole records in one read() where the socket has them, not a header and then a body.
         _ = corral_ssl_ctx_set_read_ahead(context, 1)
         _ = corral_ssl_ctx_set_min_version(context, settings.minimumVersion == .tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION)
-        // Resumption is by session tickets, which any worker can decrypt; a per-process
-        // session cache would only hold memory.
+        // Resumption is by session tickets, which any worker can decrypt (TicketKeys); a
+        // per-process session cache would only hold memory. A ticket is good while its key is
+        // kept: for two rotations after it stops encrypting.
         _ = corral_ssl_ctx_no_session_cache(context)
+        _ = corral_ssl_ctx_set_session_lifetime(context, Int(settings.ticketLifetime))
         let ciphers = settings.ciphers ?? TLSSettings.defaultCiphers
         guard SSL_CTX_set_cipher_list(context, ciphers) == 1 else {
             throw TLSError.fromOpenSSL("ciphers \"\(ciphers)\": no cipher OpenSSL knows matches; see `openssl ciphers -v`")

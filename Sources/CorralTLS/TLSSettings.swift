@@ -37,6 +37,9 @@ public struct TLSSettings: Equatable, Sendable {
     /// A client that closes without TLS's close_notify is an ordinary end of the connection,
     /// not an error (gunicorn's default).
     public var suppressRaggedEOFs = true
+    /// Seconds a session ticket is good for: corrald keeps each ticket key for two rotations
+    /// after it stops encrypting (`ssl_ticket_key_rotation`, an hour by default).
+    public var ticketLifetime: Double = 2 * 3600
 
     public init(certfile: String, keyfile: String? = nil) {
         self.certfile = certfile

@@ -79,6 +79,8 @@ public final class Worker: @unchecked Sendable {
     /// but the insecure ones speak TLS.
     private func listen(_ options: WorkerOptions) throws {
         let tls = try options.tlsSettings().map { settings in try TLSContext(settings) }
+        let ticketKeys = try options.ticketKeys()
+        if let tls, let ticketKeys { ticketKeys.install(on: tls) }
         var secure: [Int32] = []
         var plain: [Int32] = []
         let inherited = ListenFDs.take()
@@ -98,7 +100,7 @@ public final class Worker: @unchecked Sendable {
             log.info("serving \(inherited.count) inherited socket(s) (pid \(getpid()))")
         }
         if let tls {
-            log.info("TLS on \(secure.count) socket(s), plain HTTP on \(plain.count): \(tls.certificateSummary); \(tls.settings.minimumVersion.rawValue) or later; \(KernelTLS.available ? "kTLS: the kernel encrypts what is sent, files by SSL_sendfile" : "kTLS: not in this kernel (no tls module), so files over TLS are read and encrypted here")")
+            log.info("TLS on \(secure.count) socket(s), plain HTTP on \(plain.count): \(tls.certificateSummary); \(tls.settings.minimumVersion.rawValue) or later; session tickets \(ticketKeys == nil ? "under this worker's own key" : "under corrald's keys, shared by every worker"); \(KernelTLS.available ? "kTLS: the kernel encrypts what is sent, files by SSL_sendfile" : "kTLS: not in this kernel (no tls module), so files over TLS are read and encrypted here")")
             try server.listen(on: secure, tls: tls)
             try server.listen(on: plain)
         } else {

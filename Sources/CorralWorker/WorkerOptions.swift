@@ -154,7 +154,16 @@ public struct WorkerOptions: ParsableArguments, Sendable {
             settings.minimumVersion = version
         }
         settings.suppressRaggedEOFs = try number(suppressRaggedEOFs, "suppress_ragged_eofs", default: true)
+        settings.ticketLifetime = 2 * (try number(nil, "ssl_ticket_key_rotation", default: 3600.0))
         return settings
+    }
+
+    /// The session-ticket keys corrald shares with every worker (CORRAL_TICKET_KEYS_FD); nil
+    /// without corrald, when each worker has keys of its own.
+    public func ticketKeys() throws -> TicketKeys? {
+        guard let text = value(nil, "ticket_keys_fd") else { return nil }
+        guard let fd = Int32(text), fd >= 0 else { throw ValidationError("CORRAL_TICKET_KEYS_FD='\(text)' is not a descriptor") }
+        return try TicketKeys(reading: fd)
     }
 
     public func backlogValue() throws -> Int32 { Int32(try number(backlog, "backlog", default: 2048)) }

@@ -80,10 +80,12 @@ extension Daemon {
         guard corral_become_subreaper() == 0 else { throw SystemError("prctl(PR_SET_CHILD_SUBREAPER)") }
         var spawner = plan.spawner
         spawner.environment["CORRAL_PRELOAD_FD"] = String(3 + plan.sockets.count)
+        let extras = workerExtras(plan, preceding: 1)
+        spawner.environment.merge(extras.environment) { $1 }
         let pipes = try output.makePipes()
         let pid: pid_t
         do {
-            pid = try spawner.spawn(sockets: plan.sockets, extraFDs: [pair[1]], stdout: pipes.stdout.write, stderr: pipes.stderr.write)
+            pid = try spawner.spawn(sockets: plan.sockets, extraFDs: [pair[1]] + extras.fds, stdout: pipes.stdout.write, stderr: pipes.stderr.write)
         } catch {
             output.discard(pipes)
             close(pair[0])

@@ -185,6 +185,8 @@ extension Daemon {
         var endpoints = [UpgradeHandover.Endpoint(role: .notify, fd: notify.fd, address: notify.path)]
         if let control { endpoints.append(.init(role: .control, fd: control.fd, address: control.path)) }
         if let metricsEndpoint { endpoints.append(.init(role: .metrics, fd: metricsEndpoint.fd, address: metricsEndpoint.bind)) }
+        // Only with TLS: a corrald from before TLS reads no such line.
+        if let sharedTicketKeys { endpoints.append(.init(role: .ticketKeys, fd: sharedTicketKeys.fd, address: "memfd")) }
         return endpoints
     }
 

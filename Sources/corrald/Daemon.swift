@@ -4,6 +4,7 @@ import CorralEventLoop
 import CorralServer
 import CorralSupervisor
 import CorralSystemd
+import CorralTLS
 import Glibc
 import Logging
 
@@ -17,6 +18,8 @@ final class Daemon: @unchecked Sendable {
         let configuration: Configuration
         let spawner: WorkerSpawner
         let sockets: [ListenFD]
+        /// The session-ticket keys its workers share (with a certfile).
+        let ticketKeys: TicketKeys?
         /// preload_app with corral-python: workers are forked by the revision's preloading process.
         var preloads: Bool { configuration.preloadApp && configuration.wsgiApp != nil && configuration.workerCommand == configuration.wsgiWorkerCommand }
     }
@@ -48,6 +51,8 @@ final class Daemon: @unchecked Sendable {
     /// Prometheus (metrics_bind) and statsd's gunicorn.workers: Daemon+Metrics.swift.
     var metricsLedger = MetricsLedger()
     var metricsEndpoint: MetricsEndpoint?
+    /// Daemon+TLS.swift.
+    var sharedTicketKeys: TicketKeys?
     /// When corrald started (carried across re-exec upgrades: the process is the same).
     let startedAt: Int64
     /// Re-exec upgrades (Daemon+Upgrade.swift): the one this image came from, and the last outcome.
@@ -138,7 +143,7 @@ final class Daemon: @unchecked Sendable {
         })
         try openControlSocket(configuration)
         try startMetrics(configuration)
-        let kept = [notify.fd, control?.fd, metricsEndpoint?.fd]
+        let kept = [notify.fd, control?.fd, metricsEndpoint?.fd, handover?.endpoints.first { $0.role == .ticketKeys && sharedTicketKeys != nil }?.fd]
         for endpoint in handover?.endpoints ?? [] where !kept.contains(endpoint.fd) {
             logger.info("upgrade: \(endpoint.role.rawValue) socket \(endpoint.address) is no longer configured; closed")
             close(endpoint.fd)
@@ -225,7 +230,7 @@ final class Daemon: @unchecked Sendable {
             spawner.gid = primaryGroup
         }
         let listening = try sockets.sockets(for: configuration, owner: (spawner.uid, spawner.gid))
-        return Plan(configuration: configuration, spawner: spawner, sockets: listening)
+        return Plan(configuration: configuration, spawner: spawner, sockets: listening, ticketKeys: try ticketKeys(for: configuration))
     }
 
     // MARK: Events
@@ -440,7 +445,9 @@ final class Daemon: @unchecked Sendable {
             do {
                 var spawner = plan.spawner
                 spawner.environment["CORRAL_WORKER_AGE"] = String(workersSpawned)   // gunicorn's worker.age
-                pid = try spawner.spawn(sockets: plan.sockets, stdout: pipes.stdout.write, stderr: pipes.stderr.write)
+                let extras = workerExtras(plan)
+                spawner.environment.merge(extras.environment) { $1 }
+                pid = try spawner.spawn(sockets: plan.sockets, extraFDs: extras.fds, stdout: pipes.stdout.write, stderr: pipes.stderr.write)
             } catch {
                 output.discard(pipes)
                 throw error

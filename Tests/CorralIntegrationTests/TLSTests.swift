@@ -171,6 +171,37 @@ import Testing
         #expect(counts.contains("certificates=2"), "both certificates were served during the load: \(report)")
     }
 
+    /// corrald's ticket keys: a client resumes on any of 4 workers (gunicorn's workers each have
+    /// their own context, so their clients do not), after a reload, and after an upgrade in place.
+    @Test func sessionsResumeOnEveryWorkerAcrossReloadsAndUpgrades() throws {
+        try WSGIApps.requireVirtualenv()
+        let daemon = try CorraldProcess(["-w", "4", "--chdir", WSGIApps.directory, "--virtualenv", WSGIApps.virtualenv]
+                                        + certificates.serverFlags + ["flask_app:app"])
+        #expect(eventually(timeout: 30) { daemon.log.contains("all 4 workers of generation 1 ready") }, "\(daemon.log)")
+        let script = WSGIApps.repository.appendingPathComponent("tests/tls/resume.py").path
+        for version in ["1.3", "1.2"] {
+            let report = shell("\(WSGIApps.virtualenv)/bin/python3 \(shellQuoted(script)) \(daemon.port) \(shellQuoted(certificates.ca)) 100 \(version)").output
+            #expect(report.contains("reused=100 of 100"), "TLS \(version): \(report)")
+            let workers = Int(report.split(separator: "=").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+            #expect(workers > 1, "the resumed connections reached more than one worker: \(report)")
+        }
+        #expect(daemon.log.contains("session tickets under corrald's keys, shared by every worker"))
+
+        let session = daemon.directory.file("session.pem")
+        #expect(!certificates.resumes(daemon.port, sessionFile: session), "the first connection is a full handshake")
+        let before = daemon.workers
+        daemon.signal(SIGHUP)
+        #expect(eventually { daemon.log.contains("reload done: 4 workers of generation 2 ready") && daemon.workers.isDisjoint(with: before) })
+        #expect(certificates.resumes(daemon.port, sessionFile: session), "a worker of the new generation resumes it")
+
+        let upgraded = daemon.workers
+        daemon.signal(SIGUSR2)
+        #expect(eventually { daemon.log.contains("upgrade done: corral ") }, "\(daemon.log)")
+        #expect(eventually { daemon.workers.count == 4 && daemon.workers.isDisjoint(with: upgraded) })
+        #expect(daemon.log.contains("upgrade: the session-ticket keys carried over"))
+        #expect(certificates.resumes(daemon.port, sessionFile: session), "the upgraded corrald's workers resume it")
+    }
+
     @Test func aFlaskAppSeesHTTPSAndModSSLVariables() throws {
         let worker = try WSGIApps.worker("probe:echo", certificates.serverFlags)
         let environ = certificates.curl(worker.port, "/", "--tlsv1.3").output.split(separator: "\n").map(String.init)

@@ -59,6 +59,16 @@ void corral_release_free_memory(void);
 // A sealed memfd holding `bytes` (corrald's upgrade state): read-only for whoever gets it,
 // close-on-exec cleared. -1 with errno on failure.
 int corral_sealed_memfd(const char *name, const void *bytes, size_t count);
+// A shared memory region of `size` bytes (a memfd) that only this process can write: `*writable`
+// is its mapping here, made before the memfd is sealed against every later writer
+// (F_SEAL_FUTURE_WRITE), so the children that inherit the fd can only map it read-only.
+// Returns the fd (close-on-exec set), or -1 with errno.
+int corral_shared_region(const char *name, size_t size, void **writable);
+// A sequence lock over `region`: a 64-bit counter, then `count` bytes of payload. One writer;
+// readers in other processes retry while a write is in progress. `read` returns 1 when `bytes`
+// holds a consistent copy, 0 when it gave up (a writer that died in the middle).
+void corral_seqlock_write(void *region, const void *bytes, size_t count);
+int corral_seqlock_read(const void *region, void *bytes, size_t count);
 // execveat(fd, "", …, AT_EMPTY_PATH): runs the binary an O_PATH fd holds, whatever is now at its
 // path (the upgrade's way back to the old binary). Returns only on failure.
 int corral_exec_fd(int fd, char *const argv[], char *const envp[]);

@@ -95,6 +95,8 @@ public struct Configuration: Equatable, Sendable {
     public var ciphers: String?
     public var sslProtocolMin = TLSSettings.ProtocolVersion.tls1_2.rawValue
     public var suppressRaggedEOFs = true
+    /// Seconds between new session-ticket keys (each is kept for two more rotations to decrypt).
+    public var sslTicketKeyRotation = 3600.0
     /// hypercorn's name: addresses that stay plain HTTP while `bind`'s speak TLS.
     public var insecureBind: [String] = []
     // Metrics: gunicorn's statsd settings (sent by the workers; corrald sends gunicorn.workers),
@@ -224,6 +226,7 @@ public struct Configuration: Equatable, Sendable {
             environment["CORRAL_CIPHERS"] = tls.ciphers
             environment["CORRAL_SSL_PROTOCOL_MIN"] = tls.minimumVersion.rawValue
             environment["CORRAL_SUPPRESS_RAGGED_EOFS"] = String(tls.suppressRaggedEOFs)
+            environment["CORRAL_SSL_TICKET_KEY_ROTATION"] = String(sslTicketKeyRotation)
             let insecure = insecureBind.compactMap { try? BindAddress(parsing: $0).socketName }
             environment["CORRAL_INSECURE_SOCKETS"] = insecure.isEmpty ? nil : insecure.joined(separator: ",")
         }

@@ -242,6 +242,7 @@ struct Setting: Sendable {
             TLSSettings.ProtocolVersion(name: name) == nil ? "expected TLSv1.2 or TLSv1.3, got \"\(name)\"" : nil
         }),
         boolean("suppress_ragged_eofs", \.suppressRaggedEOFs),
+        seconds("ssl_ticket_key_rotation", \.sslTicketKeyRotation, minimum: 1),
         // A TOML table { "X-FORWARDED-PROTO" = "https" } in the file, HEADER=value,… on a command line.
         Setting(name: "secure_scheme_headers", apply: { config, value, _ throws(SettingError) in
             switch value {

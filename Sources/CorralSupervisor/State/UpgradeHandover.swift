@@ -17,7 +17,8 @@ public struct UpgradeHandover: Equatable, Sendable {
     /// One of corrald's own sockets, taken over only when the new configuration still names the
     /// same address (a queued corralctl or scrape then waits instead of being refused).
     public struct Endpoint: Equatable, Sendable {
-        public enum Role: String, Sendable { case notify, control, metrics }
+        /// `ticketKeys`: the memfd of the TLS session-ticket keys (address "memfd").
+        public enum Role: String, Sendable { case notify, control, metrics, ticketKeys = "ticket-keys" }
         public var role: Role
         public var fd: Int32
         public var address: String

@@ -33,6 +33,15 @@ final class TestCertificates {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// One request over a new connection with openssl s_client, offering the session in
+    /// `sessionFile` if it exists and saving the newest one there: whether it was resumed.
+    func resumes(_ port: UInt16, sessionFile: String) -> Bool {
+        let offer = FileManager.default.fileExists(atPath: sessionFile) ? "-sess_in \(shellQuoted(sessionFile))" : ""
+        let request = "printf 'GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n'"
+        let output = shell("\(request) | openssl s_client -connect 127.0.0.1:\(port) -servername localhost \(offer) -sess_out \(shellQuoted(sessionFile)) -ign_eof 2>&1").output
+        return output.contains("\nReused, TLSv1.3")
+    }
+
     func serial(of certificate: String) -> String {
         shell("openssl x509 -in \(shellQuoted(file(certificate))) -noout -serial").output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
