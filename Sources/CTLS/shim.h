@@ -59,3 +59,6 @@ static inline int corral_ticket_mac_init(EVP_MAC_CTX *mac, const unsigned char *
 static inline long corral_ssl_ctx_set_session_lifetime(SSL_CTX *context, long seconds) {
     return SSL_CTX_set_timeout(context, seconds);
 }
+
+/// X509_NAME_print_ex's RFC 2253 (4514) form, mod_ssl's SSL_CLIENT_S_DN.
+static const unsigned long corral_xn_flag_rfc2253 = XN_FLAG_RFC2253;

@@ -523,8 +523,12 @@ async def handle(token, serial, scope, has_body):
     response.task = asyncio.current_task()
     responses[token] = response
     scope['state'] = state.copy()
-    scope['extensions'] = {'http.response.pathsend': {}, 'http.response.zerocopysend': {}, 'http.response.early_hint': {},
-                           'http.response.trailers': {}}
+    extensions = {'http.response.pathsend': {}, 'http.response.zerocopysend': {}, 'http.response.early_hint': {},
+                  'http.response.trailers': {}}
+    tls = scope.get('extensions')          # the engine's, on a TLS connection: {'tls': {...}}
+    if tls is not None:
+        extensions.update(tls)
+    scope['extensions'] = extensions
     runtime.running[token] = (serial, MAIN_THREAD, None, scope['raw_path'].decode('latin-1'))
     hooks = runtime.hooks
     request = None

@@ -154,7 +154,7 @@ async def handle(token, serial, scope):
     response = asgi.Response(channel, False, False)
     socket = WebSocket(token, serial, scope.get('subprotocols', []), response)
     scope['state'] = asgi.state.copy()
-    scope['extensions'] = {'websocket.http.response': {}}
+    scope['extensions'] = dict(scope.get('extensions', ()), **{'websocket.http.response': {}})
     runtime.running[token] = (serial, asgi.MAIN_THREAD, None, scope['raw_path'].decode('latin-1'))
     asgi.sockets[token] = socket
     try:

@@ -60,10 +60,32 @@ public struct TLSStream {
     }
 
     /// The protocol version and cipher the handshake agreed ("TLSv1.3", "TLS_AES_128_GCM_SHA256"),
-    /// as OpenSSL's own constant strings (nothing is copied).
+    /// as OpenSSL's own constant strings (nothing is copied), with their numbers.
     public var negotiated: TLSParameters {
-        TLSParameters(version: Self.bytes(SSL_get_version(ssl)),
-                      cipher: Self.bytes(SSL_get_current_cipher(ssl).flatMap { SSL_CIPHER_get_name($0) }))
+        let cipher = SSL_get_current_cipher(ssl)
+        return TLSParameters(version: Self.bytes(SSL_get_version(ssl)), cipher: Self.bytes(cipher.flatMap { SSL_CIPHER_get_name($0) }),
+                             versionNumber: Int(SSL_version(ssl)), cipherSuite: cipher.map { Int(SSL_CIPHER_get_protocol_id($0)) } ?? 0)
+    }
+
+    /// The client's certificate, verified against ca_certs in the handshake: PEM and subject
+    /// (RFC 4514); nil when it sent none. Made on demand (once per connection by the caller).
+    public var clientCertificate: (pem: [UInt8], subject: [UInt8])? {
+        guard let certificate = SSL_get0_peer_certificate(ssl), let bio = BIO_new(BIO_s_mem()) else { return nil }
+        defer { BIO_free(bio) }
+        guard PEM_write_bio_X509(bio, certificate) == 1 else { return nil }
+        let pem = Self.drain(bio)
+        guard X509_NAME_print_ex(bio, X509_get_subject_name(certificate), 0, corral_xn_flag_rfc2253) >= 0 else { return nil }
+        return (pem, Self.drain(bio))
+    }
+
+    private static func drain(_ bio: OpaquePointer) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = BIO_read(bio, &chunk, Int32(chunk.count))
+            if n <= 0 { return bytes }
+            bytes += chunk[..<Int(n)]
+        }
     }
 
     private static func bytes(_ text: UnsafePointer<CChar>?) -> UnsafeRawBufferPointer {
@@ -105,6 +127,8 @@ public struct TLSStream {
 public struct TLSParameters {
     public let version: UnsafeRawBufferPointer
     public let cipher: UnsafeRawBufferPointer
+    public let versionNumber: Int
+    public let cipherSuite: Int
 }
 
 /// A `TLSStream.Stall` as an Error, so reads and writes return a Result.

@@ -211,6 +211,35 @@ import Testing
         #expect(environ.contains { $0.hasPrefix("SSL_CIPHER=TLS_") }, "\(environ)")
     }
 
+    /// cert_reqs with ca_certs: the handshake verifies the client's certificate, and the app sees
+    /// it (mod_ssl's variables for WSGI, ASGI's tls extension); a certificate from another CA, or
+    /// none where one is required, ends the handshake.
+    @Test func clientCertificatesAreVerifiedAndReachTheApp() throws {
+        let caFlags = ["--ca-certs", certificates.ca]
+        let flask = try WSGIApps.worker("probe:echo", certificates.serverFlags + caFlags + ["--cert-reqs", "2"])
+        let client = "--cert \(shellQuoted(certificates.file("client.pem"))) --key \(shellQuoted(certificates.file("client.key")))"
+        let environ = certificates.curl(flask.port, "/", client).output
+        #expect(environ.contains("SSL_CLIENT_VERIFY=SUCCESS"), "\(environ)")
+        #expect(environ.contains("SSL_CLIENT_S_DN=CN=client,OU=Testing cert"), "\(environ)")
+        #expect(environ.contains("SSL_CLIENT_CERT=-----BEGIN CERTIFICATE-----"), "\(environ)")
+        #expect(certificates.curl(flask.port, "/").status != 0, "required, and none sent")
+        let stranger = "--cert \(shellQuoted(certificates.file("stranger.pem"))) --key \(shellQuoted(certificates.file("stranger.key")))"
+        #expect(certificates.curl(flask.port, "/", stranger).status != 0, "signed by a CA not in ca_certs")
+
+        try WSGIApps.requireVirtualenv()
+        let directory = WSGIApps.repository.appendingPathComponent("tests/asgi").path
+        let asgi = try CorraldProcess(["-k", "asgi", "--chdir", directory, "--virtualenv", WSGIApps.virtualenv, "--cert-reqs", "1"]
+                                      + certificates.serverFlags + caFlags + ["fastapi_app:app"])
+        #expect(eventually(timeout: 30) { certificates.curl(asgi.port, "/scope").status == 0 }, "\(asgi.log)")
+        let scope = jsonObject(HTTPResponse(statusLine: "", status: 200, headers: [],
+                                            body: Array(certificates.curl(asgi.port, "/scope", client).output.utf8)))
+        let tls = scope["tls"] as? [String: Any] ?? [:]
+        #expect((tls["client_cert_name"] as? String)?.hasPrefix("CN=client,OU=Testing cert") == true, "\(scope)")
+        #expect((tls["client_cert_chain"] as? [String])?.first?.hasPrefix("-----BEGIN CERTIFICATE-----") == true, "\(scope)")
+        let anonymous = certificates.curl(asgi.port, "/scope").output
+        #expect(anonymous.contains("\"client_cert_name\":null"), "optional: a client without one is served: \(anonymous)")
+    }
+
     @Test func anASGIAppAndItsWebSocketsOverTLS() throws {
         try WSGIApps.requireVirtualenv()
         let directory = WSGIApps.repository.appendingPathComponent("tests/asgi").path
@@ -219,6 +248,7 @@ import Testing
         #expect(eventually(timeout: 30) { certificates.curl(daemon.port, "/scope").status == 0 }, "\(daemon.log)")
         let scope = certificates.curl(daemon.port, "/scope").output
         #expect(scope.contains("\"scheme\":\"https\""), "\(scope)")
+        #expect(scope.contains("\"tls\":{\"server_cert\":null,\"client_cert_name\":null,\"client_cert_chain\":[],\"client_cert_error\":null,\"tls_version\":772,\"cipher_suite\":"), "ASGI's tls extension, TLS 1.3 = 0x0304: \(scope)")
         let echo = shell("cd \(shellQuoted(directory)) && SSL_CERT_FILE=\(shellQuoted(certificates.ca)) \(WSGIApps.virtualenv)/bin/python ws_client.py converse wss://localhost:\(daemon.port)/ws?name=tls '{\"a\": 1}'")
         #expect(echo.output.contains("reply {\"to\":\"tls\",\"echo\":{\"a\":1}"), "\(echo.output)")
     }

@@ -9,7 +9,7 @@ func environ(_ raw: String, peer: String = "127.0.0.1", settings: WSGISettings? 
 }
 
 func environ(bytes: [UInt8], peer: String = "127.0.0.1", settings: WSGISettings? = nil,
-             forwarded: ForwardedScheme? = nil) throws -> WSGIEnviron {
+             forwarded: ForwardedScheme? = nil, tls: TLSFacts? = nil) throws -> WSGIEnviron {
     let settings = try settings ?? WSGISettings()
     let forwarded = try forwarded ?? ForwardedScheme()
     var parser = RequestParser(limits: HTTPLimits())
@@ -24,8 +24,8 @@ func environ(bytes: [UInt8], peer: String = "127.0.0.1", settings: WSGISettings?
             peerBytes.withUnsafeBytes { peer in
                 let requestFields = UnsafeBufferPointer(rebasing: fields[..<head.fieldCount])
                 result.build(head: head, buffer: raw, fields: requestFields, remoteAddress: peer, remotePort: 54321,
-                             isSecure: forwarded.isSecure(peerTrusted: forwarded.allowList.allows(peer), fields: requestFields, buffer: raw),
-                             settings: settings, serverAddress: { ("10.0.0.1", "8000") })
+                             isSecure: tls != nil || forwarded.isSecure(peerTrusted: forwarded.allowList.allows(peer), fields: requestFields, buffer: raw),
+                             settings: settings, tls: tls, serverAddress: { ("10.0.0.1", "8000") })
             }
         }
     }
@@ -33,6 +33,34 @@ func environ(bytes: [UInt8], peer: String = "127.0.0.1", settings: WSGISettings?
 }
 
 @Suite struct WSGIEnvironTests {
+    /// mod_ssl's names on a TLS connection; nothing of them on plain HTTP.
+    @Test func tlsConnectionsCarryModSSLVariables() throws {
+        let plain = try environ("GET / HTTP/1.1\r\nHost: a\r\n\r\n").pairs
+        #expect(!plain.contains { $0.key.hasPrefix("SSL_") || $0.key == "HTTPS" })
+        let version = Array("TLSv1.3".utf8), cipher = Array("TLS_AES_128_GCM_SHA256".utf8)
+        let pem = Array("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".utf8), subject = Array("CN=client,O=Example".utf8)
+        let pairs = try version.withUnsafeBytes { version in
+            try cipher.withUnsafeBytes { cipher in
+                try pem.withUnsafeBytes { pem in
+                    try subject.withUnsafeBytes { subject in
+                        try environ(bytes: Array("GET / HTTP/1.1\r\nHost: a\r\n\r\n".utf8),
+                                    tls: TLSFacts(version: version, cipher: cipher, versionNumber: 0x0304, cipherSuite: 0x1301,
+                                                  clientCertificate: (pem, subject))).pairs
+                    }
+                }
+            }
+        }
+        let values = Dictionary(pairs.map { ($0.key, $0.value) }) { first, _ in first }
+        #expect(values["wsgi.url_scheme"] == "https")
+        #expect(values["HTTPS"] == "on")
+        #expect(values["SSL_PROTOCOL"] == "TLSv1.3")
+        #expect(values["SSL_CIPHER"] == "TLS_AES_128_GCM_SHA256")
+        #expect(values["SSL_CLIENT_VERIFY"] == "SUCCESS")
+        #expect(values["SSL_CLIENT_S_DN"] == "CN=client,O=Example")
+        #expect(values["SSL_CLIENT_CERT"]?.hasPrefix("-----BEGIN CERTIFICATE-----") == true)
+        #expect(values["SERVER_PORT"] == "443", "no port in Host: the scheme's")
+    }
+
     @Test func basicKeys() throws {
         let env = try environ("GET /hello/world?x=1&y=%20 HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: t\r\n\r\n")
         #expect(env["REQUEST_METHOD"] == "GET")

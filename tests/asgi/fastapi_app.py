@@ -61,7 +61,7 @@ async def scope(request: Request):
             'query_string': scope['query_string'].decode('latin-1'), 'root_path': scope['root_path'],
             'headers': [[name.decode('latin-1'), value.decode('latin-1')] for name, value in scope['headers']],
             'client': list(scope['client']), 'server': list(scope['server']),
-            'state': request.state.pool, 'asgi': scope['asgi']}
+            'state': request.state.pool, 'asgi': scope['asgi'], 'tls': scope['extensions'].get('tls')}
 
 
 @app.get('/stream')

@@ -221,7 +221,7 @@ public final class WSGIBridge: @unchecked Sendable {
             exchange.scope.build(head: request.head, buffer: request.buffer, fields: request.fields,
                                  clientAddress: request.remoteAddressBytes, clientPort: request.remotePort,
                                  isSecure: request.isSecure, server: (local.name, Int(local.port)), settings: settings,
-                                 webSocketSubprotocols: webSocketSubprotocols)
+                                 tls: request.tls, webSocketSubprotocols: webSocketSubprotocols)
         } else {
             exchange.environ.build(head: request.head, buffer: request.buffer, fields: request.fields,
                                    remoteAddress: request.remoteAddressBytes, remotePort: request.remotePort,

@@ -13,6 +13,7 @@ enum ScopeObject {
 
     private enum Key: Int, CaseIterable {
         case type, asgi, httpVersion, scheme, method, rootPath, path, rawPath, queryString, headers, client, server, subprotocols
+        case extensions
 
         var name: String {
             switch self {
@@ -29,6 +30,7 @@ enum ScopeObject {
             case .client: "client"
             case .server: "server"
             case .subprotocols: "subprotocols"
+            case .extensions: "extensions"
             }
         }
     }
@@ -99,6 +101,32 @@ enum ScopeObject {
             PyTuple_SetItem(pair, 1, server.port.map { PyLong_FromLong($0) } ?? corral_py_none())
             return pair
         } ?? corral_py_none())
+        // ASGI's TLS extension; the runtime adds its own extensions beside it.
+        if let tls = scope.tls {
+            let entry = PyDict_New()!
+            func put(_ key: String, _ value: PyRef?) {
+                guard let value else { failed = true; return }
+                PyDict_SetItemString(entry, key, value)
+                corral_py_decref(value)
+            }
+            put("server_cert", corral_py_none())
+            let chain = PyList_New(0)!
+            if let client = tls.clientCertificate, let pem = latin1(client.pem) {
+                PyList_Append(chain, pem)
+                corral_py_decref(pem)
+                put("client_cert_name", latin1(client.subject))
+            } else {
+                put("client_cert_name", corral_py_none())
+            }
+            put("client_cert_chain", chain)
+            put("client_cert_error", corral_py_none())
+            put("tls_version", PyLong_FromLong(tls.version))
+            put("cipher_suite", PyLong_FromLong(tls.cipherSuite))
+            let extensions = PyDict_New()!
+            PyDict_SetItemString(extensions, "tls", entry)
+            corral_py_decref(entry)
+            set(.extensions, extensions)
+        }
         if failed {
             corral_py_decref(dict)
             return nil

@@ -77,11 +77,17 @@ public struct Request {
             || connection.server.configuration.forwarded.isSecure(peerTrusted: connection.peerTrustedForScheme, fields: fields, buffer: buffer)
     }
 
-    /// The TLS version and cipher of this connection ("TLSv1.3", "TLS_AES_128_GCM_SHA256"); nil
-    /// for plain HTTP. mod_ssl's SSL_PROTOCOL and SSL_CIPHER.
-    public var tls: (version: UnsafeRawBufferPointer, cipher: UnsafeRawBufferPointer)? {
-        guard let parameters = connection.tls?.negotiated else { return nil }
-        return (parameters.version, parameters.cipher)
+    /// What this connection's TLS established (version, cipher, the client's certificate); nil
+    /// for plain HTTP. Valid while the handler runs.
+    public var tls: TLSFacts? {
+        guard let stream = connection.tls else { return nil }
+        let parameters = stream.negotiated
+        if connection.tlsClientCertificate == nil { connection.tlsClientCertificate = .some(stream.clientCertificate) }
+        let client = connection.tlsClientCertificate!.map { certificate in
+            certificate.pem.withUnsafeBytes { pem in certificate.subject.withUnsafeBytes { subject in (pem, subject) } }
+        }
+        return TLSFacts(version: parameters.version, cipher: parameters.cipher, versionNumber: parameters.versionNumber,
+                        cipherSuite: parameters.cipherSuite, clientCertificate: client)
     }
 
     /// The client's port; nil for a unix socket.

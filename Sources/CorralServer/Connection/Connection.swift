@@ -70,6 +70,9 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     var tls: TLSStream?
     /// The last TLS read stalled until the socket is writable (OpenSSL had records to send).
     var tlsReadWantsWrite = false
+    /// The client's certificate (PEM, subject) once a request asked; `.none` after asking when
+    /// it sent none.
+    var tlsClientCertificate: (pem: [UInt8], subject: [UInt8])??
     /// Told when that happens while the handler works without the socket (`watchForLeaving`).
     var leavingObserver: (any ClientLeavingObserver)?
     // The server's intrusive list of open connections.
@@ -96,6 +99,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         self.fd = fd
         self.tls = tls
         tlsReadWantsWrite = false
+        tlsClientCertificate = nil
         peerLength = Int(corral_format_address(peer, self.peer.baseAddress!.assumingMemoryBound(to: CChar.self), 48))
         address.copyMemory(from: UnsafeRawBufferPointer(rebasing: self.peer[..<peerLength]))
         addressLength = peerLength

@@ -21,7 +21,7 @@ public struct WSGIEnviron {
     public mutating func build(head: RequestHead, buffer: UnsafeRawBufferPointer,
                                fields: UnsafeBufferPointer<HeaderField>,
                                remoteAddress: UnsafeRawBufferPointer, remotePort: Int?, isSecure: Bool, settings: WSGISettings,
-                               tls: (version: UnsafeRawBufferPointer, cipher: UnsafeRawBufferPointer)? = nil,
+                               tls: TLSFacts? = nil,
                                serverAddress: () -> (name: String, port: String)) {
         storage.removeAll(keepingCapacity: true)
         entries.removeAll(keepingCapacity: true)
@@ -56,6 +56,13 @@ public struct WSGIEnviron {
             add("HTTPS", "on")
             add("SSL_PROTOCOL", tls.version)
             add("SSL_CIPHER", tls.cipher)
+            if let client = tls.clientCertificate {
+                add("SSL_CLIENT_VERIFY", "SUCCESS")   // the handshake refuses one that fails
+                add("SSL_CLIENT_S_DN", client.subject)
+                add("SSL_CLIENT_CERT", client.pem)
+            } else {
+                add("SSL_CLIENT_VERIFY", "NONE")
+            }
         }
     }
 

@@ -22,6 +22,9 @@ public struct ASGIScope {
     public private(set) var client: (host: Span, port: Int)?
     public private(set) var server: (host: Span, port: Int?)?
     public private(set) var isSecure = false
+    /// ASGI's `tls` extension, on a connection this worker decrypted: the numbers, and the
+    /// client certificate's PEM and subject when it sent one.
+    public private(set) var tls: (version: Int, cipherSuite: Int, clientCertificate: (pem: Span, subject: Span)?)?
     public private(set) var version = HTTPVersion.http1_1
     public private(set) var hasBody = false
     /// A WebSocket handshake: the scope is a `websocket` one, with the client's subprotocols.
@@ -35,7 +38,7 @@ public struct ASGIScope {
     /// WebSocket handshake, offering these.
     public mutating func build(head: RequestHead, buffer: UnsafeRawBufferPointer, fields: UnsafeBufferPointer<HeaderField>,
                                clientAddress: UnsafeRawBufferPointer, clientPort: Int?, isSecure: Bool,
-                               server: (host: String, port: Int?), settings: WSGISettings,
+                               server: (host: String, port: Int?), settings: WSGISettings, tls: TLSFacts? = nil,
                                webSocketSubprotocols: [String]? = nil) {
         storage.removeAll(keepingCapacity: true)
         headers.removeAll(keepingCapacity: true)
@@ -71,6 +74,9 @@ public struct ASGIScope {
         client = clientPort.map { (append(clientAddress), $0) }
         var host = server.host
         self.server = (host.withUTF8 { append(UnsafeRawBufferPointer($0)) }, server.port)
+        self.tls = tls.map { facts in
+            (facts.versionNumber, facts.cipherSuite, facts.clientCertificate.map { (append($0.pem), append($0.subject)) })
+        }
     }
 
     /// The bytes of `span`, valid during the call.
