@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN_DEBUG := .build/debug
 BIN_RELEASE := .build/release
-APT_PACKAGES := libsystemd-dev libxml2-dev libedit-dev libssl-dev zlib1g-dev python3-dev pkg-config curl systemd python3 python3-venv iproute2 util-linux lintian binutils haproxy strace nodejs debootstrap
+APT_PACKAGES := libsystemd-dev libxml2-dev libedit-dev libssl-dev zlib1g-dev python3-dev pkg-config curl systemd python3 python3-venv iproute2 util-linux lintian binutils haproxy strace nodejs debootstrap testssl.sh
 PORT ?= 8000
 
 .DEFAULT_GOAL := build

@@ -11,6 +11,8 @@ import Testing
     init() throws {
         certificates = try TestCertificates()
         root.write("hello.txt", "hello, world!\n")
+        root.write("page.html", String(repeating: "<p>corral</p>\n", count: 200))
+        shell("gzip -k \(shellQuoted(root.file("page.html")))")
         // Larger than a small file held in memory: read and encrypted 64 KiB at a time.
         let large = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
         FileManager.default.createFile(atPath: root.file("large.bin"), contents: Data(large))
@@ -44,6 +46,9 @@ import Testing
         let twice = shell("curl -sS -v --cacert \(shellQuoted(certificates.ca)) --resolve localhost:\(worker.port):127.0.0.1 https://localhost:\(worker.port)/hello.txt https://localhost:\(worker.port)/hello.txt 2>&1")
         #expect(twice.output.components(separatedBy: "hello, world!").count == 3)
         #expect(twice.output.contains("Re-using existing connection"), "\(twice.output)")
+        // A precompressed sibling, as over plain HTTP.
+        let encoded = certificates.curl(worker.port, "/page.html", "-D - -o /dev/null -H 'Accept-Encoding: gzip'").output
+        #expect(encoded.lowercased().contains("content-encoding: gzip"), "\(encoded)")
         #expect(worker.log.contains("TLS on 1 socket(s)"))
         #expect(worker.log.contains("kTLS: "), "the worker says once whether the kernel encrypts")
     }
@@ -62,6 +67,26 @@ import Testing
         let strict = try self.worker(["--ssl-protocol-min", "TLSv1.3"])
         #expect(certificates.curl(strict.port, "/hello.txt", "--tls-max 1.2").status != 0)
         #expect(certificates.curl(strict.port, "/hello.txt", "--tlsv1.3").output == "hello, world!\n")
+    }
+
+    /// testssl.sh against a listener with nothing but certfile and keyfile: no weak protocol,
+    /// no weak or CBC cipher, forward secrecy only.
+    @Test func testsslFindsNoWeakProtocolOrCipherOnADefaultListener() throws {
+        let worker = try worker()
+        let report = shell("testssl -p -s -f --quiet --color 0 --warnings off 127.0.0.1:\(worker.port)").output
+        func line(_ start: String) -> String {
+            report.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first { $0.hasPrefix(start) } ?? "(missing: \(start))"
+        }
+        for old in ["SSLv2 ", "SSLv3 ", "TLS 1 ", "TLS 1.1 "] {
+            #expect(line(old).hasSuffix("not offered") || line(old).hasSuffix("not offered (OK)"), "\(line(old))\n\(report)")
+        }
+        #expect(line("TLS 1.2 ").contains("offered (OK)"))
+        #expect(line("TLS 1.3 ").contains("offered (OK)"))
+        for weak in ["NULL ciphers", "Anonymous NULL", "Export ciphers", "LOW:", "Triple DES", "Obsolete CBC"] {
+            #expect(line(weak).hasSuffix("not offered") || line(weak).hasSuffix("not offered (OK)"), "\(line(weak))")
+        }
+        #expect(line("Strong encryption (AEAD ciphers)").hasSuffix("offered (OK)"))
+        #expect(line("PFS is offered (OK)").hasPrefix("PFS is offered (OK)"), "\(report)")
     }
 
     @Test func aClientThatStallsInTheHandshakeCostsItsSlotOnlyUntilTheHeaderTimeout() throws {
@@ -209,6 +234,12 @@ import Testing
         #expect(environ.contains("HTTPS=on"), "\(environ)")
         #expect(environ.contains("SSL_PROTOCOL=TLSv1.3"), "\(environ)")
         #expect(environ.contains { $0.hasPrefix("SSL_CIPHER=TLS_") }, "\(environ)")
+
+        // send_file: wsgi.file_wrapper's descriptor, read and encrypted (no kTLS here).
+        let flask = try WSGIApps.worker("flask_app:app", certificates.serverFlags)
+        let copy = root.file("static-copy.txt")
+        #expect(certificates.curl(flask.port, "/file", "-o \(shellQuoted(copy))").status == 0)
+        #expect(FileManager.default.contentsEqual(atPath: copy, andPath: WSGIApps.directory + "/static.txt"))
     }
 
     /// cert_reqs with ca_certs: the handshake verifies the client's certificate, and the app sees
