@@ -238,6 +238,22 @@ touch "$work/stop-load"; wait "$load" || true
 read -r answered failed < "$work/load.txt"
 check "no failed request across the Flask reloads ($answered answered, ${failed:-?} failed)" test "${failed:-1}" = 0 -a "${answered:-0}" -gt 100
 
+# HTTPS through corral.socket: the same Flask app with certfile and keyfile, readable by the
+# corral group only (the workers run as corral); a plain request to the port is told to use https.
+mkdir -p /etc/corral/tls
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout /etc/corral/tls/key.pem -out /etc/corral/tls/cert.pem 2>/dev/null
+chown root:corral /etc/corral/tls/key.pem && chmod 0640 /etc/corral/tls/key.pem
+flask_config flask_app:app
+printf 'certfile = "/etc/corral/tls/cert.pem"\nkeyfile = "/etc/corral/tls/key.pem"\n' >> /etc/corral/corral.toml
+check "systemctl reload to the Flask app over HTTPS succeeds" inside systemctl reload corral
+https_hello() { [ "$(curl -s -m 10 --cacert /etc/corral/tls/cert.pem --resolve localhost:8000:127.0.0.1 https://localhost:8000/)" = "Hello, World!" ]; }
+check "the Flask app answers https:// through corral.socket" eventually https_hello
+check "plain http:// to that port is told to use https://" sh -c "curl -s -m 10 http://127.0.0.1:8000/ | grep -q 'use https://'"
+tls_logged() { inside journalctl -u corral -o cat | grep -q "session tickets under corrald's keys"; }
+check "the journal says the workers serve TLS with corrald's session-ticket keys" tls_logged
+rm -rf /etc/corral/tls
+
 # An ASGI app: FastAPI from the same venv (worker_class asgi, lifespan) behind corral.socket.
 # graceful_timeout 4: the reload's old workers close their WebSockets with 1012 after 3 s.
 printf 'wsgi_app = "fastapi_app:app"\nworker_class = "asgi"\nchdir = "%s/app"\nvirtualenv = "%s/venv"\nworkers = 2\nboot_timeout = 20\naccesslog = "journal"\ngraceful_timeout = 4\n' \
