@@ -11,6 +11,11 @@ top = os.path.dirname(here)
 CORRALD = os.environ.get("CORRALD", f"{top}/.build/release/corrald")
 HELLO = os.environ.get("CORRAL_HELLO", f"{top}/.build/release/corral-example-hello")
 GUNICORN = os.environ.get("GUNICORN", f"{here}/.venv/bin/gunicorn")
+WORKER = os.environ.get("CORRAL_WORKER", f"{top}/.build/release/corral-worker")
+# The measuring knobs run.sh passes on: rounds, and seconds per run and per warm-up.
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
+DURATION = int(os.environ.get("DURATION", "5"))
+WARMUP = int(os.environ.get("WARMUP", "1"))
 started = []
 
 

@@ -28,13 +28,9 @@ import tempfile
 import time
 import urllib.request
 
-from processes import die, here, start, stop_all, top
+from processes import DURATION, ROUNDS, WARMUP, WORKER, die, start, stop_all
 
-WORKER = os.environ.get("CORRAL_WORKER", f"{top}/.build/release/corral-worker")
 PORT = int(os.environ.get("STATIC_PORT", "18300"))
-ROUNDS = int(os.environ.get("ROUNDS", "3"))
-DURATION = int(os.environ.get("DURATION", "5"))
-WARMUP = int(os.environ.get("WARMUP", "1"))
 SERVERS = ["corral", "nginx", "nginx+ofc"]
 FILES = {"hello.txt": 13, "4k.txt": 4096, "100k.bin": 100 * 1024, "1m.bin": 1 << 20}
 WORKLOADS = [("13 B", "hello.txt", False), ("4 KiB", "4k.txt", False), ("100 KiB", "100k.bin", False),

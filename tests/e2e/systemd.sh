@@ -252,6 +252,9 @@ check "the Flask app answers https:// through corral.socket" eventually https_he
 check "plain http:// to that port is told to use https://" sh -c "curl -s -m 10 http://127.0.0.1:8000/ | grep -q 'use https://'"
 tls_logged() { inside journalctl -u corral -o cat | grep -q "session tickets under corrald's keys"; }
 check "the journal says the workers serve TLS with corrald's session-ticket keys" tls_logged
+flask_config flask_app:app
+check "systemctl reload back to plain HTTP succeeds" inside systemctl reload corral
+check "and the app answers http:// again" eventually hello
 rm -rf /etc/corral/tls
 
 # An ASGI app: FastAPI from the same venv (worker_class asgi, lifespan) behind corral.socket.
