@@ -8,7 +8,9 @@ core 0 (nginx: worker_processes 1, the master pinned too), wrk pinned to core 1:
   nginx    `ssl_protocols TLSv1.2 TLSv1.3`, sendfile on, access logs off in both
 Workloads, each checked for the file's exact bytes first:
   13 B keep-alive   `wrk -t1 -c64` over TLS 1.3 (wrk's OpenSSL picks 1.3), one handshake per connection
-  new connections   the same with `Connection: close`: a full handshake (ECDHE + ECDSA) per request
+  new connections   the same with `Connection: close`: a full handshake (ECDHE + ECDSA) per request;
+                    wrk's side of the handshakes may bound the rate, so the server's CPU time per
+                    request (utime + stime of its serving process) is reported too
 Then session resumption across 4 workers: corrald -w 4 (corral-worker) and gunicorn -w 4 (sync,
 --certfile/--keyfile, a one-line WSGI app), each asked by tests/tls/resume.py for 200 connections,
 8 at a time, offering the first connection's session (TLS 1.3, then TLS 1.2): how many resumed.
@@ -26,7 +28,7 @@ import sys
 import tempfile
 import time
 
-from processes import CORRALD, DURATION, GUNICORN, ROUNDS, WARMUP, WORKER, die, start, stop, stop_all, top
+from processes import CORRALD, DURATION, GUNICORN, ROUNDS, WARMUP, WORKER, cpu_ticks, die, start, stop, stop_all, top
 
 PORT = int(os.environ.get("TLS_PORT", "18400"))
 SERVERS = ["corral", "nginx"]
@@ -96,6 +98,17 @@ def wait_for(port, path, cafile, expected, name):
         time.sleep(0.1)
 
 
+def serving_pid(process):
+    """nginx's worker (its master's only child); corral-worker itself (under taskset's exec)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        children = open(f"/proc/{process.pid}/task/{process.pid}/children").read().split()
+        if children or "nginx" not in open(f"/proc/{process.pid}/cmdline").read():
+            return int(children[0]) if children else process.pid
+        time.sleep(0.1)
+    die("nginx has no worker process")
+
+
 def wrk(port, extra, duration):
     out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c64", f"-d{duration}s"] + extra
                          + [f"https://127.0.0.1:{port}/hello.txt"], capture_output=True, text=True, timeout=duration + 60).stdout
@@ -141,17 +154,22 @@ def main():
         with open(f"{work}/www/hello.txt", "wb") as f:
             f.write(b"Hello, World!")
         make_certificate(work)
-        ports, _ = start_servers(work)
+        ports, processes = start_servers(work)
         for name, port in ports.items():
             wait_for(port, "/hello.txt", f"{work}/cert.pem", b"Hello, World!", name)
+        pids = {name: serving_pid(process) for name, process in processes.items()}
         rates = {(label, name): [] for label, _ in WORKLOADS for name in SERVERS}
+        cpu = {(label, name): [] for label, _ in WORKLOADS for name in SERVERS}
+        tick = 1_000_000 / os.sysconf("SC_CLK_TCK")
         for round in range(ROUNDS):
             order = SERVERS[round % len(SERVERS):] + SERVERS[:round % len(SERVERS)]
             for label, extra in WORKLOADS:
                 for name in order:
                     wrk(ports[name], extra, WARMUP)
+                    before = cpu_ticks(pids[name])
                     rate = wrk(ports[name], extra, DURATION)
                     rates[(label, name)].append(rate)
+                    cpu[(label, name)].append((cpu_ticks(pids[name]) - before) * tick / (rate * DURATION))
                     print(f"round {round + 1}/{ROUNDS}  {label:<28} {name:<8} {rate:>10,.0f} req/s", flush=True)
         stop_all()
         resumed = resumption(work)
@@ -159,13 +177,15 @@ def main():
         stop_all()
         shutil.rmtree(work, ignore_errors=True)
     median = {key: statistics.median(values) for key, values in rates.items()}
+    cost = {key: statistics.median(values) for key, values in cpu.items()}
     lines = ["", "## HTTPS: corral-worker beside nginx", "",
              f"{ROUNDS} rounds of {DURATION} s, medians; one process each pinned to core 0, `wrk -t1 -c64` on core 1; "
              "ECDSA P-256, TLS 1.3, access logs off.", "",
-             "| workload | corral req/s | nginx req/s | corral ÷ nginx |", "|---|---|---|---|"]
+             "| workload | corral req/s | nginx req/s | corral ÷ nginx | corral CPU µs/request | nginx CPU µs/request |",
+             "|---|---|---|---|---|---|"]
     for label, _ in WORKLOADS:
         c, n = median[(label, "corral")], median[(label, "nginx")]
-        lines.append(f"| {label} | {c:,.0f} | {n:,.0f} | **{c / n:.2f}** |")
+        lines.append(f"| {label} | {c:,.0f} | {n:,.0f} | **{c / n:.2f}** | {cost[(label, 'corral')]:.1f} | {cost[(label, 'nginx')]:.1f} |")
     lines += ["", "Session resumption, 200 connections 8 at a time offering the first one's session, 4 workers:", "",
               "| server | TLS 1.3 resumed | TLS 1.2 resumed |", "|---|---|---|"]
     for name in ("corral", "gunicorn"):
