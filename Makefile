@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN_DEBUG := .build/debug
 BIN_RELEASE := .build/release
-APT_PACKAGES := libsystemd-dev libxml2-dev libedit-dev libssl-dev zlib1g-dev python3-dev pkg-config curl systemd python3 python3-venv iproute2 util-linux lintian binutils haproxy strace nodejs debootstrap testssl.sh
+APT_PACKAGES := libsystemd-dev libxml2-dev libedit-dev libssl-dev zlib1g-dev python3-dev pkg-config curl systemd python3 python3-venv iproute2 util-linux lintian binutils haproxy strace nodejs debootstrap testssl.sh libnghttp2-dev nghttp2-client
 PORT ?= 8000
 
 .DEFAULT_GOAL := build
@@ -34,7 +34,7 @@ release: deps
 WSGI_VENV := .build/wsgi-venv
 WSGI_VENV_PACKAGES := 'flask==3.1.*' 'django==5.2.*' 'gevent>=24' 'prometheus-client==0.26.*' 'fastapi==0.165.*' 'quart==0.20.*' \
 	'websockets==15.*' 'flask-sock==0.7.*' 'flask-socketio==5.7.*' 'python-socketio[client]==5.18.*' 'kosoku==0.1.0' 'uvloop==0.23.*' \
-	'channels==4.3.*' 'trustme==1.2.*'
+	'channels==4.3.*' 'trustme==1.2.*' 'h2==4.*'
 # The stamp names the package list, so changing the list rebuilds the venv.
 WSGI_VENV_STAMP := $(WSGI_VENV)/.installed-$(shell echo "$(WSGI_VENV_PACKAGES)" | md5sum | cut -c1-8)
 $(WSGI_VENV_STAMP):

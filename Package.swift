@@ -41,6 +41,8 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // libssl (OpenSSL 3): TLS on the workers' listeners, and corrald's check of the certificates.
         .systemLibrary(name: "CTLS", pkgConfig: "libssl", providers: [.apt(["libssl-dev"])]),
+        // libnghttp2: HTTP/2 framing, HPACK and flow control (the engine drives it).
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         // zlib: permessage-deflate (RFC 7692) for the engine's WebSockets.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // libedit: line editing and history at corralctl's interactive prompt.
@@ -56,6 +58,8 @@ let package = Package(
         .target(name: "CorralWebSocketHandshake", dependencies: ["CorralHTTP", "CCrypto"], swiftSettings: hotPath),
         // TLS over OpenSSL: gunicorn's TLS settings, a worker's context, one connection's stream.
         .target(name: "CorralTLS", dependencies: ["CTLS", "CCorral"], swiftSettings: hotPath),
+        // HTTP/2 without sockets: gunicorn's settings, a server session over nghttp2 (bytes in and out).
+        .target(name: "CorralHTTP2", dependencies: ["CNGHTTP2"], swiftSettings: hotPath),
         // Metrics: gunicorn's statsd lines (batched per loop iteration), the duration histogram
         // workers report to corrald, and the Prometheus text corrald serves at metrics_bind.
         .target(name: "CorralMetrics", swiftSettings: hotPath),
@@ -63,7 +67,7 @@ let package = Package(
                                                       .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [nonsending]),
         .target(name: "CorralServer",
-                dependencies: ["CorralEventLoop", "CorralHTTP", "CorralMetrics", "CorralSystemd", "CorralWebSocket", "CorralTLS", "CCorral",
+                dependencies: ["CorralEventLoop", "CorralHTTP", "CorralHTTP2", "CorralMetrics", "CorralSystemd", "CorralWebSocket", "CorralTLS", "CCorral",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: hotPath),
         // corrald's brain: the worker/generation state machine (pure, no I/O), the configuration
@@ -89,7 +93,7 @@ let package = Package(
                                "CorralWebSocketHandshake", "CorralEventLoop", "CCorral"],
                 swiftSettings: hotPath),
         .target(name: "CorralWorker",
-                dependencies: ["CorralServer", "CorralSystemd", "CorralEventLoop", "CorralTLS", "CCorral", "CorralCommandLine",
+                dependencies: ["CorralServer", "CorralSystemd", "CorralEventLoop", "CorralTLS", "CorralHTTP2", "CCorral", "CorralCommandLine",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: [nonsending]),
         .executableTarget(name: "corral-worker",

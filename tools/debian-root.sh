@@ -11,9 +11,10 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # The build (libc and C++ headers for clang, the -dev packages Package.swift links), what the
 # Swift toolchain itself loads (curl, sqlite, ncurses, libxml2), git (SwiftPM resolves packages
 # from the host's mirror), python3 for the worker and its venvs, systemd and man-db for the e2e
-# (systemd-analyze verify looks up the units' man pages), openssl for its test certificate.
+# (systemd-analyze verify looks up the units' man pages), openssl for its test certificate, and
+# libnghttp2-dev (HTTP/2).
 packages="ca-certificates,git,gcc,g++,binutils,pkg-config,libsystemd-dev,libxml2-dev,libedit-dev,libssl-dev,zlib1g-dev,\
-python3-dev,python3-venv,libcurl4t64,libsqlite3-0,libncurses6,systemd,systemd-sysv,iproute2,curl,procps,util-linux,man-db,openssl"
+python3-dev,python3-venv,libcurl4t64,libsqlite3-0,libncurses6,systemd,systemd-sysv,iproute2,curl,procps,util-linux,man-db,openssl,libnghttp2-dev"
 stamp="$root/.corral-root-$(echo "$packages" | md5sum | cut -c1-8)"
 if [ "$(id -u)" != 0 ]; then echo "debian-root: making a root with debootstrap needs root" >&2; exit 1; fi
 command -v debootstrap >/dev/null || { echo "debian-root: debootstrap is missing: apt-get install debootstrap" >&2; exit 1; }

@@ -65,6 +65,8 @@ public struct RequestStreamTranscript: Codable, Equatable, Sendable {
                 case .contentLength(let n):
                     guard afterHead.count >= n else { return RequestStreamTranscript(messages: messages, end: "incomplete") }
                     (body, length) = (Array(afterHead[..<n]), n)
+                case .untilEndOfStream:   // never from the HTTP/1 parser
+                    return RequestStreamTranscript(messages: messages, end: "HTTP/2 framing")
                 case .chunked:
                     let decoded = FuzzTarget.decodeChunked(afterHead, arriving: [afterHead.count])
                     switch decoded.end {

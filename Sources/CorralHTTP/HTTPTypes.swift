@@ -30,9 +30,16 @@ public struct HeaderField: Equatable, Sendable {
 }
 
 public enum HTTPVersion: Equatable, Sendable {
-    case http1_0, http1_1
+    /// `http2`: a request on an HTTP/2 stream, its head turned into HTTP/1.1's form for the parser.
+    case http1_0, http1_1, http2
 
-    public var text: StaticString { self == .http1_0 ? "HTTP/1.0" : "HTTP/1.1" }
+    public var text: StaticString {
+        switch self {
+        case .http1_0: "HTTP/1.0"
+        case .http1_1: "HTTP/1.1"
+        case .http2: "HTTP/2.0"
+        }
+    }
 }
 
 public enum HTTPMethod: Equatable, Sendable {
@@ -44,6 +51,8 @@ public enum BodyFraming: Equatable, Sendable {
     case none
     case contentLength(Int)
     case chunked
+    /// HTTP/2 DATA frames until the stream ends, no length given.
+    case untilEndOfStream
 }
 
 /// A request the engine refuses: the status to answer with and a short reason for the error log.

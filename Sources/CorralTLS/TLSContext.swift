@@ -63,7 +63,7 @@ public final class TLSContext: @unchecked Sendable {
         // Client certificates and resumed sessions must belong to this application.
         let sessionContext: StaticString = "corral"
         _ = SSL_CTX_set_session_id_context(context, sessionContext.utf8Start, UInt32(sessionContext.utf8CodeUnitCount))
-        SSL_CTX_set_alpn_select_cb(context, selectProtocol, nil)
+        SSL_CTX_set_alpn_select_cb(context, selectProtocol, UnsafeMutableRawPointer(mutating: ALPN.wire(settings.protocols).baseAddress))
     }
 
     deinit {
@@ -86,28 +86,31 @@ public final class TLSContext: @unchecked Sendable {
     }
 }
 
-/// ALPN: HTTP/1.1 when the client offers it; a client that offers only other protocols gets
-/// none chosen and may still speak HTTP/1.1.
+/// ALPN: the first of this server's protocols (`http_protocols`, in order) the client offers; a
+/// client that offers none of them gets none chosen, and speaks HTTP/1.1.
 private func selectProtocol(_ ssl: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                             _ outLength: UnsafeMutablePointer<UInt8>?, _ offered: UnsafePointer<UInt8>?,
                             _ offeredLength: UInt32, _ argument: UnsafeMutableRawPointer?) -> Int32 {
     var selected: UnsafeMutablePointer<UInt8>?
-    let result = SSL_select_next_proto(&selected, outLength, ALPN.supported.baseAddress, UInt32(ALPN.supported.count),
-                                       offered, offeredLength)
+    // The argument: the wire list, after its own length in one byte.
+    guard let list = argument?.assumingMemoryBound(to: UInt8.self) else { return SSL_TLSEXT_ERR_NOACK }
+    let result = SSL_select_next_proto(&selected, outLength, list + 1, UInt32(list[0]), offered, offeredLength)
     guard result == OPENSSL_NPN_NEGOTIATED, let selected else { return SSL_TLSEXT_ERR_NOACK }
     out?.pointee = UnsafePointer(selected)
     return SSL_TLSEXT_ERR_OK
 }
 
 enum ALPN {
-    /// Wire format (length-prefixed names), in preference order, in memory that is never freed:
-    /// the choice handed back to OpenSSL points into it.
-    nonisolated(unsafe) static let supported: UnsafeBufferPointer<UInt8> = {
-        let names: [UInt8] = [8] + Array("http/1.1".utf8)
-        let memory = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: names.count)
-        _ = memory.initialize(from: names)
+    /// `names` in the wire format (each after its length), preceded by the list's length, in
+    /// memory that is never freed: the choice handed back to OpenSSL points into it. A context
+    /// lives as long as its process.
+    static func wire(_ names: [String]) -> UnsafeBufferPointer<UInt8> {
+        var bytes: [UInt8] = []
+        for name in names { bytes += [UInt8(name.utf8.count)] + Array(name.utf8) }
+        let memory = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count + 1)
+        _ = memory.initialize(from: [UInt8(bytes.count)] + bytes)
         return UnsafeBufferPointer(memory)
-    }()
+    }
 }
 
 enum TLSTime {

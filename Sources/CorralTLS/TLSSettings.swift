@@ -40,6 +40,8 @@ public struct TLSSettings: Equatable, Sendable {
     /// Seconds a session ticket is good for: corrald keeps each ticket key for two rotations
     /// after it stops encrypting (`ssl_ticket_key_rotation`, an hour by default).
     public var ticketLifetime: Double = 2 * 3600
+    /// ALPN's protocol names in preference order (`http_protocols`: "h2", "http/1.1").
+    public var protocols = ["http/1.1"]
 
     public init(certfile: String, keyfile: String? = nil) {
         self.certfile = certfile

@@ -49,6 +49,14 @@ public struct TLSStream {
         return .failure(StallError(stall(n)))
     }
 
+    /// Whether the client and this server agreed on HTTP/2 (ALPN "h2").
+    public var choseHTTP2: Bool {
+        var name: UnsafePointer<UInt8>?
+        var length: UInt32 = 0
+        SSL_get0_alpn_selected(ssl, &name, &length)
+        return length == 2 && name?[0] == UInt8(ascii: "h") && name?[1] == UInt8(ascii: "2")
+    }
+
     /// Whether kTLS took over sending, so `sendFile` goes straight from the page cache.
     public var kernelSends: Bool { corral_ssl_kernel_sends(ssl) != 0 }
 

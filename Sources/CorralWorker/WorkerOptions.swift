@@ -1,5 +1,6 @@
 import ArgumentParser
 import CorralHTTP
+import CorralHTTP2
 import CorralServer
 import CorralTLS
 import Glibc
@@ -98,6 +99,9 @@ public struct WorkerOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("suppress-ragged-eofs"), help: "A TLS client that closes without close_notify is an ordinary close (default true).")
     var suppressRaggedEOFs: Bool?
 
+    @Option(name: .customLong("http-protocols"), help: "h1 (default), h2,h1 or h2: what TLS listeners offer in ALPN, in order (env CORRAL_HTTP_PROTOCOLS).")
+    var httpProtocols: String?
+
     @Option(name: .customLong("insecure-bind"), help: "With --certfile: also listen here, for plain HTTP (hypercorn's insecure_bind). Repeatable.")
     var insecureBind: [String] = []
 
@@ -136,6 +140,22 @@ public struct WorkerOptions: ParsableArguments, Sendable {
         return value(nil, "insecure_sockets")?.split(separator: ",").contains { $0 == name } ?? false
     }
 
+    /// gunicorn's HTTP/2 settings (http_protocols, http2_*).
+    public func http2Settings() throws -> HTTP2Settings {
+        var settings = HTTP2Settings()
+        do {
+            if let text = value(httpProtocols, "http_protocols") { settings = try HTTP2Settings(protocols: text) }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        settings.maxConcurrentStreams = try number(nil, "http2_max_concurrent_streams", default: settings.maxConcurrentStreams)
+        settings.initialWindowSize = try number(nil, "http2_initial_window_size", default: settings.initialWindowSize)
+        settings.maxFrameSize = try number(nil, "http2_max_frame_size", default: settings.maxFrameSize)
+        settings.maxHeaderListSize = try number(nil, "http2_max_header_list_size", default: settings.maxHeaderListSize)
+        if let problem = settings.problem { throw ValidationError(problem) }
+        return settings
+    }
+
     /// gunicorn's TLS settings, nil without a certfile.
     public func tlsSettings() throws -> TLSSettings? {
         guard let certfile = value(certfile, "certfile"), !certfile.isEmpty else { return nil }
@@ -155,6 +175,7 @@ public struct WorkerOptions: ParsableArguments, Sendable {
         }
         settings.suppressRaggedEOFs = try number(suppressRaggedEOFs, "suppress_ragged_eofs", default: true)
         settings.ticketLifetime = 2 * (try number(nil, "ssl_ticket_key_rotation", default: 3600.0))
+        settings.protocols = try http2Settings().protocols.map(\.alpn)
         return settings
     }
 
@@ -206,6 +227,7 @@ public struct WorkerOptions: ParsableArguments, Sendable {
         }
         configuration.keepalive = Self.nanoseconds(try number(keepalive, "keepalive", default: 2))
         configuration.headerTimeout = Self.nanoseconds(try number(headerTimeout, "header_timeout", default: 10))
+        configuration.http2 = try http2Settings()
         configuration.workerConnections = try number(workerConnections, "worker_connections", default: 1000)
         guard configuration.workerConnections > 0 else { throw ValidationError("worker_connections must be positive") }
         let maxRequests = try number(self.maxRequests, "max_requests", default: 0)

@@ -5,7 +5,7 @@ import CorralWSGI
 /// An ASGI HTTP or WebSocket scope as the Python dict the app receives, from the bytes `ASGIScope` computed
 /// on the loop thread (the runtime adds `state`).
 enum ScopeObject {
-    nonisolated(unsafe) private static var constants: (http: PyRef, asgi: PyRef, version10: PyRef, version11: PyRef,
+    nonisolated(unsafe) private static var constants: (http: PyRef, asgi: PyRef, version10: PyRef, version11: PyRef, version2: PyRef,
                                                        schemeHTTP: PyRef, schemeHTTPS: PyRef, rootPath: PyRef,
                                                        webSocket: PyRef, schemeWS: PyRef, schemeWSS: PyRef)?
     /// The scope's keys, made once (interned, their hashes kept), in `Key` order.
@@ -42,7 +42,7 @@ enum ScopeObject {
             PyDict_SetItemString(asgi, "version", PyUnicode_InternFromString("3.0"))
             PyDict_SetItemString(asgi, "spec_version", PyUnicode_InternFromString("2.4"))
             constants = (PyUnicode_InternFromString("http"), asgi, PyUnicode_InternFromString("1.0"),
-                         PyUnicode_InternFromString("1.1"), PyUnicode_InternFromString("http"),
+                         PyUnicode_InternFromString("1.1"), PyUnicode_InternFromString("2"), PyUnicode_InternFromString("http"),
                          PyUnicode_InternFromString("https"), PyUnicode_FromString(rootPath),
                          PyUnicode_InternFromString("websocket"), PyUnicode_InternFromString("ws"), PyUnicode_InternFromString("wss"))
             keys = Key.allCases.map { PyUnicode_InternFromString($0.name) }
@@ -76,7 +76,7 @@ enum ScopeObject {
             set(.method, latin1(scope.method))
         }
         set(.asgi, PyDict_Copy(constant.asgi))
-        set(.httpVersion, borrowed(scope.version == .http1_0 ? constant.version10 : constant.version11))
+        set(.httpVersion, borrowed(scope.version == .http1_0 ? constant.version10 : scope.version == .http2 ? constant.version2 : constant.version11))
         set(.rootPath, borrowed(constant.rootPath))
         set(.path, scope.withBytes(scope.path) { PyUnicode_DecodeUTF8($0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count, "replace") })
         set(.rawPath, bytes(scope.rawPath))

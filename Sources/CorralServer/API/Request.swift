@@ -73,14 +73,14 @@ public struct Request {
     /// (`secure_scheme_headers` from a peer in `forwarded_allow_ips`). The scheme for absolute
     /// URLs and `wsgi.url_scheme`.
     public var isSecure: Bool {
-        connection.tls != nil
+        connection.transportTLS != nil
             || connection.server.configuration.forwarded.isSecure(peerTrusted: connection.peerTrustedForScheme, fields: fields, buffer: buffer)
     }
 
     /// What this connection's TLS established (version, cipher, the client's certificate); nil
     /// for plain HTTP. Valid while the handler runs.
     public var tls: TLSFacts? {
-        guard let stream = connection.tls else { return nil }
+        guard let stream = connection.transportTLS else { return nil }
         let parameters = stream.negotiated
         if connection.tlsClientCertificate == nil { connection.tlsClientCertificate = .some(stream.clientCertificate) }
         let client = connection.tlsClientCertificate!.map { certificate in
@@ -98,7 +98,7 @@ public struct Request {
         if let known = connection.localAddress { return known }
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let fd = connection.fd
+        let fd = connection.socketFD
         let found = withUnsafeMutablePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) == 0 }
         }

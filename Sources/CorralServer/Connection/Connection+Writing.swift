@@ -10,6 +10,7 @@ extension Connection {
     static let smallBody = 16 * 1024
 
     func write(_ response: Response, for head: RequestHead, close: Bool) async -> Bool {
+        if let stream = http2Stream { return await writeHTTP2(response, method: head.method, stream: stream) }
         let buffers = buffers!
         status = response.status
         if server.accessLog?.usesResponseHeaders == true { responseHeaders = response.headers }
@@ -187,6 +188,7 @@ extension Connection {
 
     /// One piece of a streamed body, after the held head if it has not gone yet.
     private func sendStreamPiece<Bytes: Collection<UInt8>>(_ bytes: Bytes) async throws {
+        if let stream = http2Stream { return try await queueHTTP2(bytes, on: stream) }
         startOutputPiece()
         let buffers = buffers!
         if streamFraming == .chunked {

@@ -68,6 +68,10 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     var peerGone = false
     /// TLS on this connection (its listener has a certificate); nil for plain HTTP.
     var tls: TLSStream?
+    /// This connection object serves one stream of an HTTP/2 connection (Connection+HTTP2).
+    var http2Stream: HTTP2Stream?
+    /// Ends a `fill` that waits, as if bytes had come: HTTP/2's streams have output to send.
+    var readInterrupted = false
     /// The last TLS read stalled until the socket is writable (OpenSSL had records to send).
     var tlsReadWantsWrite = false
     /// The client's certificate (PEM, subject) once a request asked; `.none` after asking when
@@ -83,6 +87,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         case none
         case length(remaining: Int)
         case chunked(ChunkedDecoder)
+        /// An HTTP/2 stream's DATA until its end.
+        case untilEndOfStream
     }
 
     /// A blank connection for the server's pool; `open` gives it a socket.
@@ -96,18 +102,34 @@ public final class Connection: FDWatcher, @unchecked Sendable {
 
     /// Starts a new life on an accepted socket: every per-connection field is reset here.
     func open(fd: Int32, peer: UnsafePointer<sockaddr_storage>, tls: TLSStream?) {
-        self.fd = fd
-        self.tls = tls
-        tlsReadWantsWrite = false
-        tlsClientCertificate = nil
+        resetForNewLife(fd: fd, tls: tls)
         peerLength = Int(corral_format_address(peer, self.peer.baseAddress!.assumingMemoryBound(to: CChar.self), 48))
         address.copyMemory(from: UnsafeRawBufferPointer(rebasing: self.peer[..<peerLength]))
         addressLength = peerLength
         remotePort = corral_address_port(peer)
-        localAddress = nil
         proxyHeaderPending = server.configuration.proxyProtocol
         peerIP = ProxyAddress(socketAddress: peer)
         peerTrustedForScheme = server.configuration.forwarded.allowList.allows(peerIP)
+    }
+
+    /// An HTTP/2 stream's client is its connection's (Connection+HTTP2).
+    func inheritPeer(from parent: Connection) {
+        remotePort = parent.remotePort
+        peerIP = parent.peerIP
+        peerTrustedForScheme = parent.peerTrustedForScheme
+    }
+
+    /// Every per-connection field but the addresses, reset.
+    func resetForNewLife(fd: Int32, tls: TLSStream?) {
+        self.fd = fd
+        self.tls = tls
+        http2Stream = nil
+        readInterrupted = false
+        alpnChecked = false
+        tlsReadWantsWrite = false
+        tlsClientCertificate = nil
+        localAddress = nil
+        proxyHeaderPending = false
         state = ConnectionState()
         parser.reset()
         filled = 0
@@ -223,7 +245,12 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         case head(RequestHead)
         case park(until: Int64)
         case close
+        /// ALPN chose h2: the connection is an HTTP2Connection's from here on.
+        case http2
     }
+
+    /// Whether the TLS handshake's ALPN choice was looked at (once, at the first bytes).
+    var alpnChecked = false
 
     func run() async {
         while true {
@@ -240,6 +267,9 @@ public final class Connection: FDWatcher, @unchecked Sendable {
                 server.loop.setTimeout(fd, after: max(0, deadline - server.loop.now))
                 return
             case .close:
+                return finish()
+            case .http2:
+                await HTTP2Connection(connection: self).run()
                 return finish()
             }
         }
@@ -291,6 +321,10 @@ public final class Connection: FDWatcher, @unchecked Sendable {
             if outputHeld { guard await flushOutput() else { return .close } }
             switch await fill(until: waitUntil) {
             case .ready:
+                if !alpnChecked, tls != nil {
+                    alpnChecked = true
+                    if tls!.choseHTTP2 { return .http2 }
+                }
                 continue
             case .timedOut:
                 if filled == 0 && server.loop.now < deadline { return .park(until: deadline) }
@@ -347,6 +381,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         case .none: body = .none
         case .contentLength(let n): body = n > 0 ? .length(remaining: n) : .none
         case .chunked: body = .chunked(ChunkedDecoder(bodyLimit: server.configuration.limits.bodySize))
+        case .untilEndOfStream: body = .untilEndOfStream
         }
         startedAt = corral_monotonic_ns()
         bodyBytesSent = 0
@@ -432,6 +467,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
 
     /// Reads what is available into the buffer, waiting until `deadline` if nothing is.
     func fill(until deadline: Int64) async -> Outcome {
+        if let stream = http2Stream { return await fill(from: stream) }
         while true {
             if readReady {
                 if buffers == nil { buffers = server.pool.take() }
@@ -460,6 +496,10 @@ public final class Connection: FDWatcher, @unchecked Sendable {
             }
             let outcome = await wait(for: tlsReadWantsWrite ? EventLoop.writable : EventLoop.readable, until: deadline)
             if outcome != .ready { return outcome }
+            if readInterrupted {
+                readInterrupted = false
+                return .ready
+            }
         }
     }
 
@@ -519,6 +559,18 @@ public final class Connection: FDWatcher, @unchecked Sendable {
                         throw error
                     }
                 }
+            case .untilEndOfStream:
+                if bodyCursor < filled {
+                    let piece = UnsafeRawBufferPointer(start: buffers!.bytes + bodyCursor, count: filled - bodyCursor)
+                    bodyCursor = filled
+                    return piece
+                }
+                if let stream = http2Stream, stream.bodyEnded && stream.pendingBody.isEmpty {
+                    body = .none
+                    return nil
+                }
+                let limit = server.configuration.limits.bodySize
+                if limit > 0, let stream = http2Stream, stream.bodyReceived > limit { throw HTTPError(413, "request body too large") }
             }
             // Everything buffered is consumed: read more into the space after the head.
             if bodyCursor == filled {

@@ -150,6 +150,6 @@ struct AccessRecord: AccessLogEntry {
     }
 
     func isSecure() -> Bool {
-        connection.tls != nil || connection.server.configuration.forwarded.isSecure(peerTrusted: connection.peerTrustedForScheme, fields: fields, buffer: requestBuffer)
+        connection.transportTLS != nil || connection.server.configuration.forwarded.isSecure(peerTrusted: connection.peerTrustedForScheme, fields: fields, buffer: requestBuffer)
     }
 }

@@ -225,6 +225,27 @@ public final class HTTPServer: @unchecked Sendable {
         return freeConnections.removeLast()
     }
 
+    /// A connection object for an HTTP/2 stream (no socket, not watched; not counted as a
+    /// connection).
+    func takeStreamConnection(for stream: HTTP2Stream, on parent: Connection) -> Connection {
+        let connection = takeConnection()
+        connection.open(stream: stream, on: parent)
+        stream.connection = connection
+        return connection
+    }
+
+    func releaseStreamConnection(_ connection: Connection) {
+        if let buffers = connection.buffers { pool.give(buffers) }
+        connection.buffers = nil
+        connection.http2Stream = nil
+        freeConnections.append(connection)
+    }
+
+    /// The Date field's value now (HTTP/2's responses carry it as a string).
+    var httpDate: String {
+        date.withBytes(now: wallSeconds) { String(decoding: $0, as: UTF8.self) }
+    }
+
     func connectionClosed(_ connection: Connection) {
         loop.unregister(connection.fd)
         close(connection.fd)

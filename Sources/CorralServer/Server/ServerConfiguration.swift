@@ -1,4 +1,5 @@
 import CorralHTTP
+import CorralHTTP2
 
 /// What the engine needs to know, in gunicorn's terms. Durations are nanoseconds.
 public struct ServerConfiguration: Sendable {
@@ -20,6 +21,8 @@ public struct ServerConfiguration: Sendable {
     /// the client; only peers in `proxy_allow_ips` may connect at all.
     public var proxyProtocol = false
     public var proxyAllowList = try! AddressAllowList(ForwardedScheme.defaultAllowList)
+    /// `http_protocols` and the `http2_*` settings: HTTP/2 on TLS listeners whose clients choose it.
+    public var http2 = HTTP2Settings()
     /// `statsd_host` (with `statsd_prefix`, `dogstatsd_tags`): where gunicorn's metrics go.
     public var statsd: StatsdTarget?
 

@@ -208,7 +208,7 @@ extension BodyFraming {
         switch self {
         case .none: false
         case .contentLength(let n): n > 0
-        case .chunked: true
+        case .chunked, .untilEndOfStream: true
         }
     }
 }

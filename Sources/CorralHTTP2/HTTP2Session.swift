@@ -1,0 +1,213 @@
+import CNGHTTP2
+
+/// What a server session tells its owner, during `receive` (requests arriving) and `nextOutput`
+/// (response bodies wanted). Stream ids are the client's.
+public protocol HTTP2SessionDelegate: AnyObject {
+    /// A request's HEADERS began on a new stream.
+    func streamOpened(_ stream: Int32)
+    /// One field of its head, pseudo-fields (":method"…) first, as nghttp2 validated them
+    /// (RFC 9113 §8.2: lowercase names, no connection-specific fields, no CR, LF or NUL).
+    /// False refuses the stream (the head is too large): it is reset.
+    func field(_ stream: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool
+    /// The head is complete; `endOfBody`: it has no body.
+    func headEnded(_ stream: Int32, endOfBody: Bool)
+    /// Body bytes (valid during the call); the window opens again only when `consumed` says so.
+    func bodyData(_ stream: Int32, _ bytes: UnsafeRawBufferPointer)
+    func bodyEnded(_ stream: Int32)
+    /// The stream is gone (its response sent, or reset by either side).
+    func streamClosed(_ stream: Int32, errorCode: UInt32)
+    /// The next bytes of a response body into `buffer` (at most `room`): how many, and whether
+    /// that is the end; nil when none are ready yet (`resume` is called when there are).
+    func responseBody(_ stream: Int32, into buffer: UnsafeMutableRawPointer, room: Int) -> (count: Int, end: Bool)?
+}
+
+/// The server side of one HTTP/2 connection, over libnghttp2: bytes in (`receive`), bytes out
+/// (`nextOutput`), requests and their bodies reported to the delegate, responses submitted here.
+/// No sockets: the engine moves the bytes, the tests feed frames.
+public final class HTTP2Session {
+    private var session: OpaquePointer?
+    fileprivate unowned let delegate: HTTP2SessionDelegate
+    public let settings: HTTP2Settings
+    /// Why the session ended, once it did (a protocol error, a flood): for the log.
+    public private(set) var failure: String?
+
+    public init(settings: HTTP2Settings, delegate: HTTP2SessionDelegate) {
+        self.settings = settings
+        self.delegate = delegate
+        var callbacks: OpaquePointer?
+        nghttp2_session_callbacks_new(&callbacks)
+        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, onBeginHeaders)
+        nghttp2_session_callbacks_set_on_header_callback(callbacks, onHeader)
+        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, onFrameReceived)
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, onDataChunk)
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamClose)
+        var options: OpaquePointer?
+        nghttp2_option_new(&options)
+        // Flow control is the back-pressure: a stream's window opens as the app reads its body.
+        nghttp2_option_set_no_auto_window_update(options, 1)
+        nghttp2_session_server_new2(&session, callbacks, Unmanaged.passUnretained(self).toOpaque(), options)
+        nghttp2_option_del(options)
+        nghttp2_session_callbacks_del(callbacks)
+        var entries = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: UInt32(settings.maxConcurrentStreams)),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: UInt32(settings.initialWindowSize)),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_FRAME_SIZE.rawValue), value: UInt32(settings.maxFrameSize)),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(settings.maxHeaderListSize)),
+        ]
+        nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
+    }
+
+    deinit {
+        nghttp2_session_del(session)
+    }
+
+    /// Feeds bytes from the client; false when the connection must end (after `nextOutput`
+    /// has given the GOAWAY that says why).
+    public func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let n = nghttp2_session_mem_recv(session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
+        if n < 0 {
+            failure = String(cString: nghttp2_strerror(Int32(n)))
+            return false
+        }
+        return true
+    }
+
+    /// The next bytes to send (valid until the next call), nil when there are none now.
+    public func nextOutput() -> UnsafeRawBufferPointer? {
+        var data: UnsafePointer<UInt8>?
+        let n = nghttp2_session_mem_send(session, &data)
+        if n < 0 {
+            failure = String(cString: nghttp2_strerror(Int32(n)))
+            return nil
+        }
+        guard n > 0, let data else { return nil }
+        return UnsafeRawBufferPointer(start: data, count: n)
+    }
+
+    /// Neither side wants more: the connection can close.
+    public var isFinished: Bool { nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 }
+
+    /// Streams open (requests in progress).
+    public private(set) var openStreams = 0
+
+    /// A response head (`fields` lowercased, nothing connection-specific) and, with `hasBody`, a
+    /// body the delegate's `responseBody` supplies.
+    public func respond(_ stream: Int32, status: UInt16, fields: [(name: String, value: String)], hasBody: Bool) {
+        var text: [UInt8] = Array(String(status).utf8)
+        var spans: [(Int, Int, Int, Int)] = []
+        for field in fields {
+            let nameStart = text.count
+            text.append(contentsOf: field.name.utf8)
+            let valueStart = text.count
+            text.append(contentsOf: field.value.utf8)
+            spans.append((nameStart, valueStart - nameStart, valueStart, text.count - valueStart))
+        }
+        let statusName: StaticString = ":status"
+        text.withUnsafeMutableBytes { bytes in
+            let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var list = [nghttp2_nv(name: UnsafeMutablePointer(mutating: statusName.utf8Start), value: base,
+                                   namelen: statusName.utf8CodeUnitCount, valuelen: String(status).utf8.count,
+                                   flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))]
+            for (nameStart, nameCount, valueStart, valueCount) in spans {
+                list.append(nghttp2_nv(name: base + nameStart, value: base + valueStart, namelen: nameCount, valuelen: valueCount,
+                                       flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+            }
+            if hasBody {
+                var provider = corral_nghttp2_provider(readResponseBody)
+                nghttp2_submit_response(session, stream, list, list.count, &provider)
+            } else {
+                nghttp2_submit_response(session, stream, list, list.count, nil)
+            }
+        }
+    }
+
+    /// The delegate has more body for `stream` (it answered nil before).
+    public func resume(_ stream: Int32) {
+        nghttp2_session_resume_data(session, stream)
+    }
+
+    /// The app has taken `count` bytes of `stream`'s body: the client may send that many more.
+    public func consumed(_ stream: Int32, _ count: Int) {
+        nghttp2_session_consume(session, stream, count)
+    }
+
+    /// Ends a stream (its client is cut off): RST_STREAM with `code` (RFC 9113 §7).
+    public func reset(_ stream: Int32, code: UInt32 = UInt32(NGHTTP2_INTERNAL_ERROR.rawValue)) {
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream, code)
+    }
+
+    /// GOAWAY: no new streams; those open finish (a draining worker).
+    public func goAway() {
+        nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
+                              UInt32(NGHTTP2_NO_ERROR.rawValue), nil, 0)
+    }
+
+    // MARK: nghttp2's callbacks, on the delegate
+
+    fileprivate static func of(_ pointer: UnsafeMutableRawPointer?) -> HTTP2Session {
+        Unmanaged<HTTP2Session>.fromOpaque(pointer!).takeUnretainedValue()
+    }
+
+    fileprivate func opened(_ stream: Int32) {
+        openStreams += 1
+        delegate.streamOpened(stream)
+    }
+
+    fileprivate func closed(_ stream: Int32, _ code: UInt32) {
+        openStreams -= 1
+        delegate.streamClosed(stream, errorCode: code)
+    }
+}
+
+private func onBeginHeaders(_ session: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ user: UnsafeMutableRawPointer?) -> Int32 {
+    guard let frame, frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue),
+          frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
+    HTTP2Session.of(user).opened(frame.pointee.hd.stream_id)
+    return 0
+}
+
+private func onHeader(_ session: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ name: UnsafePointer<UInt8>?, _ nameLength: Int,
+                      _ value: UnsafePointer<UInt8>?, _ valueLength: Int, _ flags: UInt8, _ user: UnsafeMutableRawPointer?) -> Int32 {
+    guard let frame, frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
+    let accepted = HTTP2Session.of(user).delegate.field(frame.pointee.hd.stream_id,
+                                                                name: UnsafeRawBufferPointer(start: name, count: nameLength),
+                                                                value: UnsafeRawBufferPointer(start: value, count: valueLength))
+    return accepted ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
+}
+
+private func onFrameReceived(_ session: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ user: UnsafeMutableRawPointer?) -> Int32 {
+    guard let frame else { return 0 }
+    let delegate = HTTP2Session.of(user).delegate
+    let header = frame.pointee.hd
+    let endOfStream = header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+    switch UInt32(header.type) {
+    case NGHTTP2_HEADERS.rawValue where frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST:
+        delegate.headEnded(header.stream_id, endOfBody: endOfStream)
+    case NGHTTP2_HEADERS.rawValue, NGHTTP2_DATA.rawValue:
+        if endOfStream { delegate.bodyEnded(header.stream_id) }   // trailers, or the last DATA
+    default:
+        break
+    }
+    return 0
+}
+
+private func onDataChunk(_ session: OpaquePointer?, _ flags: UInt8, _ stream: Int32, _ data: UnsafePointer<UInt8>?, _ length: Int,
+                         _ user: UnsafeMutableRawPointer?) -> Int32 {
+    HTTP2Session.of(user).delegate.bodyData(stream, UnsafeRawBufferPointer(start: data, count: length))
+    return 0
+}
+
+private func onStreamClose(_ session: OpaquePointer?, _ stream: Int32, _ code: UInt32, _ user: UnsafeMutableRawPointer?) -> Int32 {
+    HTTP2Session.of(user).closed(stream, code)
+    return 0
+}
+
+private func readResponseBody(_ session: OpaquePointer?, _ stream: Int32, _ buffer: UnsafeMutablePointer<UInt8>?, _ length: Int,
+                              _ flags: UnsafeMutablePointer<UInt32>?, _ source: UnsafeMutablePointer<nghttp2_data_source>?,
+                              _ user: UnsafeMutableRawPointer?) -> Int {
+    guard let buffer, let answer = HTTP2Session.of(user).delegate.responseBody(stream, into: buffer, room: length) else {
+        return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+    }
+    if answer.end { flags?.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue }
+    return answer.count
+}

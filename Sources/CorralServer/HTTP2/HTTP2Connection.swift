@@ -1,0 +1,192 @@
+import CorralEventLoop
+import CorralHTTP
+import CorralHTTP2
+import Glibc
+
+/// A connection that speaks HTTP/2 (ALPN chose h2): the socket's `Connection` moves the bytes
+/// (TLS included), the `HTTP2Session` frames them, and each request runs as its own coroutine on
+/// a stream `Connection`, through the same handler and parser as HTTP/1.1.
+final class HTTP2Connection: HTTP2SessionDelegate {
+    unowned(unsafe) let connection: Connection
+    private(set) var session: HTTP2Session!
+    private var streams: [Int32: HTTP2Stream] = [:]
+    /// A stream has output for the session: the connection's coroutine should send it.
+    private var woken = false
+    private var server: HTTPServer { connection.server }
+
+    init(connection: Connection) {
+        self.connection = connection
+        session = HTTP2Session(settings: connection.server.configuration.http2, delegate: self)
+    }
+
+    /// Serves the connection until the client or the session ends it; the bytes already read
+    /// (the client's preface, after the TLS handshake) are the first input.
+    func run() async {
+        let configuration = server.configuration
+        var alive = consumeInput()
+        while alive {
+            guard await flush() else { break }
+            if session.isFinished { break }
+            if connection.state.phase == .closed || server.isDraining, !drainingSent {
+                drainingSent = true
+                session.goAway()
+                continue
+            }
+            if drainingSent && session.openStreams == 0 { break }
+            let idle = session.openStreams == 0
+            let deadline = server.loop.now + (idle ? configuration.keepalive : configuration.headerTimeout)
+            switch await readOrWake(until: deadline) {
+            case .ready:
+                alive = consumeInput()
+            case .timedOut:
+                if idle {
+                    session.goAway()
+                    _ = await flush()
+                    alive = false
+                } else {
+                    // Streams wait for bodies the client does not send: cut them off.
+                    for stream in streams.values where !stream.bodyEnded { session.reset(stream.id) }
+                }
+            case .closed, .failed, .shutdown:
+                alive = false
+            }
+        }
+        if let failure = session.failure {
+            server.log.info("HTTP/2 with \(String(decoding: connection.peerAddress, as: UTF8.self)) ended: \(failure)")
+        }
+        for stream in streams.values { end(stream) }
+        streams.removeAll()
+    }
+
+    private var drainingSent = false
+
+    /// Feeds what the read buffer holds to the session; false when the session failed.
+    private func consumeInput() -> Bool {
+        guard connection.filled > 0, let buffers = connection.buffers else { return true }
+        let ok = session.receive(UnsafeRawBufferPointer(start: buffers.bytes, count: connection.filled))
+        connection.filled = 0
+        return ok
+    }
+
+    /// Sends everything the session has to send.
+    private func flush() async -> Bool {
+        woken = false
+        connection.readInterrupted = false
+        if connection.buffers == nil { connection.buffers = server.pool.take() }
+        let output = connection.buffers!
+        output.output.removeAll(keepingCapacity: true)
+        while let bytes = session.nextOutput() {
+            output.output.append(contentsOf: bytes)
+            if output.output.count >= 64 * 1024 {
+                guard await connection.writeAll(output.output) else { return false }
+                output.output.removeAll(keepingCapacity: true)
+            }
+        }
+        if output.output.isEmpty { return session.failure == nil }
+        return await connection.writeAll(output.output)
+    }
+
+    /// Reads from the socket, or returns early when a stream has output.
+    private func readOrWake(until deadline: Int64) async -> Connection.Outcome {
+        if woken { return .ready }
+        return await connection.fill(until: deadline)
+    }
+
+    /// A stream coroutine submitted something: the connection's coroutine sends it.
+    func wake() {
+        woken = true
+        connection.readInterrupted = true
+        guard let waiter = connection.waiter else { return }
+        connection.waiter = nil
+        waiter.resume(returning: .ready)
+    }
+
+    // MARK: The session's events
+
+    func streamOpened(_ id: Int32) {
+        streams[id] = HTTP2Stream(id: id, owner: self)
+    }
+
+    func field(_ id: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
+        guard let stream = streams[id] else { return false }
+        stream.headListSize += name.count + value.count + 32
+        if stream.headListSize > server.configuration.http2.maxHeaderListSize { return false }
+        if name.first == UInt8(ascii: ":") {
+            if name.equalsLowercased(":method") { stream.method = Array(value) }
+            else if name.equalsLowercased(":path") { stream.path = Array(value) }
+            else if name.equalsLowercased(":authority") { stream.authority = Array(value) }
+            // :scheme says nothing about this connection: TLS or a trusted proxy decides it.
+            return true
+        }
+        if name.equalsLowercased("cookie") {
+            // RFC 9113 §8.2.3: split cookies are joined with "; " for HTTP/1.1's one field.
+            if !stream.cookies.isEmpty { stream.cookies.append(contentsOf: "; ".utf8) }
+            stream.cookies.append(contentsOf: value)
+            return true
+        }
+        // :authority is the host; a host field beside it would be a second Host.
+        if name.equalsLowercased("host") {
+            if stream.authority.isEmpty { stream.authority = Array(value) }
+            return true
+        }
+        stream.head.append(contentsOf: name)
+        stream.head.append(contentsOf: ": ".utf8)
+        stream.head.append(contentsOf: value)
+        stream.head.append(contentsOf: "\r\n".utf8)
+        return true
+    }
+
+    func headEnded(_ id: Int32, endOfBody: Bool) {
+        guard let stream = streams[id] else { return }
+        stream.bodyEnded = endOfBody
+        var text = stream.method
+        text.append(0x20)
+        text.append(contentsOf: stream.path)
+        text.append(contentsOf: " HTTP/1.1\r\n".utf8)
+        if !stream.authority.isEmpty {
+            text.append(contentsOf: "host: ".utf8)
+            text.append(contentsOf: stream.authority)
+            text.append(contentsOf: "\r\n".utf8)
+        }
+        text.append(contentsOf: stream.head)
+        if !stream.cookies.isEmpty {
+            text.append(contentsOf: "cookie: ".utf8)
+            text.append(contentsOf: stream.cookies)
+            text.append(contentsOf: "\r\n".utf8)
+        }
+        text.append(contentsOf: "\r\n".utf8)
+        stream.head = text
+        let worker = server.takeStreamConnection(for: stream, on: connection)
+        server.loop.spawn { await worker.serveHTTP2Stream() }
+    }
+
+    func bodyData(_ id: Int32, _ bytes: UnsafeRawBufferPointer) {
+        guard let stream = streams[id] else { return }
+        stream.pendingBody.append(contentsOf: bytes)
+        stream.bodyReceived += bytes.count
+        stream.wake()
+    }
+
+    func bodyEnded(_ id: Int32) {
+        guard let stream = streams[id] else { return }
+        stream.bodyEnded = true
+        stream.wake()
+    }
+
+    func streamClosed(_ id: Int32, errorCode: UInt32) {
+        guard let stream = streams.removeValue(forKey: id) else { return }
+        end(stream)
+    }
+
+    func responseBody(_ id: Int32, into buffer: UnsafeMutableRawPointer, room: Int) -> (count: Int, end: Bool)? {
+        guard let stream = streams[id] else { return (0, true) }
+        return stream.nextBody(into: buffer, room: room)
+    }
+
+    private func end(_ stream: HTTP2Stream) {
+        stream.closed = true
+        stream.bodyEnded = true
+        stream.releaseSource()
+        stream.wake()
+    }
+}
