@@ -76,7 +76,7 @@ let package = Package(
         // child and in corral-python's workers.
         .target(name: "CorralGunicornPython", exclude: ["corral_gunicorn.py"], cSettings: [.unsafeFlags(["-std=c23"])]),
         .target(name: "CorralSupervisor",
-                dependencies: ["CorralHTTP", "CorralMetrics", "CorralSystemd", "CorralTLS", "CorralWSGI", "CorralGunicornPython",
+                dependencies: ["CorralHTTP", "CorralHTTP2", "CorralMetrics", "CorralSystemd", "CorralTLS", "CorralWSGI", "CorralGunicornPython",
                                .product(name: "TOMLKit", package: "TOMLKit")],
                 swiftSettings: [nonsending]),
         // The control socket: supervisord's XML-RPC, served by the engine inside corrald's loop.

@@ -214,6 +214,9 @@ struct DaemonOptions: ParsableCommand {
     @Flag(name: .customLong("do-handshake-on-connect"), help: ArgumentHelp("gunicorn's flag: accepted with a warning, ignored.", visibility: .hidden))
     var doHandshakeOnConnect = false
 
+    @Option(name: .customLong("http-protocols"), help: "h1 (default), h2,h1 or h2: what TLS listeners offer in ALPN, in order (http_protocols).")
+    var httpProtocols: String?
+
     @Option(name: .customLong("insecure-bind"), help: "With --certfile: also listen here for plain HTTP (insecure_bind; repeatable).")
     var insecureBind: [String] = []
 
@@ -304,6 +307,7 @@ struct DaemonOptions: ParsableCommand {
         add("suppress_ragged_eofs", suppressRaggedEOFs ? "true" : nil)
         add("do_handshake_on_connect", doHandshakeOnConnect ? "true" : nil)
         addList("insecure_bind", insecureBind)
+        add("http_protocols", httpProtocols)
         return result
     }
 

@@ -157,6 +157,13 @@ def timed_reader(environ, start_response):
     start_response('200 OK', [])
     return [first + b'|' + stream.read(1 << 20)]
 
+def slow_reader(environ, start_response):
+    """Reads its body only after 2 s: HTTP/2's window stays closed until then."""
+    time.sleep(2)
+    body = environ['wsgi.input'].read()
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'body=%d' % len(body)]
+
 def at_exit(environ, start_response):
     """Registers an atexit handler that writes PROBE_EXIT_FILE, and a thread that never ends."""
     import atexit, threading, time

@@ -97,6 +97,12 @@ public struct Configuration: Equatable, Sendable {
     public var suppressRaggedEOFs = true
     /// Seconds between new session-ticket keys (each is kept for two more rotations to decrypt).
     public var sslTicketKeyRotation = 3600.0
+    /// gunicorn's HTTP/2 settings: what TLS listeners offer in ALPN ("h1", "h2,h1"…), and SETTINGS.
+    public var httpProtocols = "h1"
+    public var http2MaxConcurrentStreams = 100
+    public var http2InitialWindowSize = 65535
+    public var http2MaxFrameSize = 16384
+    public var http2MaxHeaderListSize = 65536
     /// hypercorn's name: addresses that stay plain HTTP while `bind`'s speak TLS.
     public var insecureBind: [String] = []
     // Metrics: gunicorn's statsd settings (sent by the workers; corrald sends gunicorn.workers),
@@ -227,6 +233,11 @@ public struct Configuration: Equatable, Sendable {
             environment["CORRAL_SSL_PROTOCOL_MIN"] = tls.minimumVersion.rawValue
             environment["CORRAL_SUPPRESS_RAGGED_EOFS"] = String(tls.suppressRaggedEOFs)
             environment["CORRAL_SSL_TICKET_KEY_ROTATION"] = String(sslTicketKeyRotation)
+            environment["CORRAL_HTTP_PROTOCOLS"] = httpProtocols
+            environment["CORRAL_HTTP2_MAX_CONCURRENT_STREAMS"] = String(http2MaxConcurrentStreams)
+            environment["CORRAL_HTTP2_INITIAL_WINDOW_SIZE"] = String(http2InitialWindowSize)
+            environment["CORRAL_HTTP2_MAX_FRAME_SIZE"] = String(http2MaxFrameSize)
+            environment["CORRAL_HTTP2_MAX_HEADER_LIST_SIZE"] = String(http2MaxHeaderListSize)
             let insecure = insecureBind.compactMap { try? BindAddress(parsing: $0).socketName }
             environment["CORRAL_INSECURE_SOCKETS"] = insecure.isEmpty ? nil : insecure.joined(separator: ",")
         }

@@ -1,5 +1,6 @@
 import CorralHTTP
 import CorralMetrics
+import CorralHTTP2
 import CorralSystemd
 import CorralTLS
 import CorralWSGI
@@ -243,6 +244,14 @@ struct Setting: Sendable {
         }),
         boolean("suppress_ragged_eofs", \.suppressRaggedEOFs),
         seconds("ssl_ticket_key_rotation", \.sslTicketKeyRotation, minimum: 1),
+        text("http_protocols", \.httpProtocols, check: { text in
+            do { _ = try HTTP2Settings(protocols: text) } catch { return "\(error)" }
+            return nil
+        }),
+        integer("http2_max_concurrent_streams", \.http2MaxConcurrentStreams, 1...Int(Int32.max)),
+        integer("http2_initial_window_size", \.http2InitialWindowSize, 1...Int(Int32.max)),
+        integer("http2_max_frame_size", \.http2MaxFrameSize, 16384...16_777_215),
+        integer("http2_max_header_list_size", \.http2MaxHeaderListSize, 1024...Int(Int32.max)),
         // A TOML table { "X-FORWARDED-PROTO" = "https" } in the file, HEADER=value,… on a command line.
         Setting(name: "secure_scheme_headers", apply: { config, value, _ throws(SettingError) in
             switch value {
