@@ -61,15 +61,43 @@ public final class HTTP2Session {
         nghttp2_session_del(session)
     }
 
-    /// Feeds bytes from the client; false when the connection must end (after `nextOutput`
-    /// has given the GOAWAY that says why).
-    public func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    /// Feeds bytes from the client (`now`: the loop's clock, in ns); false when the connection
+    /// must end, after `nextOutput` has given the GOAWAY that says why.
+    public func receive(_ bytes: UnsafeRawBufferPointer, now: Int64) -> Bool {
+        self.now = now
         let n = nghttp2_session_mem_recv(session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
         if n < 0 {
-            failure = String(cString: nghttp2_strerror(Int32(n)))
+            if failure == nil { failure = String(cString: nghttp2_strerror(Int32(n))) }
+            nghttp2_session_terminate_session(session, UInt32(flooded ? NGHTTP2_ENHANCE_YOUR_CALM.rawValue : NGHTTP2_PROTOCOL_ERROR.rawValue))
             return false
         }
         return true
+    }
+
+    // Frames that cost the server and ask nothing of the app (PING, SETTINGS, empty DATA): a
+    // budget of `glitchBurst`, refilled at `glitchRate` a second (nghttp2 1.52 counts resets
+    // and CONTINUATIONs itself, not these). Past it the connection ends with ENHANCE_YOUR_CALM.
+    static let glitchBurst = 1000.0
+    static let glitchRate = 100.0
+    private var glitchTokens = HTTP2Session.glitchBurst
+    private var glitchesCountedAt: Int64 = 0
+    private var now: Int64 = 0
+    private var flooded = false
+
+    /// One more glitch; false when the budget is spent.
+    fileprivate func glitch(_ kind: StaticString) -> Bool {
+        let elapsed = glitchesCountedAt == 0 ? 0 : Double(now - glitchesCountedAt) / 1e9
+        glitchesCountedAt = now
+        glitchTokens = min(Self.glitchBurst, glitchTokens + elapsed * Self.glitchRate) - 1
+        if glitchTokens >= 0 { return true }
+        flooded = true
+        failure = "a flood of \(kind) frames (more than \(Int(Self.glitchBurst)) at once, or \(Int(Self.glitchRate)) a second)"
+        return false
+    }
+
+    /// Whether `stream` (or the whole connection) may send nothing: the client's window is shut.
+    public func windowClosed(_ stream: Int32) -> Bool {
+        nghttp2_session_get_stream_remote_window_size(session, stream) <= 0 || nghttp2_session_get_remote_window_size(session) <= 0
     }
 
     /// The next bytes to send (valid until the next call), nil when there are none now.
@@ -180,7 +208,15 @@ private func onFrameReceived(_ session: OpaquePointer?, _ frame: UnsafePointer<n
     let delegate = HTTP2Session.of(user).delegate
     let header = frame.pointee.hd
     let endOfStream = header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+    let session = HTTP2Session.of(user)
+    let acknowledgement = header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0
     switch UInt32(header.type) {
+    case NGHTTP2_PING.rawValue where !acknowledgement:
+        if !session.glitch("PING") { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
+    case NGHTTP2_SETTINGS.rawValue where !acknowledgement:
+        if !session.glitch("SETTINGS") { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
+    case NGHTTP2_DATA.rawValue where header.length == 0 && !endOfStream:
+        if !session.glitch("empty DATA") { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
     case NGHTTP2_HEADERS.rawValue where frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST:
         delegate.headEnded(header.stream_id, endOfBody: endOfStream)
     case NGHTTP2_HEADERS.rawValue, NGHTTP2_DATA.rawValue:

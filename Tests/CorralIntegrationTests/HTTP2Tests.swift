@@ -111,6 +111,26 @@ import Testing
         #expect(h2("get", worker.port, "/hello.txt").contains("status 200"))
     }
 
+    /// Floods and attacks sent as raw frames: each ends with the connection closed (GOAWAY) or
+    /// the stream refused, the worker serving on, its memory bounded.
+    @Test(arguments: [
+        ("rapid_reset", "goaway"),        // CVE-2023-44487: nghttp2's reset rate limit
+        ("continuation", "goaway 1"),     // CVE-2024-28182: nghttp2's CONTINUATION limit
+        ("ping_flood", "goaway 11"),      // corral's own budget: ENHANCE_YOUR_CALM
+        ("settings_flood", "goaway 11"),
+        ("hpack_bomb", "reset"),          // 20 MB of fields from 5 KB: past the header list size
+        ("zero_window", "reset"),         // a window kept shut: cut off at header_timeout
+    ])
+    func attacksEndWithTheWorkerServingOn(_ attack: String, _ ending: String) throws {
+        let worker = try WorkerProcess(arguments: ["--root", root.path, "--header-timeout", "3"] + h2Flags)
+        let before = residentKiB(worker.pid)
+        let script = WSGIApps.repository.appendingPathComponent("tests/tls/h2_attacks.py").path
+        let report = shell("\(WSGIApps.virtualenv)/bin/python3 \(shellQuoted(script)) \(attack) \(worker.port) \(shellQuoted(certificates.ca))").output
+        #expect(report.hasPrefix(ending), "\(attack): \(report)\n\(worker.log)")
+        #expect(certificates.curl(worker.port, "/hello.txt", "--http2").output == "hello, world!\n", "the worker serves on")
+        #expect(residentKiB(worker.pid) - before < 32 * 1024, "memory bounded: \(before) KiB → \(residentKiB(worker.pid)) KiB")
+    }
+
     @Test func corraldTakesGunicornsHTTP2Settings() throws {
         let corrald = Binaries.path("corrald")
         let bad = shell("\(corrald) --http-protocols h3 --check-config")

@@ -24,7 +24,11 @@ final class HTTP2Connection: HTTP2SessionDelegate {
     func run() async {
         let configuration = server.configuration
         var alive = consumeInput()
-        while alive {
+        while true {
+            if !alive {
+                _ = await flush()   // the GOAWAY that says why
+                break
+            }
             guard await flush() else { break }
             if session.isFinished { break }
             if connection.state.phase == .closed || server.isDraining, !drainingSent {
@@ -44,8 +48,12 @@ final class HTTP2Connection: HTTP2SessionDelegate {
                     _ = await flush()
                     alive = false
                 } else {
-                    // Streams wait for bodies the client does not send: cut them off.
-                    for stream in streams.values where !stream.bodyEnded { session.reset(stream.id) }
+                    // Nothing from the client for header_timeout: streams waiting for a body it
+                    // does not send, or for a window it keeps shut, are cut off; those waiting
+                    // for their app wait on.
+                    for stream in streams.values where !stream.bodyEnded || (!stream.responseSent && session.windowClosed(stream.id)) {
+                        session.reset(stream.id)
+                    }
                 }
             case .closed, .failed, .shutdown:
                 alive = false
@@ -63,7 +71,7 @@ final class HTTP2Connection: HTTP2SessionDelegate {
     /// Feeds what the read buffer holds to the session; false when the session failed.
     private func consumeInput() -> Bool {
         guard connection.filled > 0, let buffers = connection.buffers else { return true }
-        let ok = session.receive(UnsafeRawBufferPointer(start: buffers.bytes, count: connection.filled))
+        let ok = session.receive(UnsafeRawBufferPointer(start: buffers.bytes, count: connection.filled), now: server.loop.now)
         connection.filled = 0
         return ok
     }
