@@ -127,6 +127,7 @@ let package = Package(
         .testTarget(name: "CorralWebSocketTests", dependencies: ["CorralWebSocket", "CorralWebSocketHandshake", "CorralHTTP"]),
         .testTarget(name: "CorralMetricsTests", dependencies: ["CorralMetrics"]),
         .testTarget(name: "CorralTLSTests", dependencies: ["CorralTLS"]),
+        .testTarget(name: "CorralHTTP2Tests", dependencies: ["CorralHTTP2"]),
         .testTarget(name: "CorralEventLoopTests", dependencies: ["CorralEventLoop"]),
         .testTarget(name: "CorralSupervisorTests", dependencies: ["CorralSupervisor", "CorralMetrics"]),
         .testTarget(name: "CorralControlTests", dependencies: ["CorralControl"]),

@@ -76,8 +76,9 @@ public final class HTTP2Session {
 
     // Frames that cost the server and ask nothing of the app (PING, SETTINGS, empty DATA): a
     // budget of `glitchBurst`, refilled at `glitchRate` a second (nghttp2 1.52 counts resets
-    // and CONTINUATIONs itself, not these). Past it the connection ends with ENHANCE_YOUR_CALM.
-    static let glitchBurst = 1000.0
+    // and CONTINUATIONs itself, not these; its limit of 1,000 unsent acknowledgements comes
+    // later). Past it the connection ends with ENHANCE_YOUR_CALM.
+    static let glitchBurst = 500.0
     static let glitchRate = 100.0
     private var glitchTokens = HTTP2Session.glitchBurst
     private var glitchesCountedAt: Int64 = 0
