@@ -86,7 +86,7 @@ import Testing
         let lines = h2("window", worker.port, "400000")
         #expect(lines.contains("blocked at 65535"), "\(lines)")
         #expect(lines.contains("sent 400000"), "\(lines)")
-        #expect(lines.contains("body=400000"), "\(lines)")
+        #expect(lines.contains("body=400000"), "\(lines)\n\(worker.log)")
     }
 
     @Test func anASGIAppOverHTTP2() throws {

@@ -56,7 +56,8 @@ extension Connection {
         server.releaseStreamConnection(self)
     }
 
-    /// Moves body bytes the stream received into the read buffer; waits for them.
+    /// Moves body bytes the stream received into the read buffer; waits for them. A body of no
+    /// stated length that has ended returns `.ready` with nothing new: the reader then sees its end.
     func fill(from stream: HTTP2Stream) async -> Outcome {
         while true {
             // What the handler took since the last read: the client may send that much more.
@@ -75,7 +76,11 @@ extension Connection {
                 stream.pendingBody.removeAll(keepingCapacity: true)
                 return .ready
             }
-            if stream.closed || stream.bodyEnded { return .closed }
+            if stream.closed { return .closed }
+            if stream.bodyEnded {
+                if case .untilEndOfStream = body { return .ready }
+                return .closed
+            }
             await stream.wait()
         }
     }
