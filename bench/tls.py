@@ -11,6 +11,9 @@ Workloads, each checked for the file's exact bytes first:
   new connections   the same with `Connection: close`: a full handshake (ECDHE + ECDSA) per request;
                     wrk's side of the handshakes may bound the rate, so the server's CPU time per
                     request (utime + stime of its serving process) is reported too
+Then HTTP/2: the 13-byte file with `h2load -c 64 -m 32` (64 connections, 32 streams each) for
+DURATION seconds, from corral (http_protocols h2,h1), nginx (`listen … ssl http2`) and h2o 2.2
+(one thread, `num-threads: 1`), each pinned to core 0, h2load to core 1.
 Then session resumption across 4 workers: corrald -w 4 (corral-worker) and gunicorn -w 4 (sync,
 --certfile/--keyfile, a one-line WSGI app), each asked by tests/tls/resume.py for 200 connections,
 8 at a time, offering the first connection's session (TLS 1.3, then TLS 1.2): how many resumed.
@@ -20,6 +23,7 @@ Environment: CORRAL_WORKER [.build/release/corral-worker], TLS_PORT [18400], ROU
 DURATION [5], WARMUP [1].
 """
 import os
+import pwd
 import re
 import shutil
 import statistics
@@ -32,6 +36,7 @@ from processes import CORRALD, DURATION, GUNICORN, ROUNDS, WARMUP, WORKER, cpu_t
 
 PORT = int(os.environ.get("TLS_PORT", "18400"))
 SERVERS = ["corral", "nginx"]
+H2_SERVERS = ["corral", "nginx", "h2o"]
 WORKLOADS = [("13 B, keep-alive", []), ("new connection per request", ["-H", "Connection: close"])]
 PID_APP = "import os\ndef app(environ, start_response):\n    start_response('200 OK', [])\n    return [str(os.getpid()).encode()]\n"
 
@@ -57,7 +62,7 @@ http {{
     keepalive_requests 1000000;
     keepalive_timeout 75;
     server {{
-        listen 127.0.0.1:{port} ssl;
+        listen 127.0.0.1:{port} ssl http2;
         ssl_certificate {work}/cert.pem;
         ssl_certificate_key {work}/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -68,16 +73,40 @@ http {{
     return d
 
 
+def h2o_config(work, port):
+    with open(f"{work}/h2o.conf", "w") as f:
+        f.write(f"""num-threads: 1
+user: {pwd.getpwuid(os.getuid()).pw_name}
+pid-file: {work}/h2o.pid
+error-log: {work}/h2o-error.log
+listen:
+  host: 127.0.0.1
+  port: {port}
+  ssl:
+    certificate-file: {work}/cert.pem
+    key-file: {work}/key.pem
+    ocsp-update-interval: 0
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: {work}/www
+""")
+    return f"{work}/h2o.conf"
+
+
 def start_servers(work):
-    ports = {"corral": PORT, "nginx": PORT + 1}
+    ports = {"corral": PORT, "nginx": PORT + 1, "h2o": PORT + 3}
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     d = nginx_config(work, ports["nginx"])
     return ports, {
         "corral": start(["taskset", "-c", "0", WORKER, "--bind", f"127.0.0.1:{ports['corral']}", "--root", f"{work}/www",
-                         "--certfile", f"{work}/cert.pem", "--keyfile", f"{work}/key.pem",
+                         "--certfile", f"{work}/cert.pem", "--keyfile", f"{work}/key.pem", "--http-protocols", "h2,h1",
                          "--worker-connections", "20000", "--keep-alive", "75"], f"{work}/corral.log"),
         "nginx": start(["taskset", "-c", "0", nginx, "-p", d, "-e", f"{d}/error.log", "-c", f"{d}/nginx.conf",
                         "-g", "daemon off;"], f"{d}/nginx.out"),
+        "h2o": start(["taskset", "-c", "0", shutil.which("h2o") or "/usr/bin/h2o", "-c", h2o_config(work, ports["h2o"])],
+                     f"{work}/h2o.out"),
     }
 
 
@@ -115,6 +144,15 @@ def wrk(port, extra, duration):
     if "Non-2xx" in out:
         die(f"wrk saw non-2xx answers on port {port}: {out}")
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def h2load(port, duration):
+    out = subprocess.run(["taskset", "-c", "1", "h2load", "-c", "64", "-m", "32", "-t", "1", "-D", str(duration),
+                          f"https://127.0.0.1:{port}/hello.txt"], capture_output=True, text=True, timeout=duration + 60).stdout
+    match = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+    if not match or not re.search(r"status codes: \d+ 2xx, 0 3xx, 0 4xx, 0 5xx", out):
+        die(f"h2load against port {port}: {out}")
+    return float(match.group(1))
 
 
 def resumption(work):
@@ -171,6 +209,13 @@ def main():
                     rates[(label, name)].append(rate)
                     cpu[(label, name)].append((cpu_ticks(pids[name]) - before) * tick / (rate * DURATION))
                     print(f"round {round + 1}/{ROUNDS}  {label:<28} {name:<8} {rate:>10,.0f} req/s", flush=True)
+        h2_rates = {name: [] for name in H2_SERVERS}
+        for round in range(ROUNDS):
+            for name in H2_SERVERS[round % len(H2_SERVERS):] + H2_SERVERS[:round % len(H2_SERVERS)]:
+                h2load(ports[name], WARMUP)
+                rate = h2load(ports[name], DURATION)
+                h2_rates[name].append(rate)
+                print(f"round {round + 1}/{ROUNDS}  HTTP/2 13 B (h2load -c 64 -m 32) {name:<8} {rate:>10,.0f} req/s", flush=True)
         stop_all()
         resumed = resumption(work)
     finally:
@@ -186,6 +231,11 @@ def main():
     for label, _ in WORKLOADS:
         c, n = median[(label, "corral")], median[(label, "nginx")]
         lines.append(f"| {label} | {c:,.0f} | {n:,.0f} | **{c / n:.2f}** | {cost[(label, 'corral')]:.1f} | {cost[(label, 'nginx')]:.1f} |")
+    h2 = {name: statistics.median(values) for name, values in h2_rates.items()}
+    lines += ["", "HTTP/2, the 13-byte file, `h2load -c 64 -m 32` (h2load pinned to core 1):", "",
+              "| server | req/s | corral ÷ it |", "|---|---|---|"]
+    for name in H2_SERVERS:
+        lines.append(f"| {name} | {h2[name]:,.0f} | **{h2['corral'] / h2[name]:.2f}** |")
     lines += ["", "Session resumption, 200 connections 8 at a time offering the first one's session, 4 workers:", "",
               "| server | TLS 1.3 resumed | TLS 1.2 resumed |", "|---|---|---|"]
     for name in ("corral", "gunicorn"):
