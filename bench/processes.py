@@ -56,6 +56,14 @@ def stop_all():
         stop(process)
 
 
+def publish(text, variable="STATIC_RESULTS"):
+    """Prints a benchmark's markdown section and appends it to the file `variable` names, if set."""
+    print(text)
+    if os.environ.get(variable):
+        with open(os.environ[variable], "a") as f:
+            f.write(text)
+
+
 def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()

@@ -28,7 +28,7 @@ import tempfile
 import time
 import urllib.request
 
-from processes import DURATION, ROUNDS, WARMUP, WORKER, die, start, stop_all
+from processes import DURATION, ROUNDS, WARMUP, WORKER, die, publish, start, stop_all
 
 PORT = int(os.environ.get("STATIC_PORT", "18300"))
 SERVERS = ["corral", "nginx", "nginx+ofc"]
@@ -221,11 +221,7 @@ def main():
         lines += [f"- {share:.1f}% {symbol}" for share, symbol in rows]
     else:
         lines += ["", "perf could not record here: no CPU profile."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if os.environ.get("STATIC_RESULTS"):
-        with open(os.environ["STATIC_RESULTS"], "a") as f:
-            f.write(text)
+    publish("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 
-from processes import CORRALD, DURATION, GUNICORN, ROUNDS, WARMUP, WORKER, cpu_ticks, die, start, stop, stop_all, top
+from processes import CORRALD, DURATION, GUNICORN, ROUNDS, WARMUP, WORKER, cpu_ticks, die, publish, start, stop, stop_all, top
 
 PORT = int(os.environ.get("TLS_PORT", "18400"))
 SERVERS = ["corral", "nginx"]
@@ -240,11 +240,7 @@ def main():
               "| server | TLS 1.3 resumed | TLS 1.2 resumed |", "|---|---|---|"]
     for name in ("corral", "gunicorn"):
         lines.append(f"| {name} | {resumed[(name, '1.3')]} of 200 | {resumed[(name, '1.2')]} of 200 |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if os.environ.get("STATIC_RESULTS"):
-        with open(os.environ["STATIC_RESULTS"], "a") as f:
-            f.write(text)
+    publish("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -101,21 +101,30 @@ def get(client, path):
     show(client.responses[stream])
 
 
-def upload(client, size):
-    size = int(size)
-    stream = client.request('/', method='POST', end=False)
+def send_body(client, stream, size):
+    """SIZE bytes as the window allows, then END_STREAM: (bytes sent, where the window first shut)."""
     sent = 0
-    while sent < size:
-        piece = min(16384, size - sent, client.conn.local_flow_control_window(stream))
-        if piece == 0:
-            client.pump(lambda: client.conn.local_flow_control_window(stream) > 0)
+    blocked_at = None
+    deadline = time.monotonic() + TIMEOUT
+    while sent < size and time.monotonic() < deadline:
+        room = min(16384, size - sent, client.conn.local_flow_control_window(stream), client.conn.max_outbound_frame_size)
+        if room == 0:
+            if blocked_at is None:
+                blocked_at = sent
+            client.pump(lambda: client.conn.local_flow_control_window(stream) > 0 or client.responses[stream]['ended'])
             continue
-        client.conn.send_data(stream, b'x' * piece)
+        client.conn.send_data(stream, b'x' * room)
         client.flush()
-        sent += piece
+        sent += room
     client.conn.end_stream(stream)
     client.flush()
     client.pump(client.done(stream))
+    return sent, blocked_at
+
+
+def upload(client, size):
+    stream = client.request('/', method='POST', end=False)
+    send_body(client, stream, int(size))
     show(client.responses[stream])
 
 
@@ -142,24 +151,8 @@ def big_head(client, size):
 
 
 def window(client, size):
-    size = int(size)
     stream = client.request('/slow_reader', method='POST', end=False)
-    sent = 0
-    blocked_at = None
-    deadline = time.monotonic() + TIMEOUT
-    while sent < size and time.monotonic() < deadline:
-        room = min(16384, size - sent, client.conn.local_flow_control_window(stream), client.conn.max_outbound_frame_size)
-        if room == 0:
-            if blocked_at is None:
-                blocked_at = sent
-            client.pump(lambda: client.conn.local_flow_control_window(stream) > 0 or client.responses[stream]['ended'])
-            continue
-        client.conn.send_data(stream, b'y' * room)
-        client.flush()
-        sent += room
-    client.conn.end_stream(stream)
-    client.flush()
-    client.pump(client.done(stream))
+    sent, blocked_at = send_body(client, stream, int(size))
     print('blocked at', blocked_at)
     print('sent', sent)
     show(client.responses[stream])
