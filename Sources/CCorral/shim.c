@@ -418,6 +418,25 @@ int corral_sealed_memfd(const char *name, const void *bytes, size_t count) {
     return fd;
 }
 
+static int abort_report_fd = -1;
+
+static void report_abort(int signal) {
+    (void)signal;
+    char byte = 1;
+    ssize_t ignored = write(abort_report_fd, &byte, 1);
+    (void)ignored;
+}
+
+int corral_report_abort_to(int fd) {
+    abort_report_fd = fd;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = report_abort;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    return sigaction(SIGABRT, &action, NULL);
+}
+
 int corral_shared_region(const char *name, size_t size, void **writable) {
     int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) return -1;

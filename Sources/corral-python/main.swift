@@ -168,10 +168,28 @@ if timeoutSeconds > 0 {
     let drainForOverdue: @Sendable () -> Void = { worker.drain(reason: "a request ran past timeout (\(timeoutSeconds)s)", replaced: true) }
     if bridge.inline {
         // The loop thread also runs the app's coroutines, so one that blocks blocks it: the
-        // check runs on a thread of its own, and the drain waits for the loop to be free.
+        // check runs on a thread of its own, and the drain waits for the loop to be free. The
+        // blocked loop also stops the heartbeat, and corrald's SIGABRT may come before the
+        // check sees the request past timeout: then every request in flight is reported at
+        // once (corrald's SIGKILL follows a second later).
+        var abortPipe: [Int32] = [-1, -1]
+        if pipe(&abortPipe) == 0 {
+            _ = fcntl(abortPipe[0], F_SETFD, FD_CLOEXEC)
+            _ = fcntl(abortPipe[1], F_SETFD, FD_CLOEXEC)
+            _ = corral_report_abort_to(abortPipe[1])
+        }
+        let aborted = abortPipe[0]
         overdueWatch = try? LoopThread {
             while true {
-                sleep(1)
+                var entry = pollfd(fd: aborted, events: Int16(POLLIN), revents: 0)
+                if aborted >= 0 && poll(&entry, 1, 1000) == 1 {
+                    var byte: UInt8 = 0
+                    _ = read(aborted, &byte, 1)
+                    worker.log.critical("SIGABRT: no heartbeat reached corrald within timeout (\(timeoutSeconds)s); the requests in flight follow")
+                    bridge.reportOverdue(now: corral_monotonic_ns(), timeout: 0)
+                    continue
+                }
+                if aborted < 0 { sleep(1) }
                 if bridge.reportOverdue(now: corral_monotonic_ns(), timeout: Int64(timeoutSeconds * 1_000_000_000)) > 0 {
                     worker.loop.spawn { drainForOverdue() }
                 }

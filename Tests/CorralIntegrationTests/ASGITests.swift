@@ -335,7 +335,8 @@ import Testing
     }
 
     /// A coroutine that blocks the loop (a sync call in async def) is logged with its Python
-    /// stack past `timeout`, and the worker is recycled.
+    /// stack past `timeout` (by the worker's own check, or at corrald's SIGABRT for the missed
+    /// heartbeat, whichever comes first), and the worker is recycled.
     @Test func aBlockingCoroutineIsRecycled() throws {
         let daemon = try corrald("fastapi_app:app", ["-t", "1"])
         #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")

@@ -59,6 +59,10 @@ void corral_release_free_memory(void);
 // A sealed memfd holding `bytes` (corrald's upgrade state): read-only for whoever gets it,
 // close-on-exec cleared. -1 with errno on failure.
 int corral_sealed_memfd(const char *name, const void *bytes, size_t count);
+// SIGABRT (corrald's signal for a worker that missed its heartbeat) writes a byte to `fd`
+// instead of ending the process at once: a thread reading `fd` reports what the blocked loop
+// was doing before SIGKILL comes. 0, or -1 with errno.
+int corral_report_abort_to(int fd);
 // A shared memory region of `size` bytes (a memfd) that only this process can write: `*writable`
 // is its mapping here, made before the memfd is sealed against every later writer
 // (F_SEAL_FUTURE_WRITE), so the children that inherit the fd can only map it read-only.
