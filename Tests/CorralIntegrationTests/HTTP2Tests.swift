@@ -89,6 +89,18 @@ import Testing
         #expect(lines.contains("body=400000"), "\(lines)\n\(worker.log)")
     }
 
+    /// A client that leaves while its request is in the app: the connection ends only when the
+    /// handler has (it uses the connection's TLS and session until then), and the worker serves on.
+    @Test func aClientLeavingWhileTheAppWorks() throws {
+        let log = root.file("leave-access.log")
+        let worker = try WSGIApps.worker("probe:slow_reader", h2Flags + ["--access-logfile", log])
+        #expect(h2("leave", worker.port, "/").contains("left"))
+        #expect(eventually { (try? String(contentsOfFile: log, encoding: .utf8))?.contains("HTTP/2.0") == true || worker.waitForExit(timeout: 0) != nil })
+        #expect(worker.waitForExit(timeout: 0) == nil, "the worker lives: \(worker.log)")
+        let upload = h2("upload", worker.port, "1000")
+        #expect(upload.contains("body=1000"), "\(upload)")
+    }
+
     @Test func anASGIAppOverHTTP2() throws {
         try WSGIApps.requireVirtualenv()
         let directory = WSGIApps.repository.appendingPathComponent("tests/asgi").path

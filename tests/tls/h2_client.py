@@ -9,6 +9,8 @@ is bounded, so a server that misbehaves fails the test rather than hangs it.
                        script_name field /evil; prints the answer's lines
   concurrent N PATH    N requests at once on one connection; prints `ok K` (status 200 answers)
   big_head SIZE        a request whose fields come to SIZE bytes; prints how the stream ended
+  leave PATH           a request, then a PING whose answer shows the request was read, then the
+                       connection closed, the request's answer not awaited
   window SIZE          POST / of SIZE bytes to an app that reads after 2 s: prints how much the
                        client could send before the window closed, then whether all of it went
 """
@@ -37,6 +39,7 @@ class Client:
         self.conn.initiate_connection()
         self.flush()
         self.responses = {}
+        self.pinged = False
 
     def flush(self):
         data = self.conn.data_to_send()
@@ -75,6 +78,8 @@ class Client:
         elif isinstance(event, h2.events.DataReceived):
             response['body'] += event.data
             self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+        elif isinstance(event, h2.events.PingAckReceived):
+            self.pinged = True
         elif isinstance(event, h2.events.StreamEnded):
             response['ended'] = 'end'
         elif isinstance(event, h2.events.StreamReset):
@@ -139,6 +144,15 @@ def concurrent(client, count, path):
     streams = [client.request(path) for _ in range(int(count))]
     client.pump(lambda: all(client.responses[s]['ended'] for s in streams))
     print('ok', sum(1 for s in streams if client.responses[s]['status'] == '200' and client.responses[s]['ended'] == 'end'))
+
+
+def leave(client, path):
+    client.request(path)
+    client.conn.ping(b'leaving!')
+    client.flush()
+    client.pump(lambda: client.pinged)
+    client.sock.close()
+    print('left' if client.pinged else 'no PING answer')
 
 
 def big_head(client, size):

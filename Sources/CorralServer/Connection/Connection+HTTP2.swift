@@ -39,7 +39,8 @@ extension Connection {
         case .complete(var head):
             head.version = .http2
             head.expectsContinue = false
-            if case .none = head.framing, !stream.bodyEnded { head.framing = .untilEndOfStream }
+            // Not `bodyEnded`: the whole body may have come already, in the read that brought the head.
+            if case .none = head.framing, !stream.hasNoBody { head.framing = .untilEndOfStream }
             _ = await serve(head)
         case .failed(let error):
             server.log.debug("refused HTTP/2 request from \(String(decoding: remoteAddress, as: UTF8.self)): \(error.status) \(error.reason)")
@@ -54,6 +55,7 @@ extension Connection {
         }
         stream.connection = nil
         server.releaseStreamConnection(self)
+        stream.owner.streamFinished()
     }
 
     /// Moves body bytes the stream received into the read buffer; waits for them. A body of no

@@ -12,6 +12,10 @@ final class HTTP2Connection: HTTP2SessionDelegate {
     private var streams: [Int32: HTTP2Stream] = [:]
     /// A stream has output for the session: the connection's coroutine should send it.
     private var woken = false
+    /// Stream coroutines still running; the connection waits for them before it ends, since
+    /// they use it (its TLS, its session) until they do.
+    private var running = 0
+    private var lastStreamEnded: UnsafeContinuation<Void, Never>?
     private var server: HTTPServer { connection.server }
 
     init(connection: Connection) {
@@ -64,6 +68,17 @@ final class HTTP2Connection: HTTP2SessionDelegate {
         }
         for stream in streams.values { end(stream) }
         streams.removeAll()
+        // Their handlers may still be in the app: each finds its stream closed when it answers.
+        while running > 0 { await withUnsafeContinuation { lastStreamEnded = $0 } }
+    }
+
+    /// A stream's coroutine has ended (Connection.serveHTTP2Stream).
+    func streamFinished() {
+        running -= 1
+        if running == 0, let waiter = lastStreamEnded {
+            lastStreamEnded = nil
+            waiter.resume()
+        }
     }
 
     private var drainingSent = false
@@ -147,6 +162,7 @@ final class HTTP2Connection: HTTP2SessionDelegate {
     func headEnded(_ id: Int32, endOfBody: Bool) {
         guard let stream = streams[id] else { return }
         stream.bodyEnded = endOfBody
+        stream.hasNoBody = endOfBody
         var text = stream.method
         text.append(0x20)
         text.append(contentsOf: stream.path)
@@ -165,6 +181,7 @@ final class HTTP2Connection: HTTP2SessionDelegate {
         text.append(contentsOf: "\r\n".utf8)
         stream.head = text
         let worker = server.takeStreamConnection(for: stream, on: connection)
+        running += 1
         server.loop.spawn { await worker.serveHTTP2Stream() }
     }
 

@@ -21,6 +21,8 @@ final class HTTP2Stream {
     /// DATA received, not yet moved into the connection's read buffer.
     var pendingBody: [UInt8] = []
     var bodyReceived = 0
+    /// The HEADERS frame ended the stream: the request has no body at all.
+    var hasNoBody = false
     var bodyEnded = false
     /// Body bytes the app has been given since the window was last opened by that much.
     var unacknowledged = 0
