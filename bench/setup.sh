@@ -4,7 +4,8 @@
 #   bash bench/setup.sh          (run.sh calls it; safe to run any number of times)
 #
 # Debian packages: wrk, nginx-light (any nginx will do), valgrind, curl, binutils (strip), strace
-# and linux-perf (step 7's syscall counts and profile), and,
+# and linux-perf (step 7's syscall counts and profile), nghttp2-client (h2load) and h2o (step 7's
+# HTTPS part), and,
 # only when the python3 in PATH lacks them, python3-venv and python3-dev. `apt-get update` runs
 # only when a package is missing.
 # PyPI, in the venv bench/.venv: gunicorn, and meinheld 1.0.2, which only installs as
@@ -32,6 +33,9 @@ command -v setsid >/dev/null 2>&1 || missing+=(util-linux)
 command -v strace >/dev/null 2>&1 || missing+=(strace)
 command -v perf >/dev/null 2>&1 || missing+=(linux-perf)
 command -v pgrep >/dev/null 2>&1 || missing+=(procps)
+# bench/tls.py: HTTP/2's load generator and the other HTTP/2 server it compares with.
+command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
+command -v h2o >/dev/null 2>&1 || missing+=(h2o)
 if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then
     have_pkg python3-venv || missing+=(python3-venv)
 fi
