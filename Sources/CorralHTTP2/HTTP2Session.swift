@@ -123,6 +123,7 @@ public final class HTTP2Session {
     /// body the delegate's `responseBody` supplies.
     public func respond(_ stream: Int32, status: UInt16, fields: [(name: String, value: String)], hasBody: Bool) {
         var text: [UInt8] = Array(String(status).utf8)
+        let statusLength = text.count
         var spans: [(Int, Int, Int, Int)] = []
         for field in fields {
             let nameStart = text.count
@@ -135,7 +136,7 @@ public final class HTTP2Session {
         text.withUnsafeMutableBytes { bytes in
             let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
             var list = [nghttp2_nv(name: UnsafeMutablePointer(mutating: statusName.utf8Start), value: base,
-                                   namelen: statusName.utf8CodeUnitCount, valuelen: String(status).utf8.count,
+                                   namelen: statusName.utf8CodeUnitCount, valuelen: statusLength,
                                    flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))]
             for (nameStart, nameCount, valueStart, valueCount) in spans {
                 list.append(nghttp2_nv(name: base + nameStart, value: base + valueStart, namelen: nameCount, valuelen: valueCount,

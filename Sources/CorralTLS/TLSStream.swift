@@ -6,7 +6,7 @@ import Glibc
 /// happens inside the first reads. A value type over the SSL object, which `end` frees.
 public struct TLSStream {
     /// What a read or write did when it moved no bytes.
-    public enum Stall: Equatable {
+    public enum Stall: Error, Equatable {
         /// Nothing until the socket is readable (or, `wantsWrite`, writable).
         case wouldBlock(wantsWrite: Bool)
         /// The client closed the connection (close_notify, or a plain EOF when ragged EOFs are suppressed).
@@ -36,17 +36,17 @@ public struct TLSStream {
     }
 
     /// Decrypted bytes into `buffer`: a count > 0, or why there are none.
-    public mutating func read(_ buffer: UnsafeMutableRawPointer, _ count: Int) -> Result<Int, StallError> {
+    public mutating func read(_ buffer: UnsafeMutableRawPointer, _ count: Int) -> Result<Int, Stall> {
         let n = SSL_read(ssl, buffer, Int32(clamping: count))
         if n > 0 { return .success(Int(n)) }
-        return .failure(StallError(stall(n)))
+        return .failure(stall(n))
     }
 
     /// Encrypts and sends from `bytes`: how many were taken (> 0), or why none were.
-    public mutating func write(_ bytes: UnsafeRawPointer, _ count: Int) -> Result<Int, StallError> {
+    public mutating func write(_ bytes: UnsafeRawPointer, _ count: Int) -> Result<Int, Stall> {
         let n = SSL_write(ssl, bytes, Int32(clamping: count))
         if n > 0 { return .success(Int(n)) }
-        return .failure(StallError(stall(n)))
+        return .failure(stall(n))
     }
 
     /// Whether the client and this server agreed on HTTP/2 (ALPN "h2").
@@ -61,10 +61,10 @@ public struct TLSStream {
     public var kernelSends: Bool { corral_ssl_kernel_sends(ssl) != 0 }
 
     /// Sends part of a file through kTLS (only when `kernelSends`).
-    public mutating func sendFile(_ file: Int32, offset: Int, count: Int) -> Result<Int, StallError> {
+    public mutating func sendFile(_ file: Int32, offset: Int, count: Int) -> Result<Int, Stall> {
         let n = SSL_sendfile(ssl, file, off_t(offset), count, 0)
         if n > 0 { return .success(n) }
-        return .failure(StallError(stall(Int32(n))))
+        return .failure(stall(Int32(n)))
     }
 
     /// The protocol version and cipher the handshake agreed ("TLSv1.3", "TLS_AES_128_GCM_SHA256"),
@@ -137,13 +137,4 @@ public struct TLSParameters {
     public let cipher: UnsafeRawBufferPointer
     public let versionNumber: Int
     public let cipherSuite: Int
-}
-
-/// A `TLSStream.Stall` as an Error, so reads and writes return a Result.
-public struct StallError: Error {
-    public let stall: TLSStream.Stall
-
-    init(_ stall: TLSStream.Stall) {
-        self.stall = stall
-    }
 }

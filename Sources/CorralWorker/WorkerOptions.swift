@@ -113,6 +113,11 @@ public struct WorkerOptions: ParsableArguments, Sendable {
         return getenv("CORRAL_" + setting.uppercased()).map { String(cString: $0) }
     }
 
+    /// A setting that is unset when empty (corrald writes unset ones as "").
+    private func nonEmpty(_ flag: String?, _ setting: String) -> String? {
+        value(flag, setting).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     private func number<T: LosslessStringConvertible>(_ flag: T?, _ setting: String, default fallback: T) throws -> T {
         if let flag { return flag }
         guard let text = value(nil, setting) else { return fallback }
@@ -158,15 +163,15 @@ public struct WorkerOptions: ParsableArguments, Sendable {
 
     /// gunicorn's TLS settings, nil without a certfile.
     public func tlsSettings() throws -> TLSSettings? {
-        guard let certfile = value(certfile, "certfile"), !certfile.isEmpty else { return nil }
-        var settings = TLSSettings(certfile: certfile, keyfile: value(keyfile, "keyfile").flatMap { $0.isEmpty ? nil : $0 })
-        settings.caCerts = value(caCerts, "ca_certs").flatMap { $0.isEmpty ? nil : $0 }
+        guard let certfile = nonEmpty(certfile, "certfile") else { return nil }
+        var settings = TLSSettings(certfile: certfile, keyfile: nonEmpty(keyfile, "keyfile"))
+        settings.caCerts = nonEmpty(caCerts, "ca_certs")
         let requirement = try number(certReqs, "cert_reqs", default: 0)
         guard let clientCertificates = TLSSettings.ClientCertificates(rawValue: requirement) else {
             throw ValidationError("cert_reqs must be 0 (CERT_NONE), 1 (CERT_OPTIONAL) or 2 (CERT_REQUIRED), not \(requirement)")
         }
         settings.clientCertificates = clientCertificates
-        settings.ciphers = value(ciphers, "ciphers").flatMap { $0.isEmpty ? nil : $0 }
+        settings.ciphers = nonEmpty(ciphers, "ciphers")
         if let name = value(sslProtocolMin, "ssl_protocol_min") {
             guard let version = TLSSettings.ProtocolVersion(name: name) else {
                 throw ValidationError("ssl_protocol_min must be TLSv1.2 or TLSv1.3, not \(name)")

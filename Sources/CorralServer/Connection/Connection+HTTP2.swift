@@ -114,7 +114,7 @@ extension Connection {
         case .file(let fd, let offset, let count):
             stream.source = .file(fd, offset: offset, remaining: count, owned: true, keep: nil)
         case .openFile(let file, let offset, let count):
-            stream.source = file.fd < 0 ? .bytes(Array(file.contents[offset..<(offset + count)]), offset: 0)
+            stream.source = file.fd < 0 ? .cached(file, offset: offset, end: offset + count)
                                         : .file(file.fd, offset: offset, remaining: count, owned: false, keep: file)
         case .stream(let producer), .streamOfLength(_, let producer):
             stream.source = .queue(finished: false)
@@ -128,6 +128,8 @@ extension Connection {
         } else if case .none = stream.source {
             hasBody = false
         } else if case .bytes(let bytes, _) = stream.source, bytes.isEmpty {
+            hasBody = false
+        } else if case .cached(_, let offset, let end) = stream.source, offset == end {
             hasBody = false
         } else if case .file(_, _, 0, _, _) = stream.source {
             stream.releaseSource()

@@ -12,7 +12,7 @@ extension Connection {
         tlsReadWantsWrite = false
         switch tls!.read(buffer, count) {
         case .success(let n): return n
-        case .failure(let error): return stalled(error.stall, reading: true)
+        case .failure(let stall): return stalled(stall, reading: true)
         }
     }
 
@@ -22,7 +22,7 @@ extension Connection {
         guard tls != nil else { return send(fd, bytes, count, flags) }
         switch tls!.write(bytes, count) {
         case .success(let n): return n
-        case .failure(let error): return stalled(error.stall, reading: false)
+        case .failure(let stall): return stalled(stall, reading: false)
         }
     }
 
@@ -102,8 +102,8 @@ extension Connection {
         case .success(let n):
             position += off_t(n)
             return n
-        case .failure(let error):
-            if case .wouldBlock(true) = error.stall { errno = EAGAIN } else { errno = EPIPE }
+        case .failure(let stall):
+            if case .wouldBlock(true) = stall { errno = EAGAIN } else { errno = EPIPE }
             return -1
         }
     }

@@ -33,6 +33,8 @@ final class HTTP2Stream {
     enum Source {
         case none
         case bytes([UInt8], offset: Int)
+        /// A cached file's bytes (`OpenFile.contents`), from `offset` to `end`.
+        case cached(OpenFile, offset: Int, end: Int)
         case file(Int32, offset: Int, remaining: Int, owned: Bool, keep: AnyObject?)
         /// A producer's pieces; `finished` once it returned.
         case queue(finished: Bool)
@@ -75,6 +77,11 @@ final class HTTP2Stream {
             bytes.withUnsafeBytes { memcpy(buffer, $0.baseAddress! + offset, n) }
             source = .bytes(bytes, offset: offset + n)
             return finish(n, end: offset + n == bytes.count)
+        case .cached(let file, let offset, let end):
+            let n = min(room, end - offset)
+            file.contents.withUnsafeBytes { memcpy(buffer, $0.baseAddress! + offset, n) }
+            source = .cached(file, offset: offset + n, end: end)
+            return finish(n, end: offset + n == end)
         case .file(let fd, let offset, let remaining, let owned, let keep):
             let n = pread(fd, buffer, min(room, remaining), off_t(offset))
             guard n > 0 else {

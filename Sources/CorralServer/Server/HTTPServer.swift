@@ -241,10 +241,17 @@ public final class HTTPServer: @unchecked Sendable {
         freeConnections.append(connection)
     }
 
-    /// The Date field's value now (HTTP/2's responses carry it as a string).
+    /// The Date field's value now (HTTP/2's responses carry it as a string), made once a second.
     var httpDate: String {
-        date.withBytes(now: wallSeconds) { String(decoding: $0, as: UTF8.self) }
+        let now = wallSeconds
+        if now != httpDateSecond {
+            httpDateSecond = now
+            httpDateText = date.withBytes(now: now) { String(decoding: $0, as: UTF8.self) }
+        }
+        return httpDateText
     }
+    private var httpDateSecond = Int.min
+    private var httpDateText = ""
 
     func connectionClosed(_ connection: Connection) {
         loop.unregister(connection.fd)
