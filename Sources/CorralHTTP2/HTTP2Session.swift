@@ -119,34 +119,20 @@ public final class HTTP2Session {
     /// Streams open (requests in progress).
     public private(set) var openStreams = 0
 
-    /// A response head (`fields` lowercased, nothing connection-specific) and, with `hasBody`, a
-    /// body the delegate's `responseBody` supplies.
-    public func respond(_ stream: Int32, status: UInt16, fields: [(name: String, value: String)], hasBody: Bool) {
-        var text: [UInt8] = Array(String(status).utf8)
-        let statusLength = text.count
-        var spans: [(Int, Int, Int, Int)] = []
-        for field in fields {
-            let nameStart = text.count
-            text.append(contentsOf: field.name.utf8)
-            let valueStart = text.count
-            text.append(contentsOf: field.value.utf8)
-            spans.append((nameStart, valueStart - nameStart, valueStart, text.count - valueStart))
-        }
-        let statusName: StaticString = ":status"
-        text.withUnsafeMutableBytes { bytes in
-            let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            var list = [nghttp2_nv(name: UnsafeMutablePointer(mutating: statusName.utf8Start), value: base,
-                                   namelen: statusName.utf8CodeUnitCount, valuelen: statusLength,
-                                   flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))]
-            for (nameStart, nameCount, valueStart, valueCount) in spans {
-                list.append(nghttp2_nv(name: base + nameStart, value: base + valueStart, namelen: nameCount, valuelen: valueCount,
-                                       flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
-            }
+    /// The response head being built (`respond`), reused for every response.
+    private var responseFields = HTTP2ResponseFields()
+
+    /// A response head: `fields` adds its fields (beside `:status`) and, with `hasBody`, a body
+    /// the delegate's `responseBody` supplies follows.
+    public func respond(_ stream: Int32, status: UInt16, hasBody: Bool, fields: (inout HTTP2ResponseFields) -> Void) {
+        responseFields.start(status: status)
+        fields(&responseFields)
+        responseFields.withList { list, count in
             if hasBody {
                 var provider = corral_nghttp2_provider(readResponseBody)
-                nghttp2_submit_response(session, stream, list, list.count, &provider)
+                nghttp2_submit_response(session, stream, list, count, &provider)
             } else {
-                nghttp2_submit_response(session, stream, list, list.count, nil)
+                nghttp2_submit_response(session, stream, list, count, nil)
             }
         }
     }

@@ -1,4 +1,5 @@
-import CorralHTTP2
+import CNGHTTP2
+@testable import CorralHTTP2
 import Testing
 
 /// The server session without sockets: frames in, events out, frames back.
@@ -38,12 +39,30 @@ import Testing
         let session = HTTP2Session(settings: HTTP2Settings(), delegate: recorder)
         #expect((Self.preface + Self.get).withUnsafeBytes { session.receive($0, now: 1) })
         #expect(recorder.events == ["open 1", ":method: GET", ":scheme: https", ":path: /", ":authority: localhost", "head 1 no body"])
-        session.respond(1, status: 200, fields: [("content-length", "2")], hasBody: true)
+        session.respond(1, status: 200, hasBody: true) { $0.add(name: "content-length".utf8, decimal: 2) }
         let sent = output(session)
         // SETTINGS first (ours), then HEADERS and DATA "ok" with END_STREAM on stream 1.
         #expect(sent[3] == 4, "SETTINGS opens the server's side")
         #expect(sent.suffix(11) == [0, 0, 2, 0, 1, 0, 0, 0, 1] + Array("ok".utf8))
         #expect(recorder.events.last == "closed 1 0")
+    }
+
+    @Test func responseFieldsAreLowercasedAndListedAfterTheStatus() {
+        var fields = HTTP2ResponseFields()
+        for round in 0..<2 {   // reused: the second response starts afresh
+            fields.start(status: round == 0 ? 404 : 200)
+            fields.add(name: "Content-Type".utf8, value: "text/plain".utf8)
+            fields.add(name: "content-length".utf8, decimal: 1_048_576 + round)
+            fields.add(name: "X-Empty".utf8, value: "".utf8)
+            let listed = fields.withList { list, count in
+                (0..<count).map { i in
+                    let nv = list[i]
+                    return String(decoding: UnsafeBufferPointer(start: nv.name, count: nv.namelen), as: UTF8.self) + ": "
+                        + String(decoding: UnsafeBufferPointer(start: nv.value, count: nv.valuelen), as: UTF8.self)
+                }
+            }
+            #expect(listed == [":status: \(round == 0 ? 404 : 200)", "content-type: text/plain", "content-length: \(1_048_576 + round)", "x-empty: "])
+        }
     }
 
     @Test func aBadPrefaceEndsTheSession() {

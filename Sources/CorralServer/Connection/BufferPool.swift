@@ -5,7 +5,6 @@ import Glibc
 /// header-field table and the output buffer. Idle keep-alive connections hold none of it, which
 /// keeps 10,000 idle connections cheap; busy ones reuse pooled sets and allocate nothing.
 final class RequestBuffers {
-    static let standardCapacity = 16 * 1024
     private(set) var bytes: UnsafeMutableRawPointer
     private(set) var capacity: Int
     let fields: UnsafeMutablePointer<HeaderField>
@@ -14,12 +13,12 @@ final class RequestBuffers {
     /// Room for copies of response-header values the access log asks for.
     let scratch: UnsafeMutableRawBufferPointer
 
-    init(fieldCapacity: Int) {
-        capacity = Self.standardCapacity
+    init(capacity: Int, fieldCapacity: Int, outputCapacity: Int) {
+        self.capacity = capacity
         bytes = malloc(capacity)!
         self.fieldCapacity = max(fieldCapacity, 1)
         fields = .allocate(capacity: self.fieldCapacity)
-        output.reserveCapacity(4096)
+        output.reserveCapacity(outputCapacity)
         scratch = .allocate(byteCount: 512, alignment: 1)
     }
 
@@ -29,8 +28,6 @@ final class RequestBuffers {
         scratch.deallocate()
     }
 
-    var isStandardSize: Bool { capacity == Self.standardCapacity }
-
     /// Grows the read buffer (a head larger than usual, within the limits); contents are kept.
     func grow(to newCapacity: Int) {
         bytes = realloc(bytes, newCapacity)!
@@ -38,25 +35,37 @@ final class RequestBuffers {
     }
 }
 
-/// A free list of `RequestBuffers`; only standard-size sets are kept.
+/// A free list of `RequestBuffers` of one size; sets that grew (or are another pool's) are let go.
 final class BufferPool {
-    private var free: [RequestBuffers] = []
+    private var free: SpareList<RequestBuffers>
+    private let capacity: Int
     private let fieldCapacity: Int
-    private let keep: Int
+    private let outputCapacity: Int
 
-    init(fieldCapacity: Int, keep: Int) {
+    /// A connection's sets: 16 KiB read buffers, room for a response head.
+    static let connectionCapacity = 16 * 1024
+    /// An HTTP/2 stream's: its head, a piece of its body; its response goes to the session.
+    static let streamCapacity = 4 * 1024
+
+    init(capacity: Int, fieldCapacity: Int, outputCapacity: Int, keep: Int) {
+        self.capacity = capacity
         self.fieldCapacity = fieldCapacity
-        self.keep = keep
-        free.reserveCapacity(keep)
+        self.outputCapacity = outputCapacity
+        free = SpareList(limit: keep)
     }
 
     func take() -> RequestBuffers {
-        free.popLast() ?? RequestBuffers(fieldCapacity: fieldCapacity)
+        free.take() ?? RequestBuffers(capacity: capacity, fieldCapacity: fieldCapacity, outputCapacity: outputCapacity)
     }
 
     func give(_ buffers: RequestBuffers) {
-        guard buffers.isStandardSize, free.count < keep else { return }
+        guard buffers.capacity == capacity else { return }
         buffers.output.removeAll(keepingCapacity: true)
-        free.append(buffers)
+        _ = free.give(buffers)
+    }
+
+    /// Frees the sets unused since the last trim.
+    func trim() {
+        free.trim()
     }
 }

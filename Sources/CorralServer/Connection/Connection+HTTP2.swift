@@ -23,12 +23,19 @@ extension Connection {
         peerLength = parent.peerLength
         inheritPeer(from: parent)
         localAddress = parent.localAddress
+        stream.connection = self
     }
 
-    /// The stream's coroutine: parse its head, serve it, give the connection object back.
-    func serveHTTP2Stream() async {
+    /// A stream coroutine: serves a stream, then waits parked for the next.
+    func serveHTTP2Streams() async {
+        repeat { await serveHTTP2Stream() } while await server.http2Streams.park(self)
+    }
+
+    /// Parses the stream's head, serves it, lets the stream go.
+    private func serveHTTP2Stream() async {
         guard let stream = http2Stream else { return }
-        let buffers = server.pool.take()
+        let pool = server.http2Streams
+        let buffers = pool.buffers.take()
         self.buffers = buffers
         if stream.head.count > buffers.capacity { buffers.grow(to: stream.head.count + 4096) }
         stream.head.withUnsafeBytes { buffers.bytes.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
@@ -49,13 +56,17 @@ extension Connection {
         case .incomplete:
             _ = await writeHTTP2(Self.errorResponse(400), method: .get, stream: stream)
         }
+        let owner = stream.owner
         if !stream.responseSent && !stream.closed {
-            stream.owner.session.reset(stream.id)
-            stream.owner.wake()
+            owner.session.reset(stream.id)
+            owner.wake()
         }
+        pool.buffers.give(self.buffers!)
+        self.buffers = nil
+        http2Stream = nil
         stream.connection = nil
-        server.releaseStreamConnection(self)
-        stream.owner.streamFinished()
+        pool.retireIfDone(stream)
+        owner.streamFinished()
     }
 
     /// Moves body bytes the stream received into the read buffer; waits for them. A body of no
@@ -93,16 +104,7 @@ extension Connection {
     func writeHTTP2(_ response: Response, method: HTTPMethod, stream: HTTP2Stream) async -> Bool {
         status = response.status
         if server.accessLog?.usesResponseHeaders == true { responseHeaders = response.headers }
-        var fields: [(name: String, value: String)] = []
-        for field in response.headers.fields where !Self.isFramingField(field.name) && !Self.isConnectionSpecific(field.name) {
-            fields.append((field.name.lowercased(), field.value))
-        }
-        fields.append(("server", "corral"))
-        fields.append(("date", server.httpDate))
         let bodyless = ResponseHead.isBodyless(status: response.status, method: method)
-        if let length = response.body.knownLength, response.status >= 200, response.status != 204, response.status != 304 {
-            fields.append(("content-length", String(length)))
-        }
         var produce: ((BodyWriter) async throws -> Void)?
         switch response.body {
         case .empty, .webSocket, .handedOver:
@@ -138,7 +140,17 @@ extension Connection {
             hasBody = true
         }
         guard !stream.closed else { return false }
-        stream.owner.session.respond(stream.id, status: response.status, fields: fields, hasBody: hasBody && !bodyless)
+        let date = server.httpDate
+        stream.owner.session.respond(stream.id, status: response.status, hasBody: hasBody && !bodyless) { fields in
+            for field in response.headers.fields where !Self.isFramingField(field.name) && !Self.isConnectionSpecific(field.name) {
+                fields.add(name: field.name.utf8, value: field.value.utf8)
+            }
+            fields.add(name: "server".utf8, value: "corral".utf8)
+            fields.add(name: "date".utf8, value: date.utf8)
+            if let length = response.body.knownLength, response.status >= 200, response.status != 204, response.status != 304 {
+                fields.add(name: "content-length".utf8, decimal: length)
+            }
+        }
         if !hasBody || bodyless { stream.responseSent = true }
         stream.owner.wake()
         if let produce, !bodyless {

@@ -70,6 +70,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     var tls: TLSStream?
     /// This connection object serves one stream of an HTTP/2 connection (Connection+HTTP2).
     var http2Stream: HTTP2Stream?
+    /// A parked stream coroutine waits here for its next stream (HTTP2StreamPool).
+    var streamAssignment: UnsafeContinuation<Bool, Never>?
     /// Ends a `fill` that waits, as if bytes had come: HTTP/2's streams have output to send.
     var readInterrupted = false
     /// The last TLS read stalled until the socket is writable (OpenSSL had records to send).
@@ -577,7 +579,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
                 filled = headLength
                 bodyCursor = headLength
             }
-            if filled == buffers!.capacity { buffers!.grow(to: buffers!.capacity + RequestBuffers.standardCapacity) }
+            if filled == buffers!.capacity { buffers!.grow(to: buffers!.capacity + BufferPool.connectionCapacity) }
             switch await fill(until: server.loop.now + server.configuration.headerTimeout) {
             case .ready: continue
             case .timedOut: throw HTTPError(408, "request body timeout")

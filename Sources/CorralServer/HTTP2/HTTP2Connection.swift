@@ -127,7 +127,7 @@ final class HTTP2Connection: HTTP2SessionDelegate {
     // MARK: The session's events
 
     func streamOpened(_ id: Int32) {
-        streams[id] = HTTP2Stream(id: id, owner: self)
+        streams[id] = server.http2Streams.stream(id: id, owner: self)
     }
 
     func field(_ id: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
@@ -135,9 +135,9 @@ final class HTTP2Connection: HTTP2SessionDelegate {
         stream.headListSize += name.count + value.count + 32
         if stream.headListSize > server.configuration.http2.maxHeaderListSize { return false }
         if name.first == UInt8(ascii: ":") {
-            if name.equalsLowercased(":method") { stream.method = Array(value) }
-            else if name.equalsLowercased(":path") { stream.path = Array(value) }
-            else if name.equalsLowercased(":authority") { stream.authority = Array(value) }
+            if name.equalsLowercased(":method") { stream.method.append(contentsOf: value) }
+            else if name.equalsLowercased(":path") { stream.path.append(contentsOf: value) }
+            else if name.equalsLowercased(":authority") { stream.authority.append(contentsOf: value) }
             // :scheme says nothing about this connection: TLS or a trusted proxy decides it.
             return true
         }
@@ -149,13 +149,13 @@ final class HTTP2Connection: HTTP2SessionDelegate {
         }
         // :authority is the host; a host field beside it would be a second Host.
         if name.equalsLowercased("host") {
-            if stream.authority.isEmpty { stream.authority = Array(value) }
+            if stream.authority.isEmpty { stream.authority.append(contentsOf: value) }
             return true
         }
-        stream.head.append(contentsOf: name)
-        stream.head.append(contentsOf: ": ".utf8)
-        stream.head.append(contentsOf: value)
-        stream.head.append(contentsOf: "\r\n".utf8)
+        stream.fields.append(contentsOf: name)
+        stream.fields.append(contentsOf: ": ".utf8)
+        stream.fields.append(contentsOf: value)
+        stream.fields.append(contentsOf: "\r\n".utf8)
         return true
     }
 
@@ -163,26 +163,24 @@ final class HTTP2Connection: HTTP2SessionDelegate {
         guard let stream = streams[id] else { return }
         stream.bodyEnded = endOfBody
         stream.hasNoBody = endOfBody
-        var text = stream.method
-        text.append(0x20)
-        text.append(contentsOf: stream.path)
-        text.append(contentsOf: " HTTP/1.1\r\n".utf8)
+        stream.head.append(contentsOf: stream.method)
+        stream.head.append(0x20)
+        stream.head.append(contentsOf: stream.path)
+        stream.head.append(contentsOf: " HTTP/1.1\r\n".utf8)
         if !stream.authority.isEmpty {
-            text.append(contentsOf: "host: ".utf8)
-            text.append(contentsOf: stream.authority)
-            text.append(contentsOf: "\r\n".utf8)
+            stream.head.append(contentsOf: "host: ".utf8)
+            stream.head.append(contentsOf: stream.authority)
+            stream.head.append(contentsOf: "\r\n".utf8)
         }
-        text.append(contentsOf: stream.head)
+        stream.head.append(contentsOf: stream.fields)
         if !stream.cookies.isEmpty {
-            text.append(contentsOf: "cookie: ".utf8)
-            text.append(contentsOf: stream.cookies)
-            text.append(contentsOf: "\r\n".utf8)
+            stream.head.append(contentsOf: "cookie: ".utf8)
+            stream.head.append(contentsOf: stream.cookies)
+            stream.head.append(contentsOf: "\r\n".utf8)
         }
-        text.append(contentsOf: "\r\n".utf8)
-        stream.head = text
-        let worker = server.takeStreamConnection(for: stream, on: connection)
+        stream.head.append(contentsOf: "\r\n".utf8)
         running += 1
-        server.loop.spawn { await worker.serveHTTP2Stream() }
+        server.http2Streams.serve(stream, on: connection)
     }
 
     func bodyData(_ id: Int32, _ bytes: UnsafeRawBufferPointer) {
@@ -213,5 +211,6 @@ final class HTTP2Connection: HTTP2SessionDelegate {
         stream.bodyEnded = true
         stream.releaseSource()
         stream.wake()
+        server.http2Streams.retireIfDone(stream)
     }
 }

@@ -5,8 +5,8 @@ import Glibc
 /// and asks for its response body) and the stream's `Connection` (a pooled one, not watched by
 /// epoll), whose coroutine serves the request through the same handler and code as HTTP/1.1.
 final class HTTP2Stream {
-    let id: Int32
-    unowned(unsafe) let owner: HTTP2Connection
+    private(set) var id: Int32
+    unowned(unsafe) private(set) var owner: HTTP2Connection
     /// The connection object serving it while the handler runs; nil once it is released.
     unowned(unsafe) var connection: Connection?
 
@@ -15,6 +15,8 @@ final class HTTP2Stream {
     var path: [UInt8] = []
     var authority: [UInt8] = []
     var cookies: [UInt8] = []
+    /// Its regular fields as they come, in HTTP/1.1's form ("name: value\r\n").
+    var fields: [UInt8] = []
     /// The head in HTTP/1.1's text form, for the request parser: one header policy for both.
     var head: [UInt8] = []
     var headListSize = 0
@@ -52,6 +54,31 @@ final class HTTP2Stream {
     init(id: Int32, owner: HTTP2Connection) {
         self.id = id
         self.owner = owner
+    }
+
+    /// A new life for a spare stream (HTTP2StreamPool): every field reset, storage kept unless
+    /// a large body left it big.
+    func reuse(id: Int32, owner: HTTP2Connection) {
+        self.id = id
+        self.owner = owner
+        method.removeAll(keepingCapacity: true)
+        path.removeAll(keepingCapacity: true)
+        authority.removeAll(keepingCapacity: true)
+        cookies.removeAll(keepingCapacity: true)
+        head.removeAll(keepingCapacity: true)
+        fields.removeAll(keepingCapacity: true)
+        headListSize = 0
+        pendingBody.removeAll(keepingCapacity: pendingBody.capacity <= Self.queueLimit)
+        bodyReceived = 0
+        hasNoBody = false
+        bodyEnded = false
+        unacknowledged = 0
+        closed = false
+        source = .none
+        queued.removeAll(keepingCapacity: queued.capacity <= 2 * Self.queueLimit)
+        queueStart = 0
+        responseSent = false
+        waiter = nil
     }
 
     /// Wakes the stream's coroutine if it waits (body arrived, room in the queue, the end).

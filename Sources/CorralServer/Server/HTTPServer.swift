@@ -14,6 +14,8 @@ public final class HTTPServer: @unchecked Sendable {
     public let metrics: RequestMetrics
     let handler: Handler
     let pool: BufferPool
+    /// What HTTP/2 streams are served with, kept for the next ones.
+    private(set) lazy var http2Streams = HTTP2StreamPool(server: self)
     private var listeners: [Listener] = []
     private var connections: Connection?
     /// The end of the `connections` list: the longest open.
@@ -46,7 +48,8 @@ public final class HTTPServer: @unchecked Sendable {
         self.accessLog = accessLog
         metrics = RequestMetrics(statsd: configuration.statsd, log: log, loop: loop)
         self.handler = handler
-        pool = BufferPool(fieldCapacity: configuration.limits.fieldCount, keep: 256)
+        pool = BufferPool(capacity: BufferPool.connectionCapacity, fieldCapacity: configuration.limits.fieldCount,
+                          outputCapacity: 4096, keep: 256)
         wallClockOffset = corral_realtime_us() * 1000 - corral_monotonic_ns()
         if let accessLog {
             loop.onEachIteration { accessLog.flush() }
@@ -217,7 +220,7 @@ public final class HTTPServer: @unchecked Sendable {
         return false
     }
 
-    private func takeConnection() -> Connection {
+    func takeConnection() -> Connection {
         if freeConnections.isEmpty {
             freeConnections.reserveCapacity(freeConnections.capacity + 64)
             for _ in 0..<64 { freeConnections.append(Connection(server: self)) }
@@ -225,19 +228,8 @@ public final class HTTPServer: @unchecked Sendable {
         return freeConnections.removeLast()
     }
 
-    /// A connection object for an HTTP/2 stream (no socket, not watched; not counted as a
-    /// connection).
-    func takeStreamConnection(for stream: HTTP2Stream, on parent: Connection) -> Connection {
-        let connection = takeConnection()
-        connection.open(stream: stream, on: parent)
-        stream.connection = connection
-        return connection
-    }
-
-    func releaseStreamConnection(_ connection: Connection) {
-        if let buffers = connection.buffers { pool.give(buffers) }
-        connection.buffers = nil
-        connection.http2Stream = nil
+    /// A connection object no longer needed (an HTTP/2 stream's, past what its pool keeps).
+    func giveBack(_ connection: Connection) {
         freeConnections.append(connection)
     }
 
