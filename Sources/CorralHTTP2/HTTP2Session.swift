@@ -137,6 +137,15 @@ public final class HTTP2Session {
         }
     }
 
+    /// h2c by Upgrade (RFC 7540 §3.2): the client's settings from its `HTTP2-Settings` field,
+    /// and stream 1 opened for the request that asked (`headRequest`: a HEAD). False when
+    /// nghttp2 refuses the settings: the request is then answered over HTTP/1.1.
+    public func upgrade(settings payload: [UInt8], headRequest: Bool) -> Bool {
+        guard nghttp2_session_upgrade2(session, payload, payload.count, headRequest ? 1 : 0, nil) == 0 else { return false }
+        openStreams += 1
+        return true
+    }
+
     /// The delegate has more body for `stream` (it answered nil before).
     public func resume(_ stream: Int32) {
         nghttp2_session_resume_data(session, stream)

@@ -14,6 +14,8 @@ public struct HTTP2Settings: Equatable, Sendable {
     public var initialWindowSize = 65535
     public var maxFrameSize = 16384
     public var maxHeaderListSize = 65536
+    /// `http2_cleartext`: h2c on plain listeners, for trusted peers.
+    public var cleartext = HTTP2Cleartext.off
 
     public init() {}
 

@@ -25,14 +25,14 @@ public struct WebSocketHandshake: Equatable, Sendable {
     /// Whether the request asks to become a WebSocket (`Upgrade: websocket`); the handshake then
     /// either succeeds or is refused, never served as plain HTTP.
     public static func isRequested(in buffer: UnsafeRawBufferPointer, fields: UnsafeBufferPointer<HeaderField>) -> Bool {
-        hasToken("websocket", in: "upgrade", buffer, fields)
+        hasToken("websocket", in: "upgrade", buffer: buffer, fields: fields)
     }
 
     /// The handshake for a request that `isRequested`.
     public init(_ head: RequestHead, buffer: UnsafeRawBufferPointer, fields: UnsafeBufferPointer<HeaderField>) throws(Refusal) {
         guard head.method == .get else { throw Refusal(status: 400, reason: "a WebSocket handshake must be a GET") }
         guard head.version == .http1_1 else { throw Refusal(status: 400, reason: "a WebSocket handshake needs HTTP/1.1") }
-        guard Self.hasToken("upgrade", in: "connection", buffer, fields) else {
+        guard hasToken("upgrade", in: "connection", buffer: buffer, fields: fields) else {
             throw Refusal(status: 400, reason: "a WebSocket handshake needs Connection: Upgrade")
         }
         guard let version = headerValue(named: "sec-websocket-version", in: buffer, fields: fields),
@@ -79,24 +79,5 @@ public struct WebSocketHandshake: Equatable, Sendable {
             }
         }
         return result
-    }
-
-    /// Whether a field named `name` lists `token` (case-insensitive), as Connection lists "upgrade".
-    private static func hasToken(_ token: StaticString, in name: StaticString, _ buffer: UnsafeRawBufferPointer,
-                                 _ fields: UnsafeBufferPointer<HeaderField>) -> Bool {
-        for field in fields where field.name.bytes(in: buffer).equalsLowercased(name) {
-            let value = field.value.bytes(in: buffer)
-            var start = 0
-            while start <= value.count {
-                var end = start
-                while end < value.count && value[end] != UInt8(ascii: ",") { end += 1 }
-                var low = start, high = end
-                while low < high && (value[low] == 0x20 || value[low] == 0x09) { low += 1 }
-                while high > low && (value[high - 1] == 0x20 || value[high - 1] == 0x09) { high -= 1 }
-                if UnsafeRawBufferPointer(rebasing: value[low..<high]).equalsLowercased(token) { return true }
-                start = end + 1
-            }
-        }
-        return false
     }
 }

@@ -102,6 +102,9 @@ public struct WorkerOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("http-protocols"), help: "h1 (default), h2,h1 or h2: what TLS listeners offer in ALPN, in order (env CORRAL_HTTP_PROTOCOLS).")
     var httpProtocols: String?
 
+    @Option(name: .customLong("http2-cleartext"), help: "off (default), prior-knowledge, upgrade or both: h2c on plain listeners, for forwarded_allow_ips peers (env CORRAL_HTTP2_CLEARTEXT).")
+    var http2Cleartext: String?
+
     @Option(name: .customLong("insecure-bind"), help: "With --certfile: also listen here, for plain HTTP (hypercorn's insecure_bind). Repeatable.")
     var insecureBind: [String] = []
 
@@ -157,6 +160,9 @@ public struct WorkerOptions: ParsableArguments, Sendable {
         settings.initialWindowSize = try number(nil, "http2_initial_window_size", default: settings.initialWindowSize)
         settings.maxFrameSize = try number(nil, "http2_max_frame_size", default: settings.maxFrameSize)
         settings.maxHeaderListSize = try number(nil, "http2_max_header_list_size", default: settings.maxHeaderListSize)
+        if let mode = value(http2Cleartext, "http2_cleartext") {
+            do { settings.cleartext = try HTTP2Cleartext(setting: mode) } catch { throw ValidationError("\(error)") }
+        }
         if let problem = settings.problem { throw ValidationError(problem) }
         return settings
     }

@@ -214,8 +214,11 @@ struct DaemonOptions: ParsableCommand {
     @Flag(name: .customLong("do-handshake-on-connect"), help: ArgumentHelp("gunicorn's flag: accepted with a warning, ignored.", visibility: .hidden))
     var doHandshakeOnConnect = false
 
-    @Option(name: .customLong("http-protocols"), help: "h1 (default), h2,h1 or h2: what TLS listeners offer in ALPN, in order (http_protocols).")
+    @Option(name: .customLong("http-protocols"), help: "h1 (default), h2,h1 or h2: what TLS listeners offer in ALPN, in order, and whether h2c may be spoken (http_protocols).")
     var httpProtocols: String?
+
+    @Option(name: .customLong("http2-cleartext"), help: "off (default), prior-knowledge, upgrade or both: h2c on plain listeners, for forwarded_allow_ips peers (http2_cleartext).")
+    var http2Cleartext: String?
 
     @Option(name: .customLong("insecure-bind"), help: "With --certfile: also listen here for plain HTTP (insecure_bind; repeatable).")
     var insecureBind: [String] = []
@@ -308,6 +311,7 @@ struct DaemonOptions: ParsableCommand {
         add("do_handshake_on_connect", doHandshakeOnConnect ? "true" : nil)
         addList("insecure_bind", insecureBind)
         add("http_protocols", httpProtocols)
+        add("http2_cleartext", http2Cleartext)
         return result
     }
 

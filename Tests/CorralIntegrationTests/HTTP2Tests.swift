@@ -152,9 +152,64 @@ import Testing
         try "http_protocols = \"h2,h1\"\nhttp2_max_concurrent_streams = 50\nhttp2_cleartext = \"both\"\n".write(toFile: config, atomically: true, encoding: .utf8)
         let loaded = shell("\(corrald) -c \(shellQuoted(config)) --check-config")
         #expect(loaded.status == 0, "\(loaded.output)")
-        #expect(loaded.output.contains("http2_cleartext is ignored"), "\(loaded.output)")
+        #expect(!loaded.output.contains("http2_cleartext"), "\(loaded.output)")
         let small = shell("\(corrald) --http-protocols h2 -c \(shellQuoted(config)) --print-config")
         #expect(small.output.contains("http_protocols = 'h2'"), "\(small.output)")
         #expect(small.output.contains("http2_max_concurrent_streams = 50"))
+        #expect(small.output.contains("http2_cleartext = 'both'"))
+        // gunicorn's boolean form, in a gunicorn config file.
+        let python = root.file("gunicorn_h2c.py")
+        try "http_protocols = 'h2'\nhttp2_cleartext = True\n".write(toFile: python, atomically: true, encoding: .utf8)
+        #expect(shell("\(corrald) -c \(shellQuoted(python)) --print-config").output.contains("http2_cleartext = 'prior-knowledge'"))
+        let wrong = shell("\(corrald) --http2-cleartext h2c --check-config")
+        #expect(wrong.status == 1)
+        #expect(wrong.output.contains("off, prior-knowledge, upgrade or both"), "\(wrong.output)")
+        // HTTP/2 that could never be spoken is pointed out.
+        let never = shell("\(corrald) --http-protocols h2,h1 --check-config")
+        #expect(never.output.contains("no certfile and http2_cleartext is off: HTTP/2 will never be spoken"), "\(never.output)")
+        let unoffered = shell("\(corrald) --http2-cleartext both --check-config")
+        #expect(unoffered.output.contains("http2_cleartext is both, but http_protocols (h1) has no h2"), "\(unoffered.output)")
+    }
+
+    /// h2c (`http2_cleartext`) on a plain listener: prior knowledge and Upgrade for a peer in
+    /// forwarded_allow_ips, HTTP/1.1 for one that is not.
+    @Test func cleartextHTTP2ForTrustedPeers() throws {
+        let both = try WorkerProcess(arguments: ["--root", root.path, "--http-protocols", "h2,h1", "--http2-cleartext", "both"])
+        let url = "http://127.0.0.1:\(both.port)/hello.txt"
+        let prior = shell("curl -sv --http2-prior-knowledge \(url) 2>&1")
+        #expect(prior.output.contains("< HTTP/2 200"), "\(prior.output)")
+        #expect(prior.output.contains("hello, world!"))
+        let upgraded = shell("curl -sv --http2 \(url) 2>&1")
+        #expect(upgraded.output.contains("< HTTP/1.1 101 Switching Protocols"), "\(upgraded.output)")
+        #expect(upgraded.output.contains("< HTTP/2 200"))
+        #expect(upgraded.output.contains("hello, world!"))
+        #expect(shell("curl -s \(url)").output == "hello, world!\n", "HTTP/1.1 as before")
+        let load = shell("h2load -n 2000 -c 4 -m 32 \(url)")
+        #expect(load.output.contains("2000 succeeded, 0 failed, 0 errored"), "\(load.output)")
+
+        // The upgraded request reaches a WSGI app as HTTP/2, without the HTTP/1.1 hop's fields.
+        let echo = try WSGIApps.worker("probe:echo", ["--http-protocols", "h2,h1", "--http2-cleartext", "upgrade"])
+        let environ = shell("curl -s --http2 'http://127.0.0.1:\(echo.port)/x?y=1'").output.split(separator: "\n").map(String.init)
+        #expect(environ.contains("SERVER_PROTOCOL=HTTP/2.0"), "\(environ)")
+        #expect(environ.contains("QUERY_STRING=y=1"))
+        #expect(!environ.contains { $0.hasPrefix("HTTP_UPGRADE=") || $0.hasPrefix("HTTP_HTTP2_SETTINGS=") || $0.hasPrefix("HTTP_CONNECTION=") }, "\(environ)")
+        // A request with a body is answered over HTTP/1.1 (the server may ignore an Upgrade).
+        let posted = shell("curl -s --http2 -d hello=world http://127.0.0.1:\(echo.port)/").output
+        #expect(posted.contains("SERVER_PROTOCOL=HTTP/1.1"), "\(posted)")
+        #expect(posted.contains("body=11"))
+        // upgrade only: no prior knowledge.
+        #expect(!shell("curl -sv --http2-prior-knowledge http://127.0.0.1:\(echo.port)/ 2>&1").output.contains("< HTTP/2 200"))
+
+        // A peer not in forwarded_allow_ips speaks HTTP/1.1 only.
+        let untrusted = try WorkerProcess(arguments: ["--root", root.path, "--http-protocols", "h2,h1", "--http2-cleartext", "both",
+                                                      "--forwarded-allow-ips", "10.0.0.1"])
+        let refused = shell("curl -sv --http2 http://127.0.0.1:\(untrusted.port)/hello.txt 2>&1").output
+        #expect(refused.contains("< HTTP/1.1 200 OK") && !refused.contains("101"), "\(refused)")
+        #expect(!shell("curl -sv --http2-prior-knowledge http://127.0.0.1:\(untrusted.port)/hello.txt 2>&1").output.contains("< HTTP/2"))
+
+        // prior-knowledge only: a trusted peer speaking HTTP/1.1 is misconfigured, and told so.
+        let strict = try WorkerProcess(arguments: ["--root", root.path, "--http-protocols", "h2", "--http2-cleartext", "prior-knowledge"])
+        #expect(shell("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:\(strict.port)/hello.txt").output == "400")
+        #expect(shell("curl -s --http2-prior-knowledge http://127.0.0.1:\(strict.port)/hello.txt").output == "hello, world!\n")
     }
 }

@@ -465,3 +465,23 @@ public func headerValue(named lowercaseName: StaticString, in buffer: UnsafeRawB
     }
     return nil
 }
+
+/// Whether a field named `lowercaseName` lists `token` among its comma-separated items
+/// (case-insensitive), as Connection lists "upgrade".
+public func hasToken(_ token: StaticString, in lowercaseName: StaticString, buffer: UnsafeRawBufferPointer,
+                     fields: UnsafeBufferPointer<HeaderField>) -> Bool {
+    for field in fields where field.name.bytes(in: buffer).equalsLowercased(lowercaseName) {
+        let value = field.value.bytes(in: buffer)
+        var start = 0
+        while start <= value.count {
+            var end = start
+            while end < value.count && value[end] != UInt8(ascii: ",") { end += 1 }
+            var low = start, high = end
+            while low < high && (value[low] == 0x20 || value[low] == 0x09) { low += 1 }
+            while high > low && (value[high - 1] == 0x20 || value[high - 1] == 0x09) { high -= 1 }
+            if UnsafeRawBufferPointer(rebasing: value[low..<high]).equalsLowercased(token) { return true }
+            start = end + 1
+        }
+    }
+    return false
+}

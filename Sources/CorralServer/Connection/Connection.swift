@@ -1,6 +1,7 @@
 import CCorral
 import CorralEventLoop
 import CorralHTTP
+import CorralHTTP2
 import CorralTLS
 import Glibc
 
@@ -247,7 +248,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         case head(RequestHead)
         case park(until: Int64)
         case close
-        /// ALPN chose h2: the connection is an HTTP2Connection's from here on.
+        /// ALPN chose h2, or a trusted peer opened with the h2c preface: HTTP2Connection from here on.
         case http2
     }
 
@@ -258,6 +259,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         while true {
             switch await readHead() {
             case .head(let head):
+                if cleartextHTTP2.allowsUpgrade, await upgradeToHTTP2IfAsked(head) { return finish() }
                 guard await serve(head) else {
                     if outputHeld { _ = await flushOutput() }
                     return finish()
@@ -302,8 +304,21 @@ public final class Connection: FDWatcher, @unchecked Sendable {
                 }
                 let buffers = buffers!
                 if proxyHeaderPending && !readProxyHeader(buffers) { return .close }
+                // h2c with prior knowledge: the preface, whole, or the bytes that begin it.
+                var awaitingPreface = false
+                if !proxyHeaderPending && state.requestsServed == 0, cleartextHTTP2.allowsPriorKnowledge {
+                    switch HTTP2Cleartext.matchPreface(UnsafeRawBufferPointer(start: buffers.bytes, count: filled)) {
+                    case .match: return .http2
+                    case .partial: awaitingPreface = true
+                    case .mismatch where cleartextHTTP2 == .priorKnowledge:
+                        // Only prior knowledge is on: a trusted peer speaking HTTP/1 is misconfigured.
+                        await refuse(HTTPError(400, "expected HTTP/2 with prior knowledge (http2_cleartext)"))
+                        return .close
+                    case .mismatch: break
+                    }
+                }
                 // Unless a PROXY header is still arriving, or was all that arrived.
-                if !proxyHeaderPending && filled > 0 {
+                if !proxyHeaderPending && filled > 0 && !awaitingPreface {
                     switch parser.parseHead(UnsafeRawBufferPointer(start: buffers.bytes, count: filled),
                                             fields: UnsafeMutableBufferPointer(start: buffers.fields,
                                                                                count: buffers.fieldCapacity)) {

@@ -72,6 +72,18 @@ final class HTTP2Connection: HTTP2SessionDelegate {
         while running > 0 { await withUnsafeContinuation { lastStreamEnded = $0 } }
     }
 
+    /// h2c by Upgrade: the HTTP/1.1 request that asked is stream 1 (RFC 7540 §3.2), its head
+    /// in HTTP/1.1's form; it has no body (Connection+H2C takes only those).
+    func adoptUpgradedRequest(head: [UInt8]) {
+        let stream = server.http2Streams.stream(id: 1, owner: self)
+        streams[1] = stream
+        stream.head.append(contentsOf: head)
+        stream.bodyEnded = true
+        stream.hasNoBody = true
+        running += 1
+        server.http2Streams.serve(stream, on: connection)
+    }
+
     /// A stream's coroutine has ended (Connection.serveHTTP2Stream).
     func streamFinished() {
         running -= 1

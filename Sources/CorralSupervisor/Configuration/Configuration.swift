@@ -103,6 +103,8 @@ public struct Configuration: Equatable, Sendable {
     public var http2InitialWindowSize = 65535
     public var http2MaxFrameSize = 16384
     public var http2MaxHeaderListSize = 65536
+    /// gunicorn's http2_cleartext: off, prior-knowledge, upgrade or both.
+    public var http2Cleartext = "off"
     /// hypercorn's name: addresses that stay plain HTTP while `bind`'s speak TLS.
     public var insecureBind: [String] = []
     // Metrics: gunicorn's statsd settings (sent by the workers; corrald sends gunicorn.workers),
@@ -233,14 +235,16 @@ public struct Configuration: Equatable, Sendable {
             environment["CORRAL_SSL_PROTOCOL_MIN"] = tls.minimumVersion.rawValue
             environment["CORRAL_SUPPRESS_RAGGED_EOFS"] = String(tls.suppressRaggedEOFs)
             environment["CORRAL_SSL_TICKET_KEY_ROTATION"] = String(sslTicketKeyRotation)
-            environment["CORRAL_HTTP_PROTOCOLS"] = httpProtocols
-            environment["CORRAL_HTTP2_MAX_CONCURRENT_STREAMS"] = String(http2MaxConcurrentStreams)
-            environment["CORRAL_HTTP2_INITIAL_WINDOW_SIZE"] = String(http2InitialWindowSize)
-            environment["CORRAL_HTTP2_MAX_FRAME_SIZE"] = String(http2MaxFrameSize)
-            environment["CORRAL_HTTP2_MAX_HEADER_LIST_SIZE"] = String(http2MaxHeaderListSize)
             let insecure = insecureBind.compactMap { try? BindAddress(parsing: $0).socketName }
             environment["CORRAL_INSECURE_SOCKETS"] = insecure.isEmpty ? nil : insecure.joined(separator: ",")
         }
+        // HTTP/2 over TLS, or h2c on plain listeners.
+        environment["CORRAL_HTTP_PROTOCOLS"] = httpProtocols
+        environment["CORRAL_HTTP2_MAX_CONCURRENT_STREAMS"] = String(http2MaxConcurrentStreams)
+        environment["CORRAL_HTTP2_INITIAL_WINDOW_SIZE"] = String(http2InitialWindowSize)
+        environment["CORRAL_HTTP2_MAX_FRAME_SIZE"] = String(http2MaxFrameSize)
+        environment["CORRAL_HTTP2_MAX_HEADER_LIST_SIZE"] = String(http2MaxHeaderListSize)
+        environment["CORRAL_HTTP2_CLEARTEXT"] = http2Cleartext
         // Workers report every second when corrald serves metrics, not only at each heartbeat.
         environment["CORRAL_METRICS_INTERVAL"] = metricsBind == nil ? nil : "1"
         environment["CORRAL_ACCESSLOG"] = accesslog

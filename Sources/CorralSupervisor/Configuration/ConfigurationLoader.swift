@@ -1,4 +1,5 @@
 import CorralHTTP
+import CorralHTTP2
 import CorralWSGI
 import Glibc
 import TOMLKit
@@ -93,6 +94,9 @@ public struct ConfigurationLoader: Sendable {
         }
         if let note = Self.threadsNote(configuration), let origin = origins["threads"] {
             warnings.append(ConfigurationIssue(note, at: origin))
+        }
+        if let note = Self.http2Note(configuration) {
+            warnings.append(ConfigurationIssue(note, at: origins["http2_cleartext"] ?? origins["http_protocols"]))
         }
         for note in HTTPLimits.adjustments(requestLine: configuration.limitRequestLine, fieldCount: configuration.limitRequestFields) {
             warnings.append(ConfigurationIssue(note.message, at: origins[note.setting]))
@@ -292,6 +296,20 @@ public struct ConfigurationLoader: Sendable {
 
     private static func lineNumber(_ origin: SettingOrigin?) -> Int {
         if case .file(_, let line?) = origin { line } else { 0 }
+    }
+
+    /// HTTP/2 that can never be spoken (gunicorn warns of the first case too): h2 offered with no
+    /// TLS and no h2c, or h2c asked for without h2 in http_protocols.
+    static func http2Note(_ configuration: Configuration) -> String? {
+        let speaksHTTP2 = (try? HTTP2Settings(protocols: configuration.httpProtocols))?.speaksHTTP2 ?? false
+        let cleartext = (try? HTTP2Cleartext(setting: configuration.http2Cleartext)) ?? .off
+        if speaksHTTP2 && configuration.certfile == nil && cleartext == .off {
+            return "http_protocols offers h2, but there is no certfile and http2_cleartext is off: HTTP/2 will never be spoken"
+        }
+        if !speaksHTTP2 && cleartext != .off {
+            return "http2_cleartext is \(cleartext.rawValue), but http_protocols (\(configuration.httpProtocols)) has no h2: h2c is not offered"
+        }
+        return nil
     }
 
     /// `threads` with a greenlet or asyncio worker class: gunicorn takes it silently and does

@@ -35,7 +35,6 @@ enum GunicornSettings {
         "forwarder_headers": "SCRIPT_NAME and PATH_INFO are not taken from proxy headers; set root_path",
         "user_group": "use user and group",
         "ssl_version": "deprecated in gunicorn, and corral speaks TLS 1.2 and 1.3 only: set the lowest with ssl_protocol_min",
-        "http2_cleartext": "corral speaks HTTP/2 over TLS (ALPN h2) only so far; cleartext h2c, prior-knowledge or Upgrade, is not implemented",
         "do_handshake_on_connect": "the handshake always runs in the worker's event loop without blocking it, within header_timeout of the connection",
     ]
 

@@ -252,6 +252,18 @@ struct Setting: Sendable {
         integer("http2_initial_window_size", \.http2InitialWindowSize, 1...Int(Int32.max)),
         integer("http2_max_frame_size", \.http2MaxFrameSize, 16384...16_777_215),
         integer("http2_max_header_list_size", \.http2MaxHeaderListSize, 1024...Int(Int32.max)),
+        // gunicorn's values, or its booleans (`http2_cleartext = True` is prior-knowledge).
+        Setting(name: "http2_cleartext", apply: { config, value, _ throws(SettingError) in
+            let text: String
+            switch value {
+            case .text(let given): text = given
+            case .boolean(let flag): text = flag ? "prior-knowledge" : "off"
+            default: throw SettingError(expected: "off, prior-knowledge, upgrade or both", got: value)
+            }
+            do { config.http2Cleartext = try HTTP2Cleartext(setting: text).rawValue } catch {
+                throw SettingError(expected: "off, prior-knowledge, upgrade or both", got: value)
+            }
+        }, render: { $0.http2Cleartext }),
         // A TOML table { "X-FORWARDED-PROTO" = "https" } in the file, HEADER=value,… on a command line.
         Setting(name: "secure_scheme_headers", apply: { config, value, _ throws(SettingError) in
             switch value {
