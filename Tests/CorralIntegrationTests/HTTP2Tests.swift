@@ -171,6 +171,16 @@ import Testing
         #expect(unoffered.output.contains("http2_cleartext is both, but http_protocols (h1) has no h2"), "\(unoffered.output)")
     }
 
+    /// A worker told to stop (SIGTERM) says GOAWAY to its HTTP/2 clients at once, not when each
+    /// next sends something (keepalive here is a minute).
+    @Test func aDrainingWorkerSaysGoAwayAtOnce() throws {
+        let worker = try WorkerProcess(arguments: ["--root", root.path, "--keep-alive", "60"] + h2Flags)
+        let seen = h2("drain", worker.port, String(worker.pid), "/hello.txt")
+        #expect(seen.contains("status 200"), "\(seen)")
+        #expect(seen.contains("goaway 0 last 1"), "NO_ERROR, stream 1 was the last processed: \(seen)")
+        #expect(seen.contains("prompt"), "\(seen)")
+    }
+
     /// h2c (`http2_cleartext`) on a plain listener: prior knowledge and Upgrade for a peer in
     /// forwarded_allow_ips, HTTP/1.1 for one that is not.
     @Test func cleartextHTTP2ForTrustedPeers() throws {

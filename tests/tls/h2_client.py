@@ -13,7 +13,11 @@ is bounded, so a server that misbehaves fails the test rather than hangs it.
                        connection closed, the request's answer not awaited
   window SIZE          POST / of SIZE bytes to an app that reads after 2 s: prints how much the
                        client could send before the window closed, then whether all of it went
+  drain PID PATH       a request answered, then SIGTERM to the worker PID: prints the GOAWAY
+                       that came (`goaway CODE last K`), and whether it came within 5 s
 """
+import os
+import signal
 import socket
 import ssl
 import sys
@@ -40,6 +44,7 @@ class Client:
         self.flush()
         self.responses = {}
         self.pinged = False
+        self.goaway = None
 
     def flush(self):
         data = self.conn.data_to_send()
@@ -85,6 +90,7 @@ class Client:
         elif isinstance(event, h2.events.StreamReset):
             response['ended'] = 'reset %d' % event.error_code
         elif isinstance(event, h2.events.ConnectionTerminated):
+            self.goaway = (event.error_code, event.last_stream_id)
             for item in self.responses.values():
                 item['ended'] = item['ended'] or 'goaway %d' % event.error_code
 
@@ -170,6 +176,20 @@ def window(client, size):
     print('blocked at', blocked_at)
     print('sent', sent)
     show(client.responses[stream])
+
+
+def drain(client, pid, path):
+    stream = client.request(path)
+    client.pump(client.done(stream))
+    print('status', client.responses[stream]['status'])
+    os.kill(int(pid), signal.SIGTERM)
+    started = time.monotonic()
+    client.pump(lambda: client.goaway is not None)
+    if client.goaway is None:
+        print('no GOAWAY')
+        return
+    print('goaway %d last %d' % client.goaway)
+    print('prompt' if time.monotonic() - started < 5 else 'late')
 
 
 if __name__ == '__main__':

@@ -52,7 +52,7 @@ extension Connection {
         filled -= head.headLength
         guard await writeAll(Self.switchingToH2C) else { return true }
         http2.adoptUpgradedRequest(head: text)
-        await http2.run()
+        await serveHTTP2(http2)
         return true
     }
 }

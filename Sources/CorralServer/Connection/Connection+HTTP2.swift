@@ -13,6 +13,13 @@ extension Connection {
     /// The socket this request came over.
     var socketFD: Int32 { http2Stream?.owner.connection.fd ?? fd }
 
+    /// Serves this socket's HTTP/2 connection until it ends.
+    func serveHTTP2(_ connection: HTTP2Connection) async {
+        http2 = connection
+        await connection.run()
+        http2 = nil
+    }
+
     /// Starts a stream's life: the client's addresses are the connection's.
     func open(stream: HTTP2Stream, on parent: Connection) {
         resetForNewLife(fd: -1, tls: nil)

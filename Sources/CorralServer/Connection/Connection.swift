@@ -71,6 +71,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     var tls: TLSStream?
     /// This connection object serves one stream of an HTTP/2 connection (Connection+HTTP2).
     var http2Stream: HTTP2Stream?
+    /// The HTTP/2 connection this socket carries, while it does.
+    var http2: HTTP2Connection?
     /// A parked stream coroutine waits here for its next stream (HTTP2StreamPool).
     var streamAssignment: UnsafeContinuation<Bool, Never>?
     /// Ends a `fill` that waits, as if bytes had come: HTTP/2's streams have output to send.
@@ -127,6 +129,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
         self.fd = fd
         self.tls = tls
         http2Stream = nil
+        http2 = nil
         readInterrupted = false
         alpnChecked = false
         tlsReadWantsWrite = false
@@ -234,6 +237,8 @@ public final class Connection: FDWatcher, @unchecked Sendable {
     /// before its keep-alive time runs out, is answered with `Connection: close`.
     func drain() {
         state.drain()
+        // An HTTP/2 connection says GOAWAY now, not when its client next sends something.
+        http2?.wake()
     }
 
     // MARK: The coroutine
@@ -273,7 +278,7 @@ public final class Connection: FDWatcher, @unchecked Sendable {
             case .close:
                 return finish()
             case .http2:
-                await HTTP2Connection(connection: self).run()
+                await serveHTTP2(HTTP2Connection(connection: self))
                 return finish()
             }
         }
