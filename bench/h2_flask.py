@@ -98,9 +98,9 @@ def versions():
 
 
 def main():
-    setup()
     work = wsgi.scratch
     try:
+        setup()
         make_certificate(work)
         bind, argv = commands(f"{work}/cert.pem", f"{work}/key.pem")
         for name in SERVERS:

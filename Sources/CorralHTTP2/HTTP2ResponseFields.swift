@@ -16,10 +16,14 @@ public struct HTTP2ResponseFields {
         list.reserveCapacity(17)
     }
 
-    mutating func start(status: UInt16) {
+    /// Whether `:status` leads (a response head; trailers have none).
+    private var hasStatus = false
+
+    mutating func start(status: UInt16?) {
         text.removeAll(keepingCapacity: true)
         spans.removeAll(keepingCapacity: true)
-        appendDecimal(Int(status))
+        hasStatus = status != nil
+        if let status { appendDecimal(Int(status)) }
     }
 
     /// A field; the name's ASCII capitals are lowered (HTTP/2 requires lowercase names).
@@ -54,16 +58,20 @@ public struct HTTP2ResponseFields {
         } while rest > 0
     }
 
+    var isEmpty: Bool { !hasStatus && spans.isEmpty }
+
     /// The nv list for nghttp2 (valid during `body`): `:status` first, then the fields.
     mutating func withList<Result>(_ body: (UnsafePointer<nghttp2_nv>, Int) -> Result) -> Result {
         let statusName: StaticString = ":status"
         let statusLength = spans.first?.name ?? text.count
         list.removeAll(keepingCapacity: true)
         return text.withUnsafeMutableBufferPointer { bytes in
-            let base = bytes.baseAddress!
-            list.append(nghttp2_nv(name: UnsafeMutablePointer(mutating: statusName.utf8Start), value: base,
-                                   namelen: statusName.utf8CodeUnitCount, valuelen: statusLength,
-                                   flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+            let base = bytes.baseAddress!   // never empty: a status, or a trailer at least
+            if hasStatus {
+                list.append(nghttp2_nv(name: UnsafeMutablePointer(mutating: statusName.utf8Start), value: base,
+                                       namelen: statusName.utf8CodeUnitCount, valuelen: statusLength,
+                                       flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+            }
             for span in spans {
                 list.append(nghttp2_nv(name: base + span.name, value: base + span.value, namelen: span.nameCount,
                                        valuelen: span.valueCount, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))

@@ -19,6 +19,8 @@ public protocol HTTP2SessionDelegate: AnyObject {
     /// The next bytes of a response body into `buffer` (at most `room`): how many, and whether
     /// that is the end; nil when none are ready yet (`resume` is called when there are).
     func responseBody(_ stream: Int32, into buffer: UnsafeMutableRawPointer, room: Int) -> (count: Int, end: Bool)?
+    /// Trailer fields for `stream`, asked for once its body has ended; none added: none sent.
+    func trailers(_ stream: Int32, into fields: inout HTTP2ResponseFields)
 }
 
 /// The server side of one HTTP/2 connection, over libnghttp2: bytes in (`receive`), bytes out
@@ -146,6 +148,23 @@ public final class HTTP2Session {
         return true
     }
 
+    /// An interim response (103 Early Hints) before the final one.
+    public func inform(_ stream: Int32, status: UInt16, fields: (inout HTTP2ResponseFields) -> Void) {
+        responseFields.start(status: status)
+        fields(&responseFields)
+        responseFields.withList { list, count in
+            _ = nghttp2_submit_headers(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream, nil, list, count, nil)
+        }
+    }
+
+    /// Submits the delegate's trailers for `stream`, whose body just ended; false when it has none.
+    fileprivate func submitTrailers(_ stream: Int32) -> Bool {
+        responseFields.start(status: nil)
+        delegate.trailers(stream, into: &responseFields)
+        guard !responseFields.isEmpty else { return false }
+        return responseFields.withList { list, count in nghttp2_submit_trailer(session, stream, list, count) == 0 }
+    }
+
     /// The delegate has more body for `stream` (it answered nil before).
     public func resume(_ stream: Int32) {
         nghttp2_session_resume_data(session, stream)
@@ -241,6 +260,10 @@ private func readResponseBody(_ session: OpaquePointer?, _ stream: Int32, _ buff
     guard let buffer, let answer = HTTP2Session.of(user).delegate.responseBody(stream, into: buffer, room: length) else {
         return Int(NGHTTP2_ERR_DEFERRED.rawValue)
     }
-    if answer.end { flags?.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue }
+    if answer.end {
+        flags?.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+        // Trailers end the stream instead of this DATA frame (nghttp2 sends them after it).
+        if HTTP2Session.of(user).submitTrailers(stream) { flags?.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue }
+    }
     return answer.count
 }

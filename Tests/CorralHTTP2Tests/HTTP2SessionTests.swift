@@ -21,6 +21,10 @@ import Testing
             body.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
             return (body.count, true)
         }
+        var trailer: (name: String, value: String)?
+        func trailers(_ stream: Int32, into fields: inout HTTP2ResponseFields) {
+            if let trailer { fields.add(name: trailer.name.utf8, value: trailer.value.utf8) }
+        }
     }
 
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0]   // + empty SETTINGS
@@ -45,6 +49,43 @@ import Testing
         #expect(sent[3] == 4, "SETTINGS opens the server's side")
         #expect(sent.suffix(11) == [0, 0, 2, 0, 1, 0, 0, 0, 1] + Array("ok".utf8))
         #expect(recorder.events.last == "closed 1 0")
+    }
+
+    @Test func trailersEndTheStreamAfterTheLastData() {
+        let recorder = Recorder()
+        recorder.trailer = ("X-Checksum", "c0ffee")
+        let session = HTTP2Session(settings: HTTP2Settings(), delegate: recorder)
+        #expect((Self.preface + Self.get).withUnsafeBytes { session.receive($0, now: 1) })
+        session.respond(1, status: 200, hasBody: true) { _ in }
+        let sent = output(session)
+        // DATA "ok" without END_STREAM, then HEADERS (the trailer) with END_STREAM | END_HEADERS.
+        let data: [UInt8] = [0, 0, 2, 0, 0, 0, 0, 0, 1] + Array("ok".utf8)
+        guard let dataAt = sent.firstRange(of: data)?.lowerBound else {
+            Issue.record("no DATA frame without END_STREAM in \(sent)")
+            return
+        }
+        let trailers = Array(sent[(dataAt + data.count)...])
+        #expect(trailers.count > 9 && trailers[3] == 1 && trailers[4] == 5 && trailers[8] == 1, "\(trailers)")
+        #expect(recorder.events.last == "closed 1 0")
+    }
+
+    @Test func anInterimResponseGoesBeforeTheFinalOne() {
+        let recorder = Recorder()
+        let session = HTTP2Session(settings: HTTP2Settings(), delegate: recorder)
+        #expect((Self.preface + Self.get).withUnsafeBytes { session.receive($0, now: 1) })
+        session.inform(1, status: 103) { $0.add(name: "Link".utf8, value: "</style.css>; rel=preload".utf8) }
+        session.respond(1, status: 200, hasBody: true) { _ in }
+        let sent = output(session)
+        // After our SETTINGS and the ACK of the client's: HEADERS with END_HEADERS only (103),
+        // HEADERS again (200), DATA with END_STREAM.
+        var frames: [(type: UInt8, flags: UInt8)] = []
+        var at = 0
+        while at + 9 <= sent.count {
+            let length = Int(sent[at]) << 16 | Int(sent[at + 1]) << 8 | Int(sent[at + 2])
+            frames.append((sent[at + 3], sent[at + 4]))
+            at += 9 + length
+        }
+        #expect(frames.filter { $0.type != 4 }.map { "\($0.type)/\($0.flags)" } == ["1/4", "1/4", "0/1"], "\(frames)")
     }
 
     @Test func responseFieldsAreLowercasedAndListedAfterTheStatus() {

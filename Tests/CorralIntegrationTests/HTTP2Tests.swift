@@ -171,6 +171,25 @@ import Testing
         #expect(unoffered.output.contains("http2_cleartext is both, but http_protocols (h1) has no h2"), "\(unoffered.output)")
     }
 
+    /// An ASGI app's 103 Early Hints and trailers over HTTP/2: HEADERS before the response's, and
+    /// HEADERS with END_STREAM after its last DATA. corrald passes h2c on (http2_cleartext).
+    @Test func earlyHintsAndTrailersOverHTTP2() throws {
+        try WSGIApps.requireVirtualenv()
+        let directory = WSGIApps.repository.appendingPathComponent("tests/asgi").path
+        let daemon = try CorraldProcess(["-k", "asgi", "--chdir", directory, "--virtualenv", WSGIApps.virtualenv,
+                                         "--http-protocols", "h2,h1", "--http2-cleartext", "both", "raw_apps:hints"])
+        #expect(daemon.waitUntilServing(workers: 1), "\(daemon.log)")
+        let seen = shell("nghttp -v -H 'te: trailers' http://127.0.0.1:\(daemon.port)/hinted").output
+        let lines = seen.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        func at(_ text: String) -> Int { lines.firstIndex { $0.hasSuffix(text) } ?? -1 }
+        #expect(at(":status: 103") >= 0, "\(seen)")
+        #expect(at(":status: 103") < at("link: </style.css>; rel=preload; as=style"))
+        #expect(at("link: </app.js>; rel=preload; as=script") < at(":status: 200"))
+        #expect(at(":status: 200") < at("x-checksum: c0ffee"), "\(seen)")
+        #expect(lines.dropFirst(at("x-checksum: c0ffee")).prefix(3).contains("; END_STREAM | END_HEADERS"), "the trailers end the stream: \(seen)")
+        #expect(shell("nghttp http://127.0.0.1:\(daemon.port)/hinted").output == "hinted body")
+    }
+
     /// A worker told to stop (SIGTERM) says GOAWAY to its HTTP/2 clients at once, not when each
     /// next sends something (keepalive here is a minute).
     @Test func aDrainingWorkerSaysGoAwayAtOnce() throws {

@@ -161,6 +161,7 @@ extension Connection {
         if !hasBody || bodyless { stream.responseSent = true }
         stream.owner.wake()
         if let produce, !bodyless {
+            responseTrailers = nil
             do {
                 try await produce(BodyWriter(connection: self, discarding: false))
             } catch {
@@ -175,6 +176,17 @@ extension Connection {
         }
         while !stream.responseSent && !stream.closed { await stream.wait() }
         return stream.responseSent
+    }
+
+    /// An interim response (103 Early Hints) on an HTTP/2 stream: HEADERS before the final ones.
+    func informHTTP2(_ status: UInt16, headers: HTTPFields, stream: HTTP2Stream) throws {
+        guard !stream.closed else { throw ConnectionError.closed }
+        stream.owner.session.inform(stream.id, status: status) { fields in
+            for field in headers.fields where !Self.isConnectionSpecific(field.name) {
+                fields.add(name: field.name.utf8, value: field.value.utf8)
+            }
+        }
+        stream.owner.wake()
     }
 
     /// A producer's piece on an HTTP/2 stream: queued for the session, waiting while the queue

@@ -129,6 +129,7 @@ extension Connection {
 
     /// An interim response, before the final one's head (HTTP/1.1 only).
     func writeInformational(_ status: UInt16, headers: HTTPFields, version: HTTPVersion) async throws {
+        if let stream = http2Stream { return try informHTTP2(status, headers: headers, stream: stream) }
         guard version == .http1_1 else { return }
         if outputHeld { guard await flushOutput() else { throw ConnectionError.closed } }
         var head: [UInt8] = []

@@ -218,6 +218,13 @@ final class HTTP2Connection: HTTP2SessionDelegate {
         return stream.nextBody(into: buffer, room: room)
     }
 
+    func trailers(_ id: Int32, into fields: inout HTTP2ResponseFields) {
+        guard let trailers = streams[id]?.connection?.responseTrailers else { return }
+        for field in trailers.fields where !Connection.isFramingField(field.name) && !Connection.isConnectionSpecific(field.name) {
+            fields.add(name: field.name.utf8, value: field.value.utf8)
+        }
+    }
+
     private func end(_ stream: HTTP2Stream) {
         stream.closed = true
         stream.bodyEnded = true
