@@ -15,8 +15,8 @@ processes and threads to core 0, h2load to core 1; access logs off:
             one connection's streams while others wait (some get no answer for seconds).
   granian   granian --interface wsgi --http 2 --workers 1 --runtime-threads 1 --blocking-threads 1
             --ssl-certificate … --ssl-keyfile …
-Each must answer "Hello, World!" (curl), and 10 requests over h2 (h2load -n 10: ALPN h2, 10
-succeeded, 130 bytes of data) before it is measured. Workload: `h2load -c 16 -m 8`, 128 streams in
+Each must answer "Hello, World!" (curl), and 10 requests over h2 (h2load -n 10: TLS 1.3, ALPN h2,
+10 succeeded, 130 bytes of data) before it is measured. Workload: `h2load -c 16 -m 8`, 128 streams in
 flight; not -c 64 -m 32: gthread would need 64 threads (a connection without one never finishes its
 handshake, and h2load waits for it for ever), and these servers answer a connection's streams one
 after another, so 2,048 in flight only queue longer. WARMUP seconds (thrown away), then DURATION
@@ -83,11 +83,12 @@ def rate(port, seconds):
 
 
 def check(name, port, cafile):
-    """Flask's body, then 10 requests over h2 carrying 13 bytes each."""
+    """Flask's body, then 10 requests over h2 and TLS 1.3 carrying 13 bytes each."""
     wait_for(port, "/", cafile, BODY, name)
     out = h2load(port, ["-n", "10", "-c", "1"], 30)
     data = re.search(r"traffic: .*\((\d+)\) data", out)
-    if "10 succeeded" not in out or not data or int(data.group(1)) != 10 * len(BODY):
+    if ("10 succeeded" not in out or "TLS Protocol: TLSv1.3" not in out or not data
+            or int(data.group(1)) != 10 * len(BODY)):
         die(f"{name} does not answer {BODY!r} over h2:\n{out}")
 
 
