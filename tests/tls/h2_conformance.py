@@ -119,9 +119,10 @@ class Conn:
 
     def what(self, frame):
         """Says what came instead of what was expected."""
-        if isinstance(frame, (GoAwayFrame, RstStreamFrame)):
-            where = '' if isinstance(frame, GoAwayFrame) else ' on stream %d' % frame.stream_id
-            return '%s %s%s' % (frame.__class__.__name__[:-5].upper(), name(frame.error_code), where)
+        if isinstance(frame, GoAwayFrame):
+            return 'GOAWAY %s' % name(frame.error_code)
+        if isinstance(frame, RstStreamFrame):
+            return 'RST_STREAM %s on stream %d' % (name(frame.error_code), frame.stream_id)
         if isinstance(frame, HeadersFrame):
             return 'a %s response on stream %d' % (frame.fields.get(':status'), frame.stream_id)
         if frame is not None:
@@ -414,7 +415,8 @@ STREAM_ERRORS = [
     ('5.3.1', 'HEADERS depending on itself', (PROTOCOL_ERROR,),
      lambda c: [raw(HEADERS, END_HEADERS | END_STREAM | PRIORITY_FLAG, 1, struct.pack('>IB', 1, 15) + c.encoder.encode(GET))]),
     ('5.3.1', 'PRIORITY depending on itself', (PROTOCOL_ERROR,), lambda c: [raw(PRIORITY, 0, 1, struct.pack('>IB', 1, 15))]),
-    ('6.3', 'PRIORITY of 4 octets', (FRAME_SIZE_ERROR,), lambda c: [c.headers(1, POST, END_HEADERS), raw(PRIORITY, 0, 1, struct.pack('>I', 3))]),
+    ('6.3', 'PRIORITY of 4 octets', (FRAME_SIZE_ERROR,),
+     lambda c: [c.headers(1, POST, END_HEADERS), raw(PRIORITY, 0, 1, struct.pack('>I', 3))]),
     ('6.9', 'WINDOW_UPDATE of 0 on a stream', (PROTOCOL_ERROR,),
      lambda c: [c.headers(1, POST, END_HEADERS), raw(WINDOW_UPDATE, 0, 1, struct.pack('>I', 0))]),
     ('6.9.1', 'stream window past 2^31-1', (FLOW_CONTROL_ERROR,),
