@@ -9,18 +9,19 @@ processes and threads to core 0, h2load to core 1; access logs off:
   corral    corral-python --certfile … --keyfile … --http-protocols h2 (sync, one Python thread: the
             Flask row of bench/wsgi.py), --timeout 0 (see below)
   gunicorn  gunicorn -w 1 -k gthread --threads 16 --http-protocols h2 --certfile … --keyfile …
-            gthread and gevent are the workers of gunicorn 27 that serve h2 to a WSGI app (sync warns
-            and serves HTTP/1.1; asgi takes ASGI apps). gthread gives each HTTP/2 connection a thread
-            for its whole life, so 16 threads for 16 connections; gevent is no faster here, and serves
-            one connection's streams while others wait (some get no answer for seconds).
+            gthread and gevent are the workers of gunicorn 27 that serve h2 to a WSGI app (sync and
+            tornado warn and serve HTTP/1.1; asgi takes ASGI apps). gthread gives each HTTP/2
+            connection a thread for its whole life, so 16 threads for 16 connections; gevent is no
+            faster here, and serves one connection's streams while others wait (some get no answer
+            for seconds).
   granian   granian --interface wsgi --http 2 --workers 1 --runtime-threads 1 --blocking-threads 1
             --ssl-certificate … --ssl-keyfile …
 Each must answer "Hello, World!" (curl), and 10 requests over h2 (h2load -n 10: TLS 1.3, ALPN h2,
 10 succeeded, 130 bytes of data) before it is measured. Workload: `h2load -c 16 -m 8`, 128 streams in
-flight; not -c 64 -m 32: gthread would need 64 threads (a connection without one never finishes its
-handshake, and h2load waits for it for ever), and these servers answer a connection's streams one
-after another, so 2,048 in flight only queue longer. WARMUP seconds (thrown away), then DURATION
-seconds; ROUNDS rounds, the servers' order rotating; medians, and corral's ratio to each.
+flight; not -c 64 -m 32: gthread would need 64 threads (a connection without one never gets its TLS
+handshake, and h2load waits for it for ever), and every server here runs Flask a request at a time
+under one GIL, so 2,048 streams in flight would only queue longer. WARMUP seconds (thrown away),
+then DURATION seconds; ROUNDS rounds, the servers' order rotating; medians, and corral's ratio to each.
 --timeout 0: streams h2load leaves unanswered when it stops stay "in flight" in corral-python, whose
 timeout watchdog then drains and exits it `timeout` seconds later ("a request ran past timeout").
 Prints a markdown section and appends it to STATIC_RESULTS if set.
