@@ -180,6 +180,11 @@ public final class HTTP2Session {
         nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream, code)
     }
 
+    /// Refuses a new stream (REFUSED_STREAM: nothing of it was processed, the client may retry).
+    public func refuse(_ stream: Int32) {
+        reset(stream, code: UInt32(NGHTTP2_REFUSED_STREAM.rawValue))
+    }
+
     /// GOAWAY: no new streams; those open finish (a draining worker).
     public func goAway() {
         nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),

@@ -48,7 +48,7 @@ do {
     fail(1, "\(error)")
 }
 let bridge = WSGIBridge(mode: settings.mode, settings: settings.environ,
-                        capacity: (try? command.worker.serverConfiguration().workerConnections) ?? 1000)
+                        capacity: (try? command.worker.serverConfiguration().requestsInFlightLimit) ?? 1000)
 
 /// Starts Python and loads the app (and starts it: its threads, ASGI's lifespan startup, unless it
 /// is being preloaded or only checked), or exits 3 (Python cannot start) or 4 (with the traceback).

@@ -101,6 +101,25 @@ import Testing
         #expect(upload.contains("body=1000"), "\(upload)")
     }
 
+    /// A client gone before a streamed answer starts: the app's request still ends (its pieces
+    /// are taken and dropped), where it once stayed in flight for good, holding the Python thread.
+    @Test func aClientGoneBeforeAStreamedAnswer() throws {
+        let log = root.file("late-access.log")
+        let worker = try WSGIApps.worker("probe:late_stream", h2Flags + ["--access-logfile", log])
+        #expect(h2("leave", worker.port, "/late").contains("left"))
+        #expect(eventually { (try? String(contentsOfFile: log, encoding: .utf8))?.contains("\"GET /late HTTP/2.0\"") == true }, "\(worker.log)")
+        #expect(h2("get", worker.port, "/again").contains("status 200"), "the app's thread is free: \(worker.log)")
+    }
+
+    /// More streams than worker_connections across connections (64 × 32 here), which a Python
+    /// worker once took for a fault and died of.
+    @Test func aPythonWorkerHoldsAStreamPerSlot() throws {
+        let worker = try WSGIApps.worker("probe:echo", h2Flags + ["--worker-connections", "64"])
+        let load = shell("h2load -n 4096 -c 64 -m 32 https://127.0.0.1:\(worker.port)/")
+        #expect(load.output.contains("4096 succeeded, 0 failed, 0 errored"), "\(load.output)\n\(worker.log)")
+        #expect(worker.waitForExit(timeout: 0) == nil, "the worker lives: \(worker.log)")
+    }
+
     @Test func anASGIAppOverHTTP2() throws {
         try WSGIApps.requireVirtualenv()
         let directory = WSGIApps.repository.appendingPathComponent("tests/asgi").path

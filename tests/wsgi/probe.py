@@ -164,6 +164,12 @@ def slow_reader(environ, start_response):
     start_response('200 OK', [('Content-Type', 'text/plain')])
     return [b'body=%d' % len(body)]
 
+def late_stream(environ, start_response):
+    """Answers after 1 s, with a body from a generator: a client gone by then must still end it."""
+    time.sleep(1)
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return (piece for piece in [b'late ', b'stream'])
+
 def at_exit(environ, start_response):
     """Registers an atexit handler that writes PROBE_EXIT_FILE, and a thread that never ends."""
     import atexit, threading, time

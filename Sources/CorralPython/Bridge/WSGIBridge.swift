@@ -206,11 +206,12 @@ public final class WSGIBridge: @unchecked Sendable {
 
     /// Takes an exchange for `request`, fills its environ (or scope: a `websocket` one when
     /// `webSocketSubprotocols` is given) and hands it to the application.
-    func begin(_ request: Request, now: Int64, webSocketSubprotocols: [String]? = nil) -> Exchange {
+    /// Nil when every slot is taken: the server holds one request per connection (or per
+    /// HTTP/2 stream), `capacity` at most, so only a fault elsewhere gets here; 503 then.
+    func begin(_ request: Request, now: Int64, webSocketSubprotocols: [String]? = nil) -> Exchange? {
         if free.isEmpty {
-            // At most one request per connection, and the server holds at most `capacity`.
             let count = made.load(ordering: .relaxed)
-            precondition(count < capacity, "more requests in flight than worker_connections")
+            guard count < capacity else { return nil }
             slots[count] = Exchange(token: count, bridge: self)
             free.append(count)
             made.store(count + 1, ordering: .releasing)

@@ -12,6 +12,8 @@ public struct WSGIHandler: Sendable {
     let bridge: WSGIBridge
     private var log: ErrorLog { bridge.log }
 
+    static let full = HTTPError(503, "every request slot of the worker is taken")
+
     public init(bridge: WSGIBridge) {
         self.bridge = bridge
     }
@@ -20,7 +22,7 @@ public struct WSGIHandler: Sendable {
         if bridge.mode == .asgi && WebSocketHandshake.isRequested(in: request.buffer, fields: request.fields) {
             return try await webSocket(request)
         }
-        let exchange = bridge.begin(request, now: request.loop.now)
+        guard let exchange = bridge.begin(request, now: request.loop.now) else { throw Self.full }
         if !exchange.hasBody { watchForLeaving(request, exchange) }
         while true {
             if let response = try await response(to: await exchange.next(), of: exchange, for: request) { return response }
@@ -47,7 +49,7 @@ public struct WSGIHandler: Sendable {
             if error.status == 426 { headers.add("Sec-WebSocket-Version", "13") }
             return Response(status: error.status, headers: headers, body: .string("\(error.reason)\n"))
         }
-        let exchange = bridge.begin(request, now: request.loop.now, webSocketSubprotocols: handshake.subprotocols)
+        guard let exchange = bridge.begin(request, now: request.loop.now, webSocketSubprotocols: handshake.subprotocols) else { throw Self.full }
         while true {
             let message = await exchange.next()
             if case .acceptWebSocket(let subprotocol, var headers) = message {

@@ -146,7 +146,13 @@ extension Connection {
         } else {
             hasBody = true
         }
-        guard !stream.closed else { return false }
+        guard !stream.closed else {
+            // The producer still runs, to learn that the client is gone (a WSGI app's request
+            // ends only when its producer has taken the app's last message).
+            if let produce, !bodyless { try? await produce(BodyWriter(connection: self, discarding: true)) }
+            stream.releaseSource()
+            return false
+        }
         let date = server.httpDate
         stream.owner.session.respond(stream.id, status: response.status, hasBody: hasBody && !bodyless) { fields in
             for field in response.headers.fields where !Self.isFramingField(field.name) && !Self.isConnectionSpecific(field.name) {

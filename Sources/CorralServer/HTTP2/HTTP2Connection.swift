@@ -191,6 +191,12 @@ final class HTTP2Connection: HTTP2SessionDelegate {
             stream.head.append(contentsOf: "\r\n".utf8)
         }
         stream.head.append(contentsOf: "\r\n".utf8)
+        // Streams the client reset still have their handlers running: a client that opens and
+        // resets streams without end (rapid reset) must not pile up work in the app.
+        guard running < server.configuration.http2.maxConcurrentStreams else {
+            session.refuse(id)
+            return
+        }
         running += 1
         server.http2Streams.serve(stream, on: connection)
     }

@@ -21,8 +21,15 @@ public struct ServerConfiguration: Sendable {
     /// the client; only peers in `proxy_allow_ips` may connect at all.
     public var proxyProtocol = false
     public var proxyAllowList = try! AddressAllowList(ForwardedScheme.defaultAllowList)
-    /// `http_protocols` and the `http2_*` settings: HTTP/2 on TLS listeners whose clients choose it.
+    /// `http_protocols` and the `http2_*` settings: HTTP/2 on TLS listeners whose clients choose
+    /// it, and h2c for trusted peers (`http2_cleartext`).
     public var http2 = HTTP2Settings()
+
+    /// The most requests a worker can hold at once: one per connection, or each connection's
+    /// concurrent streams when HTTP/2 may be spoken.
+    public var requestsInFlightLimit: Int {
+        workerConnections * (http2.speaksHTTP2 ? http2.maxConcurrentStreams : 1)
+    }
     /// `statsd_host` (with `statsd_prefix`, `dogstatsd_tags`): where gunicorn's metrics go.
     public var statsd: StatsdTarget?
 
