@@ -85,7 +85,7 @@ public final class HTTP2Session {
     private var glitchTokens = HTTP2Session.glitchBurst
     private var glitchesCountedAt: Int64 = 0
     private var now: Int64 = 0
-    private var flooded = false
+    fileprivate private(set) var flooded = false
 
     /// One more glitch; false when the budget is spent.
     fileprivate func glitch(_ kind: StaticString) -> Bool {
@@ -101,6 +101,11 @@ public final class HTTP2Session {
     /// Whether `stream` (or the whole connection) may send nothing: the client's window is shut.
     public func windowClosed(_ stream: Int32) -> Bool {
         nghttp2_session_get_stream_remote_window_size(session, stream) <= 0 || nghttp2_session_get_remote_window_size(session) <= 0
+    }
+
+    /// How many body bytes `stream` may send now: the smaller of its window and the connection's.
+    public func windowRoom(_ stream: Int32) -> Int {
+        Int(min(nghttp2_session_get_stream_remote_window_size(session, stream), nghttp2_session_get_remote_window_size(session)))
     }
 
     /// The next bytes to send (valid until the next call), nil when there are none now.
@@ -181,8 +186,11 @@ public final class HTTP2Session {
     }
 
     /// Refuses a new stream (REFUSED_STREAM: nothing of it was processed, the client may retry).
+    /// A refusal spends the glitch budget: a client that goes on opening streams it is refused
+    /// (rapid reset with slow handlers) ends with ENHANCE_YOUR_CALM. Only from `headEnded`.
     public func refuse(_ stream: Int32) {
         reset(stream, code: UInt32(NGHTTP2_REFUSED_STREAM.rawValue))
+        _ = glitch("refused HEADERS")
     }
 
     /// GOAWAY: no new streams; those open finish (a draining worker).
@@ -240,6 +248,7 @@ private func onFrameReceived(_ session: OpaquePointer?, _ frame: UnsafePointer<n
         if !session.glitch("empty DATA") { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
     case NGHTTP2_HEADERS.rawValue where frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST:
         delegate.headEnded(header.stream_id, endOfBody: endOfStream)
+        if session.flooded { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
     case NGHTTP2_HEADERS.rawValue, NGHTTP2_DATA.rawValue:
         if endOfStream { delegate.bodyEnded(header.stream_id) }   // trailers, or the last DATA
     default:

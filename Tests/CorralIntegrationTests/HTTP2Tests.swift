@@ -162,6 +162,23 @@ import Testing
         #expect(residentKiB(worker.pid) - before < 32 * 1024, "memory bounded: \(before) KiB → \(residentKiB(worker.pid)) KiB")
     }
 
+    /// Rapid reset at an app whose requests take a second: the handlers of reset streams still
+    /// run, so past http2_max_concurrent_streams of them new streams are refused, and a client
+    /// that goes on is cut off (ENHANCE_YOUR_CALM) instead of queueing 5,000 requests in the app.
+    @Test func rapidResetAtASlowApp() throws {
+        let log = root.file("reset-access.log")
+        let worker = try WSGIApps.worker("probe:late_stream", h2Flags + ["--access-logfile", log, "-k", "gthread", "--threads", "50"])
+        let script = WSGIApps.repository.appendingPathComponent("tests/tls/h2_attacks.py").path
+        let report = shell("\(WSGIApps.virtualenv)/bin/python3 \(shellQuoted(script)) rapid_reset \(worker.port) \(shellQuoted(certificates.ca))").output
+        #expect(report.hasPrefix("goaway 11"), "\(report)\n\(worker.log)")
+        #expect(worker.log.contains("refused HEADERS"), "\(worker.log)")
+        #expect(worker.waitForExit(timeout: 0) == nil, "the worker lives: \(worker.log)")
+        // The handlers that did start finish (50 threads, a second each): at most
+        // http2_max_concurrent_streams (100) of them.
+        #expect(eventually(timeout: 15) { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count == 100 },
+                "\(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count) logged")
+    }
+
     @Test func corraldTakesGunicornsHTTP2Settings() throws {
         let corrald = Binaries.path("corrald")
         let bad = shell("\(corrald) --http-protocols h3 --check-config")

@@ -46,10 +46,12 @@ class Watcher:
         self.frames = 0
         self.ending = None
 
-    def read(self, seconds):
+    def read(self, seconds, until_goaway=False):
+        """The first ending seen (a GOAWAY or a RST_STREAM), or with `until_goaway` the GOAWAY
+        (streams refused on the way do not end the connection)."""
         deadline = time.monotonic() + seconds
         self.sock.settimeout(0.5)
-        while self.ending is None and time.monotonic() < deadline:
+        while (self.ending is None or until_goaway and not self.ending.startswith('goaway')) and time.monotonic() < deadline:
             try:
                 data = self.sock.recv(65536)
             except socket.timeout:
@@ -97,7 +99,7 @@ def rapid_reset(sock, watcher):
             stream += 2
         if not send(sock, out):
             break
-    return watcher.read(10)
+    return watcher.read(10, until_goaway=True)
 
 
 def continuation(sock, watcher):

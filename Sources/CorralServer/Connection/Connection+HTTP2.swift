@@ -166,6 +166,14 @@ extension Connection {
         }
         if !hasBody || bodyless { stream.responseSent = true }
         stream.owner.wake()
+        // Bytes in hand that the windows let go at once: the session sends them with the head,
+        // and the request is done here (its objects free for the next stream) without waiting.
+        if hasBody, stream.holdsItsBody, let length = response.body.knownLength, length <= stream.owner.session.windowRoom(stream.id) {
+            bodyBytesSent = length
+            stream.responseSent = true
+            stream.connection = nil   // what the session sends is no longer counted here
+            return true
+        }
         if let produce, !bodyless {
             responseTrailers = nil
             do {

@@ -30,7 +30,10 @@ final class HTTP2Connection: HTTP2SessionDelegate {
         var alive = consumeInput()
         while true {
             if !alive {
-                _ = await flush()   // the GOAWAY that says why
+                // The GOAWAY that says why; after a connection error, what the client still sends
+                // is read and dropped for a moment, or closing with it unread would reset the
+                // connection and the client could lose the GOAWAY.
+                if await flush(), session.failure != nil { await dropInput() }
                 break
             }
             guard await flush() else { break }
@@ -101,6 +104,16 @@ final class HTTP2Connection: HTTP2SessionDelegate {
         let ok = session.receive(UnsafeRawBufferPointer(start: buffers.bytes, count: connection.filled), now: server.loop.now)
         connection.filled = 0
         return ok
+    }
+
+    /// Reads and drops the client's bytes for up to a second and 256 KiB, or until it closes.
+    private func dropInput() async {
+        let deadline = server.loop.now + 1_000_000_000
+        var dropped = 0
+        while dropped < 256 * 1024, case .ready = await connection.fill(until: deadline) {
+            dropped += connection.filled
+            connection.filled = 0
+        }
     }
 
     /// Sends everything the session has to send.

@@ -133,6 +133,14 @@ final class HTTP2Stream {
         }
     }
 
+    /// The response body is bytes in memory (not a file or a producer still writing).
+    var holdsItsBody: Bool {
+        switch source {
+        case .bytes, .cached: true
+        default: false
+        }
+    }
+
     private func finish(_ count: Int, end: Bool) -> (count: Int, end: Bool) {
         connection?.bodyBytesSent += count
         if end {
