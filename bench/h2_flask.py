@@ -7,7 +7,7 @@ app, Flask's hello (bench/wsgi_apps.py:app, "Hello, World!"), from the same venv
 where gunicorn gets the h2 package). Each server runs ONE worker process, pinned with all its
 processes and threads to core 0, h2load to core 1; access logs off:
   corral    corral-python --certfile … --keyfile … --http-protocols h2 (sync, one Python thread: the
-            Flask row of bench/wsgi.py), --timeout 0 (see below)
+            Flask row of bench/wsgi.py)
   gunicorn  gunicorn -w 1 -k gthread --threads 16 --http-protocols h2 --certfile … --keyfile …
             gthread and gevent are the workers of gunicorn 27 that serve h2 to a WSGI app (sync and
             tornado warn and serve HTTP/1.1; asgi takes ASGI apps). gthread gives each HTTP/2
@@ -22,8 +22,6 @@ flight; not -c 64 -m 32: gthread would need 64 threads (a connection without one
 handshake, and h2load waits for it for ever), and every server here runs Flask a request at a time
 under one GIL, so 2,048 streams in flight would only queue longer. WARMUP seconds (thrown away),
 then DURATION seconds; ROUNDS rounds, the servers' order rotating; medians, and corral's ratio to each.
---timeout 0: streams h2load leaves unanswered when it stops stay "in flight" in corral-python, whose
-timeout watchdog then drains and exits it `timeout` seconds later ("a request ran past timeout").
 Prints a markdown section and appends it to STATIC_RESULTS if set.
 Environment: CORRAL_WSGI [.build/release/corral-python], H2_FLASK_PORT [18450], ROUNDS [3],
 DURATION [5], WARMUP [1].
@@ -57,7 +55,7 @@ def commands(cert, key):
     bind = {name: ("127.0.0.1", PORT + i) for i, name in enumerate(SERVERS)}
     return bind, {
         "corral": [wsgi.corral, "--virtualenv", wsgi.venv, "--chdir", wsgi.here, "-b", "%s:%d" % bind["corral"],
-                   "--certfile", cert, "--keyfile", key, "--http-protocols", "h2", "--timeout", "0", APP],
+                   "--certfile", cert, "--keyfile", key, "--http-protocols", "h2", APP],
         "gunicorn": [f"{wsgi.venv}/bin/gunicorn", "--no-control-socket", "-w", "1", "-k", "gthread", "--threads", "16",
                      "--http-protocols", "h2", "--certfile", cert, "--keyfile", key, "-b", "%s:%d" % bind["gunicorn"],
                      "--chdir", wsgi.here, APP],

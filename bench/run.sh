@@ -37,7 +37,8 @@
 #    requests) with corral-worker, nginx, and nginx with open_file_cache; syscalls per request
 #    with strace, and where corral's CPU goes with perf. Then bench/tls.py: the 13-byte file over
 #    TLS 1.3 (keep-alive, and a new connection per request) beside nginx, each pinned to one core,
-#    and session resumption across 4 workers beside gunicorn's.
+#    HTTP/2 beside nginx and h2o, and session resumption across 4 workers beside gunicorn's; and
+#    bench/h2_flask.py: Flask's hello over HTTP/2 beside gunicorn 27 and granian.
 # 8. Chaos: ChaosTests for CHAOS_SECONDS (60) under wrk: workers killed every 200 ms, one stopped
 #    past its timeout, a reload a second, a broken deploy every tenth; every failure classified.
 #    Then SlowClientsTests for SLOW_SECONDS (30): 10,000 clients sending a byte a second beside
@@ -60,7 +61,7 @@
 #   BENCH_PRELOAD [1]: 0 leaves out step 5's preload_app part (bench/preload.py; its own knobs there)
 #   BENCH_MIGRATION [1]: 0 leaves out step 6 (its own knobs: see bench/migration.py)
 #   BENCH_STATIC [1]: 0 leaves out step 7 (its own knobs: see bench/static.py)
-#   BENCH_TLS [1]: 0 leaves out step 7's HTTPS part (its own knobs: see bench/tls.py)
+#   BENCH_TLS [1]: 0 leaves out step 7's HTTPS part (its own knobs: see bench/tls.py and bench/h2_flask.py)
 #   BENCH_CHAOS [1]: 0 leaves out step 8; CHAOS_SECONDS [60] and SLOW_SECONDS [30] set its lengths
 #   BENCH_SERVERS  which servers step 1 runs ["corral nginx meinheld"]; leaving corral out (to
 #                  try the harness without a build) is announced and its ratios read n/a
@@ -316,6 +317,8 @@ later_step BENCH_STATIC "static-file benchmark" \
     env STATIC_RESULTS="$BENCH_RESULTS" ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/static.py"
 later_step BENCH_TLS "HTTPS benchmark" \
     env STATIC_RESULTS="$BENCH_RESULTS" ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/tls.py"
+later_step BENCH_TLS "Flask over HTTP/2 benchmark" \
+    env STATIC_RESULTS="$BENCH_RESULTS" ROUNDS="$ROUNDS" DURATION="$DURATION" WARMUP="$WARMUP" python3 "$here/h2_flask.py"
 # 8. Chaos and slow clients: ChaosTests (wrk beside its own clients) and SlowClientsTests, from
 #    the test build, for CHAOS_SECONDS and SLOW_SECONDS.
 robustness_step() {
