@@ -38,6 +38,7 @@ public final class HTTP2Session {
         self.delegate = delegate
         var callbacks: OpaquePointer?
         nghttp2_session_callbacks_new(&callbacks)
+        nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, onBeginFrame)
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, onBeginHeaders)
         nghttp2_session_callbacks_set_on_header_callback(callbacks, onHeader)
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, onFrameReceived)
@@ -150,6 +151,7 @@ public final class HTTP2Session {
     public func upgrade(settings payload: [UInt8], headRequest: Bool) -> Bool {
         guard nghttp2_session_upgrade2(session, payload, payload.count, headRequest ? 1 : 0, nil) == 0 else { return false }
         openStreams += 1
+        highestRequestStream = 1
         return true
     }
 
@@ -205,7 +207,28 @@ public final class HTTP2Session {
         Unmanaged<HTTP2Session>.fromOpaque(pointer!).takeUnretainedValue()
     }
 
+    // Stream ids the client skipped (RFC 9113 §5.1.1: opening 5 closes an idle 3): HEADERS on
+    // one of them is a connection error, which nghttp2 1.52 ignores on purpose. The most recent
+    // gaps are remembered (a client skipping ids at all is rare), within a bounded set.
+    private var highestRequestStream: Int32 = 0
+    private var skipped: Set<Int32> = []
+    static let skippedRemembered = 256
+
+    fileprivate func isSkipped(_ stream: Int32) -> Bool {
+        stream < highestRequestStream && skipped.contains(stream)
+    }
+
+    fileprivate func refuseSkipped(_ stream: Int32) {
+        failure = "HEADERS on stream \(stream), which the client skipped when it opened stream \(highestRequestStream) (RFC 9113 §5.1.1)"
+    }
+
     fileprivate func opened(_ stream: Int32) {
+        let next = highestRequestStream == 0 ? 1 : highestRequestStream + 2
+        if stream > next {
+            if skipped.count >= Self.skippedRemembered { skipped.removeAll(keepingCapacity: true) }
+            for id in stride(from: max(next, stream - Int32(2 * Self.skippedRemembered)), to: stream, by: 2) { skipped.insert(id) }
+        }
+        highestRequestStream = max(highestRequestStream, stream)
         openStreams += 1
         delegate.streamOpened(stream)
     }
@@ -214,6 +237,14 @@ public final class HTTP2Session {
         openStreams -= 1
         delegate.streamClosed(stream, errorCode: code)
     }
+}
+
+private func onBeginFrame(_ session: OpaquePointer?, _ header: UnsafePointer<nghttp2_frame_hd>?, _ user: UnsafeMutableRawPointer?) -> Int32 {
+    guard let header, header.pointee.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
+    let owner = HTTP2Session.of(user)
+    guard owner.isSkipped(header.pointee.stream_id) else { return 0 }
+    owner.refuseSkipped(header.pointee.stream_id)
+    return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue
 }
 
 private func onBeginHeaders(_ session: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ user: UnsafeMutableRawPointer?) -> Int32 {

@@ -51,6 +51,21 @@ import Testing
         #expect(recorder.events.last == "closed 1 0")
     }
 
+    /// RFC 9113 §5.1.1: opening stream 5 closes an idle stream 3; HEADERS on 3 afterwards is a
+    /// connection error (nghttp2 alone ignores it).
+    @Test func headersOnASkippedStreamEndTheConnection() {
+        func get(_ stream: UInt8) -> [UInt8] { var frame = Self.get; frame[8] = stream; return frame }
+        let recorder = Recorder()
+        let session = HTTP2Session(settings: HTTP2Settings(), delegate: recorder)
+        #expect((Self.preface + get(5)).withUnsafeBytes { session.receive($0, now: 1) })
+        #expect(get(7).withUnsafeBytes { session.receive($0, now: 1) }, "the next one is fine")
+        #expect(!get(3).withUnsafeBytes { session.receive($0, now: 1) })
+        #expect(session.failure?.contains("stream 3, which the client skipped") == true, "\(session.failure ?? "")")
+        let sent = output(session)
+        let goaway = sent.firstRange(of: [0, 0, 8, 7, 0, 0, 0, 0, 0] as [UInt8]).map { Array(sent[$0.upperBound...].prefix(8)) }
+        #expect(goaway?.suffix(4) == [0, 0, 0, 1], "GOAWAY PROTOCOL_ERROR: \(sent)")
+    }
+
     @Test func trailersEndTheStreamAfterTheLastData() {
         let recorder = Recorder()
         recorder.trailer = ("X-Checksum", "c0ffee")
