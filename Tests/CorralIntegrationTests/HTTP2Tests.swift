@@ -227,19 +227,25 @@ import Testing
     }
 
     /// RFC 9113's server MUSTs, section by section (tests/tls/h2_conformance.py: 73 checks with
-    /// raw frames), all of them: HEADERS on a lower, never-opened stream id, which nghttp2
+    /// raw frames), over TLS and over h2c, all of them: HEADERS on a lower, never-opened stream id, which nghttp2
     /// ignores on purpose, is a connection error here as the RFC says (HTTP2Session).
     @Test func rfc9113ConformanceByTheSections() throws {
         let site = TemporaryDirectory()
         site.write("hello.txt", "hello, world!\n")
         FileManager.default.createFile(atPath: site.file("large.bin"), contents: Data(repeating: 0x2a, count: 100_000))
-        let worker = try WorkerProcess(arguments: ["--root", site.path, "--keep-alive", "10"] + h2Flags)
         let script = WSGIApps.repository.appendingPathComponent("tests/tls/h2_conformance.py").path
-        let run = shell("\(WSGIApps.virtualenv)/bin/python3 \(shellQuoted(script)) \(worker.port) \(shellQuoted(certificates.ca))")
-        let lines = run.output.split(separator: "\n").map(String.init)
-        #expect(run.status == 0 && !lines.contains { $0.hasPrefix("FAIL") }, "\(run.output)")
-        #expect(lines.filter { $0.hasPrefix("pass") }.count == 73, "\(run.output)")
-        #expect(certificates.curl(worker.port, "/hello.txt", "--http2").output == "hello, world!\n", "the worker serves on")
+        // Over TLS (ALPN h2), and over h2c with prior knowledge (the script's CA file "-").
+        let tls = try WorkerProcess(arguments: ["--root", site.path, "--keep-alive", "10"] + h2Flags)
+        let h2c = try WorkerProcess(arguments: ["--root", site.path, "--keep-alive", "10", "--http-protocols", "h2",
+                                                "--http2-cleartext", "prior-knowledge"])
+        for (worker, ca) in [(tls, certificates.ca), (h2c, "-")] {
+            let run = shell("\(WSGIApps.virtualenv)/bin/python3 \(shellQuoted(script)) \(worker.port) \(shellQuoted(ca))")
+            let lines = run.output.split(separator: "\n").map(String.init)
+            #expect(run.status == 0 && !lines.contains { $0.hasPrefix("FAIL") }, "\(ca): \(run.output)")
+            #expect(lines.filter { $0.hasPrefix("pass") }.count == 73, "\(ca): \(run.output)")
+        }
+        #expect(certificates.curl(tls.port, "/hello.txt", "--http2").output == "hello, world!\n", "the worker serves on")
+        #expect(shell("curl -s --http2-prior-knowledge http://127.0.0.1:\(h2c.port)/hello.txt").output == "hello, world!\n")
     }
 
     /// A worker told to stop (SIGTERM) says GOAWAY to its HTTP/2 clients at once, not when each

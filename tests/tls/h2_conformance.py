@@ -1,5 +1,6 @@
 """RFC 9113's server MUSTs, checked frame by frame (hyperframe, hpack) against a server on
-127.0.0.1:PORT over TLS: `python h2_conformance.py PORT CAFILE [SECTION...]`. Prints one line per
+127.0.0.1:PORT over TLS: `python h2_conformance.py PORT CAFILE [SECTION...]` (CAFILE `-`: cleartext,
+h2c with prior knowledge). Prints one line per
 check, `pass 6.5 NAME` (a note in parentheses when the RFC allows more than one answer) or
 `FAIL 6.5 NAME: what was expected, what came`; exits 0 only if all pass. SECTION runs that section
 and its subsections only (`6.5` runs 6.5 and 6.5.2).
@@ -57,12 +58,13 @@ class Conn:
     server's first frame read, which must be its SETTINGS, and ACKed. `seen` keeps every frame."""
 
     def __init__(self, port, cafile, settings=None, preface=PREFACE, handshake=True):
-        context = ssl.create_default_context(cafile=cafile)
-        context.set_alpn_protocols(['h2'])
-        tcp = socket.create_connection(('127.0.0.1', int(port)), timeout=TIMEOUT)
-        self.sock = context.wrap_socket(tcp, server_hostname='localhost')
-        if self.sock.selected_alpn_protocol() != 'h2':
-            raise Failure('ALPN chose %s, not h2' % self.sock.selected_alpn_protocol())
+        self.sock = socket.create_connection(('127.0.0.1', int(port)), timeout=TIMEOUT)
+        if cafile != '-':
+            context = ssl.create_default_context(cafile=cafile)
+            context.set_alpn_protocols(['h2'])
+            self.sock = context.wrap_socket(self.sock, server_hostname='localhost')
+            if self.sock.selected_alpn_protocol() != 'h2':
+                raise Failure('ALPN chose %s, not h2' % self.sock.selected_alpn_protocol())
         self.encoder, self.decoder = hpack.Encoder(), hpack.Decoder()
         self.buffer, self.block, self.seen, self.closed = b'', b'', [], False
         self.send(preface, SettingsFrame(0, settings=settings or {}).serialize())
