@@ -162,14 +162,16 @@ import Testing
         #expect(residentKiB(worker.pid) - before < 32 * 1024, "memory bounded: \(before) KiB → \(residentKiB(worker.pid)) KiB")
     }
 
-    /// Rapid reset at an app whose requests take a second: the handlers of reset streams still
-    /// run, so past http2_max_concurrent_streams of them new streams are refused, and a client
-    /// that goes on is cut off (ENHANCE_YOUR_CALM) instead of queueing 5,000 requests in the app.
-    @Test func rapidResetAtASlowApp() throws {
-        let log = root.file("reset-access.log")
+    /// Rapid reset, and streams the server must reset itself (DATA past the content-length:
+    /// "MadeYouReset"), at an app whose requests take a second: the handlers of those streams
+    /// still run, so past http2_max_concurrent_streams of them new streams are refused, and a
+    /// client that goes on is cut off (ENHANCE_YOUR_CALM) instead of queueing 5,000 requests.
+    @Test(arguments: ["rapid_reset", "made_you_reset"])
+    func resetStreamsAtASlowApp(_ attack: String) throws {
+        let log = root.file("\(attack)-access.log")
         let worker = try WSGIApps.worker("probe:late_stream", h2Flags + ["--access-logfile", log, "-k", "gthread", "--threads", "50"])
         let script = WSGIApps.repository.appendingPathComponent("tests/tls/h2_attacks.py").path
-        let report = shell("\(WSGIApps.virtualenv)/bin/python3 \(shellQuoted(script)) rapid_reset \(worker.port) \(shellQuoted(certificates.ca))").output
+        let report = shell("\(WSGIApps.virtualenv)/bin/python3 \(shellQuoted(script)) \(attack) \(worker.port) \(shellQuoted(certificates.ca))").output
         #expect(report.hasPrefix("goaway 11"), "\(report)\n\(worker.log)")
         #expect(worker.log.contains("refused HEADERS"), "\(worker.log)")
         #expect(worker.waitForExit(timeout: 0) == nil, "the worker lives: \(worker.log)")

