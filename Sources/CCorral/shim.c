@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -517,4 +518,8 @@ int corral_await_adoption(int supervisor, int ms) {
     }
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     return getppid() == supervisor ? 0 : -1;
+}
+
+void corral_malloc_trim(void) {
+    malloc_trim(0);
 }

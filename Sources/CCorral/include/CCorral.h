@@ -111,6 +111,9 @@ int corral_await_adoption(int supervisor, int ms);
 // The process name `ps -o comm`, top and pgrep show (PR_SET_NAME; at most 15 bytes are kept).
 void corral_set_process_name(const char *name);
 
+// Gives the memory malloc holds free back to the system (glibc's malloc_trim(0)), after a burst.
+void corral_malloc_trim(void);
+
 // corral's version, as `corrald --version` and the control socket report it. A build may set it
 // (-Xcc -DCORRAL_VERSION='"X"'); packaging/build-deb.sh checks it against the package's.
 const char *corral_version(void);

@@ -64,8 +64,8 @@ final class BufferPool {
         _ = free.give(buffers)
     }
 
-    /// Frees the sets unused since the last trim.
-    func trim() {
+    /// Frees the sets unused since the last trim; how many.
+    func trim() -> Int {
         free.trim()
     }
 }

@@ -25,11 +25,14 @@ struct SpareList<Element> {
         return true
     }
 
-    /// Removes the spares that went unused since the last trim, handing each to `release`.
-    mutating func trim(_ release: (Element) -> Void = { _ in }) {
+    /// Removes the spares that went unused since the last trim, handing each to `release`;
+    /// how many.
+    @discardableResult
+    mutating func trim(_ release: (Element) -> Void = { _ in }) -> Int {
         let unused = min(fewest, items.count)
         for item in items.prefix(unused) { release(item) }
         items.removeFirst(unused)
         fewest = items.count
+        return unused
     }
 }

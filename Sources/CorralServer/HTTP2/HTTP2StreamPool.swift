@@ -1,3 +1,5 @@
+import CCorral
+
 /// What serving an HTTP/2 stream takes, kept for the next stream: its state (`HTTP2Stream`), a
 /// `Connection` whose coroutine waits parked for a stream (so no task is started per request),
 /// and stream-sized buffers. A busy worker allocates nothing per stream once these are warm;
@@ -59,12 +61,13 @@ final class HTTP2StreamPool: @unchecked Sendable {
     }
 
     private func trim() {
-        spareStreams.trim()
-        buffers.trim()
-        idleWorkers.trim { worker in
+        var freed = spareStreams.trim() + buffers.trim()
+        freed += idleWorkers.trim { worker in
             server.giveBack(worker)
             worker.assign(false)
         }
+        // What a burst took goes back to the system, not only to malloc's free lists.
+        if freed > 0 { corral_malloc_trim() }
     }
 }
 
