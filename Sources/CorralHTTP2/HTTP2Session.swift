@@ -214,12 +214,11 @@ public final class HTTP2Session {
     private var skipped: Set<Int32> = []
     static let skippedRemembered = 256
 
-    fileprivate func isSkipped(_ stream: Int32) -> Bool {
-        stream < highestRequestStream && skipped.contains(stream)
-    }
-
-    fileprivate func refuseSkipped(_ stream: Int32) {
+    /// Whether HEADERS on `stream` would reopen one the client skipped; the failure says so.
+    fileprivate func reopensSkipped(_ stream: Int32) -> Bool {
+        guard stream < highestRequestStream && skipped.contains(stream) else { return false }
         failure = "HEADERS on stream \(stream), which the client skipped when it opened stream \(highestRequestStream) (RFC 9113 §5.1.1)"
+        return true
     }
 
     fileprivate func opened(_ stream: Int32) {
@@ -240,10 +239,8 @@ public final class HTTP2Session {
 }
 
 private func onBeginFrame(_ session: OpaquePointer?, _ header: UnsafePointer<nghttp2_frame_hd>?, _ user: UnsafeMutableRawPointer?) -> Int32 {
-    guard let header, header.pointee.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
-    let owner = HTTP2Session.of(user)
-    guard owner.isSkipped(header.pointee.stream_id) else { return 0 }
-    owner.refuseSkipped(header.pointee.stream_id)
+    guard let header, header.pointee.type == UInt8(NGHTTP2_HEADERS.rawValue),
+          HTTP2Session.of(user).reopensSkipped(header.pointee.stream_id) else { return 0 }
     return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue
 }
 

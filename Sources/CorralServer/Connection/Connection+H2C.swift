@@ -7,12 +7,10 @@ import Glibc
 /// knowledge is seen in the connection's first bytes; an `Upgrade: h2c` request is answered
 /// 101 and served as stream 1 of the HTTP/2 connection that follows.
 extension Connection {
-    /// What h2c this connection may use: off on TLS (ALPN decides there), without h2 in
-    /// `http_protocols`, and for peers not trusted.
+    /// What h2c this connection may use: off on TLS (ALPN decides there) and for peers not
+    /// trusted (the server's own is off without h2 in `http_protocols`).
     var cleartextHTTP2: HTTP2Cleartext {
-        let settings = server.configuration.http2
-        guard tls == nil, settings.speaksHTTP2, peerTrustedForScheme else { return .off }
-        return settings.cleartext
+        tls == nil && peerTrustedForScheme ? server.cleartextHTTP2 : .off
     }
 
     static let switchingToH2C: [UInt8] = Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".utf8)

@@ -1,4 +1,5 @@
 import CorralHTTP
+import CorralHTTP2
 import CorralTLS
 import Glibc
 
@@ -110,6 +111,12 @@ extension Connection {
     /// stream was reset first.
     func writeHTTP2(_ response: Response, method: HTTPMethod, stream: HTTP2Stream) async -> Bool {
         status = response.status
+        // A client gone already: the body is let go as a bodyless one is (a producer still runs,
+        // discarding, so a WSGI app's request ends when it has taken the app's last message).
+        guard !stream.closed else {
+            await response.body.discard(on: self)
+            return false
+        }
         if server.accessLog?.usesResponseHeaders == true { responseHeaders = response.headers }
         let bodyless = ResponseHead.isBodyless(status: response.status, method: method)
         var produce: ((BodyWriter) async throws -> Void)?
@@ -146,20 +153,11 @@ extension Connection {
         } else {
             hasBody = true
         }
-        guard !stream.closed else {
-            // The producer still runs, to learn that the client is gone (a WSGI app's request
-            // ends only when its producer has taken the app's last message).
-            if let produce, !bodyless { try? await produce(BodyWriter(connection: self, discarding: true)) }
-            stream.releaseSource()
-            return false
-        }
-        let date = server.httpDate
+        guard !stream.closed else { return false }   // gone while a bodyless body was let go
         stream.owner.session.respond(stream.id, status: response.status, hasBody: hasBody && !bodyless) { fields in
-            for field in response.headers.fields where !Self.isFramingField(field.name) && !Self.isConnectionSpecific(field.name) {
-                fields.add(name: field.name.utf8, value: field.value.utf8)
-            }
+            fields.add(response.headers)
             fields.add(name: "server".utf8, value: "corral".utf8)
-            fields.add(name: "date".utf8, value: date.utf8)
+            server.withDate { fields.add(name: "date".utf8, value: $0) }
             if let length = response.body.knownLength, response.status >= 200, response.status != 204, response.status != 304 {
                 fields.add(name: "content-length".utf8, decimal: length)
             }
@@ -195,11 +193,7 @@ extension Connection {
     /// An interim response (103 Early Hints) on an HTTP/2 stream: HEADERS before the final ones.
     func informHTTP2(_ status: UInt16, headers: HTTPFields, stream: HTTP2Stream) throws {
         guard !stream.closed else { throw ConnectionError.closed }
-        stream.owner.session.inform(stream.id, status: status) { fields in
-            for field in headers.fields where !Self.isConnectionSpecific(field.name) {
-                fields.add(name: field.name.utf8, value: field.value.utf8)
-            }
-        }
+        stream.owner.session.inform(stream.id, status: status) { $0.add(headers) }
         stream.owner.wake()
     }
 
@@ -218,5 +212,15 @@ extension Connection {
     static func isConnectionSpecific(_ name: String) -> Bool {
         asciiCaseInsensitiveEqual(name, "keep-alive") || asciiCaseInsensitiveEqual(name, "upgrade")
             || asciiCaseInsensitiveEqual(name, "proxy-connection")
+    }
+}
+
+extension HTTP2ResponseFields {
+    /// A handler's fields (a response's, a 103's, trailers), without those the framing owns or
+    /// HTTP/2 forbids.
+    mutating func add(_ headers: HTTPFields) {
+        for field in headers.fields where !Connection.isFramingField(field.name) && !Connection.isConnectionSpecific(field.name) {
+            add(name: field.name.utf8, value: field.value.utf8)
+        }
     }
 }

@@ -239,9 +239,7 @@ final class HTTP2Connection: HTTP2SessionDelegate {
 
     func trailers(_ id: Int32, into fields: inout HTTP2ResponseFields) {
         guard let trailers = streams[id]?.connection?.responseTrailers else { return }
-        for field in trailers.fields where !Connection.isFramingField(field.name) && !Connection.isConnectionSpecific(field.name) {
-            fields.add(name: field.name.utf8, value: field.value.utf8)
-        }
+        fields.add(trailers)
     }
 
     private func end(_ stream: HTTP2Stream) {

@@ -40,12 +40,12 @@ final class HTTP2StreamPool: @unchecked Sendable {
 
     /// Serves `stream` (its head complete) on a parked coroutine, or a new one.
     func serve(_ stream: HTTP2Stream, on parent: Connection) {
-        if let worker = idleWorkers.take() {
-            worker.open(stream: stream, on: parent)
+        let parked = idleWorkers.take()
+        let worker = parked ?? server.takeConnection()
+        worker.open(stream: stream, on: parent)
+        if parked != nil {
             worker.assign(true)
         } else {
-            let worker = server.takeConnection()
-            worker.open(stream: stream, on: parent)
             server.loop.spawn { await worker.serveHTTP2Streams() }
         }
     }

@@ -1,6 +1,7 @@
 import CCorral
 import CorralEventLoop
 import CorralHTTP
+import CorralHTTP2
 import CorralTLS
 import Glibc
 
@@ -14,6 +15,9 @@ public final class HTTPServer: @unchecked Sendable {
     public let metrics: RequestMetrics
     let handler: Handler
     let pool: BufferPool
+    /// h2c for trusted peers on plain listeners: `http2_cleartext`, off without h2 in
+    /// `http_protocols` (looked at for every new connection's first bytes).
+    let cleartextHTTP2: HTTP2Cleartext
     /// What HTTP/2 streams are served with, kept for the next ones.
     private(set) lazy var http2Streams = HTTP2StreamPool(server: self)
     private var listeners: [Listener] = []
@@ -48,6 +52,7 @@ public final class HTTPServer: @unchecked Sendable {
         self.accessLog = accessLog
         metrics = RequestMetrics(statsd: configuration.statsd, log: log, loop: loop)
         self.handler = handler
+        cleartextHTTP2 = configuration.http2.speaksHTTP2 ? configuration.http2.cleartext : .off
         pool = BufferPool(capacity: BufferPool.connectionCapacity, fieldCapacity: configuration.limits.fieldCount,
                           outputCapacity: 4096, keep: 256)
         wallClockOffset = corral_realtime_us() * 1000 - corral_monotonic_ns()
@@ -233,17 +238,10 @@ public final class HTTPServer: @unchecked Sendable {
         freeConnections.append(connection)
     }
 
-    /// The Date field's value now (HTTP/2's responses carry it as a string), made once a second.
-    var httpDate: String {
-        let now = wallSeconds
-        if now != httpDateSecond {
-            httpDateSecond = now
-            httpDateText = date.withBytes(now: now) { String(decoding: $0, as: UTF8.self) }
-        }
-        return httpDateText
+    /// Lends the Date field's value now (HTTP/2's responses carry it as a field of their own).
+    func withDate<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        date.withBytes(now: wallSeconds, body)
     }
-    private var httpDateSecond = Int.min
-    private var httpDateText = ""
 
     func connectionClosed(_ connection: Connection) {
         loop.unregister(connection.fd)

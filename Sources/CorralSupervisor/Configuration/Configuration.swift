@@ -1,4 +1,5 @@
 import CorralHTTP
+import CorralHTTP2
 import CorralSystemd
 import CorralTLS
 import CorralWSGI
@@ -104,7 +105,7 @@ public struct Configuration: Equatable, Sendable {
     public var http2MaxFrameSize = 16384
     public var http2MaxHeaderListSize = 65536
     /// gunicorn's http2_cleartext: off, prior-knowledge, upgrade or both.
-    public var http2Cleartext = "off"
+    public var http2Cleartext = HTTP2Cleartext.off
     /// hypercorn's name: addresses that stay plain HTTP while `bind`'s speak TLS.
     public var insecureBind: [String] = []
     // Metrics: gunicorn's statsd settings (sent by the workers; corrald sends gunicorn.workers),
@@ -244,7 +245,7 @@ public struct Configuration: Equatable, Sendable {
         environment["CORRAL_HTTP2_INITIAL_WINDOW_SIZE"] = String(http2InitialWindowSize)
         environment["CORRAL_HTTP2_MAX_FRAME_SIZE"] = String(http2MaxFrameSize)
         environment["CORRAL_HTTP2_MAX_HEADER_LIST_SIZE"] = String(http2MaxHeaderListSize)
-        environment["CORRAL_HTTP2_CLEARTEXT"] = http2Cleartext
+        environment["CORRAL_HTTP2_CLEARTEXT"] = http2Cleartext.rawValue
         // Workers report every second when corrald serves metrics, not only at each heartbeat.
         environment["CORRAL_METRICS_INTERVAL"] = metricsBind == nil ? nil : "1"
         environment["CORRAL_ACCESSLOG"] = accesslog

@@ -302,7 +302,7 @@ public struct ConfigurationLoader: Sendable {
     /// TLS and no h2c, or h2c asked for without h2 in http_protocols.
     static func http2Note(_ configuration: Configuration) -> String? {
         let speaksHTTP2 = (try? HTTP2Settings(protocols: configuration.httpProtocols))?.speaksHTTP2 ?? false
-        let cleartext = (try? HTTP2Cleartext(setting: configuration.http2Cleartext)) ?? .off
+        let cleartext = configuration.http2Cleartext
         if speaksHTTP2 && configuration.certfile == nil && cleartext == .off {
             return "http_protocols offers h2, but there is no certfile and http2_cleartext is off: HTTP/2 will never be spoken"
         }

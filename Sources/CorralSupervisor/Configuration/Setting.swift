@@ -260,10 +260,10 @@ struct Setting: Sendable {
             case .boolean(let flag): text = flag ? "prior-knowledge" : "off"
             default: throw SettingError(expected: "off, prior-knowledge, upgrade or both", got: value)
             }
-            do { config.http2Cleartext = try HTTP2Cleartext(setting: text).rawValue } catch {
+            do { config.http2Cleartext = try HTTP2Cleartext(setting: text) } catch {
                 throw SettingError(expected: "off, prior-knowledge, upgrade or both", got: value)
             }
-        }, render: { $0.http2Cleartext }),
+        }, render: { $0.http2Cleartext.rawValue }),
         // A TOML table { "X-FORWARDED-PROTO" = "https" } in the file, HEADER=value,… on a command line.
         Setting(name: "secure_scheme_headers", apply: { config, value, _ throws(SettingError) in
             switch value {
